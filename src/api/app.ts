@@ -1,0 +1,59 @@
+// The Express app factory: request ids and logs, metrics, auth for /api/v1, routes, problem+json errors.
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import { AppError } from '../shared/errors.js';
+import { authenticate } from './auth.js';
+import type { ApiContext } from './context.js';
+import { problemHandler } from './http/problem.js';
+import { fileRoutes } from './routes/files.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { uploadRoutes } from './routes/uploads.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function httpMetrics(ctx: ApiContext): RequestHandler {
+  return (req, res, next) => {
+    const end = process.hrtime.bigint();
+    res.once('finish', () => {
+      // The route template (not the raw path) keeps label cardinality bounded.
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      ctx.metrics.httpRequests.inc(labels);
+      ctx.metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - end) / 1e9);
+    });
+    next();
+  };
+}
+
+export function createApp(ctx: ApiContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+  app.use(httpMetrics(ctx));
+  app.use(healthRoutes(ctx));
+  app.use('/api/v1', authenticate(ctx.verifier));
+  app.use(uploadRoutes(ctx));
+  app.use(jobRoutes(ctx));
+  app.use(fileRoutes(ctx));
+  app.use((req) => {
+    throw new AppError('not_found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(problemHandler(ctx.logger));
+  return app;
+}

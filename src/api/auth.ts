@@ -1,0 +1,30 @@
+// Bearer authentication and permission checks for every /api/v1 route (SPEC §3).
+import type { RequestHandler, Response } from 'express';
+import type { TokenVerifier } from '../shared/auth/token-verifier.js';
+import { AppError } from '../shared/errors.js';
+import { can, type Permission, type Principal } from '../shared/domain/principal.js';
+
+export function authenticate(verifier: TokenVerifier): RequestHandler {
+  return async (req, res, next) => {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match) throw new AppError('unauthorized', header ? 'Authorization must be "Bearer <token>"' : 'missing bearer token');
+    res.locals.principal = await verifier.verify(match[1]!);
+    next();
+  };
+}
+
+export function requirePermission(permission: Permission): RequestHandler {
+  return (_req, res, next) => {
+    if (!can(principalOf(res), permission)) {
+      throw new AppError('forbidden', `role '${principalOf(res).role}' may not ${permission.replace(':', ' ')}`);
+    }
+    next();
+  };
+}
+
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new AppError('unauthorized', 'not authenticated');
+  return principal;
+}

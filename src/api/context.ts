@@ -1,0 +1,60 @@
+// The API process's long-lived resources, opened once and closed in one ordered list.
+import fs from 'node:fs/promises';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { TokenVerifier } from '../shared/auth/token-verifier.js';
+import type { Config } from '../shared/config.js';
+import { createDb, type Db } from '../shared/db.js';
+import { ModeReader } from '../shared/domain/modes.js';
+import type { Logger } from '../shared/logger.js';
+import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
+import { createQueues, type Queues } from '../shared/queues.js';
+import { createProducerConnection, waitForRedis } from '../shared/redis.js';
+import type { BlobStore } from '../shared/storage/blob-store.js';
+import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
+import { ensureStagingDir } from '../shared/storage/staging.js';
+
+export interface ApiContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  blobStore: BlobStore;
+  verifier: TokenVerifier;
+  modes: ModeReader;
+  registry: Registry;
+  metrics: ApiMetrics;
+  close(): Promise<void>;
+}
+
+export async function openApiContext(config: Config, logger: Logger): Promise<ApiContext> {
+  await ensureStagingDir(config.stagingPath);
+  await fs.mkdir(config.storagePath, { recursive: true });
+  const verifier = await TokenVerifier.create(config);
+  const db = createDb(config);
+  const redis = createProducerConnection(config);
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await waitForRedis(redis);
+  const queues = createQueues(config, redis);
+  const registry = createRegistry('api');
+  const metrics = createApiMetrics(registry);
+  metrics.queueJobs(() => queues.ingest.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'));
+  return {
+    config,
+    logger,
+    db,
+    redis,
+    queues,
+    blobStore: new LocalBlobStore(config.storagePath),
+    verifier,
+    modes: new ModeReader(db, config),
+    registry,
+    metrics,
+    async close() {
+      await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
+      redis.disconnect();
+      await db.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// API entry point: config, resources, HTTP server on HOST:PORT, orderly stop on SIGTERM/SIGINT.
+import { loadConfigOrExit } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { createApp } from './app.js';
+import { openApiContext } from './context.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger(config, 'api');
+
+try {
+  const ctx = await openApiContext(config, logger);
+  const server = createApp(ctx).listen(config.port, config.host, () => {
+    logger.info({ host: config.host, port: config.port, verifier: ctx.verifier.source }, 'api listening');
+  });
+  // Large uploads on slow links must not hit Node's default 5-minute request timeout; idle sockets still do.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  server.on('error', (err) => {
+    logger.fatal({ err }, 'api server failed');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    const force = setTimeout(() => process.exit(1), 25_000).unref();
+    server.close(() => {
+      void ctx.close().finally(() => {
+        clearTimeout(force);
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+} catch (err) {
+  logger.fatal({ err }, 'api failed to start');
+  process.exit(1);
+}

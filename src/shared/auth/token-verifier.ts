@@ -1,0 +1,66 @@
+// RS256 JWT verification (SPEC §3): key from PEM, PEM file, JWKS URL or the dev keypair; algorithm pinned.
+import fs from 'node:fs/promises';
+import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { isRole, type Principal } from '../domain/principal.js';
+import { ensureDevKeyPair } from './dev-keys.js';
+
+const ALGORITHMS = ['RS256'];
+const CLOCK_TOLERANCE_S = 30;
+
+type VerifyKey = Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
+
+export class TokenVerifier {
+  private constructor(
+    private readonly key: VerifyKey,
+    private readonly jwt: Config['jwt'],
+    readonly source: string,
+  ) {}
+
+  static async create(config: Pick<Config, 'jwt' | 'nodeEnv' | 'devKeysPath'>): Promise<TokenVerifier> {
+    const { jwt } = config;
+    if (jwt.jwksUrl) return new TokenVerifier(createRemoteJWKSet(new URL(jwt.jwksUrl)), jwt, 'jwks');
+    if (jwt.publicKeyPem) return new TokenVerifier(await importSPKI(jwt.publicKeyPem.replace(/\\n/g, '\n'), 'RS256'), jwt, 'env');
+    if (jwt.publicKeyFile) return new TokenVerifier(await importSPKI(await fs.readFile(jwt.publicKeyFile, 'utf8'), 'RS256'), jwt, 'file');
+    if (config.nodeEnv === 'production') throw new Error('no JWT verification key configured');
+    const pair = await ensureDevKeyPair(config.devKeysPath);
+    return new TokenVerifier(await importSPKI(pair.publicKeyPem, 'RS256'), jwt, 'dev-keypair');
+  }
+
+  /** Verifies a compact JWT and returns its principal; AppError unauthorized (401) or forbidden (403). */
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      const options = {
+        algorithms: ALGORITHMS,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ['exp', 'sub'],
+        ...(this.jwt.issuer ? { issuer: this.jwt.issuer } : {}),
+        ...(this.jwt.audience ? { audience: this.jwt.audience } : {}),
+      };
+      const result =
+        typeof this.key === 'function' ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options);
+      payload = result.payload;
+    } catch (err) {
+      throw new AppError('unauthorized', describeJoseError(err));
+    }
+    if (payload.type === 'refresh') throw new AppError('unauthorized', 'refresh tokens are not accepted here');
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+      throw new AppError('unauthorized', 'token has no usable sub claim');
+    }
+    if (!isRole(payload.role)) throw new AppError('forbidden', `unknown role ${JSON.stringify(payload.role ?? null)}`);
+    const name = typeof payload.name === 'string' ? payload.name.slice(0, 256) : undefined;
+    return { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) };
+  }
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'token expired';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed (RS256 only)';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim invalid: ${err.claim} (${err.reason})`;
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'token malformed';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token signed by an unknown key';
+  return 'token invalid';
+}

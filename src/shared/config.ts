@@ -1,0 +1,155 @@
+// Environment -> one typed, frozen Config, validated with zod. The only module that reads process.env.
+import 'dotenv/config';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const MODES = ['edit', 'rw', 'ro', 'ar'] as const;
+export type Mode = (typeof MODES)[number];
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(8010),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .default('postgresql://postgres@127.0.0.1:5432/artstore'),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - and {} only')
+    .default('artstore'),
+  STORAGE_PATH: z.string().min(1).default('./.data/storage'),
+  STAGING_PATH: z.string().min(1).default('./.data/staging'),
+  DEV_KEYS_PATH: z.string().min(1).default('./.data/dev-keys'),
+  ELEMENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 letters, digits, _ . -')
+    .default('se-01'),
+  APP_MODE: z.enum(MODES).default('edit'),
+  MAX_UPLOAD_BYTES: int(0).default(1024 ** 3),
+  MAX_FILES_PER_UPLOAD: int(1, 10_000).default(100),
+  STORAGE_MAX_BYTES: int(0).default(0),
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_PUBLIC_KEY_FILE: optionalText,
+  JWT_JWKS_URL: z.url().optional(),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  WORKER_CONCURRENCY: int(1, 1000).default(16),
+  HASH_THREADS: int(1, 256).default(Math.max(1, os.availableParallelism())),
+  WORKER_METRICS_PORT: int(0, 65535).default(9471),
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  JOB_ATTEMPTS: int(1, 100).default(5),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<{
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  databaseUrl: string;
+  databasePoolSize: number;
+  redisUrl: string;
+  queuePrefix: string;
+  storagePath: string;
+  stagingPath: string;
+  devKeysPath: string;
+  elementId: string;
+  appMode: Mode;
+  maxUploadBytes: number;
+  maxFilesPerUpload: number;
+  storageMaxBytes: number;
+  jwt: Readonly<{
+    publicKeyPem?: string;
+    publicKeyFile?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+  }>;
+  workerConcurrency: number;
+  hashThreads: number;
+  workerMetricsPort: number;
+  workerMetricsHost: string;
+  jobAttempts: number;
+  logLevel: string;
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (process.env by default); throws ConfigError with one line per problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const keySources = [e.JWT_PUBLIC_KEY, e.JWT_PUBLIC_KEY_FILE, e.JWT_JWKS_URL].filter(Boolean).length;
+  if (keySources > 1) problems.push('JWT_PUBLIC_KEY, JWT_PUBLIC_KEY_FILE and JWT_JWKS_URL: set at most one');
+  if (keySources === 0 && e.NODE_ENV === 'production') {
+    problems.push('JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL: one is required in production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    storagePath: path.resolve(e.STORAGE_PATH),
+    stagingPath: path.resolve(e.STAGING_PATH),
+    devKeysPath: path.resolve(e.DEV_KEYS_PATH),
+    elementId: e.ELEMENT_ID,
+    appMode: e.APP_MODE,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxFilesPerUpload: e.MAX_FILES_PER_UPLOAD,
+    storageMaxBytes: e.STORAGE_MAX_BYTES,
+    jwt: Object.freeze({
+      publicKeyPem: e.JWT_PUBLIC_KEY,
+      publicKeyFile: e.JWT_PUBLIC_KEY_FILE,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    }),
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    hashThreads: e.HASH_THREADS,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
+    workerMetricsHost: e.WORKER_METRICS_HOST,
+    jobAttempts: e.JOB_ATTEMPTS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** Loads the config for an entry point: prints one line per problem and exits 1 when it is invalid. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`artstore: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,271 @@
+// The ingest rules (SPEC §1): hash, verify, WAL pending, blob, attr.json, then metadata + WAL committed in one
+// transaction. Every step is idempotent, so a job that runs twice (BullMQ is at-least-once) yields one file.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import { Prisma } from '../db.js';
+import type { IngestJob } from '../db/generated/client.js';
+import { AppError } from '../errors.js';
+import type { HashPool } from '../hashing/hash-pool.js';
+import type { Logger } from '../logger.js';
+import { attrRelativePath, type AttrFileStore } from '../storage/attr-files.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { isInStaging, removeStagedFiles } from '../storage/staging.js';
+import { toAttrRecord, type FileMetadata } from './file-view.js';
+import { isFinalState } from './job-view.js';
+
+export interface IngestDeps {
+  db: Db;
+  config: Pick<Config, 'elementId' | 'stagingPath'>;
+  blobStore: BlobStore;
+  attrStore: AttrFileStore;
+  hashPool: HashPool;
+  logger: Logger;
+}
+
+export interface IngestOutcome {
+  state: 'committed' | 'duplicate' | 'failed';
+  fileId?: string;
+  sha256?: string;
+  size?: number;
+  /** true when this run created the blob (false: the bytes were already stored). */
+  blobCreated?: boolean;
+  /** false when an earlier run had already finished the job. */
+  ranNow: boolean;
+  /** Seconds spent hashing in this run. */
+  hashSeconds?: number;
+}
+
+export type ProgressReporter = (progress: number) => Promise<void>;
+
+interface UploadParams {
+  description: string | null;
+  version: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+}
+
+const WAL_OPERATION = 'file_create';
+
+function outcomeOf(job: IngestJob): IngestOutcome {
+  return {
+    state: job.state as IngestOutcome['state'],
+    fileId: job.state === 'failed' ? undefined : job.fileId,
+    sha256: job.sha256 ?? undefined,
+    size: Number(job.size),
+    ranNow: false,
+  };
+}
+
+async function setJob(db: Db, id: string, data: Prisma.IngestJobUpdateInput): Promise<void> {
+  await db.ingestJob.update({ where: { id }, data: { ...data, updatedAt: new Date() } });
+}
+
+/** Runs the ingest job to a final state. Throws AppError (permanent or transient) or infrastructure errors. */
+export async function runIngest(deps: IngestDeps, ingestJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
+  const { db, blobStore, attrStore, hashPool } = deps;
+  const job = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
+  if (!job) throw new AppError('not_found', `ingest job ${ingestJobId} does not exist`);
+  if (isFinalState(job.state)) return outcomeOf(job);
+
+  const staged = job.stagedPath;
+  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
+    throw new AppError('validation_failed', 'staged path is outside the staging area');
+  }
+
+  await setJob(db, job.id, { state: 'hashing', progress: 10, attempts: { increment: 1 } });
+  await report(10);
+
+  // 1. Hash the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of
+  //    this job got past the commit, or crashed after moving it; both are settled from the database.
+  let digest: { sha256: string; size: number };
+  const hashStart = performance.now();
+  try {
+    if (!staged) throw Object.assign(new Error('no staged path'), { code: 'ENOENT' });
+    digest = await hashPool.hashFile(staged);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const latest = await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } });
+    if (isFinalState(latest.state)) return outcomeOf(latest);
+    const stored = latest.sha256 ? await blobStore.stat(latest.sha256) : null;
+    if (!latest.sha256 || !stored || stored.size !== Number(latest.size)) {
+      throw new AppError('staged_file_missing', 'the staged upload is gone and its bytes are not in the blob store');
+    }
+    digest = { sha256: latest.sha256, size: stored.size };
+  }
+  const hashSeconds = (performance.now() - hashStart) / 1_000;
+
+  // 2. Verify what the client declared; a mismatch is final (no retry) and nothing becomes visible.
+  if (digest.size !== Number(job.size)) {
+    throw new AppError('checksum_mismatch', `staged size ${digest.size} differs from the received size ${job.size}`);
+  }
+  if (job.declaredSha256 && job.declaredSha256 !== digest.sha256) {
+    throw new AppError('checksum_mismatch', `declared sha256 ${job.declaredSha256} does not match the received bytes (${digest.sha256})`, {
+      expected: job.declaredSha256,
+      actual: digest.sha256,
+    });
+  }
+  await setJob(db, job.id, { state: 'committing', progress: 50, sha256: digest.sha256 });
+  await report(50);
+
+  // A client-chosen file id that is already taken must fail before anything is written under that id.
+  if ((await db.file.count({ where: { id: job.fileId } })) > 0) {
+    const done = await db.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
+    if (done?.status !== 'committed') throw new AppError('conflict', `file id ${job.fileId} already exists`);
+  }
+
+  // 3. WAL pending before the blob store changes (one entry per job: a rerun continues the same entry).
+  const attrPath = attrRelativePath(job.fileId, job.createdAt);
+  const storageKey = blobStore.keyFor(digest.sha256);
+  const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
+  const wal = await db.walEntry.upsert({
+    where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } },
+    create: {
+      txId: randomUUID(),
+      operation: WAL_OPERATION,
+      status: 'pending',
+      fileId: job.fileId,
+      jobId: job.id,
+      actor: job.principal,
+      payload: walPayload,
+    },
+    update: {},
+  });
+
+  // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
+  const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
+  const params = job.params as unknown as UploadParams;
+  const meta: FileMetadata = {
+    id: job.fileId,
+    fileName: job.fileName,
+    contentType: job.contentType,
+    size: digest.size,
+    sha256: digest.sha256,
+    description: params.description ?? null,
+    version: params.version ?? null,
+    tags: params.tags ?? [],
+    metadata: params.metadata ?? {},
+    owner: job.principal,
+    ownerName: job.principalName,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.createdAt.toISOString(),
+    revision: 1,
+    elementId: deps.config.elementId,
+  };
+  await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
+  await report(80);
+
+  // 6. Metadata, blob reference and WAL committed in one short transaction (no I/O inside it).
+  const committed = await commitMetadata(db, job, meta, attrPath, storageKey, wal.id, wal.startedAt);
+  await removeStagedFiles(staged ? [staged] : []);
+  if (!committed) {
+    return outcomeOf(await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }));
+  }
+  return { ...committed, sha256: digest.sha256, size: digest.size, blobCreated, ranNow: true, hashSeconds };
+}
+
+async function commitMetadata(
+  db: Db,
+  job: IngestJob,
+  meta: FileMetadata,
+  attrPath: string,
+  storageKey: string,
+  walId: bigint,
+  walStartedAt: Date,
+): Promise<{ state: 'committed' | 'duplicate'; fileId: string } | null> {
+  try {
+    return await db.$transaction(
+      async (tx) => {
+        // The WAL row lock serialises concurrent runs of the same job; the loser sees `committed` and stops.
+        const [walRow] = await tx.$queryRaw<Array<{ status: string }>>`
+          SELECT status FROM wal_entries WHERE id = ${walId} FOR UPDATE`;
+        if (!walRow || walRow.status !== 'pending') return null;
+
+        const [existing] = await tx.$queryRaw<Array<{ id: string }>>`
+          SELECT id::text AS id FROM files WHERE sha256 = ${meta.sha256} AND deleted_at IS NULL
+          ORDER BY created_at, id LIMIT 1`;
+        await tx.$executeRaw`
+          INSERT INTO blobs (sha256, size, storage_key, ref_count, created_at)
+          VALUES (${meta.sha256}, ${BigInt(meta.size)}, ${storageKey}, 1, now())
+          ON CONFLICT (sha256) DO UPDATE SET ref_count = blobs.ref_count + 1, orphaned_at = NULL`;
+        await tx.file.create({
+          data: {
+            id: meta.id,
+            fileName: meta.fileName,
+            contentType: meta.contentType,
+            size: BigInt(meta.size),
+            sha256: meta.sha256,
+            description: meta.description,
+            version: meta.version,
+            tags: meta.tags,
+            metadata: meta.metadata as Prisma.InputJsonObject,
+            owner: meta.owner,
+            ownerName: meta.ownerName,
+            elementId: meta.elementId,
+            createdAt: new Date(meta.createdAt),
+            updatedAt: new Date(meta.updatedAt),
+            revision: meta.revision,
+            attrPath,
+          },
+        });
+        const now = new Date();
+        await tx.walEntry.update({
+          where: { id: walId },
+          data: { status: 'committed', completedAt: now, durationMs: now.getTime() - walStartedAt.getTime() },
+        });
+        const state = existing ? 'duplicate' : 'committed';
+        await tx.ingestJob.update({
+          where: { id: job.id },
+          data: {
+            state,
+            progress: 100,
+            duplicateOf: existing?.id ?? null,
+            stagedPath: null,
+            errorCode: null,
+            errorMessage: null,
+            finishedAt: now,
+            updatedAt: now,
+          },
+        });
+        return { state, fileId: meta.id } as const;
+      },
+      { maxWait: 10_000, timeout: 15_000 },
+    );
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+      throw new AppError('conflict', `file id ${meta.id} already exists`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Ends a job as failed: job row, WAL entry and staged file. The attr.json is removed only when no file row
+ * was committed for it; a blob written by this job stays for recovery/GC, which own orphan blobs.
+ */
+export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, ingestJobId: string, code: string, message: string): Promise<void> {
+  const { db } = deps;
+  const job = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
+  if (!job || isFinalState(job.state)) return;
+  const now = new Date();
+  const wal = await db.$transaction(async (tx) => {
+    await tx.ingestJob.update({
+      where: { id: job.id },
+      data: { state: 'failed', errorCode: code, errorMessage: message.slice(0, 2_000), finishedAt: now, updatedAt: now, stagedPath: null },
+    });
+    const pending = await tx.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
+    if (pending?.status === 'pending') {
+      await tx.walEntry.update({
+        where: { id: pending.id },
+        data: { status: 'failed', error: `${code}: ${message}`.slice(0, 2_000), completedAt: now, durationMs: now.getTime() - pending.startedAt.getTime() },
+      });
+    }
+    return pending;
+  });
+  if (wal && wal.status === 'pending' && (await db.file.count({ where: { id: job.fileId } })) === 0) {
+    await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
+      deps.logger.warn({ err, jobId: job.id }, 'could not remove attr.json of a failed ingest');
+    });
+  }
+  if (job.stagedPath) await removeStagedFiles([job.stagedPath]);
+}

@@ -1,0 +1,49 @@
+// Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '../db.js';
+import type { IngestJob } from '../db/generated/client.js';
+import { AppError } from '../errors.js';
+import { isFinalState } from './job-view.js';
+import { can, type Principal } from './principal.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function visibleTo(principal: Principal) {
+  return can(principal, 'job:read-all') ? {} : { principal: principal.sub };
+}
+
+/** One job; 404 when it does not exist or belongs to someone the principal may not see. */
+export async function getJob(db: Db, principal: Principal, id: string): Promise<IngestJob> {
+  const job = UUID.test(id) ? await db.ingestJob.findFirst({ where: { id: id.toLowerCase(), ...visibleTo(principal) } }) : null;
+  if (!job) throw new AppError('not_found', `no job ${id}`);
+  return job;
+}
+
+/** The visible jobs among ids, in the order asked; unknown or invisible ids are omitted. */
+export async function getJobs(db: Db, principal: Principal, ids: string[]): Promise<IngestJob[]> {
+  const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
+  if (wanted.length === 0) return [];
+  const rows = await db.ingestJob.findMany({ where: { id: { in: wanted }, ...visibleTo(principal) } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return wanted.flatMap((id) => byId.get(id) ?? []);
+}
+
+/**
+ * Polls the database until every job is final or timeoutMs passes (or signal aborts); returns the latest rows.
+ * The database is the truth and is shared by every API process, so this works whichever worker runs the job.
+ */
+export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, signal?: AbortSignal): Promise<IngestJob[]> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 25;
+  while (true) {
+    const rows = await db.ingestJob.findMany({ where: { id: { in: ids } } });
+    const done = rows.every((r) => isFinalState(r.state));
+    const remaining = deadline - Date.now();
+    if (done || remaining <= 0 || signal?.aborted) {
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    }
+    await sleep(Math.min(delay, remaining), undefined, { signal }).catch(() => undefined);
+    delay = Math.min(delay * 2, 250);
+  }
+}

@@ -1,0 +1,48 @@
+// The Job resource as clients see it (SPEC §5), built from an IngestJob row.
+import type { IngestJob } from '../db/generated/client.js';
+import type { FileMetadata } from './file-view.js';
+
+export const FINAL_JOB_STATES = ['committed', 'duplicate', 'failed'] as const;
+export type JobState = 'queued' | 'hashing' | 'committing' | (typeof FINAL_JOB_STATES)[number];
+
+export interface JobView {
+  id: string;
+  kind: string;
+  state: JobState;
+  progress: number;
+  fileName: string;
+  size: number;
+  sha256?: string;
+  fileId?: string;
+  duplicateOf?: string;
+  error?: { code: string; message: string };
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  file?: FileMetadata;
+}
+
+export function isFinalState(state: string): boolean {
+  return (FINAL_JOB_STATES as readonly string[]).includes(state);
+}
+
+export function toJobView(row: IngestJob): JobView {
+  const done = row.state === 'committed' || row.state === 'duplicate';
+  return {
+    id: row.id,
+    kind: row.kind,
+    state: row.state as JobState,
+    progress: row.progress,
+    fileName: row.fileName,
+    size: Number(row.size),
+    ...(row.sha256 ? { sha256: row.sha256 } : {}),
+    ...(done ? { fileId: row.fileId } : {}),
+    ...(row.duplicateOf ? { duplicateOf: row.duplicateOf } : {}),
+    ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
+    attempts: row.attempts,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    ...(row.finishedAt ? { finishedAt: row.finishedAt.toISOString() } : {}),
+  };
+}

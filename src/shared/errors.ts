@@ -1,0 +1,49 @@
+// AppError: the one error type with a stable code; each code maps once to an HTTP status.
+export const ERROR_STATUS = {
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  validation_failed: 400,
+  payload_too_large: 413,
+  too_many_files: 413,
+  checksum_mismatch: 422,
+  insufficient_storage: 507,
+  mode_forbids: 409,
+  archived: 409,
+  range_not_satisfiable: 416,
+  precondition_failed: 412,
+  conflict: 409,
+  unavailable: 503,
+  staged_file_missing: 500,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+/** Errors a job must not retry: the same input would fail the same way (BullMQ UnrecoverableError semantics). */
+export const PERMANENT_JOB_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'checksum_mismatch',
+  'insufficient_storage',
+  'mode_forbids',
+  'conflict',
+  'staged_file_missing',
+  'validation_failed',
+]);
+
+export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
+  return err instanceof AppError && (code === undefined || err.code === code);
+}

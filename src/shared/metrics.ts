@@ -1,0 +1,95 @@
+// Prometheus metrics: one registry per process, with the names every dashboard relies on.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const PREFIX = 'artstore_';
+
+export function createRegistry(process: 'api' | 'worker'): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process });
+  collectDefaultMetrics({ register: registry, prefix: PREFIX, eventLoopMonitoringPrecision: 20 });
+  return registry;
+}
+
+export function createApiMetrics(registry: Registry) {
+  return {
+    httpRequests: new Counter({
+      name: `${PREFIX}http_requests_total`,
+      help: 'HTTP requests by method, route template and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'HTTP request duration by method, route template and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [registry],
+    }),
+    uploadsAccepted: new Counter({
+      name: `${PREFIX}uploads_accepted_total`,
+      help: 'Files accepted into staging (ingest jobs created)',
+      registers: [registry],
+    }),
+    bytesStaged: new Counter({
+      name: `${PREFIX}upload_staged_bytes_total`,
+      help: 'Bytes written to staging by accepted uploads',
+      registers: [registry],
+    }),
+    queueJobs: (collect: () => Promise<Record<string, number>>) =>
+      new Gauge({
+        name: `${PREFIX}queue_jobs`,
+        help: 'BullMQ jobs of the ingest queue by state, read at scrape time',
+        labelNames: ['queue', 'state'] as const,
+        registers: [registry],
+        async collect() {
+          const counts = await collect().catch(() => ({}) as Record<string, number>);
+          for (const [state, n] of Object.entries(counts)) this.set({ queue: 'ingest', state }, n);
+        },
+      }),
+  };
+}
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export function createWorkerMetrics(registry: Registry) {
+  return {
+    jobsFinished: new Counter({
+      name: `${PREFIX}jobs_finished_total`,
+      help: 'Jobs that reached a final state, by queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: `${PREFIX}job_duration_seconds`,
+      help: 'Time from a job run start to its end, by queue and outcome',
+      labelNames: ['queue', 'state'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      registers: [registry],
+    }),
+    bytesCommitted: new Counter({
+      name: `${PREFIX}bytes_committed_total`,
+      help: 'Bytes of files committed (dedup hits included)',
+      registers: [registry],
+    }),
+    blobBytesWritten: new Counter({
+      name: `${PREFIX}blob_bytes_written_total`,
+      help: 'Bytes of new blobs written to the blob store',
+      registers: [registry],
+    }),
+    dedupHits: new Counter({
+      name: `${PREFIX}dedup_hits_total`,
+      help: 'Ingests whose bytes were already stored',
+      registers: [registry],
+    }),
+    hashedBytes: new Counter({
+      name: `${PREFIX}hashed_bytes_total`,
+      help: 'Bytes hashed by the sha256 pool',
+      registers: [registry],
+    }),
+    hashSeconds: new Counter({
+      name: `${PREFIX}hash_seconds_total`,
+      help: 'Wall time spent waiting on the hash pool (hashed_bytes_total / this = throughput)',
+      registers: [registry],
+    }),
+  };
+}
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,0 +1,66 @@
+// attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { removeIfExists, writeFileAtomic } from './durable-fs.js';
+
+export const ATTR_SCHEMA_VERSION = 1;
+
+export interface AttrRecord {
+  schemaVersion: number;
+  elementId: string;
+  id: string;
+  fileName: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  description: string | null;
+  version: string | null;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  owner: string;
+  ownerName: string | null;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  blob: { sha256: string; size: number; storageKey: string };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** files/<yyyy>/<mm>/<dd>/<hh>/<fileId>.attr.json, partitioned by the UTC upload hour. */
+export function attrRelativePath(fileId: string, uploadedAt: Date): string {
+  if (!UUID.test(fileId)) throw new Error(`not a file id: ${JSON.stringify(fileId)}`);
+  const iso = uploadedAt.toISOString();
+  return path.posix.join('files', iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10), iso.slice(11, 13), `${fileId}.attr.json`);
+}
+
+export class AttrFileStore {
+  private readonly root: string;
+
+  constructor(storagePath: string) {
+    this.root = path.resolve(storagePath);
+  }
+
+  private resolve(relative: string): string {
+    const full = path.resolve(this.root, relative);
+    if (!full.startsWith(this.root + path.sep)) throw new Error(`attr path escapes the store: ${relative}`);
+    return full;
+  }
+
+  async write(relative: string, record: AttrRecord): Promise<void> {
+    await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`);
+  }
+
+  async read(relative: string): Promise<AttrRecord | null> {
+    try {
+      return JSON.parse(await fs.readFile(this.resolve(relative), 'utf8')) as AttrRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async remove(relative: string): Promise<boolean> {
+    return removeIfExists(this.resolve(relative));
+  }
+}

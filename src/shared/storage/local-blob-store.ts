@@ -1,0 +1,119 @@
+// Local-filesystem BlobStore: STORAGE_PATH/blobs/<aa>/<bb>/<sha256>, committed by hard link or copy+fsync+rename.
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../errors.js';
+import { assertSha256, type BlobStore, type ByteRange, type PutResult } from './blob-store.js';
+import { ensureDirDurable, fsyncDir, fsyncFile, removeIfExists } from './durable-fs.js';
+
+export class LocalBlobStore implements BlobStore {
+  readonly backend = 'local';
+  private readonly blobsRoot: string;
+
+  constructor(storagePath: string) {
+    this.blobsRoot = path.join(path.resolve(storagePath), 'blobs');
+  }
+
+  keyFor(sha256: string): string {
+    assertSha256(sha256);
+    return `blobs/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+  }
+
+  private pathFor(sha256: string): string {
+    assertSha256(sha256);
+    return path.join(this.blobsRoot, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  async put(sha256: string, sourcePath: string): Promise<PutResult> {
+    const target = this.pathFor(sha256);
+    const storageKey = this.keyFor(sha256);
+    if (await this.exists(target)) return { created: false, storageKey };
+    const dir = path.dirname(target);
+    await ensureDirDurable(dir);
+    // The staged file is the temp file: make its bytes durable before it gets its content-addressed name.
+    await fsyncFile(sourcePath);
+    try {
+      // link() never overwrites: of two jobs racing with the same bytes, exactly one creates the blob.
+      await fs.link(sourcePath, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return { created: false, storageKey };
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
+      // Staging on another filesystem (or no hard links): copy to a temp name, fsync, then rename.
+      const created = await this.copyIn(sourcePath, target);
+      return { created, storageKey };
+    }
+    await fs.chmod(target, 0o440).catch(() => undefined);
+    await fsyncDir(dir);
+    return { created: true, storageKey };
+  }
+
+  private async copyIn(sourcePath: string, target: string): Promise<boolean> {
+    const temp = `${target}.${randomUUID()}.tmp`;
+    try {
+      const out = await fs.open(temp, 'wx', 0o440);
+      try {
+        await pipeline(createReadStream(sourcePath), out.createWriteStream({ autoClose: false }));
+        await out.datasync();
+      } finally {
+        await out.close();
+      }
+      if (await this.exists(target)) return false;
+      await fs.rename(temp, target);
+      await fsyncDir(path.dirname(target));
+      return true;
+    } finally {
+      await removeIfExists(temp);
+    }
+  }
+
+  async openRead(sha256: string, range?: ByteRange): Promise<Readable> {
+    const file = this.pathFor(sha256);
+    const handle = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
+      throw err;
+    });
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+  }
+
+  async stat(sha256: string): Promise<{ size: number } | null> {
+    try {
+      const s = await fs.stat(this.pathFor(sha256));
+      return { size: s.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    const file = this.pathFor(sha256);
+    const removed = await removeIfExists(file);
+    if (removed) await fsyncDir(path.dirname(file));
+    return removed;
+  }
+
+  async *list(): AsyncIterable<string> {
+    const level1 = await fs.readdir(this.blobsRoot).catch(() => [] as string[]);
+    for (const a of level1) {
+      const level2 = await fs.readdir(path.join(this.blobsRoot, a)).catch(() => [] as string[]);
+      for (const b of level2) {
+        for (const name of await fs.readdir(path.join(this.blobsRoot, a, b)).catch(() => [] as string[])) {
+          if (/^[0-9a-f]{64}$/.test(name)) yield name;
+        }
+      }
+    }
+  }
+
+  private async exists(file: string): Promise<boolean> {
+    try {
+      await fs.access(file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

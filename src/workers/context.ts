@@ -1,0 +1,49 @@
+// The worker process's long-lived resources, opened once and closed in one ordered list.
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../shared/config.js';
+import { createDb, type Db } from '../shared/db.js';
+import { HashPool } from '../shared/hashing/hash-pool.js';
+import type { Logger } from '../shared/logger.js';
+import { createRegistry, createWorkerMetrics, type WorkerMetrics } from '../shared/metrics.js';
+import { createWorkerConnection } from '../shared/redis.js';
+import { AttrFileStore } from '../shared/storage/attr-files.js';
+import type { BlobStore } from '../shared/storage/blob-store.js';
+import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
+
+export interface WorkerContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  connection: Redis;
+  blobStore: BlobStore;
+  attrStore: AttrFileStore;
+  hashPool: HashPool;
+  registry: Registry;
+  metrics: WorkerMetrics;
+  close(): Promise<void>;
+}
+
+export function openWorkerContext(config: Config, logger: Logger): WorkerContext {
+  const db = createDb(config);
+  const connection = createWorkerConnection(config);
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const hashPool = new HashPool(config.hashThreads);
+  const registry = createRegistry('worker');
+  return {
+    config,
+    logger,
+    db,
+    connection,
+    blobStore: new LocalBlobStore(config.storagePath),
+    attrStore: new AttrFileStore(config.storagePath),
+    hashPool,
+    registry,
+    metrics: createWorkerMetrics(registry),
+    async close() {
+      await hashPool.close().catch((err: unknown) => logger.warn({ err }, 'closing hash pool'));
+      connection.disconnect();
+      await db.$disconnect();
+    },
+  };
+}

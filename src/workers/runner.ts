@@ -1,0 +1,74 @@
+// Starts this process's BullMQ workers from the processor table, plus the periodic requeue sweep.
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { JOB_QUEUE, QUEUE_NAMES, createQueues, type JobName } from '../shared/queues.js';
+import type { WorkerContext } from './context.js';
+import { ingestProcessor } from './ingest.js';
+import { requeueStaleJobs } from './requeue.js';
+
+const REQUEUE_INTERVAL_MS = 30_000;
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> {
+  // One handler per job name, checked by the compiler: a name without a handler does not build.
+  const processors = {
+    'ingest-file': ingestProcessor(ctx),
+  } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
+
+  const byQueue = new Map<string, JobName[]>();
+  for (const name of Object.keys(processors) as JobName[]) {
+    byQueue.set(JOB_QUEUE[name], [...(byQueue.get(JOB_QUEUE[name]) ?? []), name]);
+  }
+  for (const queue of Object.values(QUEUE_NAMES)) {
+    if (!byQueue.has(queue)) throw new Error(`queue '${queue}' has no processor`);
+  }
+
+  const workers = [...byQueue.keys()].map(
+    (queue) =>
+      new Worker(
+        queue,
+        async (job: Job) => {
+          const processor = processors[job.name as JobName];
+          // Old job names can sit in Redis after a deploy: fail them visibly instead of looping.
+          if (!processor) throw new UnrecoverableError(`no processor for job name '${job.name}' on queue '${queue}'`);
+          return processor(job);
+        },
+        {
+          connection: ctx.connection,
+          prefix: ctx.config.queuePrefix,
+          concurrency: ctx.config.workerConcurrency,
+          // Hashing runs in threads, so the event loop renews locks in time; two stalls are tolerated
+          // (a restart during a deploy) before BullMQ gives up on a job.
+          maxStalledCount: 2,
+        },
+      ),
+  );
+  for (const w of workers) {
+    w.on('error', (err) => ctx.logger.error({ err }, 'worker error'));
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  const queues = createQueues(ctx.config, ctx.connection);
+  const sweep = async () => {
+    const n = await requeueStaleJobs(ctx, queues).catch((err: unknown) => {
+      ctx.logger.warn({ err }, 'requeue sweep failed');
+      return 0;
+    });
+    if (n > 0) ctx.logger.info({ jobs: n }, 'requeue sweep re-added unfinished jobs');
+  };
+  void sweep();
+  const timer = setInterval(() => void sweep(), REQUEUE_INTERVAL_MS);
+  timer.unref();
+
+  return {
+    workers,
+    async close() {
+      clearInterval(timer);
+      await Promise.all(workers.map((w) => w.close()));
+      await queues.close();
+    },
+  };
+}

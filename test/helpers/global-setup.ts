@@ -1,0 +1,58 @@
+// Once per test run: a fresh database with the migrations applied, a queue prefix, a temp root; all removed after.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { ensureDatabase, migrateDeploy } from '../../scripts/db-migrate.js';
+import { loadConfig } from '../../src/shared/config.js';
+
+export interface TestEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  root: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testEnv: TestEnv;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const base = loadConfig();
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const url = new URL(base.databaseUrl);
+  url.pathname = `/artstore_test_${runId}`;
+  const databaseUrl = url.toString();
+  const env: TestEnv = {
+    databaseUrl,
+    redisUrl: base.redisUrl,
+    queuePrefix: `artstore-test-${runId}`,
+    root: await fs.mkdtemp(path.join(os.tmpdir(), `artstore-test-${runId}-`)),
+  };
+  await ensureDatabase(databaseUrl);
+  await migrateDeploy(databaseUrl);
+  project.provide('testEnv', env);
+
+  return async () => {
+    const admin = new URL(databaseUrl);
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS "artstore_test_${runId}" WITH (FORCE)`);
+    await client.end();
+    const redis = new Redis(env.redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.queuePrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    await fs.rm(env.root, { recursive: true, force: true });
+  };
+}
