@@ -28,16 +28,24 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
-export function migrateDeploy(databaseUrl: string): Promise<void> {
+/** Runs `prisma migrate deploy`; with quiet, its output is shown only when it fails. */
+export function migrateDeploy(databaseUrl: string, options: { quiet?: boolean } = {}): Promise<void> {
   const prismaBin = path.join(projectRoot, 'node_modules', 'prisma', 'build', 'index.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [prismaBin, 'migrate', 'deploy'], {
       cwd: projectRoot,
       env: { ...process.env, DATABASE_URL: databaseUrl, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', options.quiet ? 'pipe' : 'inherit', options.quiet ? 'pipe' : 'inherit'],
     });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`prisma migrate deploy exited with ${code}`))));
+    child.on('exit', (code) => {
+      if (code === 0) return resolve();
+      if (output) process.stderr.write(output);
+      reject(new Error(`prisma migrate deploy exited with ${code}`));
+    });
   });
 }
 

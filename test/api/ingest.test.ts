@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binaryParser } from '../helpers/http.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -56,11 +57,7 @@ describe('ingest', () => {
       .get(`/api/v1/files/${job.fileId}`)
       .set('Authorization', `Bearer ${user}`)
       .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      .parse(binaryParser);
     expect(dl.status).toBe(200);
     expect(Buffer.compare(dl.body as Buffer, bytes)).toBe(0);
     expect(dl.headers.etag).toBe(`"${sha(bytes)}"`);

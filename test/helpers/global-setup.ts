@@ -35,7 +35,7 @@ export default async function setup(project: TestProject) {
     root: await fs.mkdtemp(path.join(os.tmpdir(), `artstore-test-${runId}-`)),
   };
   await ensureDatabase(databaseUrl);
-  await migrateDeploy(databaseUrl);
+  await migrateDeploy(databaseUrl, { quiet: true });
   project.provide('testEnv', env);
 
   return async () => {

@@ -12,7 +12,7 @@ import { attrRelativePath, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { toAttrRecord, type FileMetadata } from './file-view.js';
-import { isFinalState } from './job-view.js';
+import { FINAL_JOB_STATES, isFinalState } from './job-view.js';
 
 export interface IngestDeps {
   db: Db;
@@ -57,8 +57,20 @@ function outcomeOf(job: IngestJob): IngestOutcome {
   };
 }
 
-async function setJob(db: Db, id: string, data: Prisma.IngestJobUpdateInput): Promise<void> {
-  await db.ingestJob.update({ where: { id }, data: { ...data, updatedAt: new Date() } });
+/**
+ * Moves a job between non-final states. Returns false when the job is already final: a concurrent run of the
+ * same job finished first, and a late progress update must never overwrite its outcome.
+ */
+async function advanceJob(db: Db, id: string, data: Prisma.IngestJobUpdateManyMutationInput): Promise<boolean> {
+  const { count } = await db.ingestJob.updateMany({
+    where: { id, state: { notIn: [...FINAL_JOB_STATES] } },
+    data: { ...data, updatedAt: new Date() },
+  });
+  return count === 1;
+}
+
+async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
+  return outcomeOf(await db.ingestJob.findUniqueOrThrow({ where: { id } }));
 }
 
 /** Runs the ingest job to a final state. Throws AppError (permanent or transient) or infrastructure errors. */
@@ -73,7 +85,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     throw new AppError('validation_failed', 'staged path is outside the staging area');
   }
 
-  await setJob(db, job.id, { state: 'hashing', progress: 10, attempts: { increment: 1 } });
+  if (!(await advanceJob(db, job.id, { state: 'hashing', progress: 10, attempts: { increment: 1 } }))) return latestOutcome(db, job.id);
   await report(10);
 
   // 1. Hash the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of
@@ -105,7 +117,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
       actual: digest.sha256,
     });
   }
-  await setJob(db, job.id, { state: 'committing', progress: 50, sha256: digest.sha256 });
+  if (!(await advanceJob(db, job.id, { state: 'committing', progress: 50, sha256: digest.sha256 }))) return latestOutcome(db, job.id);
   await report(50);
 
   // A client-chosen file id that is already taken must fail before anything is written under that id.
@@ -158,9 +170,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   // 6. Metadata, blob reference and WAL committed in one short transaction (no I/O inside it).
   const committed = await commitMetadata(db, job, meta, attrPath, storageKey, wal.id, wal.startedAt);
   await removeStagedFiles(staged ? [staged] : []);
-  if (!committed) {
-    return outcomeOf(await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }));
-  }
+  if (!committed) return latestOutcome(db, job.id);
   return { ...committed, sha256: digest.sha256, size: digest.size, blobCreated, ranNow: true, hashSeconds };
 }
 
@@ -248,11 +258,17 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
   const job = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
   if (!job || isFinalState(job.state)) return;
   const now = new Date();
-  const wal = await db.$transaction(async (tx) => {
-    await tx.ingestJob.update({
-      where: { id: job.id },
+  const ended = await db.$transaction(async (tx) => {
+    // Same lock order as the commit (WAL row, then job row), so a concurrent successful run cannot deadlock us.
+    const [walRow] = await tx.$queryRaw<Array<{ status: string }>>`
+      SELECT status FROM wal_entries WHERE job_id = ${job.id}::uuid AND operation = ${WAL_OPERATION} FOR UPDATE`;
+    if (walRow?.status === 'committed') return { failed: false, walWasPending: false };
+    const { count } = await tx.ingestJob.updateMany({
+      where: { id: job.id, state: { notIn: [...FINAL_JOB_STATES] } },
       data: { state: 'failed', errorCode: code, errorMessage: message.slice(0, 2_000), finishedAt: now, updatedAt: now, stagedPath: null },
     });
+    // A concurrent run finished the job meanwhile: its outcome stands.
+    if (count === 0) return { failed: false, walWasPending: false };
     const pending = await tx.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
     if (pending?.status === 'pending') {
       await tx.walEntry.update({
@@ -260,9 +276,10 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
         data: { status: 'failed', error: `${code}: ${message}`.slice(0, 2_000), completedAt: now, durationMs: now.getTime() - pending.startedAt.getTime() },
       });
     }
-    return pending;
+    return { failed: true, walWasPending: pending?.status === 'pending' };
   });
-  if (wal && wal.status === 'pending' && (await db.file.count({ where: { id: job.fileId } })) === 0) {
+  if (!ended.failed) return;
+  if (ended.walWasPending && (await db.file.count({ where: { id: job.fileId } })) === 0) {
     await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
       deps.logger.warn({ err, jobId: job.id }, 'could not remove attr.json of a failed ingest');
     });

@@ -1,0 +1,46 @@
+// Config from the environment: defaults of SPEC §2, and one clear line per bad value.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/shared/config.js';
+
+describe('config', () => {
+  it('has the defaults of SPEC §2', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8010,
+      host: '127.0.0.1',
+      databaseUrl: 'postgresql://postgres@127.0.0.1:5432/artstore',
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'artstore',
+      elementId: 'se-01',
+      appMode: 'edit',
+      maxUploadBytes: 1073741824,
+      maxFilesPerUpload: 100,
+      storageMaxBytes: 0,
+      workerConcurrency: 16,
+      logLevel: 'info',
+    });
+    expect(c.hashThreads).toBeGreaterThanOrEqual(1);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reports every bad value, one line each', () => {
+    try {
+      loadConfig({ PORT: 'eighty', APP_MODE: 'rwx', MAX_UPLOAD_BYTES: '-1', REDIS_URL: 'http://x' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems;
+      expect(problems).toHaveLength(4);
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['APP_MODE', 'MAX_UPLOAD_BYTES', 'PORT', 'REDIS_URL']);
+    }
+  });
+
+  it('requires a JWT key in production and refuses two key sources', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/required in production/);
+    expect(() => loadConfig({ JWT_PUBLIC_KEY: 'x', JWT_PUBLIC_KEY_FILE: '/k.pem' })).toThrow(/at most one/);
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', ELEMENT_ID: '' })).toMatchObject({ port: 8010, elementId: 'se-01' });
+  });
+});
