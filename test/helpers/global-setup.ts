@@ -34,11 +34,7 @@ export default async function setup(project: TestProject) {
     queuePrefix: `artstore-test-${runId}`,
     root: await fs.mkdtemp(path.join(os.tmpdir(), `artstore-test-${runId}-`)),
   };
-  await ensureDatabase(databaseUrl);
-  await migrateDeploy(databaseUrl, { quiet: true });
-  project.provide('testEnv', env);
-
-  return async () => {
+  const teardown = async () => {
     const admin = new URL(databaseUrl);
     admin.pathname = '/postgres';
     const client = new pg.Client({ connectionString: admin.toString() });
@@ -55,4 +51,13 @@ export default async function setup(project: TestProject) {
     redis.disconnect();
     await fs.rm(env.root, { recursive: true, force: true });
   };
+  try {
+    await ensureDatabase(databaseUrl);
+    await migrateDeploy(databaseUrl, { quiet: true });
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  project.provide('testEnv', env);
+  return teardown;
 }
