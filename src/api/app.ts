@@ -3,13 +3,10 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { AppError } from '../shared/errors.js';
-import { authenticate } from './auth.js';
 import type { ApiContext } from './context.js';
 import { problemHandler } from './http/problem.js';
-import { fileRoutes } from './routes/files.js';
-import { healthRoutes } from './routes/health.js';
-import { jobRoutes } from './routes/jobs.js';
-import { uploadRoutes } from './routes/uploads.js';
+import { mountRoutes } from './http/route-spec.js';
+import { allRoutes } from './routes/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -46,11 +43,8 @@ export function createApp(ctx: ApiContext): Express {
     }),
   );
   app.use(httpMetrics(ctx));
-  app.use(healthRoutes(ctx));
-  app.use('/api/v1', authenticate(ctx.verifier));
-  app.use(uploadRoutes(ctx));
-  app.use(jobRoutes(ctx));
-  app.use(fileRoutes(ctx));
+  app.use('/api/v1', express.json({ limit: '1mb' }));
+  app.use(mountRoutes(ctx, allRoutes(ctx)));
   app.use((req) => {
     throw new AppError('not_found', `no route ${req.method} ${req.path}`);
   });

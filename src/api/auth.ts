@@ -2,7 +2,7 @@
 import type { RequestHandler, Response } from 'express';
 import type { TokenVerifier } from '../shared/auth/token-verifier.js';
 import { AppError } from '../shared/errors.js';
-import { can, type Permission, type Principal } from '../shared/domain/principal.js';
+import type { Principal } from '../shared/domain/principal.js';
 
 export function authenticate(verifier: TokenVerifier): RequestHandler {
   return async (req, res, next) => {
@@ -14,14 +14,6 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
   };
 }
 
-export function requirePermission(permission: Permission): RequestHandler {
-  return (_req, res, next) => {
-    if (!can(principalOf(res), permission)) {
-      throw new AppError('forbidden', `role '${principalOf(res).role}' may not ${permission.replace(':', ' ')}`);
-    }
-    next();
-  };
-}
 
 export function principalOf(res: Response): Principal {
   const principal = res.locals.principal as Principal | undefined;

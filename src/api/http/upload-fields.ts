@@ -44,7 +44,7 @@ const metadataObject = z.string().transform((raw, ctx): Record<string, unknown> 
   return z.NEVER;
 });
 
-const fieldsSchema = z
+export const uploadFieldsSchema = z
   .object({
     description: z.string().max(1000, 'at most 1000 characters').optional(),
     version: z.string().max(50, 'at most 50 characters').optional(),
@@ -61,7 +61,7 @@ const fieldsSchema = z
 
 /** Parses multer's req.body into UploadFields; 400 validation_failed naming the offending field. */
 export function parseUploadFields(body: unknown): UploadFields {
-  const parsed = fieldsSchema.safeParse(body ?? {});
+  const parsed = uploadFieldsSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const parameter = issue.code === 'unrecognized_keys' ? issue.keys.join(',') : issue.path.join('.');
@@ -79,15 +79,18 @@ export function parseUploadFields(body: unknown): UploadFields {
   };
 }
 
-/** Query `wait` (seconds, 0-60). */
-export function parseWaitSeconds(raw: unknown): number {
-  if (raw === undefined) return 0;
-  const n = typeof raw === 'string' && /^\d{1,2}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 60) {
-    throw new AppError('validation_failed', "query 'wait': seconds from 0 to 60", { parameter: 'wait' });
-  }
-  return n;
-}
+/** Query of the upload route: `wait` (seconds, 0-60). */
+export const uploadQuerySchema = z
+  .object({
+    wait: z
+      .string()
+      .regex(/^\d{1,2}$/, 'seconds from 0 to 60')
+      .transform(Number)
+      .refine((n) => n <= 60, 'seconds from 0 to 60')
+      .optional()
+      .describe('wait up to this many seconds for the jobs to finish (201 when they all did)'),
+  })
+  .strict();
 
 /** Header Idempotency-Key: 1-255 visible ASCII characters. */
 export function parseIdempotencyKey(raw: string | undefined): string | undefined {

@@ -1,13 +1,14 @@
 // GET/HEAD /api/v1/files/{id} (bytes: Range, ETag, 304) and GET /api/v1/files/{id}/metadata.
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
 import { pipeline } from 'node:stream/promises';
 import { getFileMetadata, openFileContent } from '../../shared/domain/file-queries.js';
 import type { FileMetadata } from '../../shared/domain/file-view.js';
-import { assertModeAllows } from '../../shared/domain/modes.js';
 import { AppError } from '../../shared/errors.js';
-import { requirePermission } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';
+import { defineRoute, type RouteSpec } from '../http/route-spec.js';
+import { errors, fileMetadataSchema } from '../http/schemas.js';
 
 function contentDisposition(fileName: string): string {
   // RFC 8187 ext-value: UTF-8, percent-encoding everything outside attr-char.
@@ -62,18 +63,54 @@ async function sendFile(ctx: ApiContext, req: Request, res: Response, file: File
   }
 }
 
-export function fileRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const download = async (req: Request, res: Response) => {
-    const file = await getFileMetadata(ctx.db, String(req.params.fileId));
-    assertModeAllows(await ctx.modes.current(), 'download');
+const fileParams = z.object({ fileId: z.string().describe('file id (UUID)') });
+
+export function fileRoutes(ctx: ApiContext): RouteSpec[] {
+  const download = async (req: Request, res: Response, fileId: string) => {
+    const file = await getFileMetadata(ctx.db, fileId);
     await sendFile(ctx, req, res, file);
   };
-  router.get('/api/v1/files/:fileId', requirePermission('file:read'), download);
-  router.head('/api/v1/files/:fileId', requirePermission('file:read'), download);
-  router.get('/api/v1/files/:fileId/metadata', requirePermission('file:read'), async (req, res) => {
-    assertModeAllows(await ctx.modes.current(), 'read');
-    res.json(await getFileMetadata(ctx.db, String(req.params.fileId)));
-  });
-  return router;
+  const bytes = {
+    200: { description: 'the bytes', contentType: 'application/octet-stream', schema: z.string().meta({ format: 'binary' }) },
+    206: { description: 'the requested byte range', contentType: 'application/octet-stream', schema: z.string().meta({ format: 'binary' }) },
+    304: { description: 'not modified (If-None-Match matched the ETag)' },
+    ...errors(401, 403, 404, 409, 416),
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/files/:fileId',
+      summary: 'Download a file (Range, If-None-Match, If-Range supported)',
+      tag: 'files',
+      permission: 'file:read',
+      mode: 'download',
+      params: fileParams,
+      responses: bytes,
+      handler: (req, res, { params }) => download(req, res, params.fileId),
+    }),
+    defineRoute({
+      method: 'head',
+      path: '/api/v1/files/:fileId',
+      summary: 'Headers of a download, without the body',
+      tag: 'files',
+      permission: 'file:read',
+      mode: 'download',
+      params: fileParams,
+      responses: { 200: { description: 'the headers of GET' }, ...errors(401, 403, 404, 409, 416) },
+      handler: (req, res, { params }) => download(req, res, params.fileId),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/files/:fileId/metadata',
+      summary: "A file's metadata",
+      tag: 'files',
+      permission: 'file:read',
+      mode: 'read',
+      params: fileParams,
+      responses: { 200: { description: 'FileMetadata', schema: fileMetadataSchema }, ...errors(401, 403, 404) },
+      handler: async (_req, res, { params }) => {
+        res.json(await getFileMetadata(ctx.db, params.fileId));
+      },
+    }),
+  ];
 }

@@ -1,9 +1,10 @@
 // /health/live, /health/ready (PostgreSQL, Redis, storage within 1 s) and /metrics.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
-import { Router } from 'express';
+import { z } from 'zod';
 import { modeAllows } from '../../shared/domain/modes.js';
 import type { ApiContext } from '../context.js';
+import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -22,27 +23,57 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable
   }
 }
 
-export function healthRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  router.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  router.get('/health/ready', async (_req, res) => {
-    const [database, redis, storage] = await Promise.all([
-      check(() => ctx.db.$queryRaw`SELECT 1`),
-      check(() => ctx.redis.ping()),
-      check(async () => {
-        const writable = modeAllows(await ctx.modes.current(), 'upload');
-        const mode = writable ? constants.W_OK | constants.R_OK : constants.R_OK;
-        await Promise.all([fs.access(ctx.config.storagePath, mode), fs.access(ctx.config.stagingPath, mode)]);
-      }),
-    ]);
-    const checks = { database, redis, storage };
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.type(ctx.registry.contentType).send(await ctx.registry.metrics());
-  });
-  return router;
+const statusSchema = z.object({ status: z.literal('ok') });
+const readySchema = z.object({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.object({ database: z.enum(['ok', 'unavailable']), redis: z.enum(['ok', 'unavailable']), storage: z.enum(['ok', 'unavailable']) }),
+});
+
+export function healthRoutes(ctx: ApiContext): RouteSpec[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/health/live',
+      summary: 'Liveness: 200 while the process runs',
+      tag: 'operations',
+      permission: 'public',
+      responses: { 200: { description: 'alive', schema: statusSchema } },
+      handler: (_req, res) => {
+        res.json({ status: 'ok' });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/health/ready',
+      summary: 'Readiness: PostgreSQL, Redis and the storage paths answer within 1 s',
+      tag: 'operations',
+      permission: 'public',
+      responses: { 200: { description: 'ready', schema: readySchema }, 503: { description: 'not ready', schema: readySchema } },
+      handler: async (_req, res) => {
+        const [database, redis, storage] = await Promise.all([
+          check(() => ctx.db.$queryRaw`SELECT 1`),
+          check(() => ctx.redis.ping()),
+          check(async () => {
+            const writable = modeAllows(await ctx.modes.current(), 'upload');
+            const mode = writable ? constants.W_OK | constants.R_OK : constants.R_OK;
+            await Promise.all([fs.access(ctx.config.storagePath, mode), fs.access(ctx.config.stagingPath, mode)]);
+          }),
+        ]);
+        const checks = { database, redis, storage };
+        const ok = Object.values(checks).every((c) => c === 'ok');
+        res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics of this API process',
+      tag: 'operations',
+      permission: 'public',
+      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain', schema: z.string() } },
+      handler: async (_req, res) => {
+        res.type(ctx.registry.contentType).send(await ctx.registry.metrics());
+      },
+    }),
+  ];
 }

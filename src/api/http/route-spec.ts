@@ -1,0 +1,114 @@
+// Declarative routes: one table says, per route, who may call it, which mode it needs and what it accepts.
+// The same specs mount the Express handlers and produce the OpenAPI document, so the two cannot drift.
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { assertModeAllows, type ModeOperation } from '../../shared/domain/modes.js';
+import { can, type Permission } from '../../shared/domain/principal.js';
+import { AppError } from '../../shared/errors.js';
+import { authenticate, principalOf } from '../auth.js';
+import type { ApiContext } from '../context.js';
+
+export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
+
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json when a schema is given. */
+  contentType?: string;
+}
+
+export interface RouteInput<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined> {
+  params: P extends AnyObject ? z.output<P> : Record<string, never>;
+  query: Q extends AnyObject ? z.output<Q> : Record<string, never>;
+  body: B extends z.ZodType ? z.output<B> : undefined;
+}
+
+export interface RouteSpec<
+  P extends AnyObject | undefined = AnyObject | undefined,
+  Q extends AnyObject | undefined = AnyObject | undefined,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+> {
+  method: HttpMethod;
+  /** Express path, e.g. /api/v1/files/:fileId */
+  path: string;
+  summary: string;
+  tag: string;
+  /** 'public' routes skip authentication; all others need a bearer token with this permission. */
+  permission: Permission | 'public';
+  /** Checked against the element's current mode before the handler runs. */
+  mode?: ModeOperation;
+  params?: P;
+  query?: Q;
+  /** JSON body schema; for multipart routes, the form fields (documented, parsed by the route itself). */
+  body?: B;
+  bodyContentType?: 'application/json' | 'multipart/form-data';
+  /** Runs after auth, permission and mode checks and before input parsing (e.g. multer). */
+  before?: RequestHandler[];
+  responses: Record<number, ResponseSpec>;
+  handler: (req: Request, res: Response, input: RouteInput<P, Q, B>) => Promise<void> | void;
+}
+
+/** Identity with inference: keeps a route's param, query and body types tied to its handler. */
+export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(
+  spec: RouteSpec<P, Q, B>,
+): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+/** Parses input with a zod schema; 400 validation_failed naming the offending parameter. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const parameter =
+    issue.code === 'unrecognized_keys' ? issue.keys.join(',') : issue.path.length > 0 ? issue.path.join('.') : where;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message;
+  throw new AppError('validation_failed', `${where} '${parameter}': ${message}`, { parameter });
+}
+
+function guard(ctx: ApiContext, spec: RouteSpec): RequestHandler[] {
+  const chain: RequestHandler[] = [];
+  if (spec.permission !== 'public') {
+    const permission = spec.permission;
+    chain.push(authenticate(ctx.verifier), (_req, res, next) => {
+      const principal = principalOf(res);
+      if (!can(principal, permission)) {
+        throw new AppError('forbidden', `role '${principal.role}' may not ${permission.replace(':', ' ')}`);
+      }
+      next();
+    });
+  }
+  if (spec.mode) {
+    const op = spec.mode;
+    chain.push(async (_req, _res, next) => {
+      assertModeAllows(await ctx.modes.current(), op);
+      next();
+    });
+  }
+  return chain;
+}
+
+/** Mounts every spec on a router: guard chain, optional pre-handlers, input parsing, handler. */
+export function mountRoutes(ctx: ApiContext, specs: RouteSpec[]): Router {
+  const router = Router();
+  for (const spec of specs) {
+    const handler: RequestHandler = async (req, res) => {
+      const input = {
+        params: spec.params ? parseInput(spec.params, req.params, 'path parameter') : {},
+        query: spec.query ? parseInput(spec.query, req.query ?? {}, 'query parameter') : {},
+        body:
+          spec.body && spec.bodyContentType !== 'multipart/form-data'
+            ? parseInput(spec.body, req.body, 'body field')
+            : undefined,
+      } as RouteInput<AnyObject, AnyObject, z.ZodType>;
+      await spec.handler(req, res, input);
+    };
+    router[spec.method](spec.path, ...guard(ctx, spec), ...(spec.before ?? []), handler);
+  }
+  return router;
+}
+
+/** Common path parameter schemas. */
+export const uuidParam = z.uuid('must be a UUID').transform((s) => s.toLowerCase());
