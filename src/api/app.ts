@@ -6,6 +6,7 @@ import { AppError } from '../shared/errors.js';
 import type { ApiContext } from './context.js';
 import { problemHandler } from './http/problem.js';
 import { mountRoutes } from './http/route-spec.js';
+import { docsAssets } from './routes/docs.js';
 import { allRoutes } from './routes/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,6 +44,7 @@ export function createApp(ctx: ApiContext): Express {
     }),
   );
   app.use(httpMetrics(ctx));
+  app.use(docsAssets());
   app.use('/api/v1', express.json({ limit: '1mb' }));
   app.use(mountRoutes(ctx, allRoutes(ctx)));
   app.use((req) => {

@@ -5,11 +5,13 @@ import type { Registry } from 'prom-client';
 import { TokenVerifier } from '../shared/auth/token-verifier.js';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/db.js';
-import { ModeReader } from '../shared/domain/modes.js';
+import { CapacityReader } from '../shared/domain/capacity.js';
+import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { Logger } from '../shared/logger.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
-import { createProducerConnection, waitForRedis } from '../shared/redis.js';
+import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
+import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
@@ -23,6 +25,8 @@ export interface ApiContext {
   blobStore: BlobStore;
   verifier: TokenVerifier;
   modes: ModeReader;
+  capacity: CapacityReader;
+  jobEvents: JobEventsHub;
   registry: Registry;
   metrics: ApiMetrics;
   close(): Promise<void>;
@@ -36,10 +40,18 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const redis = createProducerConnection(config);
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   await waitForRedis(redis);
+  await ensureInitialMode(db, config);
+  const modes = new ModeReader(db, config);
+  // A dedicated connection: a subscribed ioredis client can run nothing else.
+  const subscriber = createWorkerConnection(config);
+  subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
+  await modes.follow(subscriber, config.queuePrefix);
+  const jobEvents = new JobEventsHub(config, logger);
+  await jobEvents.open();
   const queues = createQueues(config, redis);
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
-  metrics.queueJobs(() => queues.ingest.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'));
+  metrics.queueJobs(queues);
   return {
     config,
     logger,
@@ -48,11 +60,15 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     queues,
     blobStore: new LocalBlobStore(config.storagePath),
     verifier,
-    modes: new ModeReader(db, config),
+    modes,
+    capacity: new CapacityReader(db, config),
+    jobEvents,
     registry,
     metrics,
     async close() {
+      await jobEvents.close().catch((err: unknown) => logger.warn({ err }, 'closing queue events'));
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
+      subscriber.disconnect();
       redis.disconnect();
       await db.$disconnect();
     },

@@ -51,6 +51,13 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: int(0, 65535).default(9471),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   JOB_ATTEMPTS: int(1, 100).default(5),
+  GC_GRACE_SECONDS: int(0).default(600),
+  CAPACITY_WARNING_PERCENT: z.coerce.number().min(0).max(100).default(15),
+  CAPACITY_WARNING_BYTES: int(0).default(150e9),
+  CAPACITY_CRITICAL_PERCENT: z.coerce.number().min(0).max(100).default(8),
+  CAPACITY_CRITICAL_BYTES: int(0).default(80e9),
+  CAPACITY_FULL_PERCENT: z.coerce.number().min(0).max(100).default(2),
+  CAPACITY_FULL_BYTES: int(0).default(20e9),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -82,6 +89,9 @@ export type Config = Readonly<{
   workerMetricsPort: number;
   workerMetricsHost: string;
   jobAttempts: number;
+  gcGraceSeconds: number;
+  /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
+  capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
   logLevel: string;
 }>;
 
@@ -137,6 +147,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,
     jobAttempts: e.JOB_ATTEMPTS,
+    gcGraceSeconds: e.GC_GRACE_SECONDS,
+    capacityThresholds: Object.freeze({
+      warning: Object.freeze({ percent: e.CAPACITY_WARNING_PERCENT, bytes: e.CAPACITY_WARNING_BYTES }),
+      critical: Object.freeze({ percent: e.CAPACITY_CRITICAL_PERCENT, bytes: e.CAPACITY_CRITICAL_BYTES }),
+      full: Object.freeze({ percent: e.CAPACITY_FULL_PERCENT, bytes: e.CAPACITY_FULL_BYTES }),
+    }),
     logLevel: e.LOG_LEVEL,
   });
 }

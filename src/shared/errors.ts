@@ -42,6 +42,9 @@ export const PERMANENT_JOB_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'conflict',
   'staged_file_missing',
   'validation_failed',
+  'not_found',
+  'precondition_failed',
+  'forbidden',
 ]);
 
 export function isAppError(err: unknown, code?: ErrorCode): err is AppError {

@@ -1,5 +1,6 @@
 // Prometheus metrics: one registry per process, with the names every dashboard relies on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { QUEUE_NAMES, type Queues } from './queues.js';
 
 const PREFIX = 'artstore_';
 
@@ -35,15 +36,18 @@ export function createApiMetrics(registry: Registry) {
       help: 'Bytes written to staging by accepted uploads',
       registers: [registry],
     }),
-    queueJobs: (collect: () => Promise<Record<string, number>>) =>
+    /** Queue depth by queue and state, read from BullMQ at scrape time. */
+    queueJobs: (queues: Queues) =>
       new Gauge({
         name: `${PREFIX}queue_jobs`,
-        help: 'BullMQ jobs of the ingest queue by state, read at scrape time',
+        help: 'BullMQ jobs by queue and state, read at scrape time',
         labelNames: ['queue', 'state'] as const,
         registers: [registry],
         async collect() {
-          const counts = await collect().catch(() => ({}) as Record<string, number>);
-          for (const [state, n] of Object.entries(counts)) this.set({ queue: 'ingest', state }, n);
+          for (const name of Object.values(QUEUE_NAMES)) {
+            const counts = await queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed').catch(() => ({}));
+            for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
+          }
         },
       }),
   };

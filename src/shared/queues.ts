@@ -3,49 +3,74 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 
-export const QUEUE_NAMES = { ingest: 'ingest' } as const;
+export const QUEUE_NAMES = { ingest: 'ingest', files: 'files', maintenance: 'maintenance' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+type FileJobResult = { state: 'committed' | 'duplicate' | 'failed'; fileId?: string };
 
 /** Job name -> payload and result. Names are wire format: never rename one without handling the old name. */
 export interface JobRegistry {
-  'ingest-file': { payload: { ingestJobId: string }; result: { state: 'committed' | 'duplicate' | 'failed'; fileId?: string } };
+  /** Commit a staged upload (IngestJob row id). */
+  'ingest-file': { payload: { ingestJobId: string }; result: FileJobResult };
+  /** Apply a metadata patch to a file: attr.json, row and WAL together (IngestJob row of kind 'update'). */
+  'update-metadata': { payload: { ingestJobId: string }; result: FileJobResult };
+  /** Finish a deletion: WAL, attr.json tombstone, blob reference released (IngestJob row of kind 'delete'). */
+  'delete-file': { payload: { ingestJobId: string }; result: FileJobResult };
+  /** Remove a blob nobody references any more, once its grace period has passed. */
+  'gc-blob': { payload: { sha256: string }; result: { removed: boolean } };
 }
 export type JobName = keyof JobRegistry;
 export type JobPayload<N extends JobName> = JobRegistry[N]['payload'];
 export type JobResult<N extends JobName> = JobRegistry[N]['result'];
 
-export const JOB_QUEUE: Record<JobName, QueueName> = { 'ingest-file': 'ingest' };
+export const JOB_QUEUE: Record<JobName, QueueName> = {
+  'ingest-file': 'ingest',
+  'update-metadata': 'files',
+  'delete-file': 'files',
+  'gc-blob': 'maintenance',
+};
 
-/**
- * Options decided once per job name; callers never pass queue options. Finished jobs are trimmed by age and
- * count so Redis memory stays bounded (about 1.4 KB per retained job); PostgreSQL keeps the job's record.
- */
-export function jobOptions(name: JobName, config: Pick<Config, 'jobAttempts'>): JobsOptions {
+// Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
+// PostgreSQL keeps each job's record.
+const RETENTION = {
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3_600, count: 50_000 },
+} as const;
+
+export type EnqueueConfig = Pick<Config, 'jobAttempts' | 'gcGraceSeconds'>;
+
+/** Options decided once per job name; callers never pass queue options. */
+export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
   switch (name) {
     case 'ingest-file':
-      return {
-        attempts: config.jobAttempts,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: { age: 3_600, count: 10_000 },
-        removeOnFail: { age: 7 * 24 * 3_600, count: 50_000 },
-      };
+    case 'update-metadata':
+    case 'delete-file':
+      return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 1_000 }, ...RETENTION };
+    case 'gc-blob':
+      // Garage's idea: a blob whose last reference went away waits out a grace period before it is removed.
+      return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, delay: config.gcGraceSeconds * 1_000, ...RETENTION };
   }
 }
 
-export type Queues = Readonly<{ [K in QueueName]: Queue }> & { close(): Promise<void> };
+export type Queues = Readonly<Record<QueueName, Queue>> & { close(): Promise<void> };
 
 export function createQueues(config: Pick<Config, 'queuePrefix'>, connection: Redis): Queues {
-  const ingest = new Queue(QUEUE_NAMES.ingest, { connection, prefix: config.queuePrefix });
+  const opts = { connection, prefix: config.queuePrefix };
+  const queues = {
+    ingest: new Queue(QUEUE_NAMES.ingest, opts),
+    files: new Queue(QUEUE_NAMES.files, opts),
+    maintenance: new Queue(QUEUE_NAMES.maintenance, opts),
+  };
   return {
-    ingest,
+    ...queues,
     async close() {
-      await ingest.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
     },
   };
 }
 
 export interface EnqueueItem<N extends JobName> {
-  /** BullMQ job id: the database row id, so a repeated enqueue of the same work is a no-op. */
+  /** BullMQ job id: the database row id (or a content key), so a repeated enqueue of the same work is a no-op. */
   id: string;
   payload: JobPayload<N>;
 }
@@ -53,7 +78,7 @@ export interface EnqueueItem<N extends JobName> {
 /** Adds jobs of one name in one round trip (addBulk), with the registry's options. */
 export async function enqueue<N extends JobName>(
   queues: Queues,
-  config: Pick<Config, 'jobAttempts'>,
+  config: EnqueueConfig,
   name: N,
   items: ReadonlyArray<EnqueueItem<N>>,
 ): Promise<void> {

@@ -7,6 +7,8 @@ import { HashPool } from '../shared/hashing/hash-pool.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry, createWorkerMetrics, type WorkerMetrics } from '../shared/metrics.js';
 import { createWorkerConnection } from '../shared/redis.js';
+import { createQueues, type Queues } from '../shared/queues.js';
+import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import { AttrFileStore } from '../shared/storage/attr-files.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
@@ -19,16 +21,24 @@ export interface WorkerContext {
   blobStore: BlobStore;
   attrStore: AttrFileStore;
   hashPool: HashPool;
+  queues: Queues;
+  modes: ModeReader;
   registry: Registry;
   metrics: WorkerMetrics;
   close(): Promise<void>;
 }
 
-export function openWorkerContext(config: Config, logger: Logger): WorkerContext {
+export async function openWorkerContext(config: Config, logger: Logger): Promise<WorkerContext> {
   const db = createDb(config);
   const connection = createWorkerConnection(config);
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const hashPool = new HashPool(config.hashThreads);
+  const queues = createQueues(config, connection);
+  await ensureInitialMode(db, config);
+  const modes = new ModeReader(db, config);
+  const subscriber = createWorkerConnection(config);
+  subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
+  await modes.follow(subscriber, config.queuePrefix);
   const registry = createRegistry('worker');
   return {
     config,
@@ -38,10 +48,14 @@ export function openWorkerContext(config: Config, logger: Logger): WorkerContext
     blobStore: new LocalBlobStore(config.storagePath),
     attrStore: new AttrFileStore(config.storagePath),
     hashPool,
+    queues,
+    modes,
     registry,
     metrics: createWorkerMetrics(registry),
     async close() {
       await hashPool.close().catch((err: unknown) => logger.warn({ err }, 'closing hash pool'));
+      await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
+      subscriber.disconnect();
       connection.disconnect();
       await db.$disconnect();
     },

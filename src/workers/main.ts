@@ -9,7 +9,7 @@ const config = loadConfigOrExit();
 const logger = createLogger(config, 'worker');
 
 try {
-  const ctx = openWorkerContext(config, logger);
+  const ctx = await openWorkerContext(config, logger);
   const running = await startWorkers(ctx);
   logger.info({ concurrency: config.workerConcurrency, hashThreads: config.hashThreads }, 'worker started');
 

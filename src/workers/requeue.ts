@@ -3,6 +3,7 @@ import type { WorkerContext } from './context.js';
 import { enqueue, type Queues } from '../shared/queues.js';
 
 const STALE_AFTER_MS = 60_000;
+const JOB_NAME_OF_KIND = { ingest: 'ingest-file', update: 'update-metadata', delete: 'delete-file' } as const;
 const BATCH = 500;
 
 /**
@@ -11,11 +12,14 @@ const BATCH = 500;
  */
 export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues): Promise<number> {
   const stale = await ctx.db.ingestJob.findMany({
-    where: { kind: 'ingest', state: { in: ['queued', 'hashing', 'committing'] }, updatedAt: { lt: new Date(Date.now() - STALE_AFTER_MS) } },
-    select: { id: true },
+    where: { state: { in: ['queued', 'hashing', 'committing'] }, updatedAt: { lt: new Date(Date.now() - STALE_AFTER_MS) } },
+    select: { id: true, kind: true },
     orderBy: { updatedAt: 'asc' },
     take: BATCH,
   });
-  await enqueue(queues, ctx.config, 'ingest-file', stale.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
+  for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND)) {
+    const ids = stale.filter((j) => j.kind === kind).map((j) => j.id);
+    await enqueue(queues, ctx.config, name, ids.map((id) => ({ id, payload: { ingestJobId: id } })));
+  }
   return stale.length;
 }

@@ -1,7 +1,10 @@
-// Starts this process's BullMQ workers from the processor table, plus the periodic requeue sweep.
+// Starts this process's BullMQ workers from the processor table, plus the periodic requeue and GC sweeps.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { JOB_QUEUE, QUEUE_NAMES, createQueues, type JobName } from '../shared/queues.js';
+import { sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
+import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
+import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
+import { gcBlobProcessor } from './gc-blob.js';
 import { ingestProcessor } from './ingest.js';
 import { requeueStaleJobs } from './requeue.js';
 
@@ -16,6 +19,9 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   // One handler per job name, checked by the compiler: a name without a handler does not build.
   const processors = {
     'ingest-file': ingestProcessor(ctx),
+    'update-metadata': updateMetadataProcessor(ctx),
+    'delete-file': deleteFileProcessor(ctx),
+    'gc-blob': gcBlobProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -51,13 +57,17 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
-  const queues = createQueues(ctx.config, ctx.connection);
   const sweep = async () => {
-    const n = await requeueStaleJobs(ctx, queues).catch((err: unknown) => {
+    const requeued = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {
       ctx.logger.warn({ err }, 'requeue sweep failed');
       return 0;
     });
-    if (n > 0) ctx.logger.info({ jobs: n }, 'requeue sweep re-added unfinished jobs');
+    if (requeued > 0) ctx.logger.info({ jobs: requeued }, 'requeue sweep re-added unfinished jobs');
+    const orphans = await sweepOrphanBlobs(ctx).catch((err: unknown) => {
+      ctx.logger.warn({ err }, 'GC sweep failed');
+      return 0;
+    });
+    if (orphans > 0) ctx.logger.info({ blobs: orphans }, 'GC sweep queued unreferenced blobs');
   };
   void sweep();
   const timer = setInterval(() => void sweep(), REQUEUE_INTERVAL_MS);
@@ -68,7 +78,6 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     async close() {
       clearInterval(timer);
       await Promise.all(workers.map((w) => w.close()));
-      await queues.close();
     },
   };
 }

@@ -58,7 +58,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   let worker: WorkerContext | undefined;
   let running: RunningWorkers | undefined;
   if (options.worker) {
-    worker = openWorkerContext(config, logger);
+    worker = await openWorkerContext(config, logger);
     running = await startWorkers(worker);
   }
   const keys = await ensureDevKeyPair(config.devKeysPath);

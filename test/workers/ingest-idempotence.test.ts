@@ -35,7 +35,7 @@ describe('ingest job run more than once', () => {
 
   async function deps() {
     const { openWorkerContext } = await import('../../src/workers/context.js');
-    return openWorkerContext(world.config, createLogger({ logLevel: 'silent' }, 'test'));
+    return await openWorkerContext(world.config, createLogger({ logLevel: 'silent' }, 'test'));
   }
 
   it('a second run after completion changes nothing', async () => {

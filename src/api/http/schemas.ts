@@ -35,7 +35,7 @@ export const fileMetadataSchema = z
 export const jobSchema = z
   .object({
     id: z.uuid(),
-    kind: z.enum(['ingest', 'delete']),
+    kind: z.enum(['ingest', 'update', 'delete']),
     state: z.enum(['queued', 'hashing', 'committing', 'committed', 'duplicate', 'failed']),
     progress: z.number().int().min(0).max(100),
     fileName: z.string(),

@@ -1,11 +1,24 @@
 // Every route of the API, in one list: mounted by app.ts and described by the OpenAPI document.
 import type { ApiContext } from '../context.js';
 import type { RouteSpec } from '../http/route-spec.js';
+import { docsRoutes } from './docs.js';
+import { elementRoutes } from './element.js';
+import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { uploadRoutes } from './uploads.js';
 
 export function allRoutes(ctx: ApiContext): RouteSpec[] {
-  return [...healthRoutes(ctx), ...uploadRoutes(ctx), ...jobRoutes(ctx), ...fileRoutes(ctx)];
+  const routes: RouteSpec[] = [
+    ...healthRoutes(ctx),
+    ...docsRoutes(() => routes),
+    ...elementRoutes(ctx),
+    ...uploadRoutes(ctx),
+    ...jobRoutes(ctx),
+    ...fileEditRoutes(ctx),
+    // Literal paths under /api/v1/files/ must come before the :fileId routes.
+    ...fileRoutes(ctx),
+  ];
+  return routes;
 }

@@ -1,7 +1,9 @@
-// GET /api/v1/jobs/{id} and GET /api/v1/jobs?ids=: job status from PostgreSQL.
+// GET /api/v1/jobs/{id}, GET /api/v1/jobs?ids= and the SSE stream /api/v1/jobs/{id}/events: job status from PostgreSQL.
+import type { Request, Response } from 'express';
 import { z } from 'zod';
+import type { IngestJob } from '../../shared/db/generated/client.js';
 import { getJob, getJobs } from '../../shared/domain/job-queries.js';
-import { toJobView } from '../../shared/domain/job-view.js';
+import { isFinalState, toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
@@ -20,8 +22,79 @@ const idsQuery = z
   })
   .strict();
 
+const HEARTBEAT_MS = 15_000;
+const SAFETY_POLL_MS = 2_000;
+
+/** Streams Job snapshots as server-sent events until the job is final (or the client leaves). */
+async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: string): Promise<void> {
+  const principal = principalOf(res);
+  let last = await getJob(ctx.db, principal, jobId);
+  res.status(200).set({
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.flushHeaders();
+  let seq = 0;
+  const send = (job: IngestJob) => res.write(`id: ${++seq}\nevent: job\ndata: ${JSON.stringify(toJobView(job))}\n\n`);
+  send(last);
+  if (isFinalState(last.state)) {
+    res.end();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    let reading = false;
+    const refresh = async () => {
+      if (reading) return;
+      reading = true;
+      try {
+        const job = await getJob(ctx.db, principal, jobId);
+        if (job.updatedAt.getTime() !== last.updatedAt.getTime() || job.state !== last.state || job.progress !== last.progress) {
+          last = job;
+          send(job);
+        }
+        if (isFinalState(job.state)) finish();
+      } catch {
+        finish();
+      } finally {
+        reading = false;
+      }
+    };
+    const unsubscribe = ctx.jobEvents.subscribe(jobId, () => void refresh());
+    // Events can be missed (a reconnect, another queue's job): a slow poll is the safety net.
+    const poll = setInterval(() => void refresh(), SAFETY_POLL_MS);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    let done = false;
+    function finish() {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      clearInterval(poll);
+      clearInterval(heartbeat);
+      res.end();
+      resolve();
+    }
+    req.once('close', finish);
+    void refresh();
+  });
+}
+
 export function jobRoutes(ctx: ApiContext): RouteSpec[] {
   return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/jobs/:jobId/events',
+      summary: 'Server-sent events: a Job snapshot on every change, until the job is final; heartbeats every 15 s',
+      tag: 'jobs',
+      permission: 'job:read-own',
+      params: z.object({ jobId: z.string() }),
+      responses: {
+        200: { description: 'text/event-stream of `event: job` with a Job as data', contentType: 'text/event-stream', schema: z.string() },
+        ...errors(401, 403, 404),
+      },
+      handler: (req, res, { params }) => streamJob(ctx, req, res, params.jobId),
+    }),
     defineRoute({
       method: 'get',
       path: '/api/v1/jobs/:jobId',

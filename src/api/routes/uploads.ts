@@ -7,6 +7,7 @@ import { submitUpload, type StagedUpload } from '../../shared/domain/ingest-subm
 import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { isFinalState, toJobView } from '../../shared/domain/job-view.js';
 import { newStagedName, removeStagedFiles } from '../../shared/storage/staging.js';
+import { AppError } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
@@ -16,33 +17,54 @@ import { parseIdempotencyKey, parseUploadFields, sanitizeFileName, uploadFieldsS
 const MAX_FIELDS = 20;
 const MAX_FIELD_BYTES = 64 * 1024;
 
+/**
+ * multer disk storage into STAGING_PATH. The per-file limit is MAX_UPLOAD_BYTES or, when less, what is left
+ * under STORAGE_MAX_BYTES (measured by the preflight); passing the latter answers 507 instead of 413.
+ */
 function stagingMiddleware(ctx: ApiContext): RequestHandler {
   const { config } = ctx;
-  return multer({
-    storage: multer.diskStorage({
-      destination: config.stagingPath,
-      filename: (_req, _file, cb) => cb(null, newStagedName()),
-    }),
-    // curl and browsers send UTF-8 file names without RFC 5987 encoding.
-    defParamCharset: 'utf8',
-    limits: {
-      fileSize: config.maxUploadBytes,
-      files: config.maxFilesPerUpload,
-      fields: MAX_FIELDS,
-      fieldSize: MAX_FIELD_BYTES,
-      fieldNameSize: 100,
-      parts: config.maxFilesPerUpload + MAX_FIELDS,
-      headerPairs: 100,
-    },
-  }).array('file');
+  const storage = multer.diskStorage({
+    destination: config.stagingPath,
+    filename: (_req, _file, cb) => cb(null, newStagedName()),
+  });
+  return (req, res, next) => {
+    const remaining = res.locals.remainingBytes as number;
+    const capacityBound = remaining < config.maxUploadBytes;
+    multer({
+      storage,
+      // curl and browsers send UTF-8 file names without RFC 5987 encoding.
+      defParamCharset: 'utf8',
+      limits: {
+        fileSize: Math.min(config.maxUploadBytes, remaining),
+        files: config.maxFilesPerUpload,
+        fields: MAX_FIELDS,
+        fieldSize: MAX_FIELD_BYTES,
+        fieldNameSize: 100,
+        parts: config.maxFilesPerUpload + MAX_FIELDS,
+        headerPairs: 100,
+      },
+    }).array('file')(req, res, (err?: unknown) => {
+      if (capacityBound && err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') {
+        next(new AppError('insufficient_storage', `the element has ${remaining} bytes left under STORAGE_MAX_BYTES`));
+        return;
+      }
+      next(err);
+    });
+  };
 }
 
 /** Refuses, before a byte is staged, what can be refused from the query and headers alone. */
-const preflight: RequestHandler = (req, _res, next) => {
-  parseInput(uploadQuerySchema, req.query ?? {}, 'query parameter');
-  parseIdempotencyKey(req.header('idempotency-key'));
-  next();
-};
+function preflight(ctx: ApiContext): RequestHandler {
+  return async (req, res, next) => {
+    parseInput(uploadQuerySchema, req.query ?? {}, 'query parameter');
+    parseIdempotencyKey(req.header('idempotency-key'));
+    const declared = Number(req.header('content-length'));
+    // Content-Length counts the multipart framing too: a conservative early answer.
+    if (Number.isFinite(declared)) await ctx.capacity.assertRoomFor(declared);
+    res.locals.remainingBytes = await ctx.capacity.remainingBytes();
+    next();
+  };
+}
 
 export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
   return [
@@ -56,7 +78,7 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
       query: uploadQuerySchema,
       body: uploadFieldsSchema.extend({ file: z.array(z.string().meta({ format: 'binary' })).describe('one or more files') }),
       bodyContentType: 'multipart/form-data',
-      before: [preflight, stagingMiddleware(ctx)],
+      before: [preflight(ctx), stagingMiddleware(ctx)],
       responses: {
         201: { description: 'with wait=: every job finished successfully; each job carries its file', schema: jobListSchema },
         202: { description: 'accepted; poll the jobs (Location names the first)', schema: jobListSchema },
@@ -73,6 +95,7 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
         let fields;
         try {
           fields = parseUploadFields(req.body);
+          await ctx.capacity.assertRoomFor(staged.reduce((n, f) => n + f.size, 0));
         } catch (err) {
           // submitUpload owns staged files once called; before that they are still ours to remove.
           await removeStagedFiles(staged.map((s) => s.stagedPath));

@@ -26,3 +26,11 @@ export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, 
 export function openFileContent(blobStore: BlobStore, file: FileMetadata, range?: ByteRange): Promise<Readable> {
   return blobStore.openRead(file.sha256, range);
 }
+
+/** The digests among sha256s that some live file has. */
+export async function findPresentSha256(db: Db, sha256s: string[]): Promise<Set<string>> {
+  if (sha256s.length === 0) return new Set();
+  const rows = await db.$queryRaw<Array<{ sha256: string }>>`
+    SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY(${sha256s}::char(64)[]) AND deleted_at IS NULL`;
+  return new Set(rows.map((r) => r.sha256));
+}

@@ -1,6 +1,5 @@
 // The ingest rules (SPEC §1): hash, verify, WAL pending, blob, attr.json, then metadata + WAL committed in one
 // transaction. Every step is idempotent, so a job that runs twice (BullMQ is at-least-once) yields one file.
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { Prisma } from '../db.js';
@@ -12,7 +11,9 @@ import { attrRelativePath, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { toAttrRecord, type FileMetadata } from './file-view.js';
-import { FINAL_JOB_STATES, isFinalState } from './job-view.js';
+import { isFinalState } from './job-view.js';
+import { assertModeAllows, type ModeReader } from './modes.js';
+import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry } from './job-steps.js';
 
 export interface IngestDeps {
   db: Db;
@@ -20,6 +21,7 @@ export interface IngestDeps {
   blobStore: BlobStore;
   attrStore: AttrFileStore;
   hashPool: HashPool;
+  modes: Pick<ModeReader, 'current'>;
   logger: Logger;
 }
 
@@ -55,18 +57,6 @@ function outcomeOf(job: IngestJob): IngestOutcome {
     size: Number(job.size),
     ranNow: false,
   };
-}
-
-/**
- * Moves a job between non-final states. Returns false when the job is already final: a concurrent run of the
- * same job finished first, and a late progress update must never overwrite its outcome.
- */
-async function advanceJob(db: Db, id: string, data: Prisma.IngestJobUpdateManyMutationInput): Promise<boolean> {
-  const { count } = await db.ingestJob.updateMany({
-    where: { id, state: { notIn: [...FINAL_JOB_STATES] } },
-    data: { ...data, updatedAt: new Date() },
-  });
-  return count === 1;
 }
 
 async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
@@ -120,6 +110,9 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   if (!(await advanceJob(db, job.id, { state: 'committing', progress: 50, sha256: digest.sha256 }))) return latestOutcome(db, job.id);
   await report(50);
 
+  // An upload staged before a switch to ro/ar is not committed (SPEC §4).
+  assertModeAllows(await deps.modes.current(), 'upload');
+
   // A client-chosen file id that is already taken must fail before anything is written under that id.
   if ((await db.file.count({ where: { id: job.fileId } })) > 0) {
     const done = await db.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
@@ -130,19 +123,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   const attrPath = attrRelativePath(job.fileId, job.createdAt);
   const storageKey = blobStore.keyFor(digest.sha256);
   const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
-  const wal = await db.walEntry.upsert({
-    where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } },
-    create: {
-      txId: randomUUID(),
-      operation: WAL_OPERATION,
-      status: 'pending',
-      fileId: job.fileId,
-      jobId: job.id,
-      actor: job.principal,
-      payload: walPayload,
-    },
-    update: {},
-  });
+  const wal = await pendingWalEntry(db, job, WAL_OPERATION, walPayload);
 
   // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
   const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
@@ -187,17 +168,18 @@ async function commitMetadata(
     return await db.$transaction(
       async (tx) => {
         // The WAL row lock serialises concurrent runs of the same job; the loser sees `committed` and stops.
-        const [walRow] = await tx.$queryRaw<Array<{ status: string }>>`
-          SELECT status FROM wal_entries WHERE id = ${walId} FOR UPDATE`;
-        if (!walRow || walRow.status !== 'pending') return null;
+        if (!(await lockPendingWal(tx, walId))) return null;
 
         const [existing] = await tx.$queryRaw<Array<{ id: string }>>`
           SELECT id::text AS id FROM files WHERE sha256 = ${meta.sha256} AND deleted_at IS NULL
           ORDER BY created_at, id LIMIT 1`;
-        await tx.$executeRaw`
+        const referenced = await tx.$executeRaw`
           INSERT INTO blobs (sha256, size, storage_key, ref_count, created_at)
           VALUES (${meta.sha256}, ${BigInt(meta.size)}, ${storageKey}, 1, now())
-          ON CONFLICT (sha256) DO UPDATE SET ref_count = blobs.ref_count + 1, orphaned_at = NULL`;
+          ON CONFLICT (sha256) DO UPDATE SET ref_count = blobs.ref_count + 1, orphaned_at = NULL
+          WHERE blobs.gc_started_at IS NULL`;
+        // Garbage collection is removing these bytes right now: retry once it is done (the staged copy stays).
+        if (referenced === 0) throw new Error(`blob ${meta.sha256} is being garbage-collected; retrying`);
         await tx.file.create({
           data: {
             id: meta.id,
@@ -219,10 +201,7 @@ async function commitMetadata(
           },
         });
         const now = new Date();
-        await tx.walEntry.update({
-          where: { id: walId },
-          data: { status: 'committed', completedAt: now, durationMs: now.getTime() - walStartedAt.getTime() },
-        });
+        await commitWal(tx, { id: walId, startedAt: walStartedAt }, now);
         const state = existing ? 'duplicate' : 'committed';
         await tx.ingestJob.update({
           where: { id: job.id },
@@ -250,39 +229,21 @@ async function commitMetadata(
 }
 
 /**
- * Ends a job as failed: job row, WAL entry and staged file. The attr.json is removed only when no file row
- * was committed for it; a blob written by this job stays for recovery/GC, which own orphan blobs.
+ * Ends an ingest job as failed: job row, WAL entry and staged file. The attr.json is removed only when no file
+ * row was committed for it; a blob written by this job stays for recovery/GC, which own orphan blobs.
  */
 export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, ingestJobId: string, code: string, message: string): Promise<void> {
   const { db } = deps;
-  const job = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
-  if (!job || isFinalState(job.state)) return;
-  const now = new Date();
-  const ended = await db.$transaction(async (tx) => {
-    // Same lock order as the commit (WAL row, then job row), so a concurrent successful run cannot deadlock us.
-    const [walRow] = await tx.$queryRaw<Array<{ status: string }>>`
-      SELECT status FROM wal_entries WHERE job_id = ${job.id}::uuid AND operation = ${WAL_OPERATION} FOR UPDATE`;
-    if (walRow?.status === 'committed') return { failed: false, walWasPending: false };
-    const { count } = await tx.ingestJob.updateMany({
-      where: { id: job.id, state: { notIn: [...FINAL_JOB_STATES] } },
-      data: { state: 'failed', errorCode: code, errorMessage: message.slice(0, 2_000), finishedAt: now, updatedAt: now, stagedPath: null },
-    });
-    // A concurrent run finished the job meanwhile: its outcome stands.
-    if (count === 0) return { failed: false, walWasPending: false };
-    const pending = await tx.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
-    if (pending?.status === 'pending') {
-      await tx.walEntry.update({
-        where: { id: pending.id },
-        data: { status: 'failed', error: `${code}: ${message}`.slice(0, 2_000), completedAt: now, durationMs: now.getTime() - pending.startedAt.getTime() },
-      });
-    }
-    return { failed: true, walWasPending: pending?.status === 'pending' };
-  });
-  if (!ended.failed) return;
-  if (ended.walWasPending && (await db.file.count({ where: { id: job.fileId } })) === 0) {
+  const failed = await markJobFailed(db, ingestJobId, WAL_OPERATION, code, message);
+  if (!failed) return;
+  const { job } = failed;
+  if (failed.walWasPending && (await db.file.count({ where: { id: job.fileId } })) === 0) {
     await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
       deps.logger.warn({ err, jobId: job.id }, 'could not remove attr.json of a failed ingest');
     });
   }
-  if (job.stagedPath) await removeStagedFiles([job.stagedPath]);
+  if (job.stagedPath) {
+    await removeStagedFiles([job.stagedPath]);
+    await db.ingestJob.update({ where: { id: job.id }, data: { stagedPath: null } });
+  }
 }

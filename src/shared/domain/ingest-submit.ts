@@ -1,12 +1,11 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import { Prisma } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { enqueue, type Queues } from '../queues.js';
+import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import type { Principal } from './principal.js';
 
@@ -31,7 +30,7 @@ export interface UploadFields {
 export interface SubmitDeps {
   db: Db;
   queues: Queues;
-  config: Pick<Config, 'jobAttempts'>;
+  config: EnqueueConfig;
   logger: Logger;
 }
 

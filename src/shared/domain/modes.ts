@@ -1,4 +1,6 @@
 // The element's mode (SPEC §4): what each mode allows, and a cached reader of the persisted mode.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Config, Mode } from '../config.js';
 import type { Db } from '../db.js';
 import { AppError } from '../errors.js';
@@ -23,7 +25,17 @@ export function assertModeAllows(mode: Mode, op: ModeOperation): void {
   throw new AppError('mode_forbids', `the element is in mode '${mode}', which does not allow ${op}`, { mode, operation: op });
 }
 
-/** Reads the persisted mode (latest ElementState row, else APP_MODE), cached for at most ttlMs. */
+/** Transitions SPEC §4 allows: rw -> ro -> ar, one way; an edit element stays edit. */
+const NEXT: Record<Mode, Mode | null> = { edit: null, rw: 'ro', ro: 'ar', ar: null };
+
+export function modeChannel(queuePrefix: string): string {
+  return `${queuePrefix}:element-mode`;
+}
+
+/**
+ * Reads the persisted mode (latest ElementState row, else APP_MODE), cached for at most ttlMs, so every process
+ * sees a change within ttlMs even if it missed the pub/sub message that normally updates it at once.
+ */
 export class ModeReader {
   private cached?: { mode: Mode; at: number };
 
@@ -41,4 +53,80 @@ export class ModeReader {
     this.cached = { mode, at: now };
     return mode;
   }
+
+  /** Pub/sub hint from another process: drop the cache so the next read sees the database. */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  /** Follows mode changes published on the element's channel through a dedicated subscriber connection. */
+  async follow(subscriber: Redis, queuePrefix: string): Promise<void> {
+    subscriber.on('message', (channel) => {
+      if (channel === modeChannel(queuePrefix)) this.invalidate();
+    });
+    await subscriber.subscribe(modeChannel(queuePrefix));
+  }
+}
+
+/** Persists APP_MODE as the first ElementState row of a new element; after that the persisted mode wins. */
+export async function ensureInitialMode(db: Db, config: Pick<Config, 'appMode'>): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('artstore:element-mode'))`;
+    if ((await tx.elementState.count()) === 0) {
+      await tx.elementState.create({ data: { mode: config.appMode, changedBy: 'APP_MODE', reason: 'initial mode of a new element' } });
+    }
+  });
+}
+
+export interface ModeChange {
+  mode: Mode;
+  previous: Mode;
+  changed: boolean;
+}
+
+/**
+ * Changes the element's mode (admin): persisted with its history and a WAL entry in one transaction, then
+ * announced on Redis so every process picks it up at once. Setting the current mode again is a no-op.
+ */
+export async function changeMode(
+  deps: { db: Db; config: Pick<Config, 'appMode' | 'queuePrefix'>; publisher?: Redis },
+  actor: string,
+  target: Mode,
+  reason?: string,
+): Promise<ModeChange> {
+  const { db } = deps;
+  const result = await db.$transaction(async (tx) => {
+    // One mode change at a time, element-wide.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('artstore:element-mode'))`;
+    const latest = await tx.elementState.findFirst({ orderBy: { id: 'desc' }, select: { mode: true } });
+    const previous = (latest?.mode as Mode | undefined) ?? deps.config.appMode;
+    if (previous === target) return { mode: target, previous, changed: false };
+    if (NEXT[previous] !== target) {
+      const allowed = NEXT[previous];
+      throw new AppError(
+        'conflict',
+        allowed ? `mode '${previous}' can only change to '${allowed}'` : `mode '${previous}' does not change`,
+        { mode: previous, requested: target },
+      );
+    }
+    const now = new Date();
+    await tx.elementState.create({ data: { mode: target, changedAt: now, changedBy: actor, reason: reason ?? null } });
+    await tx.walEntry.create({
+      data: {
+        txId: randomUUID(),
+        operation: 'mode_change',
+        status: 'committed',
+        actor,
+        payload: { from: previous, to: target, ...(reason ? { reason } : {}) },
+        startedAt: now,
+        completedAt: now,
+        durationMs: 0,
+      },
+    });
+    return { mode: target, previous, changed: true };
+  });
+  if (result.changed && deps.publisher) {
+    await deps.publisher.publish(modeChannel(deps.config.queuePrefix), result.mode).catch(() => undefined);
+  }
+  return result;
 }

@@ -23,6 +23,8 @@ export interface AttrRecord {
   updatedAt: string;
   revision: number;
   blob: { sha256: string; size: number; storageKey: string };
+  /** Set on a deleted file's tombstone: a rebuild restores it as deleted, never as live. */
+  deletedAt?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

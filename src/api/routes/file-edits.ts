@@ -1,0 +1,108 @@
+// PATCH /api/v1/files/{id}/metadata, DELETE /api/v1/files/{id} and POST /api/v1/files/exists.
+import { z } from 'zod';
+import { findPresentSha256 } from '../../shared/domain/file-queries.js';
+import { parseRevision, requestDelete, requestMetadataUpdate } from '../../shared/domain/file-requests.js';
+import { getFileMetadata } from '../../shared/domain/file-queries.js';
+import { waitForJobs } from '../../shared/domain/job-queries.js';
+import { toJobView } from '../../shared/domain/job-view.js';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
+import { principalOf } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type RouteSpec } from '../http/route-spec.js';
+import { errors, fileMetadataSchema, jobSchema } from '../http/schemas.js';
+
+const PATCH_WAIT_MS = 10_000;
+const MAX_EXISTS = 1000;
+
+const patchSchema = z
+  .object({
+    description: z.string().max(1000).nullable().optional(),
+    version: z.string().max(50).nullable().optional(),
+    tags: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'at most 16 KiB as JSON')
+      .optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'send at least one of description, version, tags, metadata');
+
+const existsSchema = z
+  .object({
+    sha256: z
+      .array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()))
+      .max(MAX_EXISTS, `at most ${MAX_EXISTS} digests`),
+  })
+  .strict();
+
+export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
+  const fileParams = z.object({ fileId: z.string() });
+  return [
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/files/:fileId/metadata',
+      summary: 'Patch description, version, tags or metadata (owner, operator, admin); If-Match: <revision>',
+      tag: 'files',
+      permission: 'file:patch-own',
+      mode: 'patch',
+      params: fileParams,
+      body: patchSchema,
+      responses: {
+        200: { description: 'FileMetadata with revision + 1', schema: fileMetadataSchema },
+        202: { description: 'accepted but not applied within 10 s: poll the job', schema: jobSchema },
+        ...errors(400, 401, 403, 404, 409, 412),
+      },
+      handler: async (req, res, { params, body }) => {
+        const ifMatch = req.header('if-match');
+        const expected = ifMatch === undefined ? undefined : parseRevision(ifMatch);
+        const job = await requestMetadataUpdate(ctx, principalOf(res), params.fileId, body, expected);
+        const abort = new AbortController();
+        res.once('close', () => abort.abort());
+        const [done] = await waitForJobs(ctx.db, [job.id], PATCH_WAIT_MS, abort.signal);
+        if (done?.state === 'committed') {
+          const meta = await getFileMetadata(ctx.db, job.fileId);
+          res.setHeader('ETag', `"${meta.revision}"`);
+          res.json(meta);
+          return;
+        }
+        if (done?.state === 'failed') {
+          const code = (done.errorCode && done.errorCode in ERROR_STATUS ? done.errorCode : 'internal') as ErrorCode;
+          throw new AppError(code, done.errorMessage ?? 'the update failed');
+        }
+        res.status(202).setHeader('Location', `/api/v1/jobs/${job.id}`).json(toJobView(done ?? job));
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/files/:fileId',
+      summary: 'Delete a file (operator, admin; mode edit): 404 for readers at once, blob removed after a grace period',
+      tag: 'files',
+      permission: 'file:delete',
+      mode: 'delete',
+      params: fileParams,
+      responses: { 202: { description: 'the delete job', schema: jobSchema }, ...errors(401, 403, 404, 409) },
+      handler: async (_req, res, { params }) => {
+        const job = await requestDelete(ctx, principalOf(res), params.fileId);
+        res.status(202).setHeader('Location', `/api/v1/jobs/${job.id}`).json(toJobView(job));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/files/exists',
+      summary: 'Which of these sha256 digests are stored (before uploading them)',
+      tag: 'files',
+      permission: 'file:read',
+      mode: 'read',
+      body: existsSchema,
+      responses: {
+        200: { description: 'present and missing digests', schema: z.object({ present: z.array(z.string()), missing: z.array(z.string()) }) },
+        ...errors(400, 401, 403),
+      },
+      handler: async (_req, res, { body }) => {
+        const wanted = [...new Set(body.sha256)];
+        const present = await findPresentSha256(ctx.db, wanted);
+        res.json({ present: wanted.filter((s) => present.has(s)), missing: wanted.filter((s) => !present.has(s)) });
+      },
+    }),
+  ];
+}

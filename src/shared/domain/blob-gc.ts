@@ -1,0 +1,60 @@
+// Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import type { Logger } from '../logger.js';
+import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { gcJobId } from './file-jobs.js';
+import { commitWal } from './job-steps.js';
+
+export interface GcDeps {
+  db: Db;
+  config: Pick<Config, 'gcGraceSeconds'> & EnqueueConfig;
+  blobStore: BlobStore;
+  logger: Logger;
+}
+
+/**
+ * Removes the blob when it is still unreferenced and its grace period has passed. Three steps, each safe to
+ * repeat: (1) in a transaction, mark it (gc_started_at) with a WAL entry: from then on an ingest of the same
+ * bytes waits instead of reviving it; (2) remove the bytes; (3) drop the row and commit the WAL entry.
+ */
+export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed: boolean }> {
+  const { db } = deps;
+  const graceMs = deps.config.gcGraceSeconds * 1_000;
+  const wal = await db.$transaction(async (tx) => {
+    const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null; gc_started_at: Date | null; storage_key: string }>>`
+      SELECT ref_count, orphaned_at, gc_started_at, storage_key FROM blobs WHERE sha256 = ${sha256} FOR UPDATE`;
+    if (!blob || blob.ref_count > 0 || !blob.orphaned_at) return null;
+    if (!blob.gc_started_at && blob.orphaned_at.getTime() > Date.now() - graceMs) return null;
+    if (!blob.gc_started_at) await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
+    return tx.walEntry.create({
+      data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } },
+    });
+  });
+  if (!wal) return { removed: false };
+  await deps.blobStore.delete(sha256);
+  await db.$transaction(async (tx) => {
+    await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+    await commitWal(tx, wal);
+  });
+  deps.logger.info({ sha256 }, 'blob garbage-collected');
+  return { removed: true };
+}
+
+/** Queues GC for unreferenced blobs past their grace period (and GC runs that stopped half-way). */
+export async function sweepOrphanBlobs(deps: GcDeps & { queues: Queues }, limit = 500): Promise<number> {
+  const graceMs = deps.config.gcGraceSeconds * 1_000;
+  const rows = await deps.db.blob.findMany({
+    where: {
+      refCount: 0,
+      OR: [{ gcStartedAt: { not: null } }, { orphanedAt: { lt: new Date(Date.now() - graceMs) } }],
+    },
+    select: { sha256: true, orphanedAt: true },
+    take: limit,
+  });
+  const items = rows.flatMap((r) => (r.orphanedAt ? [{ id: gcJobId(r.sha256, r.orphanedAt), payload: { sha256: r.sha256 } }] : []));
+  await enqueue(deps.queues, deps.config, 'gc-blob', items);
+  return items.length;
+}

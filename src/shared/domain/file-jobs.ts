@@ -1,0 +1,158 @@
+// Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
+import type { Db } from '../db.js';
+import { Prisma } from '../db.js';
+import type { File, IngestJob } from '../db/generated/client.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import type { AttrFileStore } from '../storage/attr-files.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { toAttrRecord, toFileMetadata, type FileMetadata } from './file-view.js';
+import type { MetadataPatch } from './file-requests.js';
+import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
+import { isFinalState } from './job-view.js';
+
+export interface FileJobDeps {
+  db: Db;
+  config: EnqueueConfig;
+  blobStore: BlobStore;
+  attrStore: AttrFileStore;
+  queues: Queues;
+  logger: Logger;
+}
+
+export interface FileJobOutcome {
+  state: 'committed' | 'failed';
+  fileId: string;
+  ranNow: boolean;
+}
+
+class RevisionMoved extends Error {}
+
+const outcome = (job: IngestJob, ranNow: boolean): FileJobOutcome => ({
+  state: job.state === 'failed' ? 'failed' : 'committed',
+  fileId: job.fileId,
+  ranNow,
+});
+
+async function loadOpenJob(db: Db, id: string): Promise<IngestJob | FileJobOutcome> {
+  const job = await db.ingestJob.findUnique({ where: { id } });
+  if (!job) throw new AppError('not_found', `job ${id} does not exist`);
+  if (isFinalState(job.state) || !(await advanceJob(db, id, { state: 'committing', progress: 50, attempts: { increment: 1 } }))) {
+    return outcome(await db.ingestJob.findUniqueOrThrow({ where: { id } }), false);
+  }
+  return job;
+}
+
+async function writeAttrFromRow(deps: FileJobDeps, row: File, extra: { deletedAt?: string } = {}): Promise<void> {
+  const meta = toFileMetadata(row);
+  await deps.attrStore.write(row.attrPath, { ...toAttrRecord(meta, deps.blobStore.keyFor(meta.sha256)), ...extra });
+}
+
+function applyPatch(meta: FileMetadata, patch: MetadataPatch, now: Date): FileMetadata {
+  return {
+    ...meta,
+    ...(patch.description !== undefined ? { description: patch.description } : {}),
+    ...(patch.version !== undefined ? { version: patch.version } : {}),
+    ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+    ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
+    revision: meta.revision + 1,
+    updatedAt: now.toISOString(),
+  };
+}
+
+/**
+ * Applies an 'update' job: WAL pending, attr.json rewritten atomically with the new revision, then the row and
+ * WAL committed in one transaction guarded by the revision. If the revision moved meanwhile, attr.json is
+ * restored from the row; with If-Match that is a 412, without it the patch is applied again on top.
+ */
+export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promise<FileJobOutcome> {
+  const { db } = deps;
+  const loaded = await loadOpenJob(db, jobId);
+  if (!('params' in loaded)) return loaded;
+  const job = loaded;
+  const params = job.params as unknown as { patch: MetadataPatch; expectedRevision: number | null };
+  for (let round = 0; ; round++) {
+    const row = await db.file.findFirst({ where: { id: job.fileId, deletedAt: null } });
+    if (!row) throw new AppError('not_found', `file ${job.fileId} no longer exists`);
+    if (params.expectedRevision !== null && row.revision !== params.expectedRevision) {
+      throw new AppError('precondition_failed', `the file moved to revision ${row.revision}; If-Match named ${params.expectedRevision}`);
+    }
+    const next = applyPatch(toFileMetadata(row), params.patch, new Date());
+    const wal = await pendingWalEntry(db, job, 'file_update', {
+      fileId: row.id,
+      fromRevision: row.revision,
+      patch: params.patch as Prisma.InputJsonObject,
+    });
+    await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
+    try {
+      const done = await db.$transaction(async (tx) => {
+        if (!(await lockPendingWal(tx, wal.id))) return false;
+        const changed = await tx.$executeRaw`
+          UPDATE files SET description = ${next.description}, version = ${next.version}, tags = ${next.tags},
+            metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)}
+          WHERE id = ${row.id}::uuid AND revision = ${row.revision} AND deleted_at IS NULL`;
+        if (changed === 0) throw new RevisionMoved();
+        const now = new Date();
+        await commitWal(tx, wal, now);
+        await tx.ingestJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
+        return true;
+      });
+      return outcome(done ? { ...job, state: 'committed' } : await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }), done);
+    } catch (err) {
+      if (!(err instanceof RevisionMoved)) throw err;
+      // Another patch won the race: put attr.json back in step with the row before deciding.
+      const current = await db.file.findUnique({ where: { id: row.id } });
+      if (current) await writeAttrFromRow(deps, current, current.deletedAt ? { deletedAt: current.deletedAt.toISOString() } : {});
+      if (params.expectedRevision !== null || round >= 3) {
+        throw new AppError('precondition_failed', 'the file changed while the patch was applied');
+      }
+    }
+  }
+}
+
+/**
+ * Finishes a 'delete' job (the API already hid the file): WAL pending, attr.json tombstoned, then the blob's
+ * reference count released with the WAL committed. A blob left without references is queued for GC.
+ */
+export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJobOutcome> {
+  const { db } = deps;
+  const loaded = await loadOpenJob(db, jobId);
+  if (!('params' in loaded)) return loaded;
+  const job = loaded;
+  const row = await db.file.findUnique({ where: { id: job.fileId } });
+  if (!row?.deletedAt) throw new AppError('conflict', `file ${job.fileId} is not marked deleted`);
+  const wal = await pendingWalEntry(db, job, 'file_delete', { fileId: row.id, sha256: row.sha256, attrPath: row.attrPath });
+  await writeAttrFromRow(deps, row, { deletedAt: row.deletedAt.toISOString() });
+  const released = await db.$transaction(async (tx) => {
+    if (!(await lockPendingWal(tx, wal.id))) return null;
+    const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null }>>`
+      UPDATE blobs SET ref_count = GREATEST(ref_count - 1, 0),
+        orphaned_at = CASE WHEN ref_count - 1 <= 0 THEN now() ELSE orphaned_at END
+      WHERE sha256 = ${row.sha256} RETURNING ref_count, orphaned_at`;
+    const now = new Date();
+    await commitWal(tx, wal, now);
+    await tx.ingestJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
+    return blob ?? null;
+  });
+  if (released === null) return outcome(await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }), false);
+  if (released.ref_count === 0 && released.orphaned_at) {
+    await enqueue(deps.queues, deps.config, 'gc-blob', [{ id: gcJobId(row.sha256, released.orphaned_at), payload: { sha256: row.sha256 } }]).catch(
+      (err: unknown) => deps.logger.warn({ err, sha256: row.sha256 }, 'could not queue blob GC; the GC sweep will'),
+    );
+  }
+  return { state: 'committed', fileId: job.fileId, ranNow: true };
+}
+
+/** One GC job per orphaning of a blob (a revived and again orphaned blob gets a new one). */
+export function gcJobId(sha256: string, orphanedAt: Date): string {
+  return `gc-${sha256}-${orphanedAt.getTime()}`;
+}
+
+/** Ends an update or delete job as failed; an update's attr.json is put back in step with the row. */
+export async function failFileJob(deps: FileJobDeps, jobId: string, operation: WalOperation, code: string, message: string): Promise<void> {
+  const failed = await markJobFailed(deps.db, jobId, operation, code, message);
+  if (!failed?.walWasPending || operation !== 'file_update') return;
+  const row = await deps.db.file.findUnique({ where: { id: failed.job.fileId } });
+  if (row) await writeAttrFromRow(deps, row, row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {});
+}

@@ -1,0 +1,103 @@
+// API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db.js';
+import { Prisma } from '../db.js';
+import type { File, IngestJob } from '../db/generated/client.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import { can, type Principal } from './principal.js';
+
+export interface RequestDeps {
+  db: Db;
+  queues: Queues;
+  config: EnqueueConfig;
+  logger: Logger;
+}
+
+export interface MetadataPatch {
+  description?: string | null;
+  version?: string | null;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function jobRow(kind: 'update' | 'delete', principal: Principal, file: File, params: Prisma.InputJsonObject) {
+  const now = new Date();
+  return {
+    id: randomUUID(),
+    kind,
+    state: 'queued',
+    progress: 0,
+    principal: principal.sub,
+    principalName: principal.name ?? null,
+    fileName: file.fileName,
+    contentType: file.contentType,
+    size: file.size,
+    sha256: file.sha256,
+    fileId: file.id,
+    params,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: IngestJob): Promise<void> {
+  try {
+    await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { ingestJobId: job.id } }]);
+  } catch (err) {
+    deps.logger.warn({ err, jobId: job.id }, 'enqueue failed; the job stays queued for the requeue sweep');
+  }
+}
+
+/** Parses an If-Match value naming a revision: `3`, `"3"` or `W/"3"`. */
+export function parseRevision(ifMatch: string): number {
+  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(ifMatch);
+  if (!m) throw new AppError('validation_failed', 'If-Match must name a revision, e.g. "3"', { parameter: 'If-Match' });
+  return Number(m[1]);
+}
+
+/**
+ * Records a metadata patch as an 'update' job. Owners may patch their own files; operators and admins any.
+ * A stale If-Match answers 412 at once; the worker checks it again when it applies the patch.
+ */
+export async function requestMetadataUpdate(
+  deps: RequestDeps,
+  principal: Principal,
+  fileId: string,
+  patch: MetadataPatch,
+  expectedRevision?: number,
+): Promise<IngestJob> {
+  const file = UUID.test(fileId) ? await deps.db.file.findFirst({ where: { id: fileId.toLowerCase(), deletedAt: null } }) : null;
+  if (!file) throw new AppError('not_found', `no file ${fileId}`);
+  if (!can(principal, 'file:patch-any') && file.owner !== principal.sub) {
+    throw new AppError('forbidden', 'only the owner, an operator or an admin may patch this file');
+  }
+  if (expectedRevision !== undefined && expectedRevision !== file.revision) {
+    throw new AppError('precondition_failed', `If-Match names revision ${expectedRevision}; the file is at revision ${file.revision}`);
+  }
+  const params = { patch: patch as Prisma.InputJsonObject, expectedRevision: expectedRevision ?? null };
+  const job = await deps.db.ingestJob.create({ data: jobRow('update', principal, file, params) });
+  await enqueueAfterCommit(deps, 'update-metadata', job);
+  return job;
+}
+
+/**
+ * Deletes a file as readers see it at once (404 from now on) and records a 'delete' job that releases its
+ * blob reference; the bytes go when no file references them and the grace period has passed.
+ */
+export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<IngestJob> {
+  if (!UUID.test(fileId)) throw new AppError('not_found', `no file ${fileId}`);
+  const job = await deps.db.$transaction(async (tx) => {
+    const [file] = await tx.$queryRaw<File[]>`
+      UPDATE files SET deleted_at = now(), updated_at = now()
+      WHERE id = ${fileId.toLowerCase()}::uuid AND deleted_at IS NULL
+      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
+    if (!file) throw new AppError('not_found', `no file ${fileId}`);
+    return tx.ingestJob.create({ data: jobRow('delete', principal, file, {}) });
+  });
+  await enqueueAfterCommit(deps, 'delete-file', job);
+  return job;
+}

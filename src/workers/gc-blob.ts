@@ -1,0 +1,13 @@
+// Processor of 'gc-blob' jobs: removes an unreferenced blob after its grace period.
+import type { Job } from 'bullmq';
+import { runBlobGc } from '../shared/domain/blob-gc.js';
+import type { JobPayload, JobResult } from '../shared/queues.js';
+import type { WorkerContext } from './context.js';
+
+export function gcBlobProcessor(ctx: WorkerContext) {
+  return async (job: Job<JobPayload<'gc-blob'>>): Promise<JobResult<'gc-blob'>> => {
+    const result = await runBlobGc(ctx, job.data.sha256);
+    ctx.metrics.jobsFinished.inc({ queue: 'maintenance', state: result.removed ? 'removed' : 'skipped' });
+    return result;
+  };
+}
