@@ -1,7 +1,9 @@
 // One BullMQ QueueEvents listener per queue for this process, fanned out to every SSE client by job id.
 import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { QUEUE_NAMES } from '../shared/queues.js';
+import { createWorkerConnection } from '../shared/redis.js';
 import type { Logger } from '../shared/logger.js';
 
 type Listener = () => void;
@@ -9,6 +11,7 @@ type Listener = () => void;
 export class JobEventsHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private events: QueueEvents[] = [];
+  private connections: Redis[] = [];
 
   constructor(
     private readonly config: Pick<Config, 'redisUrl' | 'queuePrefix'>,
@@ -17,8 +20,11 @@ export class JobEventsHub {
 
   async open(): Promise<void> {
     this.events = Object.values(QUEUE_NAMES).map((name) => {
+      // QueueEvents blocks on its connection: one of its own each, closed by us.
+      const connection = createWorkerConnection(this.config);
+      this.connections.push(connection);
       const events = new QueueEvents(name, {
-        connection: { url: this.config.redisUrl, maxRetriesPerRequest: null },
+        connection,
         prefix: this.config.queuePrefix,
       });
       for (const kind of ['active', 'progress', 'completed', 'failed'] as const) {
@@ -53,5 +59,6 @@ export class JobEventsHub {
 
   async close(): Promise<void> {
     await Promise.all(this.events.map((e) => e.close()));
+    for (const c of this.connections) c.disconnect();
   }
 }

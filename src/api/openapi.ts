@@ -9,8 +9,9 @@ type JsonObject = Record<string, unknown>;
 function schemaOf(schema: z.ZodType, components: JsonObject): JsonObject {
   const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonObject;
   const { $schema: _ignored, $defs, ...rest } = json;
-  for (const [name, def] of Object.entries(($defs as JsonObject | undefined) ?? {})) components[name] = def;
-  return JSON.parse(JSON.stringify(rest).replaceAll('"#/$defs/', '"#/components/schemas/')) as JsonObject;
+  const relink = <T>(value: T): T => JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/')) as T;
+  for (const [name, def] of Object.entries(($defs as JsonObject | undefined) ?? {})) components[name] = relink(def);
+  return relink(rest);
 }
 
 function parametersOf(spec: RouteSpec, components: JsonObject): JsonObject[] {

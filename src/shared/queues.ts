@@ -37,7 +37,7 @@ const RETENTION = {
   removeOnFail: { age: 7 * 24 * 3_600, count: 50_000 },
 } as const;
 
-export type EnqueueConfig = Pick<Config, 'jobAttempts' | 'gcGraceSeconds'>;
+export type EnqueueConfig = Pick<Config, 'jobAttempts'>;
 
 /** Options decided once per job name; callers never pass queue options. */
 export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
@@ -47,8 +47,8 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
     case 'delete-file':
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 1_000 }, ...RETENTION };
     case 'gc-blob':
-      // Garage's idea: a blob whose last reference went away waits out a grace period before it is removed.
-      return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, delay: config.gcGraceSeconds * 1_000, ...RETENTION };
+      // Queued by the GC sweep only once the blob's grace period has passed (see domain/blob-gc.ts).
+      return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
   }
 }
 

@@ -7,6 +7,7 @@ import type { WorkerContext } from './context.js';
 export function gcBlobProcessor(ctx: WorkerContext) {
   return async (job: Job<JobPayload<'gc-blob'>>): Promise<JobResult<'gc-blob'>> => {
     const result = await runBlobGc(ctx, job.data.sha256);
+    if (!result.removed) ctx.logger.info({ sha256: job.data.sha256 }, 'blob GC skipped: referenced again, already gone or still in its grace period');
     ctx.metrics.jobsFinished.inc({ queue: 'maintenance', state: result.removed ? 'removed' : 'skipped' });
     return result;
   };

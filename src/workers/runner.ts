@@ -1,6 +1,6 @@
 // Starts this process's BullMQ workers from the processor table, plus the periodic requeue and GC sweeps.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
+import { gcSweepIntervalMs, sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
 import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
@@ -54,29 +54,36 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   );
   for (const w of workers) {
     w.on('error', (err) => ctx.logger.error({ err }, 'worker error'));
+    w.on('failed', (job, err) => {
+      const final = !job || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      ctx.logger[final ? 'error' : 'warn']({ queue: w.name, job: job?.name, bullJobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed');
+    });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
-  const sweep = async () => {
+  const requeue = async () => {
     const requeued = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {
       ctx.logger.warn({ err }, 'requeue sweep failed');
       return 0;
     });
     if (requeued > 0) ctx.logger.info({ jobs: requeued }, 'requeue sweep re-added unfinished jobs');
+  };
+  const collect = async () => {
     const orphans = await sweepOrphanBlobs(ctx).catch((err: unknown) => {
       ctx.logger.warn({ err }, 'GC sweep failed');
       return 0;
     });
     if (orphans > 0) ctx.logger.info({ blobs: orphans }, 'GC sweep queued unreferenced blobs');
   };
-  void sweep();
-  const timer = setInterval(() => void sweep(), REQUEUE_INTERVAL_MS);
-  timer.unref();
+  void requeue();
+  void collect();
+  const timers = [setInterval(() => void requeue(), REQUEUE_INTERVAL_MS), setInterval(() => void collect(), gcSweepIntervalMs(ctx.config))];
+  for (const t of timers) t.unref();
 
   return {
     workers,
     async close() {
-      clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -7,10 +7,13 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { ensureDatabase, migrateDeploy } from '../../scripts/db-migrate.js';
+import { cloneDatabase } from './databases.js';
 import { loadConfig } from '../../src/shared/config.js';
 
 export interface TestEnv {
   databaseUrl: string;
+  /** A migrated database nobody connects to: isolated worlds clone it (CREATE DATABASE ... TEMPLATE). */
+  templateDatabase: string;
   redisUrl: string;
   queuePrefix: string;
   root: string;
@@ -28,8 +31,11 @@ export default async function setup(project: TestProject) {
   const url = new URL(base.databaseUrl);
   url.pathname = `/artstore_test_${runId}`;
   const databaseUrl = url.toString();
+  const template = new URL(base.databaseUrl);
+  template.pathname = `/artstore_test_${runId}_template`;
   const env: TestEnv = {
     databaseUrl,
+    templateDatabase: template.pathname.slice(1),
     redisUrl: base.redisUrl,
     queuePrefix: `artstore-test-${runId}`,
     root: await fs.mkdtemp(path.join(os.tmpdir(), `artstore-test-${runId}-`)),
@@ -39,7 +45,9 @@ export default async function setup(project: TestProject) {
     admin.pathname = '/postgres';
     const client = new pg.Client({ connectionString: admin.toString() });
     await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS "artstore_test_${runId}" WITH (FORCE)`);
+    // The run's database and any isolated ones a world made (artstore_test_<run>_<world>).
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`artstore_test_${runId}%`]);
+    for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await client.end();
     const redis = new Redis(env.redisUrl);
     let cursor = '0';
@@ -52,8 +60,9 @@ export default async function setup(project: TestProject) {
     await fs.rm(env.root, { recursive: true, force: true });
   };
   try {
-    await ensureDatabase(databaseUrl);
-    await migrateDeploy(databaseUrl, { quiet: true });
+    await ensureDatabase(template.toString());
+    await migrateDeploy(template.toString(), { quiet: true });
+    await cloneDatabase(env.templateDatabase, databaseUrl);
   } catch (err) {
     await teardown();
     throw err;

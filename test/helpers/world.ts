@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../src/shared/config.js';
 import type { Role } from '../../src/shared/domain/principal.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { cloneDatabase, dropDatabase } from './databases.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/runner.js';
 
 export interface World {
@@ -31,16 +32,28 @@ export interface World {
 export interface WorldOptions {
   env?: Record<string, string>;
   worker?: boolean;
+  /**
+   * A database of its own (migrated, dropped on close) for tests that change element-wide state: the mode,
+   * capacity, or anything another test file would see.
+   */
+  isolatedDatabase?: boolean;
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const testEnv = inject('testEnv');
   const id = randomBytes(4).toString('hex');
   const root = path.join(testEnv.root, id);
+  let databaseUrl = testEnv.databaseUrl;
+  if (options.isolatedDatabase) {
+    const url = new URL(testEnv.databaseUrl);
+    url.pathname = `${url.pathname}_${id}`;
+    databaseUrl = url.toString();
+    await cloneDatabase(testEnv.templateDatabase, databaseUrl);
+  }
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: testEnv.databaseUrl,
+    DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: '5',
     REDIS_URL: testEnv.redisUrl,
     QUEUE_PREFIX: `${testEnv.queuePrefix}-${id}`,
@@ -95,6 +108,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       await running?.close();
       await worker?.close();
       await api.close();
+      if (options.isolatedDatabase) await dropDatabase(databaseUrl);
     },
   };
 }
+

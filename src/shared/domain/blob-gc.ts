@@ -5,7 +5,6 @@ import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { gcJobId } from './file-jobs.js';
 import { commitWal } from './job-steps.js';
 
 export interface GcDeps {
@@ -18,7 +17,8 @@ export interface GcDeps {
 /**
  * Removes the blob when it is still unreferenced and its grace period has passed. Three steps, each safe to
  * repeat: (1) in a transaction, mark it (gc_started_at) with a WAL entry: from then on an ingest of the same
- * bytes waits instead of reviving it; (2) remove the bytes; (3) drop the row and commit the WAL entry.
+ * bytes waits instead of reviving it; (2) remove the bytes; (3) drop the row (and the rows of the deleted
+ * files that referenced it) and commit the WAL entry.
  */
 export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed: boolean }> {
   const { db } = deps;
@@ -36,6 +36,8 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
   await db.$transaction(async (tx) => {
+    // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
+    await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
     await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
     await commitWal(tx, wal);
   });
@@ -43,7 +45,10 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   return { removed: true };
 }
 
-/** Queues GC for unreferenced blobs past their grace period (and GC runs that stopped half-way). */
+/**
+ * Queues GC for unreferenced blobs past their grace period (and GC runs that stopped half-way). The worker
+ * runs it every gcSweepIntervalMs; a repeated job id for the same orphaning is a no-op while it is queued.
+ */
 export async function sweepOrphanBlobs(deps: GcDeps & { queues: Queues }, limit = 500): Promise<number> {
   const graceMs = deps.config.gcGraceSeconds * 1_000;
   const rows = await deps.db.blob.findMany({
@@ -57,4 +62,14 @@ export async function sweepOrphanBlobs(deps: GcDeps & { queues: Queues }, limit 
   const items = rows.flatMap((r) => (r.orphanedAt ? [{ id: gcJobId(r.sha256, r.orphanedAt), payload: { sha256: r.sha256 } }] : []));
   await enqueue(deps.queues, deps.config, 'gc-blob', items);
   return items.length;
+}
+
+/** One GC job per orphaning of a blob (a revived and again orphaned blob gets a new one). */
+export function gcJobId(sha256: string, orphanedAt: Date): string {
+  return `gc-${sha256}-${orphanedAt.getTime()}`;
+}
+
+/** How often the sweep runs: often enough that a blob goes soon after its grace, at most once a minute. */
+export function gcSweepIntervalMs(config: Pick<Config, 'gcGraceSeconds'>): number {
+  return Math.min(60_000, Math.max(1_000, (config.gcGraceSeconds * 1_000) / 2));
 }

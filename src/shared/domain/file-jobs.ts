@@ -4,7 +4,7 @@ import { Prisma } from '../db.js';
 import type { File, IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import type { EnqueueConfig, Queues } from '../queues.js';
 import type { AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { toAttrRecord, toFileMetadata, type FileMetadata } from './file-view.js';
@@ -113,7 +113,7 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
 
 /**
  * Finishes a 'delete' job (the API already hid the file): WAL pending, attr.json tombstoned, then the blob's
- * reference count released with the WAL committed. A blob left without references is queued for GC.
+ * reference count released with the WAL committed.
  */
 export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJobOutcome> {
   const { db } = deps;
@@ -136,17 +136,8 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
     return blob ?? null;
   });
   if (released === null) return outcome(await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }), false);
-  if (released.ref_count === 0 && released.orphaned_at) {
-    await enqueue(deps.queues, deps.config, 'gc-blob', [{ id: gcJobId(row.sha256, released.orphaned_at), payload: { sha256: row.sha256 } }]).catch(
-      (err: unknown) => deps.logger.warn({ err, sha256: row.sha256 }, 'could not queue blob GC; the GC sweep will'),
-    );
-  }
+  // A blob left without references is removed by the GC sweep once its grace period has passed.
   return { state: 'committed', fileId: job.fileId, ranNow: true };
-}
-
-/** One GC job per orphaning of a blob (a revived and again orphaned blob gets a new one). */
-export function gcJobId(sha256: string, orphanedAt: Date): string {
-  return `gc-${sha256}-${orphanedAt.getTime()}`;
 }
 
 /** Ends an update or delete job as failed; an update's attr.json is put back in step with the row. */

@@ -28,7 +28,8 @@ export function isFinalState(state: string): boolean {
 }
 
 export function toJobView(row: IngestJob): JobView {
-  const done = row.state === 'committed' || row.state === 'duplicate';
+  // An ingest job's file exists only once it is done; update and delete jobs name their file from the start.
+  const showFile = row.kind !== 'ingest' || row.state === 'committed' || row.state === 'duplicate';
   return {
     id: row.id,
     kind: row.kind,
@@ -37,7 +38,7 @@ export function toJobView(row: IngestJob): JobView {
     fileName: row.fileName,
     size: Number(row.size),
     ...(row.sha256 ? { sha256: row.sha256 } : {}),
-    ...(done ? { fileId: row.fileId } : {}),
+    ...(showFile ? { fileId: row.fileId } : {}),
     ...(row.duplicateOf ? { duplicateOf: row.duplicateOf } : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
     attempts: row.attempts,
