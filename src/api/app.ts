@@ -6,6 +6,8 @@ import { AppError } from '../shared/errors.js';
 import type { ApiContext } from './context.js';
 import { problemHandler } from './http/problem.js';
 import { mountRoutes } from './http/route-spec.js';
+import { AdminSessions } from './admin-session.js';
+import { adminCookies, bullBoardRouter } from './routes/admin.js';
 import { docsAssets } from './routes/docs.js';
 import { allRoutes } from './routes/index.js';
 
@@ -45,8 +47,11 @@ export function createApp(ctx: ApiContext): Express {
   );
   app.use(httpMetrics(ctx));
   app.use(docsAssets());
+  app.use(adminCookies());
   app.use('/api/v1', express.json({ limit: '1mb' }));
-  app.use(mountRoutes(ctx, allRoutes(ctx)));
+  const sessions = new AdminSessions(ctx.redis, ctx.config.queuePrefix);
+  app.use(mountRoutes(ctx, allRoutes(ctx, sessions)));
+  app.use(bullBoardRouter(ctx, sessions));
   app.use((req) => {
     throw new AppError('not_found', `no route ${req.method} ${req.path}`);
   });

@@ -2,6 +2,7 @@
 // role lacks the route's permission, never 401/403 on public routes.
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminSessions } from '../../src/api/admin-session.js';
 import { allRoutes } from '../../src/api/routes/index.js';
 import type { RouteSpec } from '../../src/api/http/route-spec.js';
 import { can, ROLES } from '../../src/shared/domain/principal.js';
@@ -23,7 +24,7 @@ describe('role matrix', () => {
 
   beforeAll(async () => {
     world = await createWorld();
-    specs = allRoutes(world.api);
+    specs = allRoutes(world.api, new AdminSessions(world.api.redis, world.config.queuePrefix));
   });
   afterAll(async () => world?.close());
 

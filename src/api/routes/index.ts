@@ -1,5 +1,7 @@
 // Every route of the API, in one list: mounted by app.ts and described by the OpenAPI document.
+import type { AdminSessions } from '../admin-session.js';
 import type { ApiContext } from '../context.js';
+import { adminRoutes } from './admin.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
@@ -7,17 +9,20 @@ import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
+import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
 
-export function allRoutes(ctx: ApiContext): RouteSpec[] {
+export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[] {
   const routes: RouteSpec[] = [
     ...healthRoutes(ctx),
+    ...adminRoutes(ctx, sessions),
     ...docsRoutes(() => routes),
     ...elementRoutes(ctx),
     ...uploadRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),
     // Literal paths under /api/v1/files/ must come before the :fileId routes.
+    ...searchRoutes(ctx),
     ...fileRoutes(ctx),
   ];
   return routes;

@@ -1,0 +1,141 @@
+// The planner serves every search filter and every sort from an index (EXPLAIN of the exact SQL search runs).
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
+import { createDb, Prisma, type Db } from '../../src/shared/db.js';
+import { encodeCursor, fileSearchSql, type FileSearch, type FileSort } from '../../src/shared/domain/file-search.js';
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodesOf(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(nodesOf)];
+}
+
+const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan', 'Bitmap Index Scan']);
+const ROWS = 50_000;
+const RARE = 20;
+
+describe('search query plans', () => {
+  const run = randomBytes(4).toString('hex');
+  // Distinctive owners: the rows are removed by them afterwards, as the database is shared with other test files.
+  const owners = Array.from({ length: 20 }, (_, i) => `plan-${run}-${i}`);
+  let pool: pg.Pool;
+  let db: Db;
+  let sample: { id: string; createdAt: Date; size: bigint; fileName: string; sha256: string };
+
+  beforeAll(async () => {
+    const { databaseUrl } = inject('testEnv');
+    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    db = createDb({ databaseUrl, databasePoolSize: 2 });
+    await seedFiles(pool, { count: ROWS, batchSize: 10_000, concurrency: 2, owners });
+    // A few rows that only a selective filter finds, so the planner prefers the filter's index over the sort's.
+    await pool.query(
+      `UPDATE files SET content_type = 'model/x-plan-${run}', tags = tags || $2::text, description = 'xylophone ${run}',
+              file_name = 'xylophone-' || file_name
+        WHERE id IN (SELECT id FROM files WHERE owner = $1 LIMIT ${RARE})`,
+      [owners[0], `rare-${run}`],
+    );
+    await pool.query('ANALYZE files');
+    const { rows } = await pool.query<{ id: string; created_at: Date; size: string; file_name: string; sha256: string }>(
+      'SELECT id, created_at, size, file_name, sha256 FROM files WHERE owner = $1 ORDER BY created_at LIMIT 1 OFFSET 100',
+      [owners[1]],
+    );
+    const row = rows[0]!;
+    sample = { id: row.id, createdAt: row.created_at, size: BigInt(row.size), fileName: row.file_name, sha256: row.sha256 };
+  });
+
+  afterAll(async () => {
+    if (pool) {
+      await removeSeededFiles(pool, owners);
+      await pool.end();
+    }
+    await db?.$disconnect();
+  });
+
+  async function plan(search: FileSearch): Promise<PlanNode[]> {
+    const rows = await db.$queryRaw<Array<{ 'QUERY PLAN': unknown }>>(Prisma.sql`EXPLAIN (FORMAT JSON) ${fileSearchSql(search)}`);
+    const raw = rows[0]!['QUERY PLAN'];
+    const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>;
+    return nodesOf(doc[0]!.Plan);
+  }
+
+  function describePlan(nodes: PlanNode[]): string {
+    return nodes.map((n) => `${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`).join(' > ');
+  }
+
+  async function expectIndex(search: FileSearch, index: string): Promise<PlanNode> {
+    const nodes = await plan(search);
+    const text = describePlan(nodes);
+    expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'files'), text).toEqual([]);
+    const scan = nodes.find((n) => INDEX_SCANS.has(n['Node Type']) && n['Index Name'] === index);
+    expect(scan, text).toBeDefined();
+    return scan!;
+  }
+
+  const page = (sort: FileSort = '-createdAt', extra: Partial<FileSearch> = {}): FileSearch => ({ sort, limit: 50, ...extra });
+
+  it('serves each sort order from its keyset index', async () => {
+    await expectIndex(page('-createdAt'), 'files_created_at_id_idx');
+    await expectIndex(page('createdAt'), 'files_created_at_id_idx');
+    await expectIndex(page('size'), 'files_size_id_idx');
+    await expectIndex(page('-size'), 'files_size_id_idx');
+    await expectIndex(page('fileName'), 'files_file_name_id_idx');
+    await expectIndex(page('-createdAt', { limit: 1000 }), 'files_created_at_id_idx');
+  });
+
+  it('seeks to the cursor inside the index (a row comparison in the index condition)', async () => {
+    const keys: Record<FileSort, string> = {
+      createdAt: sample.createdAt.toISOString(),
+      '-createdAt': sample.createdAt.toISOString(),
+      size: String(sample.size),
+      '-size': String(sample.size),
+      fileName: sample.fileName,
+    };
+    const indexes: Record<FileSort, string> = {
+      createdAt: 'files_created_at_id_idx',
+      '-createdAt': 'files_created_at_id_idx',
+      size: 'files_size_id_idx',
+      '-size': 'files_size_id_idx',
+      fileName: 'files_file_name_id_idx',
+    };
+    for (const sort of Object.keys(keys) as FileSort[]) {
+      const scan = await expectIndex(page(sort, { cursor: encodeCursor(sort, keys[sort], sample.id) }), indexes[sort]);
+      expect(scan['Index Cond'], sort).toMatch(/ROW\(/);
+    }
+  });
+
+  it('serves each filter from an index', async () => {
+    const cases: Array<[string, Partial<FileSearch>, string]> = [
+      ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
+      ['q, several words', { q: `xylophone ${run}` }, 'files_search_vector_idx'],
+      ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
+      ['contentType', { contentType: `model/x-plan-${run}` }, 'files_content_type_idx'],
+      ['contentType type/*', { contentType: 'model/*' }, 'files_content_type_idx'],
+      ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
+      ['owner', { owner: owners[3] }, 'files_owner_created_at_id_idx'],
+      ['owner with cursor', { owner: owners[1], cursor: encodeCursor('-createdAt', sample.createdAt.toISOString(), sample.id) }, 'files_owner_created_at_id_idx'],
+      ['minSize and maxSize', { minSize: 1000, maxSize: 1010 }, 'files_size_id_idx'],
+      ['createdFrom and createdTo', { createdFrom: new Date(sample.createdAt.getTime() - 3600_000), createdTo: sample.createdAt }, 'files_created_at_id_idx'],
+      ['sha256', { sha256: sample.sha256 }, 'files_sha256_idx'],
+    ];
+    for (const [name, filter, index] of cases) {
+      const nodes = await plan(page('-createdAt', filter));
+      expect(nodes.some((n) => INDEX_SCANS.has(n['Node Type']) && n['Index Name'] === index), `${name}: ${describePlan(nodes)}`).toBe(true);
+      expect(nodes.some((n) => n['Node Type'] === 'Seq Scan'), `${name}: ${describePlan(nodes)}`).toBe(false);
+    }
+  });
+
+  it('finds the rows the plans were made for', async () => {
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM files WHERE owner = ANY($1)', [owners]);
+    expect(rows[0].n).toBe(ROWS);
+    const found = await db.$queryRaw<unknown[]>(fileSearchSql(page('-createdAt', { q: 'xylophone', fileName: 'xylophone', tags: [`rare-${run}`] })));
+    expect(found).toHaveLength(RARE);
+  });
+});
