@@ -11,6 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
+import { Inflight } from './inflight.js';
 import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
@@ -27,6 +28,8 @@ export interface ApiContext {
   modes: ModeReader;
   capacity: CapacityReader;
   jobEvents: JobEventsHub;
+  /** Uploads between the first staged byte and the end of their cleanup (waited for at shutdown). */
+  uploads: Inflight;
   registry: Registry;
   metrics: ApiMetrics;
   close(): Promise<void>;
@@ -63,6 +66,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     modes,
     capacity: new CapacityReader(db, config),
     jobEvents,
+    uploads: new Inflight(),
     registry,
     metrics,
     async close() {

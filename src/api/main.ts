@@ -1,4 +1,4 @@
-// API entry point: config, resources, HTTP server on HOST:PORT, orderly stop on SIGTERM/SIGINT.
+// API entry point: config, resources, HTTP server on HOST:PORT, graceful stop on SIGTERM/SIGINT.
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createApp } from './app.js';
@@ -25,13 +25,28 @@ try {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'api stopping');
-    const force = setTimeout(() => process.exit(1), 25_000).unref();
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'api stopping: no new connections, in-flight requests may finish');
+    // In-flight requests (an upload still streaming) get SHUTDOWN_TIMEOUT_MS; then their sockets are cut,
+    // which multer turns into removed staged files (no job was recorded for them).
+    const cut = setTimeout(() => {
+      logger.warn('shutdown timeout: closing the remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    cut.unref();
     server.close(() => {
-      void ctx.close().finally(() => {
-        clearTimeout(force);
-        process.exit(0);
-      });
+      clearTimeout(cut);
+      // Cut-off uploads remove their staged bytes asynchronously: let them (briefly) before closing.
+      void ctx.uploads
+        .drained(2_000)
+        .then(() => ctx.close())
+        .then(() => {
+          logger.info('api stopped');
+          process.exit(0);
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, 'api stop failed');
+          process.exit(1);
+        });
     });
     server.closeIdleConnections();
   };

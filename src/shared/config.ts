@@ -52,6 +52,8 @@ const envSchema = z.object({
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   JOB_ATTEMPTS: int(1, 100).default(5),
   GC_GRACE_SECONDS: int(0).default(600),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+  STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(24),
   CAPACITY_WARNING_PERCENT: z.coerce.number().min(0).max(100).default(15),
   CAPACITY_WARNING_BYTES: int(0).default(150e9),
   CAPACITY_CRITICAL_PERCENT: z.coerce.number().min(0).max(100).default(8),
@@ -90,6 +92,10 @@ export type Config = Readonly<{
   workerMetricsHost: string;
   jobAttempts: number;
   gcGraceSeconds: number;
+  /** How long a stopping process lets in-flight uploads and active jobs finish. */
+  shutdownTimeoutMs: number;
+  /** Staged files older than this with no unfinished job are removed by the janitor. */
+  stagingMaxAgeHours: number;
   /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
   capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
   logLevel: string;
@@ -148,6 +154,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMetricsHost: e.WORKER_METRICS_HOST,
     jobAttempts: e.JOB_ATTEMPTS,
     gcGraceSeconds: e.GC_GRACE_SECONDS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    stagingMaxAgeHours: e.STAGING_MAX_AGE_HOURS,
     capacityThresholds: Object.freeze({
       warning: Object.freeze({ percent: e.CAPACITY_WARNING_PERCENT, bytes: e.CAPACITY_WARNING_BYTES }),
       critical: Object.freeze({ percent: e.CAPACITY_CRITICAL_PERCENT, bytes: e.CAPACITY_CRITICAL_BYTES }),

@@ -1,4 +1,4 @@
-// Worker entry point: config, resources, BullMQ workers, a /metrics port, orderly stop on SIGTERM/SIGINT.
+// Worker entry point: config, resources, BullMQ workers, a /metrics port, graceful stop on SIGTERM/SIGINT.
 import http from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -34,15 +34,18 @@ try {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'worker stopping');
-    const force = setTimeout(() => process.exit(1), 25_000).unref();
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'worker stopping: no new jobs, active ones may finish');
     metricsServer?.close();
     void running
-      .close()
+      .close(config.shutdownTimeoutMs)
       .then(() => ctx.close())
-      .finally(() => {
-        clearTimeout(force);
+      .then(() => {
+        logger.info('worker stopped');
         process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'worker stop failed');
+        process.exit(1);
       });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

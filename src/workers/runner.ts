@@ -1,6 +1,7 @@
-// Starts this process's BullMQ workers from the processor table, plus the periodic requeue and GC sweeps.
+// Starts this process's BullMQ workers from the processor table, plus the periodic requeue, GC and staging sweeps.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { gcSweepIntervalMs, sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
+import { janitorIntervalMs, sweepStaging } from '../shared/domain/staging-janitor.js';
 import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
@@ -12,7 +13,11 @@ const REQUEUE_INTERVAL_MS = 30_000;
 
 export interface RunningWorkers {
   workers: Worker[];
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for active ones up to timeoutMs; past it, closes without waiting: the jobs
+   * still running stall back to the queue (BullMQ stall detection) and run again elsewhere, idempotently.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> {
@@ -75,16 +80,33 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     });
     if (orphans > 0) ctx.logger.info({ blobs: orphans }, 'GC sweep queued unreferenced blobs');
   };
+  const janitor = async () => {
+    await sweepStaging(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'staging janitor failed'));
+  };
   void requeue();
   void collect();
-  const timers = [setInterval(() => void requeue(), REQUEUE_INTERVAL_MS), setInterval(() => void collect(), gcSweepIntervalMs(ctx.config))];
+  void janitor();
+  const timers = [
+    setInterval(() => void requeue(), REQUEUE_INTERVAL_MS),
+    setInterval(() => void collect(), gcSweepIntervalMs(ctx.config)),
+    setInterval(() => void janitor(), janitorIntervalMs(ctx.config)),
+  ];
   for (const t of timers) t.unref();
 
   return {
     workers,
-    async close() {
+    async close(timeoutMs = 25_000) {
       for (const t of timers) clearInterval(t);
-      await Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([Promise.all(workers.map((w) => w.close())).then(() => 'drained' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        ctx.logger.warn({ timeoutMs }, 'shutdown timeout: releasing active jobs to stall detection');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
     },
   };
 }

@@ -30,6 +30,7 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
   return (req, res, next) => {
     const remaining = res.locals.remainingBytes as number;
     const capacityBound = remaining < config.maxUploadBytes;
+    const settled = ctx.uploads.enter();
     multer({
       storage,
       // curl and browsers send UTF-8 file names without RFC 5987 encoding.
@@ -44,6 +45,8 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
         headerPairs: 100,
       },
     }).array('file')(req, res, (err?: unknown) => {
+      // multer calls back only after removing what it staged for a failed or aborted request.
+      settled();
       if (capacityBound && err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') {
         next(new AppError('insufficient_storage', `the element has ${remaining} bytes left under STORAGE_MAX_BYTES`));
         return;

@@ -1,0 +1,117 @@
+// Graceful shutdown with real signals to real processes: in-flight uploads finish, jobs drain, exit code 0.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envFor, freePort, startService } from './helpers/processes.js';
+import { createWorld, type World } from './helpers/world.js';
+
+function connectRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health/live' }, (res) => {
+      res.resume();
+      resolve(false);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('graceful shutdown', () => {
+  let world: World;
+  let token: string;
+
+  beforeAll(async () => {
+    world = await createWorld();
+    token = await world.token('user', 'alice');
+  });
+  afterAll(async () => world?.close());
+
+  it('api: SIGTERM refuses new connections, lets an in-flight upload finish, exits 0', async () => {
+    const port = await freePort();
+    const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '20000' }), 'api listening');
+    const boundary = 'SHUTDOWNBOUNDARY';
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="inflight.bin"\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const payload = randomBytes(1024 * 1024);
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/v1/files/upload',
+          headers: {
+            Authorization: `Bearer ${token}`,
+            'Content-Type': `multipart/form-data; boundary=${boundary}`,
+            'Content-Length': String(head.length + payload.length + tail.length),
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.write(head);
+      req.write(payload.subarray(0, 512 * 1024));
+      setTimeout(() => {
+        api.child.kill('SIGTERM');
+        setTimeout(() => {
+          void connectRefused(port).then((refused) => {
+            expect(refused).toBe(true);
+            req.end(Buffer.concat([payload.subarray(512 * 1024), tail]));
+          });
+        }, 300);
+      }, 300);
+    });
+    const res = await response;
+    expect(res.status, api.output()).toBe(202);
+    const jobId = JSON.parse(res.body).jobs[0].id as string;
+    expect(await api.exited).toBe(0);
+    expect(await world.api.db.ingestJob.count({ where: { id: jobId } })).toBe(1);
+    expect(api.output()).toContain('api stopped');
+  });
+
+  it('api: past SHUTDOWN_TIMEOUT_MS an unfinished upload is cut off, its staged bytes removed, exit 0', async () => {
+    const port = await freePort();
+    const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '500' }), 'api listening');
+    const before = await world.api.db.ingestJob.count();
+    // Jobs of the test before (no worker runs here) still own their staged files.
+    const stagedBefore = await world.stagedFiles();
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/v1/files/upload',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'multipart/form-data; boundary=B', 'Content-Length': String(10 * 1024 * 1024) },
+    });
+    req.on('error', () => undefined);
+    req.write('--B\r\nContent-Disposition: form-data; name="file"; filename="never.bin"\r\n\r\n');
+    req.write(randomBytes(64 * 1024));
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    api.child.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await world.api.db.ingestJob.count()).toBe(before);
+    expect(await world.stagedFiles()).toEqual(stagedBefore);
+  });
+
+  it('worker: SIGTERM lets the active job finish, closes everything and exits 0', async () => {
+    const worker = await startService('workers', envFor(world.config, { SHUTDOWN_TIMEOUT_MS: '20000' }), 'worker started');
+    const res = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', randomBytes(64 * 1024 * 1024), 'big.bin');
+    expect(res.status).toBe(202);
+    // Stop as soon as the worker has picked the job up.
+    const jobId = res.body.jobs[0].id as string;
+    const deadline = Date.now() + 15_000;
+    while ((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } })).state === 'queued' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited, worker.output()).toBe(0);
+    const job = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    expect(job.state).toBe('committed');
+    expect(worker.output()).toContain('worker stopped');
+  });
+});

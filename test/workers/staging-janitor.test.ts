@@ -1,0 +1,45 @@
+// The staging janitor removes old staged files nobody owns and keeps those an unfinished job still needs.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
+import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+describe('staging janitor', () => {
+  let world: World;
+  const logger = createLogger({ logLevel: 'silent' }, 'test');
+
+  beforeAll(async () => {
+    world = await createWorld({ env: { STAGING_MAX_AGE_HOURS: '24' } });
+  });
+  afterAll(async () => world?.close());
+
+  async function stage(ageHours: number): Promise<string> {
+    const file = path.join(world.config.stagingPath, `${randomUUID()}.part`);
+    await fs.writeFile(file, 'bytes');
+    const when = new Date(Date.now() - ageHours * 3_600_000);
+    await fs.utimes(file, when, when);
+    return file;
+  }
+
+  it('removes abandoned staged files past the age limit, keeps young ones and those a job still owns', async () => {
+    const abandoned = await stage(30);
+    const young = await stage(1);
+    const owned = await stage(30);
+    // The job stays queued: nothing runs it in this world.
+    await submitUpload(
+      { db: world.api.db, queues: world.api.queues, config: world.config, logger },
+      { sub: 'alice', role: 'user' },
+      [{ stagedPath: owned, fileName: 'slow.bin', contentType: 'application/octet-stream', size: 5 }],
+      { tags: [], metadata: {} },
+    );
+    const report = await sweepStaging({ db: world.api.db, config: world.config, logger });
+    expect(report).toMatchObject({ removed: 1, kept: 1 });
+    await expect(fs.stat(abandoned)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(fs.stat(young)).resolves.toBeTruthy();
+    await expect(fs.stat(owned)).resolves.toBeTruthy();
+  });
+});
