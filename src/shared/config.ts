@@ -53,6 +53,9 @@ const envSchema = z.object({
   JOB_ATTEMPTS: int(1, 100).default(5),
   GC_GRACE_SECONDS: int(0).default(600),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+  JOB_LOCK_MS: int(1_000, 600_000).default(30_000),
+  WAL_LEASE_SECONDS: int(1).default(300),
+  CRASH_AT: z.enum(['after-hash', 'after-wal', 'after-blob', 'after-attr', 'before-commit']).optional(),
   STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(24),
   CAPACITY_WARNING_PERCENT: z.coerce.number().min(0).max(100).default(15),
   CAPACITY_WARNING_BYTES: int(0).default(150e9),
@@ -96,6 +99,12 @@ export type Config = Readonly<{
   shutdownTimeoutMs: number;
   /** Staged files older than this with no unfinished job are removed by the janitor. */
   stagingMaxAgeHours: number;
+  /** BullMQ job lock; a crashed worker's active jobs run again after about this long (stall detection). */
+  jobLockMs: number;
+  /** A WAL entry pending for longer than this is settled by recovery (rolled forward or back). */
+  walLeaseSeconds: number;
+  /** Test-only fault injection: the worker kills itself at this ingest step. */
+  crashAt?: 'after-hash' | 'after-wal' | 'after-blob' | 'after-attr' | 'before-commit';
   /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
   capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
   logLevel: string;
@@ -123,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (keySources === 0 && e.NODE_ENV === 'production') {
     problems.push('JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL: one is required in production');
   }
+  if (e.CRASH_AT && e.NODE_ENV !== 'test') problems.push('CRASH_AT: fault injection is only allowed with NODE_ENV=test');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -156,6 +166,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gcGraceSeconds: e.GC_GRACE_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     stagingMaxAgeHours: e.STAGING_MAX_AGE_HOURS,
+    jobLockMs: e.JOB_LOCK_MS,
+    walLeaseSeconds: e.WAL_LEASE_SECONDS,
+    crashAt: e.CRASH_AT,
     capacityThresholds: Object.freeze({
       warning: Object.freeze({ percent: e.CAPACITY_WARNING_PERCENT, bytes: e.CAPACITY_WARNING_BYTES }),
       critical: Object.freeze({ percent: e.CAPACITY_CRITICAL_PERCENT, bytes: e.CAPACITY_CRITICAL_BYTES }),

@@ -9,6 +9,7 @@ import { createRegistry, createWorkerMetrics, type WorkerMetrics } from '../shar
 import { createWorkerConnection } from '../shared/redis.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
+import type { CrashStep } from '../shared/domain/ingest-commit.js';
 import { AttrFileStore } from '../shared/storage/attr-files.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
@@ -25,6 +26,7 @@ export interface WorkerContext {
   modes: ModeReader;
   registry: Registry;
   metrics: WorkerMetrics;
+  crashPoint?: (step: CrashStep) => void;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
     modes,
     registry,
     metrics: createWorkerMetrics(registry),
+    ...(config.crashAt ? { crashPoint: crashAt(config.crashAt, logger) } : {}),
     async close() {
       await hashPool.close().catch((err: unknown) => logger.warn({ err }, 'closing hash pool'));
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
@@ -59,5 +62,14 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
       connection.disconnect();
       await db.$disconnect();
     },
+  };
+}
+
+/** Test-only: dies like a power cut (SIGKILL, no cleanup) when the ingest reaches the configured step. */
+function crashAt(step: CrashStep, logger: Logger): (at: CrashStep) => void {
+  return (at) => {
+    if (at !== step) return;
+    logger.warn({ step }, 'CRASH_AT reached: killing this worker');
+    process.kill(process.pid, 'SIGKILL');
   };
 }

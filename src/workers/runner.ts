@@ -1,7 +1,8 @@
-// Starts this process's BullMQ workers from the processor table, plus the periodic requeue, GC and staging sweeps.
+// Starts this process's BullMQ workers from the processor table, plus WAL recovery and the requeue, GC and staging sweeps.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { gcSweepIntervalMs, sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
 import { janitorIntervalMs, sweepStaging } from '../shared/domain/staging-janitor.js';
+import { recoverWal } from '../shared/domain/wal-recovery.js';
 import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
@@ -54,6 +55,8 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
           // Hashing runs in threads, so the event loop renews locks in time; two stalls are tolerated
           // (a restart during a deploy) before BullMQ gives up on a job.
           maxStalledCount: 2,
+          lockDuration: ctx.config.jobLockMs,
+          stalledInterval: ctx.config.jobLockMs,
         },
       ),
   );
@@ -80,9 +83,13 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     });
     if (orphans > 0) ctx.logger.info({ blobs: orphans }, 'GC sweep queued unreferenced blobs');
   };
+  const recovery = async () => {
+    await recoverWal(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'WAL recovery failed'));
+  };
   const janitor = async () => {
     await sweepStaging(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'staging janitor failed'));
   };
+  void recovery();
   void requeue();
   void collect();
   void janitor();
@@ -90,6 +97,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     setInterval(() => void requeue(), REQUEUE_INTERVAL_MS),
     setInterval(() => void collect(), gcSweepIntervalMs(ctx.config)),
     setInterval(() => void janitor(), janitorIntervalMs(ctx.config)),
+    setInterval(() => void recovery(), Math.min(300_000, ctx.config.walLeaseSeconds * 1_000)),
   ];
   for (const t of timers) t.unref();
 

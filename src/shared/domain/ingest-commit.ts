@@ -23,7 +23,12 @@ export interface IngestDeps {
   hashPool: HashPool;
   modes: Pick<ModeReader, 'current'>;
   logger: Logger;
+  /** Fault injection for crash tests (CRASH_AT, test environment only): called at each durable step. */
+  crashPoint?: (step: CrashStep) => void;
 }
+
+export const CRASH_STEPS = ['after-hash', 'after-wal', 'after-blob', 'after-attr', 'before-commit'] as const;
+export type CrashStep = (typeof CRASH_STEPS)[number];
 
 export interface IngestOutcome {
   state: 'committed' | 'duplicate' | 'failed';
@@ -96,6 +101,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     digest = { sha256: latest.sha256, size: stored.size };
   }
   const hashSeconds = (performance.now() - hashStart) / 1_000;
+  deps.crashPoint?.('after-hash');
 
   // 2. Verify what the client declared; a mismatch is final (no retry) and nothing becomes visible.
   if (digest.size !== Number(job.size)) {
@@ -124,9 +130,11 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   const storageKey = blobStore.keyFor(digest.sha256);
   const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
   const wal = await pendingWalEntry(db, job, WAL_OPERATION, walPayload);
+  deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
   const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
+  deps.crashPoint?.('after-blob');
   const params = job.params as unknown as UploadParams;
   const meta: FileMetadata = {
     id: job.fileId,
@@ -146,7 +154,9 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     elementId: deps.config.elementId,
   };
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
+  deps.crashPoint?.('after-attr');
   await report(80);
+  deps.crashPoint?.('before-commit');
 
   // 6. Metadata, blob reference and WAL committed in one short transaction (no I/O inside it).
   const committed = await commitMetadata(db, job, meta, attrPath, storageKey, wal.id, wal.startedAt);

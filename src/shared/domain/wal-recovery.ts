@@ -1,0 +1,115 @@
+// WAL recovery: pending entries older than the lease are rolled forward (their job runs again, idempotently)
+// or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
+import type { Config } from '../config.js';
+import type { Db } from '../db.js';
+import type { WalEntry } from '../db/generated/client.js';
+import type { Logger } from '../logger.js';
+import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
+import type { AttrFileStore } from '../storage/attr-files.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { removeStagedFiles } from '../storage/staging.js';
+import { runBlobGc } from './blob-gc.js';
+import { toAttrRecord, toFileMetadata } from './file-view.js';
+import { isFinalState } from './job-view.js';
+
+export interface RecoveryDeps {
+  db: Db;
+  config: Pick<Config, 'walLeaseSeconds' | 'gcGraceSeconds'> & EnqueueConfig;
+  blobStore: BlobStore;
+  attrStore: AttrFileStore;
+  queues: Queues;
+  logger: Logger;
+}
+
+export interface RecoveryReport {
+  rolledForward: number;
+  rolledBack: number;
+}
+
+const JOB_OF_OPERATION: Record<string, JobName> = {
+  file_create: 'ingest-file',
+  file_update: 'update-metadata',
+  file_delete: 'delete-file',
+};
+
+type Payload = { fileId?: string; sha256?: string; attrPath?: string; stagedPath?: string | null };
+
+async function settle(db: Db, entry: WalEntry, status: 'rolled_back' | 'committed', note: string): Promise<boolean> {
+  const now = new Date();
+  const { count } = await db.walEntry.updateMany({
+    where: { id: entry.id, status: 'pending' },
+    data: { status, error: note, completedAt: now, durationMs: now.getTime() - entry.startedAt.getTime() },
+  });
+  return count === 1;
+}
+
+/** Undoes a file_create that will never commit: its attr.json, its staged file, and a blob nobody else needs. */
+async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, stagedPath: string | null): Promise<void> {
+  const p = entry.payload as Payload;
+  if (!(await settle(deps.db, entry, 'rolled_back', 'recovery: the ingest ended without a commit'))) return;
+  if (p.fileId && p.attrPath && (await deps.db.file.count({ where: { id: p.fileId } })) === 0) {
+    await deps.attrStore.remove(p.attrPath);
+  }
+  if (p.sha256) {
+    const referenced = (await deps.db.blob.count({ where: { sha256: p.sha256 } })) > 0;
+    const [other] = await deps.db.$queryRaw<Array<{ n: bigint }>>`
+      SELECT count(*) AS n FROM wal_entries
+      WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${p.sha256} AND id <> ${entry.id}`;
+    // Bytes that no row references and no other ingest is about to reference are an orphan: remove them.
+    if (!referenced && Number(other?.n ?? 0) === 0) await deps.blobStore.delete(p.sha256);
+  }
+  if (stagedPath) await removeStagedFiles([stagedPath]);
+}
+
+export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.walLeaseSeconds): Promise<RecoveryReport> {
+  const { db, logger } = deps;
+  const report: RecoveryReport = { rolledForward: 0, rolledBack: 0 };
+  const stale = await db.walEntry.findMany({
+    where: { status: 'pending', startedAt: { lt: new Date(Date.now() - leaseSeconds * 1_000) } },
+    orderBy: { id: 'asc' },
+    take: 500,
+  });
+  for (const entry of stale) {
+    try {
+      const job = entry.jobId ? await db.ingestJob.findUnique({ where: { id: entry.jobId } }) : null;
+      const jobName = JOB_OF_OPERATION[entry.operation];
+      if (entry.operation === 'blob_gc') {
+        // GC marked the blob before touching its bytes: finishing the run is always safe.
+        const sha256 = (entry.payload as Payload).sha256;
+        if (sha256) await runBlobGc(deps, sha256);
+        await settle(db, entry, 'rolled_back', 'recovery: superseded by a completed GC run');
+        report.rolledForward++;
+      } else if (jobName && job && (!isFinalState(job.state) || entry.operation === 'file_delete')) {
+        // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
+        // since readers already see the file as gone.
+        if (isFinalState(job.state)) {
+          await db.ingestJob.update({ where: { id: job.id }, data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() } });
+        }
+        await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { ingestJobId: job.id } }]);
+        report.rolledForward++;
+      } else if (entry.operation === 'file_create') {
+        await rollBackCreate(deps, entry, job?.stagedPath ?? null);
+        report.rolledBack++;
+      } else if (entry.operation === 'file_update') {
+        // The row was never changed: make attr.json say what the row says.
+        const fileId = (entry.payload as Payload).fileId ?? entry.fileId;
+        const row = fileId ? await db.file.findUnique({ where: { id: fileId } }) : null;
+        if (row) {
+          await deps.attrStore.write(row.attrPath, {
+            ...toAttrRecord(toFileMetadata(row), deps.blobStore.keyFor(row.sha256)),
+            ...(row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {}),
+          });
+        }
+        await settle(db, entry, 'rolled_back', 'recovery: the update ended without a commit; attr.json restored from the row');
+        report.rolledBack++;
+      } else {
+        await settle(db, entry, 'rolled_back', `recovery: nothing to continue for ${entry.operation}`);
+        report.rolledBack++;
+      }
+    } catch (err) {
+      logger.error({ err, walId: String(entry.id), operation: entry.operation }, 'WAL recovery of an entry failed; retried next time');
+    }
+  }
+  if (stale.length > 0) logger.info({ ...report, pending: stale.length }, 'WAL recovery settled stale entries');
+  return report;
+}
