@@ -55,6 +55,12 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
   metrics.queueJobs(queues);
+  metrics.walEntries(async () =>
+    (
+      await db.$queryRaw<Array<{ operation: string; status: string; n: bigint }>>`
+        SELECT operation, status, count(*) AS n FROM wal_entries GROUP BY operation, status`
+    ).map((r) => ({ ...r, n: Number(r.n) })),
+  );
   return {
     config,
     logger,

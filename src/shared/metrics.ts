@@ -50,6 +50,19 @@ export function createApiMetrics(registry: Registry) {
           }
         },
       }),
+    /** WAL entries by operation and status, counted in PostgreSQL at scrape time (pending ones page an operator). */
+    walEntries: (count: () => Promise<Array<{ operation: string; status: string; n: number }>>) =>
+      new Gauge({
+        name: `${PREFIX}wal_entries`,
+        help: 'WAL entries by operation and status, read at scrape time',
+        labelNames: ['operation', 'status'] as const,
+        registers: [registry],
+        async collect() {
+          const rows = await count().catch(() => []);
+          this.reset();
+          for (const r of rows) this.set({ operation: r.operation, status: r.status }, r.n);
+        },
+      }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -103,5 +103,7 @@ describe('authentication', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.text).toContain('artstore_http_requests_total');
     expect(metrics.text).toMatch(/artstore_queue_jobs\{[^}]*state="waiting"/);
+    expect(metrics.text).toContain('artstore_wal_entries');
+    expect(metrics.text).toContain('artstore_nodejs_eventloop_lag_seconds');
   });
 });
