@@ -57,6 +57,8 @@ const envSchema = z.object({
   WAL_LEASE_SECONDS: int(1).default(300),
   CRASH_AT: z.enum(['after-hash', 'after-wal', 'after-blob', 'after-attr', 'before-commit']).optional(),
   STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(24),
+  SCRUB_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
+  SCRUB_BUDGET_SECONDS: int(1, 86_400).default(300),
   CAPACITY_WARNING_PERCENT: z.coerce.number().min(0).max(100).default(15),
   CAPACITY_WARNING_BYTES: int(0).default(150e9),
   CAPACITY_CRITICAL_PERCENT: z.coerce.number().min(0).max(100).default(8),
@@ -103,6 +105,10 @@ export type Config = Readonly<{
   jobLockMs: number;
   /** A WAL entry pending for longer than this is settled by recovery (rolled forward or back). */
   walLeaseSeconds: number;
+  /** How often the integrity scrub runs (a BullMQ job scheduler); 0 = never on a schedule. */
+  scrubIntervalHours: number;
+  /** How long one scrub run may re-hash blobs before it stops and leaves a checkpoint for the next run. */
+  scrubBudgetSeconds: number;
   /** Test-only fault injection: the worker kills itself at this ingest step. */
   crashAt?: 'after-hash' | 'after-wal' | 'after-blob' | 'after-attr' | 'before-commit';
   /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
@@ -168,6 +174,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stagingMaxAgeHours: e.STAGING_MAX_AGE_HOURS,
     jobLockMs: e.JOB_LOCK_MS,
     walLeaseSeconds: e.WAL_LEASE_SECONDS,
+    scrubIntervalHours: e.SCRUB_INTERVAL_HOURS,
+    scrubBudgetSeconds: e.SCRUB_BUDGET_SECONDS,
     crashAt: e.CRASH_AT,
     capacityThresholds: Object.freeze({
       warning: Object.freeze({ percent: e.CAPACITY_WARNING_PERCENT, bytes: e.CAPACITY_WARNING_BYTES }),

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   insufficient_storage: 507,
   mode_forbids: 409,
   archived: 409,
+  corrupt: 409,
   range_not_satisfiable: 416,
   precondition_failed: 412,
   conflict: 409,

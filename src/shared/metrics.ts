@@ -107,6 +107,17 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Wall time spent waiting on the hash pool (hashed_bytes_total / this = throughput)',
       registers: [registry],
     }),
+    scrubCorruptBlobs: new Counter({
+      name: `${PREFIX}scrub_corrupt_blobs_total`,
+      help: 'Blobs the integrity scrub found corrupt, each time it found them, by reason (mismatch, missing, unreadable)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    scrubCheckedBytes: new Counter({
+      name: `${PREFIX}scrub_checked_bytes_total`,
+      help: 'Bytes of stored blobs re-hashed by the integrity scrub',
+      registers: [registry],
+    }),
   };
 }
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

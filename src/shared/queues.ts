@@ -18,6 +18,14 @@ export interface JobRegistry {
   'delete-file': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Remove a blob nobody references any more, once its grace period has passed. */
   'gc-blob': { payload: { sha256: string }; result: { removed: boolean } };
+  /**
+   * Re-hash stored blobs for up to budgetMs (SCRUB_BUDGET_SECONDS when absent), resuming after the last run's
+   * checkpoint. corrupt: bytes that no longer match; missing: bytes gone; resumeAfter: null once a pass ended.
+   */
+  'scrub-blobs': {
+    payload: { budgetMs?: number; reason: 'schedule' | 'manual' };
+    result: { checked: number; corrupt: number; missing: number; resumeAfter: string | null };
+  };
 }
 export type JobName = keyof JobRegistry;
 export type JobPayload<N extends JobName> = JobRegistry[N]['payload'];
@@ -28,6 +36,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'update-metadata': 'files',
   'delete-file': 'files',
   'gc-blob': 'maintenance',
+  'scrub-blobs': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -49,6 +58,9 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
     case 'gc-blob':
       // Queued by the GC sweep only once the blob's grace period has passed (see domain/blob-gc.ts).
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
+    case 'scrub-blobs':
+      // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
+      return { attempts: 1, ...RETENTION };
   }
 }
 

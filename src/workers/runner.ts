@@ -9,6 +9,7 @@ import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
 import { gcBlobProcessor } from './gc-blob.js';
 import { ingestProcessor } from './ingest.js';
 import { requeueStaleJobs } from './requeue.js';
+import { scheduleScrub, scrubProcessor } from './scrub.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
 
@@ -28,6 +29,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'update-metadata': updateMetadataProcessor(ctx),
     'delete-file': deleteFileProcessor(ctx),
     'gc-blob': gcBlobProcessor(ctx),
+    'scrub-blobs': scrubProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -68,6 +70,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
 
   const requeue = async () => {
     const requeued = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {

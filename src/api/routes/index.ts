@@ -2,6 +2,7 @@
 import type { AdminSessions } from '../admin-session.js';
 import type { ApiContext } from '../context.js';
 import { adminRoutes } from './admin.js';
+import { adminScrubRoutes } from './admin-scrub.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
@@ -18,6 +19,7 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...adminRoutes(ctx, sessions),
     ...docsRoutes(() => routes),
     ...elementRoutes(ctx),
+    ...adminScrubRoutes(ctx),
     ...uploadRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),

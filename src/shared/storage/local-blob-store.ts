@@ -22,7 +22,8 @@ export class LocalBlobStore implements BlobStore {
     return `blobs/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
   }
 
-  private pathFor(sha256: string): string {
+  /** The blob's file (present or not): for readers that take a path, such as the hash pool's threads. */
+  pathFor(sha256: string): string {
     assertSha256(sha256);
     return path.join(this.blobsRoot, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
