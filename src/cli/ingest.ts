@@ -1,0 +1,75 @@
+// `artstore ingest <path...>`: flags, then the ingest pipeline (or a dry run); exit 0 only when every file made it.
+import { readCliEnv } from './env.js';
+import { runDryRun } from './ingest-dry-run.js';
+import { jsonLinesOutput, progressBarOutput } from './ingest-output.js';
+import { runIngest } from './ingest-run.js';
+import { clientFrom, CONNECTION_FLAGS, describeError, EXIT_FAILED, EXIT_OK, intFlag, parseFlags, UsageError } from './usage.js';
+
+export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--token TOKEN] [--concurrency 8] [--report FILE]
+                        [--include GLOB]... [--exclude GLOB]... [--tag T]... [--description D] [--dry-run]
+  Uploads files and directory trees. Files the element already holds (by sha256) are not sent again.
+  --url, --token   default to ARTSTORE_URL, ARTSTORE_TOKEN
+  --report FILE    JSON lines, one per finished file; read back on the next run to skip finished files
+  --include/--exclude  globs over the path below each given directory (no slash: matches the base name)
+  exit code: 0 every file committed, duplicate or already present; 1 any failed; 2 usage error`;
+
+export async function ingestCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      ...CONNECTION_FLAGS,
+      concurrency: { type: 'string' },
+      report: { type: 'string' },
+      include: { type: 'string', multiple: true },
+      exclude: { type: 'string', multiple: true },
+      tag: { type: 'string', multiple: true },
+      description: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    INGEST_USAGE,
+  );
+  if (positionals.length === 0) throw new UsageError('give at least one file or directory to ingest', INGEST_USAGE);
+  const concurrency = intFlag(values.concurrency, 'concurrency', 1, 64, 8, INGEST_USAGE);
+  if (values.description !== undefined && values.description.length > 1000) throw new UsageError('--description has at most 1000 characters', INGEST_USAGE);
+  const tags = (values.tag ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  if (tags.length > 50 || tags.some((t) => t.length > 100)) throw new UsageError('at most 50 tags of at most 100 characters', INGEST_USAGE);
+
+  if (values['dry-run']) {
+    const env = readCliEnv();
+    const canAsk = (values.url ?? env.url) !== undefined && (values.token ?? env.token) !== undefined;
+    return runDryRun(positionals, { include: values.include ?? [], exclude: values.exclude ?? [] }, canAsk ? clientFrom(values, INGEST_USAGE) : undefined);
+  }
+  const client = clientFrom(values, INGEST_USAGE);
+  try {
+    // One cheap authenticated call first: a wrong URL or token is reported once, before any hashing.
+    await client.exists([]);
+  } catch (err) {
+    process.stderr.write(`artstore ingest: ${describeError(err, client.url)}\n`);
+    return EXIT_FAILED;
+  }
+  const tty = process.stdout.isTTY === true && values.json !== true;
+  let summary;
+  try {
+    summary = await runIngest({
+      paths: positionals,
+      client,
+      concurrency,
+      reportFile: values.report,
+      include: values.include ?? [],
+      exclude: values.exclude ?? [],
+      tags,
+      description: values.description,
+      output: tty ? progressBarOutput() : jsonLinesOutput(),
+      corruptAfterHash: readCliEnv().corruptAfterHash,
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') {
+      process.stderr.write(`artstore ingest: ${(err as Error).message}\n`);
+      return EXIT_FAILED;
+    }
+    throw err;
+  }
+  return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,60 @@
+// A killed ingest and its rerun: every file ends stored exactly once, and finished files are not sent again.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCliWorld, jsonLines, makeTree, readReportLines, runCli, startCli, type CliWorld } from './cli-harness.js';
+
+describe('artstore ingest after a crash', () => {
+  let cw: CliWorld;
+  let dir: string;
+  let token: string;
+  const owner = `cli-resume-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    cw = await createCliWorld();
+    token = await cw.world.token('user', owner);
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-cli-resume-'));
+  });
+  afterAll(async () => {
+    await cw?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('is killed halfway, reruns, and every file is committed exactly once', async () => {
+    const tree = await makeTree(path.join(dir, 'tree'), { count: 80, maxSize: 512 * 1024, duplicates: 2 });
+    const report = path.join(dir, 'report.jsonl');
+    const args = ['ingest', path.join(dir, 'tree'), '--url', cw.url, '--token', token, '--report', report, '--concurrency', '2'];
+
+    const first = startCli(args);
+    const deadline = Date.now() + 60_000;
+    while ((await readReportLines(report)).length < 10) {
+      if (Date.now() > deadline) throw new Error('the first run reported nothing in 60 s');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.code).toBe('SIGKILL');
+    const finishedBefore = (await readReportLines(report)).filter((l) => l.state !== 'failed');
+    expect(finishedBefore.length).toBeLessThan(tree.length);
+
+    const second = await runCli(args);
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(0);
+    const lines = jsonLines(second.stdout);
+    const summary = lines.pop()!.summary as Record<string, number>;
+    expect(summary.skipped).toBe(finishedBefore.length);
+    // The rerun never reports (so never sends) a file the first run had finished.
+    const doneBefore = new Set(finishedBefore.map((l) => l.path));
+    expect(lines.filter((l) => doneBefore.has(l.path))).toEqual([]);
+    expect(lines).toHaveLength(tree.length - finishedBefore.length);
+
+    // Every path has a finished line; every distinct content is exactly one file row of this owner.
+    const last = new Map((await readReportLines(report)).map((l) => [l.path, l.state]));
+    for (const f of tree) expect(['committed', 'duplicate', 'present']).toContain(last.get(f.path));
+    const rows = await cw.world.api.db.file.groupBy({ by: ['sha256'], where: { owner, deletedAt: null }, _count: { _all: true } });
+    const distinct = new Set(tree.map((f) => f.sha256));
+    expect(rows).toHaveLength(distinct.size);
+    for (const r of rows) expect(r._count._all).toBe(1);
+  });
+});
