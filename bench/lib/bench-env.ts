@@ -1,0 +1,226 @@
+// The world of one bench run: its own database, queue prefix and temp dirs, the api and worker from dist, the
+// baseline servers, a dev token; and the teardown that removes all of it (also after a failure or Ctrl-C).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { importPKCS8, SignJWT } from 'jose';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { ensureDatabase, migrateDeploy } from '../../scripts/db-migrate.js';
+import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
+import { loadConfig } from '../../src/shared/config.js';
+import { freePort, httpOk, startService, stopService, type Service } from './child-process.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const DIST_API = path.join(REPO_ROOT, 'dist/src/api/main.js');
+export const DIST_WORKER = path.join(REPO_ROOT, 'dist/src/workers/main.js');
+
+export interface BenchEnv {
+  id: string;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Temp root; storage, staging and the baselines' dirs are all inside it, so on one filesystem. */
+  root: string;
+  storagePath: string;
+  stagingPath: string;
+  workPath: string;
+  apiUrl: string;
+  workerMetricsUrl: string;
+  acceptOnlyUrl: string;
+  /** Directory the accept-only server serves files from (GET /files/:name). */
+  acceptServeDir: string;
+  /** null when @tus/server could not start; tusNote says why. */
+  tusUrl: string | null;
+  tusNote: string;
+  api: Service;
+  worker: Service;
+  db: pg.Pool;
+  /** A dev-keypair JWT for this subject (role user). */
+  token(sub: string): Promise<string>;
+}
+
+interface Owned {
+  databaseUrl?: string;
+  databaseCreated?: boolean;
+  redisUrl?: string;
+  queuePrefix?: string;
+  root?: string;
+  services: Service[];
+  db?: pg.Pool;
+}
+
+const owned: Owned = { services: [] };
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function baseEnv(): Record<string, string> {
+  // process.env is read here only to hand PATH and HOME on to the child processes.
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir() };
+}
+
+export async function openBenchEnv(): Promise<BenchEnv> {
+  // Where PostgreSQL and Redis are: the service's own config (DATABASE_URL, REDIS_URL, .env), as npm start sees it.
+  const config = loadConfig();
+  const id = randomBytes(4).toString('hex');
+  const url = new URL(config.databaseUrl);
+  url.pathname = `/artstore_bench_${id}`;
+  const databaseUrl = url.toString();
+  const queuePrefix = `artstore-bench-${id}`;
+  owned.redisUrl = config.redisUrl;
+  owned.queuePrefix = queuePrefix;
+
+  // Under the OS temp dir, which is on the same filesystem as the physical baseline's copies.
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), `artstore-bench-${id}-`));
+  owned.root = root;
+  const dirs = {
+    storagePath: path.join(root, 'storage'),
+    stagingPath: path.join(root, 'staging'),
+    workPath: path.join(root, 'work'),
+    devKeys: path.join(root, 'dev-keys'),
+    acceptStaging: path.join(root, 'accept-only'),
+    acceptServe: path.join(root, 'accept-serve'),
+    tus: path.join(root, 'tus'),
+  };
+  await Promise.all(Object.values(dirs).map((d) => fs.mkdir(d, { recursive: true })));
+
+  log(`database ${url.pathname.slice(1)}, queue prefix ${queuePrefix}, temp ${root}`);
+  owned.databaseUrl = databaseUrl;
+  owned.databaseCreated = await ensureDatabase(databaseUrl);
+  await migrateDeploy(databaseUrl, { quiet: true });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  owned.db = db;
+
+  const keys = await ensureDevKeyPair(dirs.devKeys);
+  const privateKey = await importPKCS8(keys.privateKeyPem, 'RS256');
+
+  const [apiPort, workerMetricsPort, acceptPort, tusPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const serviceEnv: Record<string, string> = {
+    ...baseEnv(),
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: config.redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    STORAGE_PATH: dirs.storagePath,
+    STAGING_PATH: dirs.stagingPath,
+    DEV_KEYS_PATH: dirs.devKeys,
+    WORKER_METRICS_PORT: String(workerMetricsPort),
+    WORKER_METRICS_HOST: '127.0.0.1',
+  };
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const workerMetricsUrl = `http://127.0.0.1:${workerMetricsPort}/metrics`;
+  const acceptOnlyUrl = `http://127.0.0.1:${acceptPort}`;
+  const tsx = ['--import', 'tsx'];
+
+  // All four start at once (start-up is most of a smoke run); each is owned, and so stopped, as soon as it runs.
+  const own = (service: Service) => {
+    owned.services.push(service);
+    return service;
+  };
+  const tusStarting = startService(
+    'tus-peer',
+    [...tsx, path.join(REPO_ROOT, 'bench/baselines/tus-peer.ts'), '--port', String(tusPort), '--dir', dirs.tus],
+    { ...baseEnv(), NODE_ENV: 'production' },
+    // Any HTTP answer means it listens (tus answers OPTIONS with 204).
+    async () => (await fetch(`http://127.0.0.1:${tusPort}/files`, { method: 'OPTIONS', signal: AbortSignal.timeout(2_000) })).status > 0,
+    30_000,
+  ).then(own);
+  const [apiStarted, workerStarted, acceptStarted, tusStarted] = await Promise.allSettled([
+    startService('api', [DIST_API], serviceEnv, () => httpOk(`${apiUrl}/health/ready`)).then(own),
+    startService('worker', [DIST_WORKER], serviceEnv, () => httpOk(workerMetricsUrl)).then(own),
+    startService(
+      'accept-only',
+      [...tsx, path.join(REPO_ROOT, 'bench/baselines/accept-only.ts'), '--port', String(acceptPort), '--dir', dirs.acceptStaging, '--serve', dirs.acceptServe],
+      { ...baseEnv(), NODE_ENV: 'production' },
+      () => httpOk(`${acceptOnlyUrl}/ping`),
+    ).then(own),
+    tusStarting,
+  ]);
+  for (const started of [apiStarted, workerStarted, acceptStarted]) if (started.status === 'rejected') throw started.reason;
+  const api = (apiStarted as PromiseFulfilledResult<Service>).value;
+  const worker = (workerStarted as PromiseFulfilledResult<Service>).value;
+  let tusUrl: string | null = null;
+  let tusNote = '';
+  if (tusStarted.status === 'fulfilled') {
+    tusUrl = `http://127.0.0.1:${tusPort}/files`;
+  } else {
+    tusNote = `@tus/server did not start: ${(tusStarted.reason as Error).message.split('\n')[0]}`;
+    log(`${tusNote}; the peer baseline is skipped`);
+  }
+  log(`api pid ${api.pid} on ${apiUrl}, worker pid ${worker.pid}, accept-only on ${acceptOnlyUrl}${tusUrl ? `, tus on ${tusUrl}` : ''}`);
+
+  return {
+    id,
+    databaseUrl,
+    redisUrl: config.redisUrl,
+    queuePrefix,
+    root,
+    storagePath: dirs.storagePath,
+    stagingPath: dirs.stagingPath,
+    workPath: dirs.workPath,
+    apiUrl,
+    workerMetricsUrl,
+    acceptOnlyUrl,
+    acceptServeDir: dirs.acceptServe,
+    tusUrl,
+    tusNote,
+    api,
+    worker,
+    db,
+    token: (sub) => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setIssuedAt().setExpirationTime('2h').sign(privateKey),
+  };
+}
+
+/** Stops every child, drops the database, removes the prefix's Redis keys and the temp dirs. Safe to call twice. */
+export async function closeBenchEnv(): Promise<void> {
+  const services = owned.services.splice(0).reverse();
+  for (const s of services) await stopService(s).catch((err: unknown) => log(`stopping ${s.name}: ${(err as Error).message}`));
+  const db = owned.db;
+  owned.db = undefined;
+  await db?.end().catch(() => undefined);
+  if (owned.databaseUrl) {
+    const databaseUrl = owned.databaseUrl;
+    owned.databaseUrl = undefined;
+    const admin = new URL(databaseUrl);
+    const name = admin.pathname.slice(1);
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString() });
+    try {
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    } catch (err) {
+      log(`dropping database ${name}: ${(err as Error).message}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  if (owned.redisUrl && owned.queuePrefix) {
+    const prefix = owned.queuePrefix;
+    owned.queuePrefix = undefined;
+    const redis = new Redis(owned.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      await redis.connect();
+      let removed = 0;
+      for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+        const batch = keys as string[];
+        if (batch.length > 0) removed += await redis.unlink(...batch);
+      }
+      if (removed > 0) log(`removed ${removed} Redis keys of ${prefix}`);
+    } catch (err) {
+      log(`removing Redis keys of ${prefix}: ${(err as Error).message}`);
+    } finally {
+      redis.disconnect();
+    }
+  }
+  if (owned.root) {
+    const root = owned.root;
+    owned.root = undefined;
+    await fs.rm(root, { recursive: true, force: true }).catch((err: unknown) => log(`removing ${root}: ${(err as Error).message}`));
+  }
+}
