@@ -30,7 +30,9 @@ export async function startService(
   ready: () => Promise<boolean>,
   timeoutMs = 60_000,
 ): Promise<Service> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS: extra node flags for every service, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...extra, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-65_536);

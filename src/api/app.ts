@@ -42,7 +42,11 @@ export function createApp(ctx: ApiContext): Express {
         return id;
       },
       autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (_req, res, err) => {
+        const level = err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
+        // 'silent' skips building the log line at all (pino-http builds it before pino drops it).
+        return ctx.logger.isLevelEnabled(level) ? level : 'silent';
+      },
     }),
   );
   app.use(httpMetrics(ctx));

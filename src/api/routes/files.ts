@@ -2,8 +2,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { pipeline } from 'node:stream/promises';
-import { assertBlobIntact } from '../../shared/domain/blob-scrub.js';
-import { getFileMetadata, openFileContent } from '../../shared/domain/file-queries.js';
+import { getFileMetadata, getServableFile, openFileContent } from '../../shared/domain/file-queries.js';
 import type { FileMetadata } from '../../shared/domain/file-view.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
@@ -68,9 +67,8 @@ const fileParams = z.object({ fileId: z.string().describe('file id (UUID)') });
 
 export function fileRoutes(ctx: ApiContext): RouteSpec[] {
   const download = async (req: Request, res: Response, fileId: string) => {
-    const file = await getFileMetadata(ctx.db, fileId);
     // Bytes the scrub found corrupt are never served (409 corrupt); the metadata stays readable.
-    await assertBlobIntact(ctx.db, file.sha256);
+    const file = await getServableFile(ctx.db, fileId);
     await sendFile(ctx, req, res, file);
   };
   const bytes = {

@@ -8,10 +8,18 @@ import { ensureDevKeyPair } from './dev-keys.js';
 
 const ALGORITHMS = ['RS256'];
 const CLOCK_TOLERANCE_S = 30;
+/**
+ * Verified tokens are remembered (batch clients send the same token thousands of times; an RS256 check costs
+ * more CPU than a status read): at most this many, each for at most CACHE_TTL_MS and never past its exp.
+ */
+const CACHE_MAX = 10_000;
+const CACHE_TTL_MS = 60_000;
 
 type VerifyKey = Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
 
 export class TokenVerifier {
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+
   private constructor(
     private readonly key: VerifyKey,
     private readonly jwt: Config['jwt'],
@@ -30,6 +38,17 @@ export class TokenVerifier {
 
   /** Verifies a compact JWT and returns its principal; AppError unauthorized (401) or forbidden (403). */
   async verify(token: string): Promise<Principal> {
+    const now = Date.now();
+    const hit = this.verified.get(token);
+    if (hit && hit.until > now) return hit.principal;
+    if (hit) this.verified.delete(token);
+    const { principal, exp } = await this.verifyUncached(token);
+    if (this.verified.size >= CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { principal, until: Math.min(now + CACHE_TTL_MS, exp * 1_000) });
+    return principal;
+  }
+
+  private async verifyUncached(token: string): Promise<{ principal: Principal; exp: number }> {
     let payload: JWTPayload;
     try {
       const options = {
@@ -51,7 +70,7 @@ export class TokenVerifier {
     }
     if (!isRole(payload.role)) throw new AppError('forbidden', `unknown role ${JSON.stringify(payload.role ?? null)}`);
     const name = typeof payload.name === 'string' ? payload.name.slice(0, 256) : undefined;
-    return { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) };
+    return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) }, exp: payload.exp! };
   }
 }
 

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics.js';
@@ -140,14 +139,6 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
     }
   } finally {
     await connection.eval(RELEASE_LOCK, 1, lockKey, token).catch((err: unknown) => logger.warn({ err }, 'releasing the scrub lock'));
-  }
-}
-
-/** Refuses to serve a blob the scrub marked corrupt (409 corrupt); absent rows are the caller's 404. */
-export async function assertBlobIntact(db: Pick<Db, 'blob'>, sha256: string): Promise<void> {
-  const blob = await db.blob.findUnique({ where: { sha256 }, select: { corruptAt: true, corruptReason: true } });
-  if (blob?.corruptAt) {
-    throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${blob.corruptReason ?? 'mismatch'}); they are withheld until an operator restores them`);
   }
 }
 

@@ -2,7 +2,6 @@
 // transaction. Every step is idempotent, so a job that runs twice (BullMQ is at-least-once) yields one file.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import { Prisma } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
@@ -13,7 +12,8 @@ import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { toAttrRecord, type FileMetadata } from './file-view.js';
 import { isFinalState } from './job-view.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
-import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry } from './job-steps.js';
+import { claimIngestJob, commitIngest, prepareIngestCommit } from './ingest-sql.js';
+import { markJobFailed } from './job-steps.js';
 
 export interface IngestDeps {
   db: Db;
@@ -68,20 +68,24 @@ async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
   return outcomeOf(await db.ingestJob.findUniqueOrThrow({ where: { id } }));
 }
 
+/** Files smaller than this report no intermediate progress: for them it is noise, and a Redis call each. */
+const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
+
 /** Runs the ingest job to a final state. Throws AppError (permanent or transient) or infrastructure errors. */
 export async function runIngest(deps: IngestDeps, ingestJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
   const { db, blobStore, attrStore, hashPool } = deps;
-  const job = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
-  if (!job) throw new AppError('not_found', `ingest job ${ingestJobId} does not exist`);
-  if (isFinalState(job.state)) return outcomeOf(job);
-
+  const job = await claimIngestJob(db, ingestJobId);
+  if (!job) {
+    const latest = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
+    if (!latest) throw new AppError('not_found', `ingest job ${ingestJobId} does not exist`);
+    return outcomeOf(latest);
+  }
   const staged = job.stagedPath;
   if (staged && !isInStaging(deps.config.stagingPath, staged)) {
     throw new AppError('validation_failed', 'staged path is outside the staging area');
   }
-
-  if (!(await advanceJob(db, job.id, { state: 'hashing', progress: 10, attempts: { increment: 1 } }))) return latestOutcome(db, job.id);
-  await report(10);
+  const progress = Number(job.size) >= PROGRESS_MIN_BYTES ? report : async () => {};
+  await progress(10);
 
   // 1. Hash the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of
   //    this job got past the commit, or crashed after moving it; both are settled from the database.
@@ -113,29 +117,24 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
       actual: digest.sha256,
     });
   }
-  if (!(await advanceJob(db, job.id, { state: 'committing', progress: 50, sha256: digest.sha256 }))) return latestOutcome(db, job.id);
-  await report(50);
-
   // An upload staged before a switch to ro/ar is not committed (SPEC §4).
   assertModeAllows(await deps.modes.current(), 'upload');
 
-  // A client-chosen file id that is already taken must fail before anything is written under that id.
-  if ((await db.file.count({ where: { id: job.fileId } })) > 0) {
-    const done = await db.walEntry.findUnique({ where: { jobId_operation: { jobId: job.id, operation: WAL_OPERATION } } });
-    if (done?.status !== 'committed') throw new AppError('conflict', `file id ${job.fileId} already exists`);
-  }
-
-  // 3. WAL pending before the blob store changes (one entry per job: a rerun continues the same entry).
+  // 3. Job `committing` and its WAL entry pending before the blob store changes (one entry per job: a rerun
+  //    continues the same entry). A client-chosen file id already taken fails before anything is written under it.
   const attrPath = attrRelativePath(job.fileId, job.createdAt);
   const storageKey = blobStore.keyFor(digest.sha256);
   const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
-  const wal = await pendingWalEntry(db, job, WAL_OPERATION, walPayload);
+  const prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+  if (prepared.kind === 'file-id-taken') throw new AppError('conflict', `file id ${job.fileId} already exists`);
+  if (prepared.kind === 'final') return latestOutcome(db, job.id);
+  await progress(50);
   deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
   const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
   deps.crashPoint?.('after-blob');
-  const params = job.params as unknown as UploadParams;
+  const params = (typeof job.params === 'string' ? JSON.parse(job.params) : job.params) as UploadParams;
   const meta: FileMetadata = {
     id: job.fileId,
     fileName: job.fileName,
@@ -155,87 +154,17 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   };
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
   deps.crashPoint?.('after-attr');
-  await report(80);
+  await progress(80);
   deps.crashPoint?.('before-commit');
 
-  // 6. Metadata, blob reference and WAL committed in one short transaction (no I/O inside it).
-  const committed = await commitMetadata(db, job, meta, attrPath, storageKey, wal.id, wal.startedAt);
+  // 6. Metadata, blob reference and WAL committed in one statement (no I/O inside it).
+  const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey);
+  if (committed.kind === 'file-id-taken') throw new AppError('conflict', `file id ${meta.id} already exists`);
+  // Garbage collection is removing these bytes right now: retry once it is done (the staged copy stays).
+  if (committed.kind === 'blob-in-gc') throw new Error(`blob ${meta.sha256} is being garbage-collected; retrying`);
   await removeStagedFiles(staged ? [staged] : []);
-  if (!committed) return latestOutcome(db, job.id);
-  return { ...committed, sha256: digest.sha256, size: digest.size, blobCreated, ranNow: true, hashSeconds };
-}
-
-async function commitMetadata(
-  db: Db,
-  job: IngestJob,
-  meta: FileMetadata,
-  attrPath: string,
-  storageKey: string,
-  walId: bigint,
-  walStartedAt: Date,
-): Promise<{ state: 'committed' | 'duplicate'; fileId: string } | null> {
-  try {
-    return await db.$transaction(
-      async (tx) => {
-        // The WAL row lock serialises concurrent runs of the same job; the loser sees `committed` and stops.
-        if (!(await lockPendingWal(tx, walId))) return null;
-
-        const [existing] = await tx.$queryRaw<Array<{ id: string }>>`
-          SELECT id::text AS id FROM files WHERE sha256 = ${meta.sha256} AND deleted_at IS NULL
-          ORDER BY created_at, id LIMIT 1`;
-        const referenced = await tx.$executeRaw`
-          INSERT INTO blobs (sha256, size, storage_key, ref_count, created_at)
-          VALUES (${meta.sha256}, ${BigInt(meta.size)}, ${storageKey}, 1, now())
-          ON CONFLICT (sha256) DO UPDATE SET ref_count = blobs.ref_count + 1, orphaned_at = NULL
-          WHERE blobs.gc_started_at IS NULL`;
-        // Garbage collection is removing these bytes right now: retry once it is done (the staged copy stays).
-        if (referenced === 0) throw new Error(`blob ${meta.sha256} is being garbage-collected; retrying`);
-        await tx.file.create({
-          data: {
-            id: meta.id,
-            fileName: meta.fileName,
-            contentType: meta.contentType,
-            size: BigInt(meta.size),
-            sha256: meta.sha256,
-            description: meta.description,
-            version: meta.version,
-            tags: meta.tags,
-            metadata: meta.metadata as Prisma.InputJsonObject,
-            owner: meta.owner,
-            ownerName: meta.ownerName,
-            elementId: meta.elementId,
-            createdAt: new Date(meta.createdAt),
-            updatedAt: new Date(meta.updatedAt),
-            revision: meta.revision,
-            attrPath,
-          },
-        });
-        const now = new Date();
-        await commitWal(tx, { id: walId, startedAt: walStartedAt }, now);
-        const state = existing ? 'duplicate' : 'committed';
-        await tx.ingestJob.update({
-          where: { id: job.id },
-          data: {
-            state,
-            progress: 100,
-            duplicateOf: existing?.id ?? null,
-            stagedPath: null,
-            errorCode: null,
-            errorMessage: null,
-            finishedAt: now,
-            updatedAt: now,
-          },
-        });
-        return { state, fileId: meta.id } as const;
-      },
-      { maxWait: 10_000, timeout: 15_000 },
-    );
-  } catch (err) {
-    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      throw new AppError('conflict', `file id ${meta.id} already exists`);
-    }
-    throw err;
-  }
+  if (committed.kind === 'lost') return latestOutcome(db, job.id);
+  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated, ranNow: true, hashSeconds };
 }
 
 /**

@@ -1,12 +1,12 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db.js';
-import { Prisma } from '../db.js';
+import { poolOf, type Db } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { removeStagedFiles } from '../storage/staging.js';
+import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
 import type { Principal } from './principal.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600 * 1_000;
@@ -77,6 +77,21 @@ export async function submitUpload(
   return result;
 }
 
+/** The jobs an earlier request with this Idempotency-Key created, in batch order. */
+async function jobsOfKey(db: Db, principal: string, idempotencyKey: string): Promise<IngestJob[]> {
+  const { rows } = await poolOf(db).query<IngestJobRow>(
+    `SELECT ${INGEST_JOB_COLUMNS} FROM ingest_jobs WHERE principal = $1 AND idempotency_key = $2 ORDER BY batch_index`,
+    [principal, idempotencyKey],
+  );
+  return rows.map(ingestJobFromRow);
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+/**
+ * Plain SQL, no interactive transaction: each statement is atomic on its own and the unique (principal, key,
+ * index) constraint settles racing replays, so an upload costs one INSERT ... RETURNING (plus a lookup with a key).
+ */
 async function recordJobs(
   db: Db,
   principal: Principal,
@@ -84,61 +99,50 @@ async function recordJobs(
   fields: UploadFields,
   idempotencyKey?: string,
 ): Promise<SubmitResult> {
+  const pool = poolOf(db);
   try {
-    return await db.$transaction(async (tx) => {
-      if (idempotencyKey) {
-        const earlier = await tx.ingestJob.findMany({
-          where: { principal: principal.sub, idempotencyKey },
-          orderBy: { batchIndex: 'asc' },
-        });
-        if (earlier.length > 0 && earlier[0]!.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
-          return { jobs: earlier, replayed: true };
-        }
-        if (earlier.length > 0) {
-          // Past the window the key is free again: detach it from the old jobs.
-          await tx.ingestJob.updateMany({ where: { principal: principal.sub, idempotencyKey }, data: { idempotencyKey: null } });
-        }
+    if (idempotencyKey) {
+      const earlier = await jobsOfKey(db, principal.sub, idempotencyKey);
+      if (earlier.length > 0 && earlier[0]!.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
+        return { jobs: earlier, replayed: true };
       }
-      if (fields.fileId) {
-        const taken =
-          (await tx.file.count({ where: { id: fields.fileId } })) > 0 ||
-          (await tx.ingestJob.count({ where: { fileId: fields.fileId, state: { not: 'failed' } } })) > 0;
-        if (taken) throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
+      if (earlier.length > 0) {
+        // Past the window the key is free again: detach it from the old jobs.
+        await pool.query('UPDATE ingest_jobs SET idempotency_key = NULL WHERE principal = $1 AND idempotency_key = $2', [principal.sub, idempotencyKey]);
       }
-      const params = {
-        description: fields.description ?? null,
-        version: fields.version ?? null,
-        tags: fields.tags,
-        metadata: fields.metadata as Prisma.InputJsonObject,
-      } satisfies Prisma.InputJsonObject;
-      const now = new Date();
-      const rows = staged.map((s, index) => ({
-        id: randomUUID(),
-        kind: 'ingest',
-        state: 'queued',
-        progress: 0,
-        principal: principal.sub,
-        principalName: principal.name ?? null,
-        idempotencyKey: idempotencyKey ?? null,
-        batchIndex: index,
-        fileName: s.fileName,
-        contentType: s.contentType,
-        size: BigInt(s.size),
-        stagedPath: s.stagedPath,
-        declaredSha256: fields.sha256 ?? null,
-        fileId: fields.fileId ?? randomUUID(),
-        params,
-        createdAt: now,
-        updatedAt: now,
-      }));
-      await tx.ingestJob.createMany({ data: rows });
-      const jobs = await tx.ingestJob.findMany({ where: { id: { in: rows.map((r) => r.id) } }, orderBy: { batchIndex: 'asc' } });
-      return { jobs, replayed: false };
-    });
+    }
+    if (fields.fileId) {
+      const { rows: [row] } = await pool.query<{ taken: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) OR EXISTS (SELECT 1 FROM ingest_jobs WHERE file_id = $1 AND state <> 'failed') AS taken`,
+        [fields.fileId],
+      );
+      if (row?.taken) throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
+    }
+    const params = { description: fields.description ?? null, version: fields.version ?? null, tags: fields.tags, metadata: fields.metadata };
+    const rows = staged.map((s, index) => ({
+      id: randomUUID(),
+      batch_index: index,
+      file_name: s.fileName,
+      content_type: s.contentType,
+      size: s.size,
+      staged_path: s.stagedPath,
+      file_id: fields.fileId ?? randomUUID(),
+    }));
+    const { rows: inserted } = await pool.query<IngestJobRow>(
+      `INSERT INTO ingest_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
+         content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
+       SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, $5,
+         r.file_id, $6::jsonb, $7, $7
+       FROM jsonb_to_recordset($1::jsonb)
+         AS r(id uuid, batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid)
+       RETURNING ${INGEST_JOB_COLUMNS}`,
+      [JSON.stringify(rows), principal.sub, principal.name ?? null, idempotencyKey ?? null, fields.sha256 ?? null, JSON.stringify(params), new Date()],
+    );
+    return { jobs: inserted.map(ingestJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex), replayed: false };
   } catch (err) {
     // Two requests raced with the same key: the loser answers with the winner's jobs.
-    if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      const jobs = await db.ingestJob.findMany({ where: { principal: principal.sub, idempotencyKey }, orderBy: { batchIndex: 'asc' } });
+    if (idempotencyKey && isUniqueViolation(err)) {
+      const jobs = await jobsOfKey(db, principal.sub, idempotencyKey);
       if (jobs.length > 0) return { jobs, replayed: true };
     }
     throw err;

@@ -1,20 +1,30 @@
 // Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Db } from '../db.js';
+import { poolOf, type Db } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
+import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
 import { isFinalState } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function visibleTo(principal: Principal) {
-  return can(principal, 'job:read-all') ? {} : { principal: principal.sub };
+/** The rows among ids (plain SQL: status polling is the hottest read), optionally only those of one principal. */
+async function selectJobs(db: Db, ids: string[], principal?: string): Promise<IngestJob[]> {
+  const { rows } = await poolOf(db).query<IngestJobRow>(
+    `SELECT ${INGEST_JOB_COLUMNS} FROM ingest_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
+    [ids, principal ?? null],
+  );
+  return rows.map(ingestJobFromRow);
+}
+
+function ownerFilter(principal: Principal): string | undefined {
+  return can(principal, 'job:read-all') ? undefined : principal.sub;
 }
 
 /** One job; 404 when it does not exist or belongs to someone the principal may not see. */
 export async function getJob(db: Db, principal: Principal, id: string): Promise<IngestJob> {
-  const job = UUID.test(id) ? await db.ingestJob.findFirst({ where: { id: id.toLowerCase(), ...visibleTo(principal) } }) : null;
+  const [job] = UUID.test(id) ? await selectJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
   if (!job) throw new AppError('not_found', `no job ${id}`);
   return job;
 }
@@ -23,8 +33,7 @@ export async function getJob(db: Db, principal: Principal, id: string): Promise<
 export async function getJobs(db: Db, principal: Principal, ids: string[]): Promise<IngestJob[]> {
   const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
   if (wanted.length === 0) return [];
-  const rows = await db.ingestJob.findMany({ where: { id: { in: wanted }, ...visibleTo(principal) } });
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = new Map((await selectJobs(db, wanted, ownerFilter(principal))).map((r) => [r.id, r]));
   return wanted.flatMap((id) => byId.get(id) ?? []);
 }
 
@@ -36,7 +45,7 @@ export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, sign
   const deadline = Date.now() + timeoutMs;
   let delay = 25;
   while (true) {
-    const rows = await db.ingestJob.findMany({ where: { id: { in: ids } } });
+    const rows = await selectJobs(db, ids);
     const done = rows.every((r) => isFinalState(r.state));
     const remaining = deadline - Date.now();
     if (done || remaining <= 0 || signal?.aborted) {
