@@ -62,4 +62,19 @@ describe('LocalBlobStore', () => {
     await expect(store.put('../../etc/passwd', a.p)).rejects.toThrow(/sha256/);
     await expect(store.openRead('ABC')).rejects.toThrow(/sha256/);
   });
+  it('puts again after its directory was removed behind its back (the created-directory cache is not trusted blindly)', async () => {
+    const a = await staged(`dir gone ${Date.now()}`);
+    expect((await store.put(a.sha, a.p)).created).toBe(true);
+    await fs.rm(path.join(root, 'storage', 'blobs', a.sha.slice(0, 2)), { recursive: true });
+    const b = await staged(`dir gone ${Date.now()}`);
+    expect((await store.put(b.sha, b.p)).created).toBe(true);
+    expect(await text(await store.openRead(b.sha))).toBe(await fs.readFile(b.p, 'utf8'));
+  });
+
+  it('gives every concurrent put of distinct blobs in one directory its file (shared directory fsyncs)', async () => {
+    const items = await Promise.all(Array.from({ length: 40 }, (_, i) => staged(`same-dir ${i} ${Date.now()}`)));
+    const results = await Promise.all(items.map((it) => store.put(it.sha, it.p)));
+    expect(results.every((r) => r.created)).toBe(true);
+    for (const it of items) expect((await store.stat(it.sha))?.size).toBe((await fs.stat(it.p)).size);
+  });
 });

@@ -149,7 +149,7 @@ async function checkBlob(deps: ScrubDeps, fileOf: (sha256: string) => string, ro
   // A truncated or grown file needs no hashing to be found out.
   if (stat.size !== expectedSize) return { intact: false, reason: 'mismatch', detail: `${stat.size} bytes stored, ${expectedSize} expected` };
   try {
-    const got = await deps.hashPool.hashFile(fileOf(row.sha256));
+    const got = await deps.hashPool.hashFile(fileOf(row.sha256), expectedSize);
     deps.metrics.scrubCheckedBytes.inc(got.size);
     if (got.sha256 === row.sha256 && got.size === expectedSize) return { intact: true };
     return { intact: false, reason: 'mismatch', detail: `the stored bytes hash to ${got.sha256} (${got.size} bytes)` };

@@ -93,7 +93,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   const hashStart = performance.now();
   try {
     if (!staged) throw Object.assign(new Error('no staged path'), { code: 'ENOENT' });
-    digest = await hashPool.hashFile(staged);
+    digest = await hashPool.hashFile(staged, Number(job.size));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const latest = await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } });

@@ -4,8 +4,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-/** fsync a directory so a rename or link inside it survives a power loss. */
-export async function fsyncDir(dir: string): Promise<void> {
+async function syncDirNow(dir: string): Promise<void> {
   const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
@@ -14,19 +13,66 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Per directory: the fsync running now, and the one queued to start after it (shared by everyone waiting). */
+const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
+
+/**
+ * fsync a directory so a rename or link inside it survives a power loss. Group commit: concurrent callers share
+ * fsyncs. A caller's change happened before its call, so it may join a sync that has not started yet, never one
+ * already running (that one may have missed the change): at most one sync runs and one waits per directory.
+ */
+export function fsyncDir(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  if (!state) {
+    const running = syncDirNow(dir).finally(() => {
+      const current = dirSyncs.get(dir);
+      if (current?.running === running && !current.queued) dirSyncs.delete(dir);
+    });
+    dirSyncs.set(dir, { running });
+    return running;
+  }
+  if (!state.queued) {
+    const queued = state.running
+      .catch(() => undefined)
+      .then(() => {
+        const next = syncDirNow(dir).finally(() => {
+          const current = dirSyncs.get(dir);
+          if (current?.running === next && !current.queued) dirSyncs.delete(dir);
+        });
+        dirSyncs.set(dir, { running: next });
+        return next;
+      });
+    state.queued = queued;
+  }
+  return state.queued;
+}
+
+/** Directories this process made durable already: each is created and fsynced once, not at every write. */
+const durableDirs = new Set<string>();
+const DURABLE_DIRS_MAX = 200_000;
+
 /** mkdir -p, then fsync the parent of every directory it created, so new entries are durable too. */
 export async function ensureDirDurable(dir: string): Promise<void> {
+  if (durableDirs.has(dir)) return;
   const first = await fs.mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  // Walk from the deepest new directory up to the parent of the first one created.
-  let current = dir;
-  const stop = path.dirname(first);
-  while (true) {
-    const parent = path.dirname(current);
-    await fsyncDir(parent);
-    if (parent === stop || parent === current) break;
-    current = parent;
+  if (first !== undefined) {
+    // Walk from the deepest new directory up to the parent of the first one created.
+    let current = dir;
+    const stop = path.dirname(first);
+    while (true) {
+      const parent = path.dirname(current);
+      await fsyncDir(parent);
+      if (parent === stop || parent === current) break;
+      current = parent;
+    }
   }
+  if (durableDirs.size >= DURABLE_DIRS_MAX) durableDirs.clear();
+  durableDirs.add(dir);
+}
+
+/** Forgets dir (and what is under it), after something removed it: the next ensureDirDurable creates it again. */
+export function forgetDurableDir(dir: string): void {
+  for (const known of durableDirs) if (known === dir || known.startsWith(dir + path.sep)) durableDirs.delete(known);
 }
 
 /** fsync a regular file by path (data and metadata). */
@@ -44,7 +90,13 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   const dir = path.dirname(target);
   await ensureDirDurable(dir);
   const temp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.tmp`);
-  const handle = await fs.open(temp, 'wx', 0o640);
+  const handle = await fs.open(temp, 'wx', 0o640).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    // The directory was removed behind this process's back: make it again.
+    forgetDurableDir(dir);
+    await ensureDirDurable(dir);
+    return fs.open(temp, 'wx', 0o640);
+  });
   try {
     await handle.writeFile(data);
     await handle.datasync();

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import { assertSha256, type BlobStore, type ByteRange, type PutResult } from './blob-store.js';
-import { ensureDirDurable, fsyncDir, fsyncFile, removeIfExists } from './durable-fs.js';
+import { ensureDirDurable, forgetDurableDir, fsyncDir, fsyncFile, removeIfExists } from './durable-fs.js';
 
 export class LocalBlobStore implements BlobStore {
   readonly backend = 'local';
@@ -38,7 +38,13 @@ export class LocalBlobStore implements BlobStore {
     await fsyncFile(sourcePath);
     try {
       // link() never overwrites: of two jobs racing with the same bytes, exactly one creates the blob.
-      await fs.link(sourcePath, target);
+      await fs.link(sourcePath, target).catch(async (err: NodeJS.ErrnoException) => {
+        // ENOENT with the source present: the directory was removed behind this process's back.
+        if (err.code !== 'ENOENT' || !(await this.exists(sourcePath))) throw err;
+        forgetDurableDir(dir);
+        await ensureDirDurable(dir);
+        await fs.link(sourcePath, target);
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return { created: false, storageKey };
