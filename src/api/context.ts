@@ -50,7 +50,6 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
   const jobEvents = new JobEventsHub(config, logger);
-  await jobEvents.open();
   const queues = createQueues(config, redis);
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);

@@ -77,6 +77,8 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
     }
     req.once('close', finish);
     void refresh();
+    // The first subscriber starts the listeners: read once more when they are up, in case the job moved meanwhile.
+    void ctx.jobEvents.ready().then(() => (done ? undefined : refresh()), () => undefined);
   });
 }
 
