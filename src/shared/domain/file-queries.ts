@@ -86,6 +86,14 @@ export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, 
   return new Map(rows.map((r) => [r.id, toFileMetadata(r)]));
 }
 
+/** Ranges up to this size are read into memory at once; larger ones and whole files are streamed. */
+export const SMALL_RANGE_MAX_BYTES = 64 * 1024;
+
+/** A small inclusive byte range of the file, read at once (see SMALL_RANGE_MAX_BYTES). */
+export function readFileRange(blobStore: BlobStore, file: FileMetadata, range: ByteRange): Promise<Buffer> {
+  return blobStore.readRange(file.sha256, range);
+}
+
 /** The file's bytes, or the inclusive byte range of them. */
 export function openFileContent(blobStore: BlobStore, file: FileMetadata, range?: ByteRange): Promise<Readable> {
   return blobStore.openRead(file.sha256, range);

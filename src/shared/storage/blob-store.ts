@@ -20,6 +20,8 @@ export interface BlobStore {
   put(sha256: string, sourcePath: string): Promise<PutResult>;
   /** Opens the blob, or a byte range of it, as a stream. Throws AppError not_found when absent. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
+  /** The bytes of a small inclusive range at once (no stream): for Range requests of a few KiB. */
+  readRange(sha256: string, range: ByteRange): Promise<Buffer>;
   /** Size of the stored blob, or null when absent. */
   stat(sha256: string): Promise<{ size: number } | null>;
   /** Removes the blob; returns false when it was not there. */

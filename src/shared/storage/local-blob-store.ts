@@ -86,6 +86,25 @@ export class LocalBlobStore implements BlobStore {
     return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
   }
 
+  async readRange(sha256: string, range: ByteRange): Promise<Buffer> {
+    const handle = await fs.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
+      throw err;
+    });
+    try {
+      const buffer = Buffer.allocUnsafe(range.end - range.start + 1);
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, range.start + filled);
+        if (bytesRead === 0) throw new Error(`blob ${sha256} is shorter than the range ${range.start}-${range.end}`);
+        filled += bytesRead;
+      }
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
   async stat(sha256: string): Promise<{ size: number } | null> {
     try {
       const s = await fs.stat(this.pathFor(sha256));
