@@ -34,8 +34,8 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-function publicLine(line: ReportLine): Omit<ReportLine, 'mtimeMs'> {
-  const { mtimeMs: _mtime, ...rest } = line;
+function publicLine(line: ReportLine): Omit<ReportLine, 'mtimeMs' | 'batch'> {
+  const { mtimeMs: _mtime, batch: _batch, ...rest } = line;
   return rest;
 }
 

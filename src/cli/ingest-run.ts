@@ -1,5 +1,7 @@
 // The ingest pipeline: walk, skip what the report says is done, hash in a thread pool, ask `exists`, upload the
-// rest one file per request (declared sha256 + Idempotency-Key, so a rerun never makes a second file), follow the jobs.
+// rest (declared sha256 + Idempotency-Key, so a rerun never makes a second file), follow the jobs. With --report,
+// small files travel several per request; each batch is recorded (`sending` lines) before it is sent, so a rerun
+// after a crash resends the very same batch under the same key.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +10,8 @@ import { CliHashPool } from './hash-pool.js';
 import type { IngestOutput, IngestSummary } from './ingest-output.js';
 import { JobTracker } from './job-tracker.js';
 import { Limiter } from './limiter.js';
-import { isDone, readReport, ReportWriter, type ReportLine } from './report.js';
+import type { BatchRef } from './report.js';
+import { isDone, readReport, ReportWriter, resendableBatch, type AnyReportLine, type ReportLine } from './report.js';
 import { walkPaths, type LocalFile } from './walk.js';
 
 export interface IngestOptions {
@@ -32,6 +35,11 @@ interface HashedFile extends LocalFile {
 // exists takes up to 1000 digests; a chunk also stops at this many bytes so uploads start while big trees hash.
 const CHUNK_FILES = 1000;
 const CHUNK_BYTES = 256 * 1024 * 1024;
+
+/** Files up to this size share requests (with --report): per-request work dominates for them, not the bytes. */
+export const BATCH_FILE_MAX_BYTES = 1024 * 1024;
+const BATCH_MAX_FILES = 32;
+const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Errors after which every further request would fail the same way: stop sending. */
 function isFatal(err: unknown): boolean {
@@ -57,6 +65,35 @@ function chunked(files: LocalFile[]): LocalFile[][] {
 
 export function idempotencyKey(f: HashedFile): string {
   return createHash('sha256').update(`${f.path}|${f.size}|${f.mtimeMs}|${f.sha256}`).digest('hex');
+}
+
+/** A batch's key: derived from its members' own keys, in order. */
+export function batchIdempotencyKey(files: HashedFile[]): string {
+  return createHash('sha256').update(files.map(idempotencyKey).join('\n')).digest('hex');
+}
+
+/**
+ * Batches an earlier run recorded as `sending` and did not finish, complete and unchanged, in their order:
+ * they are sent again first, under their recorded keys. Members of a batch that changed since go the usual way.
+ */
+function unfinishedBatches(todo: LocalFile[], previous: Map<string, AnyReportLine>): Array<{ key: string; files: HashedFile[] }> {
+  const groups = new Map<string, Array<{ file: HashedFile; batch: BatchRef }>>();
+  for (const f of todo) {
+    const line = previous.get(f.path);
+    const batch = resendableBatch(line);
+    if (!batch || !line?.sha256 || line.size !== f.size || line.mtimeMs !== f.mtimeMs) continue;
+    let group = groups.get(batch.key);
+    if (!group) groups.set(batch.key, (group = []));
+    group.push({ file: { ...f, sha256: line.sha256 }, batch });
+  }
+  const out: Array<{ key: string; files: HashedFile[] }> = [];
+  for (const [key, members] of groups) {
+    const size = members[0]!.batch.size;
+    members.sort((a, b) => a.batch.index - b.batch.index);
+    const complete = members.length === size && members.every((m, i) => m.batch.index === i && m.batch.size === size);
+    if (complete) out.push({ key, files: members.map((m) => m.file) });
+  }
+  return out;
 }
 
 async function corrupt(file: string): Promise<void> {
@@ -127,20 +164,7 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
         : { code: (err as NodeJS.ErrnoException)?.code ?? 'error', message: err instanceof Error ? err.message : String(err) },
   });
 
-  const upload = async (f: HashedFile): Promise<ReportLine> => {
-    if (fatal) return failedLine(f, f.sha256, fatal);
-    let job: Job;
-    try {
-      job = await uploads.run(async () => {
-        if (fatal) throw fatal;
-        const answer = await opts.client.upload([{ path: f.path }], { ...fields, sha256: f.sha256 }, { idempotencyKey: idempotencyKey(f) });
-        if (!answer.replayed) summary.uploadedBytes += f.size;
-        return answer.jobs[0]!;
-      });
-    } catch (err) {
-      if (isFatal(err)) fatal ??= err;
-      return failedLine(f, f.sha256, err);
-    }
+  const follow = async (f: HashedFile, job: Job): Promise<ReportLine> => {
     try {
       const final = await tracker.wait(job);
       if (final.state === 'failed') return failedLine(f, f.sha256, new ArtstoreError({ status: 200, code: final.error?.code ?? 'failed', detail: final.error?.message ?? 'the ingest job failed' }), final.id);
@@ -150,12 +174,84 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
     }
   };
 
+  /** Sends files in one request (one digest each, in order) under key; one report line per file. */
+  const send = async (files: HashedFile[], key: string): Promise<ReportLine[]> => {
+    if (fatal) return files.map((f) => failedLine(f, f.sha256, fatal));
+    let jobs: Job[];
+    try {
+      jobs = await uploads.run(async () => {
+        if (fatal) throw fatal;
+        const answer = await opts.client.upload(
+          files.map((f) => ({ path: f.path })),
+          { ...fields, sha256: files.map((f) => f.sha256).join(',') },
+          { idempotencyKey: key },
+        );
+        if (!answer.replayed) summary.uploadedBytes += files.reduce((n, f) => n + f.size, 0);
+        if (answer.jobs.length !== files.length) throw new Error(`the element answered ${answer.jobs.length} jobs for ${files.length} files`);
+        return answer.jobs;
+      });
+    } catch (err) {
+      if (isFatal(err)) fatal ??= err;
+      return files.map((f) => failedLine(f, f.sha256, err));
+    }
+    return Promise.all(files.map((f, i) => follow(f, jobs[i]!)));
+  };
+
+  const upload = async (f: HashedFile): Promise<ReportLine> => (await send([f], idempotencyKey(f)))[0]!;
+
+  /** Records the batch in the report, then sends it: a crash in between is resent as the same batch. */
+  const sendBatch = async (files: HashedFile[], key = batchIdempotencyKey(files), recorded = false): Promise<ReportLine[]> => {
+    if (!recorded && report) {
+      await Promise.all(
+        files.map((f, index) =>
+          report.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', batch: { key, index, size: files.length } }),
+        ),
+      );
+    }
+    const lines = await send(files, key);
+    // The request itself failed (no job): keep the batch on the line, so a rerun resends it under the same key.
+    return lines.map((l, index) => (l.state === 'failed' && l.jobId === null ? { ...l, batch: { key, index, size: files.length } } : l));
+  };
+
+  // Small files wait here until a batch is full or the chunk ends; each waits for its own line.
+  let open: Array<{ file: HashedFile; resolve: (line: ReportLine) => void }> = [];
+  let openBytes = 0;
+  const flush = () => {
+    if (open.length === 0) return;
+    const members = open;
+    open = [];
+    openBytes = 0;
+    void sendBatch(members.map((m) => m.file)).then(
+      (lines) => members.forEach((m, i) => m.resolve(lines[i]!)),
+      (err: unknown) => members.forEach((m) => m.resolve(failedLine(m.file, m.file.sha256, err))),
+    );
+  };
+  const batching = report !== undefined;
+  const enqueueUpload = (f: HashedFile): Promise<ReportLine> => {
+    if (!batching || f.size > BATCH_FILE_MAX_BYTES) return upload(f);
+    if (open.length >= BATCH_MAX_FILES || (open.length > 0 && openBytes + f.size > BATCH_MAX_BYTES)) flush();
+    const line = new Promise<ReportLine>((resolve) => open.push({ file: f, resolve }));
+    openBytes += f.size;
+    return line;
+  };
+
   // One upload per distinct content in a run: later files with the same sha256 wait for the first one.
   const leaders = new Map<string, Promise<ReportLine>>();
   const pending: Array<Promise<ReportLine>> = [];
 
   try {
-    for (const chunk of chunked(todo)) {
+    // First the batches an earlier run recorded but did not finish, each as it was, under its own key.
+    const resumed = unfinishedBatches(todo, previous);
+    const resumedPaths = new Set(resumed.flatMap((b) => b.files.map((f) => f.path)));
+    for (const b of resumed) {
+      const lines = sendBatch(b.files, b.key, true);
+      b.files.forEach((f, i) => {
+        const line = lines.then((all) => all[i]!);
+        leaders.set(f.sha256, leaders.get(f.sha256) ?? line);
+        pending.push(line.then(finish));
+      });
+    }
+    for (const chunk of chunked(todo.filter((f) => !resumedPaths.has(f.path)))) {
       if (fatal) {
         for (const f of chunk) pending.push(finish(failedLine(f, null, fatal)));
         continue;
@@ -194,12 +290,14 @@ export async function runIngest(opts: IngestOptions): Promise<IngestSummary> {
           leaders.set(f.sha256, line);
           pending.push(line.then(finish));
         } else {
-          const line = upload(f);
+          const line = enqueueUpload(f);
           leaders.set(f.sha256, line);
           pending.push(line.then(finish));
         }
       }
+      flush();
     }
+    flush();
     await Promise.all(pending);
   } finally {
     await tracker.close();

@@ -1,4 +1,5 @@
-// The --report file: one JSON line per finished file, appended as files finish and read back to resume.
+// The --report file: one JSON line per finished file, appended as files finish and read back to resume; and,
+// before a batch of small files is sent, one `sending` line per member, so a rerun resends that same batch.
 import fs from 'node:fs/promises';
 
 export type FileState = 'committed' | 'duplicate' | 'present' | 'failed';
@@ -13,13 +14,37 @@ export interface ReportLine {
   fileId: string | null;
   state: FileState;
   error?: { code: string; message: string };
+  /** On a failed line of a batch whose request itself failed (no job): the batch, so a rerun resends it as it was. */
+  batch?: BatchRef;
 }
+
+export interface BatchRef {
+  key: string;
+  index: number;
+  size: number;
+}
+
+/**
+ * Written before a batch upload is sent: the batch's Idempotency-Key and the member's place in it. A rerun after a
+ * crash sends the same members in the same order with the same key, so the element answers with the jobs it made
+ * the first time (if the request had reached it) instead of making new ones.
+ */
+export interface SendingLine {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  state: 'sending';
+  batch: BatchRef;
+}
+
+export type AnyReportLine = ReportLine | SendingLine;
 
 export const DONE_STATES: ReadonlySet<FileState> = new Set<FileState>(['committed', 'duplicate', 'present']);
 
 /** The last line per path of an earlier report; a missing file is an empty report, a torn last line is ignored. */
-export async function readReport(file: string): Promise<Map<string, ReportLine>> {
-  const out = new Map<string, ReportLine>();
+export async function readReport(file: string): Promise<Map<string, AnyReportLine>> {
+  const out = new Map<string, AnyReportLine>();
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -30,7 +55,7 @@ export async function readReport(file: string): Promise<Map<string, ReportLine>>
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const parsed = JSON.parse(line) as ReportLine;
+      const parsed = JSON.parse(line) as AnyReportLine;
       if (typeof parsed.path === 'string' && typeof parsed.state === 'string') out.set(parsed.path, parsed);
     } catch {
       // a line cut short by a crash: that file simply is not done
@@ -50,7 +75,7 @@ export class ReportWriter {
     this.handle = await fs.open(this.file, 'a');
   }
 
-  append(line: ReportLine): Promise<void> {
+  append(line: AnyReportLine): Promise<void> {
     const handle = this.handle;
     if (!handle) return Promise.resolve();
     this.chain = this.chain.then(async () => {
@@ -65,7 +90,14 @@ export class ReportWriter {
   }
 }
 
+/** The batch an earlier line says this file was sent in, when a rerun should send that batch again. */
+export function resendableBatch(line: AnyReportLine | undefined): BatchRef | undefined {
+  if (line?.state === 'sending') return line.batch;
+  if (line?.state === 'failed' && line.jobId === null) return line.batch;
+  return undefined;
+}
+
 /** True when an earlier run finished this file and it has not changed since (same size and mtime). */
-export function isDone(previous: ReportLine | undefined, size: number, mtimeMs: number): boolean {
-  return previous !== undefined && DONE_STATES.has(previous.state) && previous.size === size && previous.mtimeMs === mtimeMs;
+export function isDone(previous: AnyReportLine | undefined, size: number, mtimeMs: number): boolean {
+  return previous !== undefined && previous.state !== 'sending' && DONE_STATES.has(previous.state) && previous.size === size && previous.mtimeMs === mtimeMs;
 }

@@ -117,6 +117,33 @@ describe('ingest', () => {
     expect(job).toMatchObject({ state: 'committed', sha256: sha(bytes) });
   });
 
+  it('checks each file of a multi-file upload against its own digest from a comma-separated sha256 list', async () => {
+    const [a, b, c] = [randomBytes(3_000), randomBytes(4_000), randomBytes(5_000)];
+    const res = await request(world.app)
+      .post('/api/v1/files/upload')
+      .set('Authorization', `Bearer ${user}`)
+      .field('sha256', [sha(a), sha(Buffer.from('not b')), sha(c)].join(','))
+      .attach('file', a, 'a.bin')
+      .attach('file', b, 'b.bin')
+      .attach('file', c, 'c.bin');
+    expect(res.status).toBe(202);
+    const jobs = await Promise.all(res.body.jobs.map((j: { id: string }) => world.waitForJob(j.id, user)));
+    expect(jobs.map((j) => [j.fileName, j.state])).toEqual([['a.bin', 'committed'], ['b.bin', 'failed'], ['c.bin', 'committed']]);
+    expect(jobs[1]).toMatchObject({ error: { code: 'checksum_mismatch' } });
+  });
+
+  it('refuses a sha256 list whose length is not the number of files, staging nothing', async () => {
+    const res = await request(world.app)
+      .post('/api/v1/files/upload')
+      .set('Authorization', `Bearer ${user}`)
+      .field('sha256', sha(Buffer.from('x')))
+      .attach('file', randomBytes(100), 'one.bin')
+      .attach('file', randomBytes(100), 'two.bin');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'validation_failed', parameter: 'sha256' });
+    expect(await world.stagedFiles()).toEqual([]);
+  });
+
   it('writes a WAL entry pending before the blob and committed with the metadata', async () => {
     const bytes = randomBytes(20_000);
     const res = await upload(bytes, 'wal.bin');

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliWorld, jsonLines, makeTree, readReportLines, runCli, startCli, type CliWorld } from './cli-harness.js';
 
+const DONE = ['committed', 'duplicate', 'present'];
+
 describe('artstore ingest after a crash', () => {
   let cw: CliWorld;
   let dir: string;
@@ -22,20 +24,27 @@ describe('artstore ingest after a crash', () => {
   });
 
   it('is killed halfway, reruns, and every file is committed exactly once', async () => {
-    const tree = await makeTree(path.join(dir, 'tree'), { count: 80, maxSize: 512 * 1024, duplicates: 2 });
+    const tree = await makeTree(path.join(dir, 'tree'), { count: 320, maxSize: 512 * 1024, duplicates: 2 });
     const report = path.join(dir, 'report.jsonl');
-    const args = ['ingest', path.join(dir, 'tree'), '--url', cw.url, '--token', token, '--report', report, '--concurrency', '2'];
+    const args = ['ingest', path.join(dir, 'tree'), '--url', cw.url, '--token', token, '--report', report, '--concurrency', '1'];
 
     const first = startCli(args);
     const deadline = Date.now() + 60_000;
-    while ((await readReportLines(report)).length < 10) {
+    // `sending` lines record a batch before it is sent; wait for files that actually finished.
+    const finished = async () => (await readReportLines(report)).filter((l) => l.state !== 'sending');
+    while ((await finished()).length < 10) {
       if (Date.now() > deadline) throw new Error('the first run reported nothing in 60 s');
       await new Promise((r) => setTimeout(r, 25));
     }
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.code).toBe('SIGKILL');
-    const finishedBefore = (await readReportLines(report)).filter((l) => l.state !== 'failed');
+    // The last line per path says where each file stood when the run was killed.
+    const lastBefore = new Map((await readReportLines(report)).map((l) => [l.path, l]));
+    const finishedBefore = [...lastBefore.values()].filter((l) => DONE.includes(String(l.state)));
+    // Batches are recorded (`sending`) before they go out: the rerun must resend those, not make new ones.
+    const sendingBefore = [...lastBefore.values()].filter((l) => l.state === 'sending').length;
+    expect(sendingBefore).toBeGreaterThan(0);
     expect(finishedBefore.length).toBeLessThan(tree.length);
 
     const second = await runCli(args);
@@ -51,7 +60,7 @@ describe('artstore ingest after a crash', () => {
 
     // Every path has a finished line; every distinct content is exactly one file row of this owner.
     const last = new Map((await readReportLines(report)).map((l) => [l.path, l.state]));
-    for (const f of tree) expect(['committed', 'duplicate', 'present']).toContain(last.get(f.path));
+    for (const f of tree) expect(DONE).toContain(last.get(f.path));
     const rows = await cw.world.api.db.file.groupBy({ by: ['sha256'], where: { owner, deletedAt: null }, _count: { _all: true } });
     const distinct = new Set(tree.map((f) => f.sha256));
     expect(rows).toHaveLength(distinct.size);

@@ -24,6 +24,13 @@ describe('artstore ingest', () => {
     const line = (res.text as string).split('\n').find((l) => l.startsWith('artstore_uploads_accepted_total'));
     return Number(line?.split(' ').pop() ?? 0);
   };
+  const uploadRequests = async () => {
+    const res = await request(cw.world.app).get('/metrics');
+    return (res.text as string)
+      .split('\n')
+      .filter((l) => l.startsWith('artstore_http_requests_total') && l.includes('route="/api/v1/files/upload"'))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  };
   const jobRows = () => cw.world.api.db.ingestJob.count({ where: { principal: owner } });
 
   beforeAll(async () => {
@@ -50,6 +57,7 @@ describe('artstore ingest', () => {
   it('stores every file of a tree, writes one report line per file and JSON lines on a non-TTY', async () => {
     expect(tree).toHaveLength(300);
     const before = await uploadsAccepted();
+    const requestsBefore = await uploadRequests();
     const res = await runCli(['ingest', path.join(dir, 'tree'), ...conn(), '--report', report, '--tag', 'cli-test', '--concurrency', '8']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
@@ -61,12 +69,15 @@ describe('artstore ingest', () => {
     // The five copies share content with files sent in the same run: their bytes go once.
     const distinct = new Set(tree.map((f) => f.sha256)).size;
     expect(await uploadsAccepted()).toBe(before + distinct);
+    // With a report, files up to 1 MiB share requests (up to 32 a request): far fewer requests than files.
+    expect(await uploadRequests() - requestsBefore).toBeLessThanOrEqual(Math.ceil(distinct / 4));
     console.log(
       `ingest of ${tree.length} files (${(summary.bytes! / MiB).toFixed(1)} MiB): ${summary.elapsedMs} ms, ` +
         `${summary.filesPerSecond} files/s, ${summary.megabytesPerSecond} MB/s`,
     );
 
-    const reported = await readReportLines(report);
+    // Besides one final line per file, the report holds the `sending` lines that recorded each batch first.
+    const reported = (await readReportLines(report)).filter((l) => l.state !== 'sending');
     expect(reported).toHaveLength(tree.length);
     const byPath = new Map(reported.map((l) => [l.path, l]));
     for (const f of tree) expect(byPath.get(f.path)).toMatchObject({ size: f.size, sha256: f.sha256 });
@@ -151,7 +162,9 @@ describe('artstore ingest', () => {
   it('fails the one file changed between hash and upload with checksum_mismatch, exit 1, the rest succeed', async () => {
     const small = await makeTree(path.join(dir, 'corrupt'), { count: 6, maxSize: 1024, duplicates: 0, extra: [{ name: 'victim.bin', size: 5000 }] });
     const victim = small.find((f) => f.path.endsWith('victim.bin'))!;
-    const res = await runCli(['ingest', path.join(dir, 'corrupt'), ...conn()], { ARTSTORE_CLI_TEST_CORRUPT_AFTER_HASH: victim.path });
+    // With a report all seven travel in one batch: the element checks each file against its own declared digest.
+    const corruptReport = path.join(dir, 'corrupt-report.jsonl');
+    const res = await runCli(['ingest', path.join(dir, 'corrupt'), ...conn(), '--report', corruptReport], { ARTSTORE_CLI_TEST_CORRUPT_AFTER_HASH: victim.path });
     expect(res.code).toBe(1);
     const lines = jsonLines(res.stdout);
     const summary = lines.pop()!.summary as Record<string, number>;
@@ -161,6 +174,10 @@ describe('artstore ingest', () => {
     expect(failed[0]).toMatchObject({ path: victim.path, error: { code: 'checksum_mismatch' } });
     expect(lines.filter((l) => l.state !== 'failed').every((l) => DONE.includes(String(l.state)))).toBe(true);
     expect(lines).toHaveLength(small.length);
+    const recorded = await readReportLines(corruptReport);
+    // Everything that was sent (not already present, such as the empty file) went in that one batch.
+    expect(recorded.filter((l) => l.state === 'sending')).toHaveLength(lines.filter((l) => l.state !== 'present').length);
+    expect(new Set(recorded.filter((l) => l.state === 'sending').map((l) => (l.batch as { key: string }).key)).size).toBe(1);
   });
 
   it('exits 2 on usage errors and 1 with a clear message for a bad token or a missing server', async () => {

@@ -7,6 +7,7 @@ const METADATA_MAX_BYTES = 16 * 1024;
 const MAX_TAGS = 50;
 const TAG_MAX_CHARS = 100;
 const FILE_NAME_MAX_BYTES = 255;
+const MAX_DECLARED_DIGESTS = 1000;
 
 const tagList = z
   .string()
@@ -52,8 +53,9 @@ export const uploadFieldsSchema = z
     metadata: metadataObject.optional(),
     sha256: z
       .string()
-      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
-      .transform((s) => s.toLowerCase())
+      .regex(/^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$/, 'must be 64 hex digits, or a comma-separated list of them (one per file, in order)')
+      .transform((s) => s.toLowerCase().split(','))
+      .refine((list) => list.length <= MAX_DECLARED_DIGESTS, `at most ${MAX_DECLARED_DIGESTS} digests`)
       .optional(),
     fileId: z.uuid('must be a UUID').transform((s) => s.toLowerCase()).optional(),
   })

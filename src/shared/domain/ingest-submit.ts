@@ -23,7 +23,8 @@ export interface UploadFields {
   version?: string;
   tags: string[];
   metadata: Record<string, unknown>;
-  sha256?: string;
+  /** Expected sha256 of each file, in the order of the parts (one digest per file). */
+  sha256?: string[];
   fileId?: string;
 }
 
@@ -54,9 +55,12 @@ export async function submitUpload(
   let result: SubmitResult;
   try {
     if (staged.length === 0) throw new AppError('validation_failed', "no file: send one or more parts named 'file'");
-    if (staged.length > 1 && (fields.sha256 || fields.fileId)) {
-      throw new AppError('validation_failed', "'sha256' and 'fileId' apply to a single file; send one file per request", {
-        parameter: fields.sha256 ? 'sha256' : 'fileId',
+    if (staged.length > 1 && fields.fileId) {
+      throw new AppError('validation_failed', "'fileId' applies to a single file; send one file per request", { parameter: 'fileId' });
+    }
+    if (fields.sha256 && fields.sha256.length !== staged.length) {
+      throw new AppError('validation_failed', `'sha256' lists ${fields.sha256.length} digests for ${staged.length} files; give one per file, in order`, {
+        parameter: 'sha256',
       });
     }
     result = await recordJobs(deps.db, principal, staged, fields, idempotencyKey);
@@ -127,16 +131,17 @@ async function recordJobs(
       size: s.size,
       staged_path: s.stagedPath,
       file_id: fields.fileId ?? randomUUID(),
+      declared_sha256: fields.sha256?.[index] ?? null,
     }));
     const { rows: inserted } = await pool.query<IngestJobRow>(
       `INSERT INTO ingest_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
          content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
-       SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, $5,
-         r.file_id, $6::jsonb, $7, $7
+       SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, r.declared_sha256,
+         r.file_id, $5::jsonb, $6, $6
        FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid)
+         AS r(id uuid, batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text)
        RETURNING ${INGEST_JOB_COLUMNS}`,
-      [JSON.stringify(rows), principal.sub, principal.name ?? null, idempotencyKey ?? null, fields.sha256 ?? null, JSON.stringify(params), new Date()],
+      [JSON.stringify(rows), principal.sub, principal.name ?? null, idempotencyKey ?? null, JSON.stringify(params), new Date()],
     );
     return { jobs: inserted.map(ingestJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex), replayed: false };
   } catch (err) {
