@@ -5,6 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryParser } from '../helpers/http.js';
+import { toJobView } from '../../src/shared/domain/job-view.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -168,6 +169,13 @@ describe('ingest', () => {
     const batch = await request(world.app).get(`/api/v1/jobs?ids=${ids.join(',')},00000000-0000-4000-8000-000000000000`).set('Authorization', `Bearer ${user}`);
     expect(batch.status).toBe(200);
     expect(batch.body.jobs.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual(ids.map((id: string) => [id, 'committed']));
+    // The status routes read a lean row with timestamps formatted by PostgreSQL: the same view as the full row.
+    const rows = await world.api.db.ingestJob.findMany({ where: { id: { in: ids } } });
+    for (const view of batch.body.jobs) {
+      const row = rows.find((r) => r.id === view.id)!;
+      expect(view).toEqual(toJobView(row));
+      expect((await request(world.app).get(`/api/v1/jobs/${view.id}`).set('Authorization', `Bearer ${user}`)).body).toEqual(view);
+    }
   });
 
   it('with wait= answers 201 and the file once the job is done', async () => {

@@ -2,7 +2,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { IngestJob } from '../../shared/db/generated/client.js';
-import { getJob, getJobs } from '../../shared/domain/job-queries.js';
+import { getJob, getJobView, getJobViews } from '../../shared/domain/job-queries.js';
 import { isFinalState, toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
@@ -106,7 +106,7 @@ export function jobRoutes(ctx: ApiContext): RouteSpec[] {
       params: z.object({ jobId: z.string() }),
       responses: { 200: { description: 'Job', schema: jobSchema }, ...errors(401, 403, 404) },
       handler: async (_req, res, { params }) => {
-        res.json(toJobView(await getJob(ctx.db, principalOf(res), params.jobId)));
+        res.json(await getJobView(ctx.db, principalOf(res), params.jobId));
       },
     }),
     defineRoute({
@@ -118,8 +118,7 @@ export function jobRoutes(ctx: ApiContext): RouteSpec[] {
       query: idsQuery,
       responses: { 200: { description: 'the visible jobs, in the order asked', schema: jobListSchema }, ...errors(400, 401, 403) },
       handler: async (_req, res, { query }) => {
-        const jobs = await getJobs(ctx.db, principalOf(res), query.ids);
-        res.json({ jobs: jobs.map(toJobView) });
+        res.json({ jobs: await getJobViews(ctx.db, principalOf(res), query.ids) });
       },
     }),
   ];

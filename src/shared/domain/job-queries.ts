@@ -4,7 +4,7 @@ import { poolOf, type Db } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
-import { isFinalState } from './job-view.js';
+import { isFinalState, toJobView, type JobView, type JobViewSource } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -18,6 +18,36 @@ async function selectJobs(db: Db, ids: string[], principal?: string): Promise<In
   return rows.map(ingestJobFromRow);
 }
 
+// Only what a Job view shows, timestamps formatted by PostgreSQL: status polling reads up to 100 jobs a request.
+const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const JOB_VIEW_COLUMNS = `id, kind, state, progress, file_name AS "fileName", size, sha256, file_id AS "fileId",
+  duplicate_of AS "duplicateOf", error_code AS "errorCode", error_message AS "errorMessage", attempts,
+  ${ISO('created_at')} AS "createdAt", ${ISO('updated_at')} AS "updatedAt", ${ISO('finished_at')} AS "finishedAt"`;
+
+/**
+ * The Job views of the visible jobs among ids, in the order asked; unknown or invisible ids are omitted.
+ */
+export async function getJobViews(db: Db, principal: Principal, ids: string[]): Promise<JobView[]> {
+  const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
+  if (wanted.length === 0) return [];
+  const { rows } = await poolOf(db).query<JobViewSource>(
+    `SELECT ${JOB_VIEW_COLUMNS} FROM ingest_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
+    [wanted, ownerFilter(principal) ?? null],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return wanted.flatMap((id) => {
+    const row = byId.get(id);
+    return row ? [toJobView(row)] : [];
+  });
+}
+
+/** One job's view; 404 when it does not exist or belongs to someone the principal may not see. */
+export async function getJobView(db: Db, principal: Principal, id: string): Promise<JobView> {
+  const [view] = UUID.test(id) ? await getJobViews(db, principal, [id]) : [];
+  if (!view) throw new AppError('not_found', `no job ${id}`);
+  return view;
+}
+
 function ownerFilter(principal: Principal): string | undefined {
   return can(principal, 'job:read-all') ? undefined : principal.sub;
 }
@@ -27,14 +57,6 @@ export async function getJob(db: Db, principal: Principal, id: string): Promise<
   const [job] = UUID.test(id) ? await selectJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
   if (!job) throw new AppError('not_found', `no job ${id}`);
   return job;
-}
-
-/** The visible jobs among ids, in the order asked; unknown or invisible ids are omitted. */
-export async function getJobs(db: Db, principal: Principal, ids: string[]): Promise<IngestJob[]> {
-  const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
-  if (wanted.length === 0) return [];
-  const byId = new Map((await selectJobs(db, wanted, ownerFilter(principal))).map((r) => [r.id, r]));
-  return wanted.flatMap((id) => byId.get(id) ?? []);
 }
 
 /**

@@ -27,7 +27,20 @@ export function isFinalState(state: string): boolean {
   return (FINAL_JOB_STATES as readonly string[]).includes(state);
 }
 
-export function toJobView(row: IngestJob): JobView {
+/** What a Job view is built from: an IngestJob row, or the leaner status row (timestamps already ISO text). */
+export type JobViewSource = Pick<
+  IngestJob,
+  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts'
+> & {
+  size: bigint | number | string;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+  finishedAt: Date | string | null;
+};
+
+const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
+
+export function toJobView(row: JobViewSource): JobView {
   // An ingest job's file exists only once it is done; update and delete jobs name their file from the start.
   const showFile = row.kind !== 'ingest' || row.state === 'committed' || row.state === 'duplicate';
   return {
@@ -42,8 +55,8 @@ export function toJobView(row: IngestJob): JobView {
     ...(row.duplicateOf ? { duplicateOf: row.duplicateOf } : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
     attempts: row.attempts,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    ...(row.finishedAt ? { finishedAt: row.finishedAt.toISOString() } : {}),
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    ...(row.finishedAt ? { finishedAt: iso(row.finishedAt) } : {}),
   };
 }
