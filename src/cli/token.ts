@@ -1,4 +1,4 @@
-// `artstore token [--role user] [--sub dev] ...`: a development JWT, as `npm run token` (scripts/token.ts) makes it.
+// `artstore token [--role user] [--sub dev] ...`: a development JWT; `npm run token` (scripts/token.ts) runs this too.
 import { importPKCS8, SignJWT } from 'jose';
 import { ensureDevKeyPair } from '../shared/auth/dev-keys.js';
 import { loadConfigOrExit } from '../shared/config.js';

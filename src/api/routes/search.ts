@@ -101,33 +101,24 @@ export function searchRoutes(ctx: ApiContext): RouteSpec[] {
     const { tag, sort, limit, ...filters } = query;
     return searchFiles(ctx.db, { ...filters, tags: tag, sort: sort ?? DEFAULT_FILE_SORT, limit: limit ?? DEFAULT_LIMIT });
   };
-  const responses = { 200: { description: 'one page of FileMetadata', schema: filePageSchema }, ...errors(400, 401, 403) };
-  return [
-    defineRoute({
-      method: 'get',
-      path: '/api/v1/files/search',
-      summary: 'Search files: full text, filters, sort, keyset pagination',
-      tag: 'files',
-      permission: 'file:read',
-      mode: 'read',
-      query: fileSearchQuerySchema,
-      responses,
-      handler: async (_req, res, { query }) => {
-        res.json(await list(query));
-      },
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/api/v1/files',
-      summary: 'List files (newest first by default); the same parameters as search',
-      tag: 'files',
-      permission: 'file:read',
-      mode: 'read',
-      query: fileSearchQuerySchema,
-      responses,
-      handler: async (_req, res, { query }) => {
-        res.json(await list(query));
-      },
-    }),
+  // Search and listing are one operation under two paths (SPEC §5).
+  const paths = [
+    { path: '/api/v1/files/search', summary: 'Search files: full text, filters, sort, keyset pagination' },
+    { path: '/api/v1/files', summary: 'List files (newest first by default); the same parameters as search' },
   ];
+  return paths.map(({ path, summary }) =>
+    defineRoute({
+      method: 'get',
+      path,
+      summary,
+      tag: 'files',
+      permission: 'file:read',
+      mode: 'read',
+      query: fileSearchQuerySchema,
+      responses: { 200: { description: 'one page of FileMetadata', schema: filePageSchema }, ...errors(400, 401, 403) },
+      handler: async (_req, res, { query }) => {
+        res.json(await list(query));
+      },
+    }),
+  );
 }

@@ -3,58 +3,19 @@ import type { Readable } from 'node:stream';
 import { poolOf, type Db } from '../db.js';
 import { AppError } from '../errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
-import { toFileMetadata, type FileMetadata } from './file-view.js';
+import type { File } from '../db/generated/client.js';
+import { fileColumns, toFileMetadata, type FileMetadata } from './file-view.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const FILE_COLUMNS = `f.id, f.file_name, f.content_type, f.size, f.sha256, f.description, f.version, f.tags, f.metadata, f.owner,
-  f.owner_name, f.element_id, f.created_at, f.updated_at, f.revision`;
-
-interface FileRow {
-  id: string;
-  file_name: string;
-  content_type: string;
-  size: string;
-  sha256: string;
-  description: string | null;
-  version: string | null;
-  tags: string[];
-  metadata: Record<string, unknown> | null;
-  owner: string;
-  owner_name: string | null;
-  element_id: string;
-  created_at: Date;
-  updated_at: Date;
-  revision: number;
-  corrupt_at: Date | null;
-  corrupt_reason: string | null;
-}
-
-function metadataOf(r: FileRow): FileMetadata {
-  return {
-    id: r.id,
-    fileName: r.file_name,
-    contentType: r.content_type,
-    size: Number(r.size),
-    sha256: r.sha256,
-    description: r.description,
-    version: r.version,
-    tags: r.tags,
-    metadata: r.metadata ?? {},
-    owner: r.owner,
-    ownerName: r.owner_name,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-    revision: r.revision,
-    elementId: r.element_id,
-  };
-}
+type FileRow = File & { corruptAt: Date | null; corruptReason: string | null };
 
 /** A live file's row with its blob's integrity mark, in one query (plain SQL: downloads and metadata are hot). */
 async function liveFile(db: Db, id: string): Promise<FileRow> {
   const { rows: [row] } = UUID.test(id)
     ? await poolOf(db).query<FileRow>(
-        `SELECT ${FILE_COLUMNS}, b.corrupt_at, b.corrupt_reason FROM files f JOIN blobs b ON b.sha256 = f.sha256
+        `SELECT ${fileColumns('f')}, b.corrupt_at AS "corruptAt", b.corrupt_reason AS "corruptReason"
+         FROM files f JOIN blobs b ON b.sha256 = f.sha256
          WHERE f.id = $1 AND f.deleted_at IS NULL`,
         [id.toLowerCase()],
       )
@@ -65,7 +26,7 @@ async function liveFile(db: Db, id: string): Promise<FileRow> {
 
 /** A live (not deleted) file's metadata; 404 otherwise. */
 export async function getFileMetadata(db: Db, id: string): Promise<FileMetadata> {
-  return metadataOf(await liveFile(db, id));
+  return toFileMetadata(await liveFile(db, id));
 }
 
 /**
@@ -74,10 +35,10 @@ export async function getFileMetadata(db: Db, id: string): Promise<FileMetadata>
  */
 export async function getServableFile(db: Db, id: string): Promise<FileMetadata> {
   const row = await liveFile(db, id);
-  if (row.corrupt_at) {
-    throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${row.corrupt_reason ?? 'mismatch'}); they are withheld until an operator restores them`);
+  if (row.corruptAt) {
+    throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${row.corruptReason ?? 'mismatch'}); they are withheld until an operator restores them`);
   }
-  return metadataOf(row);
+  return toFileMetadata(row);
 }
 
 export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, FileMetadata>> {

@@ -2,7 +2,7 @@
 import { poolOf, Prisma, type Db } from '../db.js';
 import type { File } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
-import { toFileMetadata, type FileMetadata } from './file-view.js';
+import { fileColumns, toFileMetadata, type FileMetadata } from './file-view.js';
 
 export const FILE_SORTS = ['createdAt', '-createdAt', 'size', '-size', 'fileName'] as const;
 export type FileSort = (typeof FILE_SORTS)[number];
@@ -78,9 +78,7 @@ const SORTS: Record<FileSort, SortKey> = {
   },
 };
 
-const COLUMNS = Prisma.sql`id, file_name AS "fileName", content_type AS "contentType", size, sha256, description, version,
-  tags, metadata, owner, owner_name AS "ownerName", element_id AS "elementId", created_at AS "createdAt",
-  updated_at AS "updatedAt", revision, deleted_at AS "deletedAt", attr_path AS "attrPath"`;
+const COLUMNS = Prisma.raw(fileColumns());
 
 interface Cursor {
   key: Prisma.Sql;

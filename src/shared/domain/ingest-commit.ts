@@ -134,7 +134,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
   const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
   deps.crashPoint?.('after-blob');
-  const params = (typeof job.params === 'string' ? JSON.parse(job.params) : job.params) as UploadParams;
+  const params = job.params as unknown as UploadParams;
   const meta: FileMetadata = {
     id: job.fileId,
     fileName: job.fileName,

@@ -2,72 +2,25 @@
 // Prisma: the query compiler and interactive-transaction round trips cost more CPU than the work itself (bench/).
 import { randomUUID } from 'node:crypto';
 import { poolOf, type Db } from '../db.js';
+import type { IngestJob } from '../db/generated/client.js';
 import type { FileMetadata } from './file-view.js';
+import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
 import { FINAL_JOB_STATES } from './job-view.js';
 
 const FINAL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
-
-/** What an ingest run needs from its job row. */
-export interface ClaimedIngestJob {
-  id: string;
-  state: string;
-  stagedPath: string | null;
-  size: bigint;
-  declaredSha256: string | null;
-  sha256: string | null;
-  fileId: string;
-  fileName: string;
-  contentType: string;
-  principal: string;
-  principalName: string | null;
-  params: unknown;
-  createdAt: Date;
-}
-
-interface ClaimRow {
-  id: string;
-  state: string;
-  staged_path: string | null;
-  size: bigint;
-  declared_sha256: string | null;
-  sha256: string | null;
-  file_id: string;
-  file_name: string;
-  content_type: string;
-  principal: string;
-  principal_name: string | null;
-  params: unknown;
-  created_at: Date;
-}
 
 /**
  * Moves a non-final job to `hashing` (attempts + 1) and returns its row, or null when the job is already final
  * or does not exist (the caller tells the two apart).
  */
-export async function claimIngestJob(db: Db, id: string): Promise<ClaimedIngestJob | null> {
-  const { rows: [row] } = await poolOf(db).query<ClaimRow>(
+export async function claimIngestJob(db: Db, id: string): Promise<IngestJob | null> {
+  const { rows: [row] } = await poolOf(db).query<IngestJobRow>(
     `UPDATE ingest_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
      WHERE id = $1 AND state NOT IN (${FINAL})
-     RETURNING id, state, staged_path, size, declared_sha256, sha256, file_id, file_name, content_type, principal,
-       principal_name, params, created_at`,
+     RETURNING ${INGEST_JOB_COLUMNS}`,
     [id],
   );
-  if (!row) return null;
-  return {
-    id: row.id,
-    state: row.state,
-    stagedPath: row.staged_path,
-    size: BigInt(row.size),
-    declaredSha256: row.declared_sha256,
-    sha256: row.sha256,
-    fileId: row.file_id,
-    fileName: row.file_name,
-    contentType: row.content_type,
-    principal: row.principal,
-    principalName: row.principal_name,
-    params: row.params,
-    createdAt: row.created_at,
-  };
+  return row ? ingestJobFromRow(row) : null;
 }
 
 export type PreparedCommit =
@@ -82,7 +35,7 @@ export type PreparedCommit =
  */
 export async function prepareIngestCommit(
   db: Db,
-  job: Pick<ClaimedIngestJob, 'id' | 'fileId' | 'principal'>,
+  job: Pick<IngestJob, 'id' | 'fileId' | 'principal'>,
   sha256: string,
   operation: string,
   payload: Record<string, unknown>,

@@ -23,28 +23,20 @@ const dirSyncs = new Map<string, { running: Promise<void>; queued?: Promise<void
  */
 export function fsyncDir(dir: string): Promise<void> {
   const state = dirSyncs.get(dir);
-  if (!state) {
-    const running = syncDirNow(dir).finally(() => {
-      const current = dirSyncs.get(dir);
-      if (current?.running === running && !current.queued) dirSyncs.delete(dir);
-    });
-    dirSyncs.set(dir, { running });
-    return running;
-  }
-  if (!state.queued) {
-    const queued = state.running
-      .catch(() => undefined)
-      .then(() => {
-        const next = syncDirNow(dir).finally(() => {
-          const current = dirSyncs.get(dir);
-          if (current?.running === next && !current.queued) dirSyncs.delete(dir);
-        });
-        dirSyncs.set(dir, { running: next });
-        return next;
-      });
-    state.queued = queued;
-  }
+  if (!state) return startDirSync(dir);
+  // Waits for the running sync (whatever its outcome), then runs one more for everyone who came meanwhile.
+  state.queued ??= state.running.catch(() => undefined).then(() => startDirSync(dir));
   return state.queued;
+}
+
+/** Runs a sync of dir as the running one; the directory's entry goes once no sync runs or waits. */
+function startDirSync(dir: string): Promise<void> {
+  const running = syncDirNow(dir).finally(() => {
+    const current = dirSyncs.get(dir);
+    if (current?.running === running && !current.queued) dirSyncs.delete(dir);
+  });
+  dirSyncs.set(dir, { running });
+  return running;
 }
 
 /** Directories this process made durable already: each is created and fsynced once, not at every write. */

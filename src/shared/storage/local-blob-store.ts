@@ -78,19 +78,12 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async openRead(sha256: string, range?: ByteRange): Promise<Readable> {
-    const file = this.pathFor(sha256);
-    const handle = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
-      throw err;
-    });
+    const handle = await this.openBlob(sha256);
     return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
   }
 
   async readRange(sha256: string, range: ByteRange): Promise<Buffer> {
-    const handle = await fs.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
-      throw err;
-    });
+    const handle = await this.openBlob(sha256);
     try {
       const buffer = Buffer.allocUnsafe(range.end - range.start + 1);
       let filled = 0;
@@ -132,6 +125,14 @@ export class LocalBlobStore implements BlobStore {
         }
       }
     }
+  }
+
+  /** The blob's file opened for reading; 404 not_found when it is missing. */
+  private async openBlob(sha256: string): Promise<fs.FileHandle> {
+    return fs.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
+      throw err;
+    });
   }
 
   private async exists(file: string): Promise<boolean> {
