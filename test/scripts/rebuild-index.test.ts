@@ -235,7 +235,10 @@ describe('rebuild-index', () => {
   });
 
   it('skips and reports broken attr files, warns with the file id, and restores the rest', async () => {
-    const source = JSON.parse(await fs.readFile(path.join(world.config.storagePath, (rowsBefore[0] as { attr_path: string }).attr_path), 'utf8')) as Record<string, unknown>;
+    // A live file's record: the deleted one's tombstone would turn every copy below into a tombstone too (rows are
+    // ordered by random id, so rowsBefore[0] was that file about one run in seven).
+    const live = (rowsBefore as Array<{ attr_path: string; deleted_at: Date | null }>).find((r) => r.deleted_at === null)!;
+    const source = JSON.parse(await fs.readFile(path.join(world.config.storagePath, live.attr_path), 'utf8')) as Record<string, unknown>;
     const dir = path.join(world.config.storagePath, 'files', '2001', '02', '03', '04');
     await fs.mkdir(dir, { recursive: true });
     const ids: Record<string, string> = {};
