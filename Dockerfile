@@ -1,6 +1,9 @@
 # ArtStore Storage Element image: one image for api, worker and the one-shot migrate service.
 # syntax=docker/dockerfile:1
-FROM node:20-bookworm-slim AS build
+# Node 24 LTS (package.json engines); Node 20 reached end of life in April 2026.
+FROM node:24-bookworm-slim AS build
+# Install-time telemetry of a transitive dependency (@scarf/scarf via swagger-ui-dist) stays off.
+ENV SCARF_ANALYTICS=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +13,7 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8010 \
