@@ -46,6 +46,8 @@ const envSchema = z.object({
   JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
+  METRICS_TOKEN: optionalText,
+  METRICS_CACHE_MS: int(0, 300_000).default(5_000),
   WORKER_CONCURRENCY: int(1, 1000).default(16),
   HASH_THREADS: int(1, 256).default(Math.max(1, os.availableParallelism())),
   WORKER_METRICS_PORT: int(0, 65535).default(9471),
@@ -91,6 +93,10 @@ export type Config = Readonly<{
     issuer?: string;
     audience?: string;
   }>;
+  /** When set, GET /metrics answers only `Authorization: Bearer <this>` (401 otherwise). */
+  metricsToken?: string;
+  /** Scrape-time gauges (queue depth, pending WAL entries) are read at most once per this long, shared by concurrent scrapes. */
+  metricsCacheMs: number;
   workerConcurrency: number;
   hashThreads: number;
   workerMetricsPort: number;
@@ -123,6 +129,24 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * What production refuses (issue 10): the development keypair, a JWKS fetched over plain http (keys swapped in
+ * transit), and tokens without issuer and audience checks (any token the identity provider signs for any service).
+ */
+function productionProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (e.JWT_JWKS_URL && new URL(e.JWT_JWKS_URL).protocol === 'http:') {
+    problems.push('JWT_JWKS_URL: must be https:// in production (a JWKS fetched over http can be replaced in transit)');
+  }
+  const devKeys = path.resolve(e.DEV_KEYS_PATH);
+  if (e.JWT_PUBLIC_KEY_FILE && path.resolve(e.JWT_PUBLIC_KEY_FILE).startsWith(devKeys + path.sep)) {
+    problems.push(`JWT_PUBLIC_KEY_FILE: ${e.JWT_PUBLIC_KEY_FILE} is the development keypair (DEV_KEYS_PATH); use the identity provider's key in production`);
+  }
+  if (!e.JWT_ISSUER) problems.push("JWT_ISSUER: required in production (the identity provider's iss; without it tokens issued by others are accepted)");
+  if (!e.JWT_AUDIENCE) problems.push("JWT_AUDIENCE: required in production (this service's aud; without it tokens meant for other services are accepted)");
+  return problems;
+}
+
 /** Parses an environment (process.env by default); throws ConfigError with one line per problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
@@ -139,6 +163,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL: one is required in production');
   }
   if (e.CRASH_AT && e.NODE_ENV !== 'test') problems.push('CRASH_AT: fault injection is only allowed with NODE_ENV=test');
+  if (e.JWT_JWKS_URL && !/^https?:$/.test(new URL(e.JWT_JWKS_URL).protocol)) problems.push('JWT_JWKS_URL: must be an https:// (or, outside production, http://) URL');
+  if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: use at least 16 characters');
+  if (e.NODE_ENV === 'production') problems.push(...productionProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -164,6 +191,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
     }),
+    metricsToken: e.METRICS_TOKEN,
+    metricsCacheMs: e.METRICS_CACHE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     hashThreads: e.HASH_THREADS,
     workerMetricsPort: e.WORKER_METRICS_PORT,

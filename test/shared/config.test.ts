@@ -40,6 +40,13 @@ describe('config', () => {
     expect(() => loadConfig({ JWT_PUBLIC_KEY: 'x', JWT_PUBLIC_KEY_FILE: '/k.pem' })).toThrow(/at most one/);
   });
 
+  it('refuses a JWKS URL that is neither https nor http, and a short METRICS_TOKEN', () => {
+    expect(() => loadConfig({ JWT_JWKS_URL: 'file:///etc/jwks.json' })).toThrow(/JWT_JWKS_URL: must be an https:\/\//);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: use at least 16 characters/);
+    expect(loadConfig({ METRICS_TOKEN: 'a-long-enough-scrape-token' }).metricsToken).toBe('a-long-enough-scrape-token');
+    expect(loadConfig({}).metricsCacheMs).toBe(5_000);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', ELEMENT_ID: '' })).toMatchObject({ port: 8010, elementId: 'se-01' });
   });
