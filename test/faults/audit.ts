@@ -1,0 +1,206 @@
+// After a burst and its fault: wait for every job to end, let recovery and the sweeps settle, then count what a user
+// would see: committed, duplicate, lost, downloads intact, and orphans in staging, the blob store and the WAL.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pollUntil } from '../helpers/fault-services.js';
+import type { BurstResult } from './burst.js';
+import type { Scenario } from './fault-world.js';
+
+const FINAL = ['committed', 'duplicate', 'failed'];
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
+    else out.push(full);
+  }
+  return out;
+}
+
+interface JobRow {
+  id: string;
+  state: string;
+  file_id: string;
+  idempotency_key: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: number;
+}
+
+export interface Orphans {
+  /** Files left in STAGING_PATH. */
+  staged: string[];
+  /** `.tmp` files anywhere under STORAGE_PATH (blob copies, attr.json writes). */
+  temp: string[];
+  /** Blob files without a blobs row. */
+  blobFilesWithoutRow: string[];
+  /** blobs rows without their file. */
+  blobRowsWithoutFile: string[];
+  /** blobs rows whose ref_count differs from the live files pointing at them. */
+  refCountWrong: string[];
+  /** attr.json files without a files row, and files rows without their attr.json. */
+  attrWithoutRow: string[];
+  rowsWithoutAttr: string[];
+  /** WAL entries still pending. */
+  pendingWal: string[];
+}
+
+export interface Audit {
+  scenario: string;
+  acknowledged: number;
+  committed: number;
+  duplicates: number;
+  /** Acknowledged uploads that did not end committed or duplicate with exactly one downloadable file. */
+  lost: Array<{ jobId: string; state: string; error: string | null; fileRows: number; download: string }>;
+  /** Jobs recorded for keys whose client never saw a 2xx (given up), and jobs recorded twice for one key. */
+  unacknowledgedJobs: number;
+  /** Jobs of any kind not final when the wait ended. */
+  stuck: JobRow[];
+  downloadsOk: number;
+  /** Staged files present when every job had ended, before the sweep pass (partial uploads, leftovers). */
+  stagedBeforeSweep: number;
+  orphans: Orphans;
+  orphanCount: number;
+  seconds: { burst: number; settle: number };
+}
+
+async function allJobs(scenario: Scenario): Promise<JobRow[]> {
+  const { rows } = await scenario.db.query<JobRow>(
+    `SELECT id, state, file_id, idempotency_key, error_code, error_message, attempts FROM ingest_jobs`,
+  );
+  return rows;
+}
+
+async function findOrphans(scenario: Scenario): Promise<Orphans> {
+  const { storagePath, stagingPath } = scenario.config;
+  const staged = await fs.readdir(stagingPath).catch(() => [] as string[]);
+  const stored = await filesUnder(storagePath);
+  const temp = stored.filter((f) => f.endsWith('.tmp'));
+  const blobFiles = stored.filter((f) => f.startsWith(path.join(storagePath, 'blobs') + path.sep) && !f.endsWith('.tmp'));
+  const attrFiles = stored.filter((f) => f.endsWith('.attr.json'));
+  const { rows: blobs } = await scenario.db.query<{ sha256: string; ref_count: number; live: string }>(
+    `SELECT b.sha256, b.ref_count, (SELECT count(*) FROM files f WHERE f.sha256 = b.sha256 AND f.deleted_at IS NULL) AS live FROM blobs b`,
+  );
+  const { rows: files } = await scenario.db.query<{ id: string; attr_path: string }>(`SELECT id, attr_path FROM files`);
+  const { rows: pending } = await scenario.db.query<{ id: string; operation: string; job_id: string | null }>(
+    `SELECT id, operation, job_id FROM wal_entries WHERE status = 'pending'`,
+  );
+  const blobNames = new Set(blobFiles.map((f) => path.basename(f)));
+  const blobRows = new Set(blobs.map((b) => b.sha256.trim()));
+  const attrSet = new Set(attrFiles.map((f) => path.relative(storagePath, f)));
+  const attrRows = new Set(files.map((f) => f.attr_path));
+  return {
+    staged,
+    temp: temp.map((f) => path.relative(storagePath, f)),
+    blobFilesWithoutRow: [...blobNames].filter((s) => !blobRows.has(s)),
+    blobRowsWithoutFile: [...blobRows].filter((s) => !blobNames.has(s)),
+    refCountWrong: blobs.filter((b) => b.ref_count !== Number(b.live)).map((b) => `${b.sha256.trim()} ref_count=${b.ref_count} live=${b.live}`),
+    attrWithoutRow: [...attrSet].filter((a) => !attrRows.has(a)),
+    rowsWithoutAttr: files.filter((f) => !attrSet.has(f.attr_path)).map((f) => f.id),
+    pendingWal: pending.map((w) => `${w.id}:${w.operation}:${w.job_id}`),
+  };
+}
+
+const countOrphans = (o: Orphans) => Object.values(o).reduce((n, list: string[]) => n + list.length, 0);
+
+async function download(scenario: Scenario, token: string, fileId: string): Promise<string> {
+  const res = await fetch(`${scenario.baseUrl}/api/v1/files/${fileId}`, { headers: { Authorization: `Bearer ${token}` } });
+  const body = Buffer.from(await res.arrayBuffer());
+  return res.status === 200 ? sha(body) : `status ${res.status}`;
+}
+
+/** Up to `limit` calls of fn at a time over items. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/**
+ * Waits (deadline jobsTimeoutMs) for every job to be final, then restarts the api and the worker gracefully with
+ * the staging janitor's age limit shortened to a few seconds: their start-up recovery and sweeps are the pass
+ * that must leave no orphans (deadline 20 s). Then audits.
+ */
+export async function settleAndAudit(scenario: Scenario, burst: BurstResult, token: string, jobsTimeoutMs: number): Promise<Audit> {
+  const settleStarted = Date.now();
+  await pollUntil(`every job of ${scenario.name} final`, jobsTimeoutMs, async () => (await allJobs(scenario)).every((j) => FINAL.includes(j.state)), 250)
+    .catch(() => undefined);
+  const stagedBeforeSweep = (await fs.readdir(scenario.config.stagingPath).catch(() => [])).length;
+
+  // Files staged by the burst must be older than the janitor's limit when the worker starts.
+  const sweepEnv = { STAGING_MAX_AGE_HOURS: String(2 / 3_600) };
+  await new Promise((r) => setTimeout(r, Math.max(0, burst.finishedAt + 2_500 - Date.now())));
+  await scenario.restartApi({ graceful: true, env: sweepEnv });
+  await scenario.restartWorker({ graceful: true, env: sweepEnv });
+  let orphans = await findOrphans(scenario);
+  await pollUntil(`no orphans in ${scenario.name}`, 20_000, async () => {
+    orphans = await findOrphans(scenario);
+    return countOrphans(orphans) === 0;
+  }, 250).catch(() => undefined);
+  const settleSeconds = (Date.now() - settleStarted) / 1_000;
+
+  const jobs = await allJobs(scenario);
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const ackKeys = new Set(burst.acknowledged.map((a) => a.key));
+  const keysSeen = new Map<string, number>();
+  for (const j of jobs) if (j.idempotency_key) keysSeen.set(j.idempotency_key, (keysSeen.get(j.idempotency_key) ?? 0) + 1);
+  const unacknowledgedJobs = jobs.filter((j) => !j.idempotency_key || !ackKeys.has(j.idempotency_key)).length +
+    [...keysSeen.values()].reduce((n, c) => n + c - 1, 0);
+  const { rows: fileCounts } = await scenario.db.query<{ id: string; n: string }>(
+    `SELECT id, count(*) AS n FROM files WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL GROUP BY id`,
+    [burst.acknowledged.map((a) => byId.get(a.jobId)?.file_id).filter(Boolean)],
+  );
+  const fileRows = new Map(fileCounts.map((r) => [r.id, Number(r.n)]));
+
+  const audit: Audit = {
+    scenario: scenario.name,
+    acknowledged: burst.acknowledged.length,
+    committed: 0,
+    duplicates: 0,
+    lost: [],
+    unacknowledgedJobs,
+    stuck: jobs.filter((j) => !FINAL.includes(j.state)),
+    downloadsOk: 0,
+    stagedBeforeSweep,
+    orphans,
+    orphanCount: countOrphans(orphans),
+    seconds: { burst: (burst.finishedAt - burst.startedAt) / 1_000, settle: settleSeconds },
+  };
+  await eachLimited(burst.acknowledged, 8, async (ack) => {
+    const job = byId.get(ack.jobId);
+    const rows = job ? (fileRows.get(job.file_id) ?? 0) : 0;
+    const got = job && rows === 1 ? await download(scenario, token, job.file_id) : 'not downloaded';
+    const intact = got === ack.sha256;
+    if (intact) audit.downloadsOk++;
+    if (job?.state === 'committed' && rows === 1 && intact) audit.committed++;
+    else if (job?.state === 'duplicate' && rows === 1 && intact) audit.duplicates++;
+    else {
+      audit.lost.push({
+        jobId: ack.jobId,
+        state: job?.state ?? 'no job row',
+        error: job?.error_code ? `${job.error_code}: ${job.error_message}` : null,
+        fileRows: rows,
+        download: got === ack.sha256 ? 'intact' : got,
+      });
+    }
+  });
+  return audit;
+}
+
+/** One line per scenario, quotable in the README's reliability section. */
+export function formatAudit(a: Audit, burst: BurstResult): string {
+  const o = a.orphans;
+  const detail = `staged=${o.staged.length} tmp=${o.temp.length} blobNoRow=${o.blobFilesWithoutRow.length} rowNoBlob=${o.blobRowsWithoutFile.length} refCount=${o.refCountWrong.length} attrNoRow=${o.attrWithoutRow.length} rowNoAttr=${o.rowsWithoutAttr.length} pendingWal=${o.pendingWal.length}`;
+  const causes = Object.entries(burst.retryCauses).map(([k, v]) => `${k}:${v}`).join(',') || 'none';
+  return (
+    `faults: ${a.scenario} acknowledged=${a.acknowledged} committed=${a.committed} duplicates=${a.duplicates} lost=${a.lost.length}` +
+    ` downloads=${a.downloadsOk}/${a.acknowledged} orphans=${a.orphanCount} (${detail}) stuck=${a.stuck.length}` +
+    ` unacknowledged=${burst.unacknowledged.length} rejected=${burst.rejected.length} extraJobs=${a.unacknowledgedJobs}` +
+    ` retries=${burst.retries} (${causes}) faultAtAck=${burst.faultAtAck} stagedBeforeSweep=${a.stagedBeforeSweep}` +
+    ` burst=${a.seconds.burst.toFixed(1)}s settle=${a.seconds.settle.toFixed(1)}s`
+  );
+}

@@ -1,0 +1,44 @@
+// One fault scenario end to end: fresh world, burst with the fault injected, settle, audit, print, assert.
+import { expect } from 'vitest';
+import { settleAndAudit, formatAudit, type Audit } from './audit.js';
+import { runBurst } from './burst.js';
+import { openScenario, type FaultServices, type Scenario } from './fault-world.js';
+
+export const BURST = { uploads: 200, duplicates: 6, clients: 4 };
+
+export interface ScenarioOptions {
+  /** Injected once about a third of the burst is acknowledged; the burst goes on meanwhile. */
+  fault: (scenario: Scenario) => Promise<void>;
+  /** How long jobs may take to end after the burst (bounded by the product's recovery intervals). */
+  jobsTimeoutMs?: number;
+}
+
+export async function runFaultScenario(services: FaultServices, name: string, options: ScenarioOptions): Promise<Audit> {
+  const scenario = await openScenario(services, name);
+  try {
+    const token = await services.token();
+    const burst = await runBurst({
+      baseUrl: () => scenario.baseUrl,
+      token,
+      ...BURST,
+      faultAfter: Math.floor(BURST.uploads / 3),
+      fault: () => options.fault(scenario),
+    });
+    const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? 150_000);
+    console.log(formatAudit(audit, burst));
+    const context = `\n${formatAudit(audit, burst)}\nlogs (warn+):\n${scenario.logs()}`;
+    expect(burst.faultAtAck, 'the fault was injected mid-burst').toBeGreaterThan(0);
+    expect(burst.rejected, `uploads answered 4xx${context}`).toEqual([]);
+    expect(burst.unacknowledged.map((u) => `${u.key}: ${u.last}`), `uploads never acknowledged${context}`).toEqual([]);
+    expect(audit.stuck.map((j) => `${j.id} ${j.state} attempts=${j.attempts}`), `jobs not final${context}`).toEqual([]);
+    expect(audit.lost, `acknowledged uploads lost${context}`).toEqual([]);
+    expect(audit.committed + audit.duplicates).toBe(audit.acknowledged);
+    expect(audit.unacknowledgedJobs, `jobs beyond one per acknowledged key${context}`).toBe(0);
+    expect(audit.orphans, `orphans after recovery and the sweeps${context}`).toEqual({
+      staged: [], temp: [], blobFilesWithoutRow: [], blobRowsWithoutFile: [], refCountWrong: [], attrWithoutRow: [], rowsWithoutAttr: [], pendingWal: [],
+    });
+    return audit;
+  } finally {
+    await scenario.close();
+  }
+}
