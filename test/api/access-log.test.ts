@@ -1,0 +1,51 @@
+// The access log keeps credentials out: request Authorization and Cookie, and the session cookie a response sets.
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+describe('access log', () => {
+  let world: World;
+  const lines: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    world = await createWorld();
+  });
+  afterAll(async () => world?.close());
+
+  /** The world's app again, logging at info into `lines`. */
+  function loggedApp() {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    return createApp({ ...world.api, logger: createLogger({ logLevel: 'info' }, 'test', sink) });
+  }
+
+  it('writes neither the admin token, nor the session cookie it set, nor the cookie sent back', async () => {
+    const app = loggedApp();
+    const admin = await world.token('admin', 'root');
+    const login = await request(app).post('/admin/session').set('Authorization', `Bearer ${admin}`);
+    expect(login.status).toBe(204);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const session = cookie.split('=')[1]!;
+    expect((await request(app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(200);
+
+    const deadline = Date.now() + 5_000;
+    while (lines.filter((l) => l.req).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    expect(text).not.toContain(session);
+    expect(text).not.toContain(admin);
+
+    const loginLine = lines.find((l) => (l.req as { url?: string } | undefined)?.url === '/admin/session');
+    expect(loginLine, 'the sign-in request is still logged').toBeTruthy();
+    expect((loginLine!.res as { headers: Record<string, unknown> }).headers['set-cookie']).toBe('[redacted]');
+    expect((loginLine!.req as { headers: Record<string, unknown> }).headers.authorization).toBe('[redacted]');
+    const pageLine = lines.find((l) => (l.req as { url?: string } | undefined)?.url === '/admin/queues/api/queues');
+    expect((pageLine!.req as { headers: Record<string, unknown> }).headers.cookie).toBe('[redacted]');
+  });
+});
