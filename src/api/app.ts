@@ -32,6 +32,12 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Downloads carry the uploader's Content-Type: never let a browser second-guess it into HTML or script.
+  // Set on every response so no route (or error page) can forget it.
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use(
     pinoHttp({
       logger: ctx.logger,

@@ -7,6 +7,7 @@ import { can, type Permission } from '../../shared/domain/principal.js';
 import { AppError } from '../../shared/errors.js';
 import { authenticate, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
+import { assertCleanInput } from './input-guards.js';
 
 export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -57,8 +58,13 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
   return spec as unknown as RouteSpec;
 }
 
-/** Parses input with a zod schema; 400 validation_failed naming the offending parameter. */
+/**
+ * Parses input with a zod schema; 400 validation_failed naming the offending parameter. Every path parameter,
+ * query and JSON body passes here, so this is where text PostgreSQL would refuse (NUL) and JSON too deep to
+ * serialise are turned away, before any schema or route sees them.
+ */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  assertCleanInput(value, where);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

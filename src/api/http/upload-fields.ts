@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { UploadFields } from '../../shared/domain/ingest-submit.js';
+import { assertCleanInput, findInputFault, MAX_INPUT_DEPTH, storableText } from './input-guards.js';
 
 const METADATA_MAX_BYTES = 16 * 1024;
 const MAX_TAGS = 50;
@@ -28,21 +29,31 @@ const tagList = z
     }
     return [...new Set(tags.map((t: string) => t.trim()).filter((t) => t.length > 0))];
   })
-  .pipe(z.array(z.string().max(TAG_MAX_CHARS, `a tag has at most ${TAG_MAX_CHARS} characters`)).max(MAX_TAGS, `at most ${MAX_TAGS} tags`));
+  // A JSON array's \u0000 escapes appear only now, after the form field itself passed the input guard.
+  .pipe(z.array(storableText.max(TAG_MAX_CHARS, `a tag has at most ${TAG_MAX_CHARS} characters`)).max(MAX_TAGS, `at most ${MAX_TAGS} tags`));
 
 const metadataObject = z.string().transform((raw, ctx): Record<string, unknown> => {
   if (Buffer.byteLength(raw) > METADATA_MAX_BYTES) {
     ctx.addIssue({ code: 'custom', message: `at most ${METADATA_MAX_BYTES} bytes` });
     return z.NEVER;
   }
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(raw);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    value = JSON.parse(raw);
   } catch {
     // fall through to the issue below
   }
-  ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
-  return z.NEVER;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+    return z.NEVER;
+  }
+  // The form field itself was clean text; its JSON escapes (\u0000, thousands of levels) are checked here.
+  const fault = findInputFault(value, MAX_INPUT_DEPTH - 1);
+  if (fault) {
+    ctx.addIssue({ code: 'custom', message: fault.reason, path: fault.path });
+    return z.NEVER;
+  }
+  return value as Record<string, unknown>;
 });
 
 export const uploadFieldsSchema = z
@@ -63,6 +74,7 @@ export const uploadFieldsSchema = z
 
 /** Parses multer's req.body into UploadFields; 400 validation_failed naming the offending field. */
 export function parseUploadFields(body: unknown): UploadFields {
+  assertCleanInput(body ?? {}, 'field');
   const parsed = uploadFieldsSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -104,14 +116,57 @@ export function parseIdempotencyKey(raw: string | undefined): string | undefined
 }
 
 /**
+ * Longer names are refused, not truncated (uploadFileFilter): no file system keeps such a name, so it is noise
+ * or an attack. Below it, names are truncated to FILE_NAME_MAX_BYTES.
+ */
+export const FILE_NAME_REFUSE_BYTES = 4096;
+
+// C0 and C1 controls, DEL, and the bidi controls that make a name display as something else ("gpj.exe"
+// shown as "exe.jpg"): U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069. Unpaired surrogates become U+FFFD.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends on a code point: one pass. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes > maxBytes) break;
+    end += ch.length;
+  }
+  return text.slice(0, end);
+}
+
+/**
  * A client's file name as a safe display name: the last path segment only (no directories, no traversal),
- * no control characters, at most 255 UTF-8 bytes; "unnamed" when nothing is left.
+ * no control or bidi characters, at most 255 UTF-8 bytes; "unnamed" when nothing is left. Linear in the name's
+ * length (a loop that re-measured the name per character took minutes for a hundred 16 KB names).
  */
 export function sanitizeFileName(raw: string | undefined): string {
-  const lastSegment = (raw ?? '').split(/[/\\]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  let name = lastSegment.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const text = raw ?? '';
+  const lastSegment = text.slice(Math.max(text.lastIndexOf('/'), text.lastIndexOf('\\')) + 1);
+  let name = lastSegment.replace(UNSAFE_IN_NAME, '').replace(LONE_SURROGATE, '\ufffd').trim();
   if (name === '.' || name === '..') name = '';
-  while (Buffer.byteLength(name) > FILE_NAME_MAX_BYTES) name = [...name].slice(0, -1).join('');
+  name = truncateUtf8(name, FILE_NAME_MAX_BYTES).trim();
   return name || 'unnamed';
+}
+
+/** 400 validation_failed for a client file name longer than FILE_NAME_REFUSE_BYTES. */
+export function assertFileNameAcceptable(raw: string | undefined): void {
+  if (raw !== undefined && Buffer.byteLength(raw) > FILE_NAME_REFUSE_BYTES) {
+    throw new AppError('validation_failed', `a file name has at most ${FILE_NAME_REFUSE_BYTES} bytes`, { parameter: 'file' });
+  }
+}
+
+/** multer's fileFilter: refuses an overlong name before a byte of its part is staged. */
+export function uploadFileFilter(_req: unknown, file: { originalname: string }, cb: (err: Error | null, accept?: boolean) => void): void {
+  try {
+    assertFileNameAcceptable(file.originalname);
+    cb(null, true);
+  } catch (err) {
+    cb(err as Error);
+  }
 }

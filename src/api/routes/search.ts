@@ -1,6 +1,6 @@
 // GET /api/v1/files/search and GET /api/v1/files: filtered, sorted, keyset-paged listing of file metadata.
 import { z } from 'zod';
-import { DEFAULT_FILE_SORT, FILE_SORTS, searchFiles } from '../../shared/domain/file-search.js';
+import { DEFAULT_FILE_SORT, FILE_SORTS, isStorableInstant, searchFiles } from '../../shared/domain/file-search.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors, fileMetadataSchema } from '../http/schemas.js';
@@ -28,13 +28,14 @@ const wholeBytes = z
 const instant = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'an ISO 8601 date or date-time with offset, e.g. 2026-01-31T12:00:00Z')
-  // Date.parse rolls 2026-02-30 over into March: check the calendar day itself.
+  // Date.parse rolls 2026-02-30 over into March: the calendar day must survive a round trip.
   .refine((s) => {
-    const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
-    const day = new Date(Date.UTC(y, m - 1, d));
-    return day.getUTCMonth() === m - 1 && day.getUTCDate() === d && !Number.isNaN(Date.parse(s));
+    const day = new Date(`${s.slice(0, 10)}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === s.slice(0, 10) && !Number.isNaN(Date.parse(s));
   }, 'not a valid date')
-  .transform((s) => new Date(s));
+  .transform((s) => new Date(s))
+  // Year 0 (and an offset that lands before year 1 or after 9999) would reach PostgreSQL as text it refuses.
+  .refine(isStorableInstant, 'a date from year 1 to 9999');
 
 // One tag, comma-separated tags or the parameter repeated (the query parser keeps repeats as an array): all must match.
 const tagList = z

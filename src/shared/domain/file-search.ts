@@ -48,13 +48,30 @@ interface SortKey {
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const MAX_BIGINT = 2n ** 63n - 1n;
+
+/**
+ * Whether an instant can be sent to PostgreSQL as its toISOString(): years 1-9999 only. JavaScript writes year 0
+ * as "0000" and earlier ones as "-000001", both of which PostgreSQL refuses (it counts 1 BC, not year 0).
+ */
+export function isStorableInstant(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
+}
+
+/** A cursor's createdAt as this code wrote it: a round trip of toISOString (2026-02-30 would roll over). */
+function parseInstantKey(raw: string): Prisma.Sql | undefined {
+  if (!ISO_INSTANT.test(raw)) return undefined;
+  const date = new Date(raw);
+  return isStorableInstant(date) && date.toISOString() === raw ? Prisma.sql`${raw}::timestamptz` : undefined;
+}
 
 const createdAt = (descending: boolean): SortKey => ({
   column: Prisma.sql`created_at`,
   descending,
   keyOf: (row) => row.createdAt.toISOString(),
-  parseKey: (raw) => (ISO_INSTANT.test(raw) && !Number.isNaN(Date.parse(raw)) ? Prisma.sql`${raw}::timestamptz` : undefined),
+  parseKey: parseInstantKey,
 });
 const size = (descending: boolean): SortKey => ({
   column: Prisma.sql`size`,
@@ -74,7 +91,8 @@ const SORTS: Record<FileSort, SortKey> = {
     column: Prisma.sql`file_name`,
     descending: false,
     keyOf: (row) => row.fileName,
-    parseKey: (raw) => Prisma.sql`${raw}::text`,
+    // PostgreSQL text refuses NUL; an unpaired surrogate cannot be the name of any row this code wrote.
+    parseKey: (raw) => (raw.includes('\u0000') || LONE_SURROGATE.test(raw) ? undefined : Prisma.sql`${raw}::text`),
   },
 };
 

@@ -1,0 +1,91 @@
+// Checks every client value passes before it can reach PostgreSQL or JSON.stringify: NUL, broken UTF-16, nesting.
+import { z } from 'zod';
+import { AppError } from '../../shared/errors.js';
+
+/**
+ * Deeper JSON than this is refused: no resource of ours needs it, and a few thousand levels (which fit in 1 MB)
+ * overflow the stack of JSON.stringify and of every recursive walker after us.
+ */
+export const MAX_INPUT_DEPTH = 32;
+
+export interface InputFault {
+  /** Keys from the checked value down to the offending one (empty: the value itself). */
+  path: string[];
+  reason: string;
+}
+
+/**
+ * Why a string cannot be stored: PostgreSQL refuses NUL in text and jsonb, and jsonb refuses an unpaired
+ * surrogate (JSON.stringify writes it as a \ud800 escape). Other control characters are valid text and stay.
+ */
+export function textFault(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL (U+0000)';
+  if (!isWellFormed(text)) return 'must be well-formed Unicode (no unpaired surrogate)';
+  return undefined;
+}
+
+/** A string PostgreSQL can store, for values that are parsed out of a field after the guard saw it. */
+export const storableText = z.string().superRefine((text, ctx) => {
+  const reason = textFault(text);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+});
+
+// String.prototype.isWellFormed is ES2024, past our lib setting; the regex says the same thing.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+interface Pending {
+  value: unknown;
+  depth: number;
+  key?: string;
+  parent?: Pending;
+}
+
+function pathOf(node: Pending | undefined): string[] {
+  const keys: string[] = [];
+  for (let n = node; n?.key !== undefined; n = n.parent) keys.push(n.key);
+  return keys.reverse();
+}
+
+/**
+ * The first fault in a parsed value (strings, arrays, plain objects), or undefined. Iterative on purpose: a
+ * recursive walk would overflow on exactly the input it is meant to refuse.
+ */
+export function findInputFault(value: unknown, maxDepth = MAX_INPUT_DEPTH): InputFault | undefined {
+  const stack: Pending[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const v = node.value;
+    if (typeof v === 'string') {
+      const reason = textFault(v);
+      if (reason) return { path: pathOf(node), reason };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (node.depth >= maxDepth) return { path: pathOf(node), reason: `nested deeper than ${maxDepth} levels` };
+    const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((item, i) => [String(i), item]) : Object.entries(v);
+    for (const [key, item] of entries) {
+      const keyReason = textFault(key);
+      // The key itself cannot be shown safely; the parent's path names where it is.
+      if (keyReason) return { path: pathOf(node), reason: `a key ${keyReason}` };
+      // JSON.parse makes "__proto__" an own key; copying it anywhere (zod records, spreads) would set a prototype.
+      if (key === '__proto__') return { path: pathOf(node), reason: "a key must not be '__proto__'" };
+      stack.push({ value: item, depth: node.depth + 1, key, parent: node });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Throws 400 validation_failed for the first fault in a value, naming it as `<where> '<parameter>'`.
+ * `prefix` is the parameter the value came from when it is a part of a larger input (e.g. `metadata`).
+ */
+export function assertCleanInput(value: unknown, where: string, prefix: string[] = []): void {
+  const fault = findInputFault(value, MAX_INPUT_DEPTH - prefix.length);
+  if (!fault) return;
+  const path = [...prefix, ...fault.path];
+  const parameter = path.length > 0 ? path.join('.') : where;
+  throw new AppError('validation_failed', `${where} '${parameter}': ${fault.reason}`, { parameter });
+}
