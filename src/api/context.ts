@@ -11,7 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
-import { Inflight } from './inflight.js';
+import { Inflight, PrincipalSlots } from './inflight.js';
 import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
@@ -30,6 +30,10 @@ export interface ApiContext {
   jobEvents: JobEventsHub;
   /** Uploads between the first staged byte and the end of their cleanup (waited for at shutdown). */
   uploads: Inflight;
+  /** Uploads per principal (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL). */
+  uploadSlots: PrincipalSlots;
+  /** SSE job streams and wait= long polls per principal (MAX_STREAMS_PER_PRINCIPAL). */
+  streamSlots: PrincipalSlots;
   registry: Registry;
   metrics: ApiMetrics;
   close(): Promise<void>;
@@ -72,6 +76,8 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     capacity: new CapacityReader(db, config),
     jobEvents,
     uploads: new Inflight(),
+    uploadSlots: new PrincipalSlots(config.maxConcurrentUploadsPerPrincipal, 'uploads (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL)'),
+    streamSlots: new PrincipalSlots(config.maxStreamsPerPrincipal, 'job streams and long polls (MAX_STREAMS_PER_PRINCIPAL)'),
     registry,
     metrics,
     async close() {

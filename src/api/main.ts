@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createApp } from './app.js';
+import { handleClientError } from './http/client-error.js';
 import { openApiContext } from './context.js';
 
 const config = loadConfigOrExit();
@@ -12,10 +13,15 @@ try {
   const server = createApp(ctx).listen(config.port, config.host, () => {
     logger.info({ host: config.host, port: config.port, verifier: ctx.verifier.source }, 'api listening');
   });
-  // Large uploads on slow links must not hit Node's default 5-minute request timeout; idle sockets still do.
+  // Large uploads on slow links must not hit Node's default 5-minute request timeout: they are cut for going
+  // quiet instead. A connection that neither sends nor is sent a byte for UPLOAD_IDLE_TIMEOUT_MS is closed: a
+  // stalled upload (multer removes its staged files), headers whose body never comes, a reader that stopped
+  // reading. SSE streams send heartbeats more often; an upload's wait= switches it off while it waits.
   server.requestTimeout = 0;
+  server.timeout = config.uploadIdleTimeoutMs;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', handleClientError);
   server.on('error', (err) => {
     logger.fatal({ err }, 'api server failed');
     process.exit(1);

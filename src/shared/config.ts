@@ -41,6 +41,9 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: int(0).default(1024 ** 3),
   MAX_FILES_PER_UPLOAD: int(1, 10_000).default(100),
   STORAGE_MAX_BYTES: int(0).default(0),
+  UPLOAD_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(60_000),
+  MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: int(1, 10_000).default(8),
+  MAX_STREAMS_PER_PRINCIPAL: int(1, 10_000).default(16),
   JWT_PUBLIC_KEY: optionalText,
   JWT_PUBLIC_KEY_FILE: optionalText,
   JWT_JWKS_URL: z.url().optional(),
@@ -86,6 +89,15 @@ export type Config = Readonly<{
   maxUploadBytes: number;
   maxFilesPerUpload: number;
   storageMaxBytes: number;
+  /**
+   * A connection that neither sends nor is sent a byte for this long is closed: a stalled upload (its staged
+   * bytes removed, no job) or a request whose body never comes. SSE streams send heartbeats more often.
+   */
+  uploadIdleTimeoutMs: number;
+  /** Uploads one principal may have in flight in one API process; more answer 429 too_many_requests. */
+  maxConcurrentUploadsPerPrincipal: number;
+  /** SSE job streams plus wait= long polls one principal may hold open in one API process; more answer 429. */
+  maxStreamsPerPrincipal: number;
   jwt: Readonly<{
     publicKeyPem?: string;
     publicKeyFile?: string;
@@ -184,6 +196,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxFilesPerUpload: e.MAX_FILES_PER_UPLOAD,
     storageMaxBytes: e.STORAGE_MAX_BYTES,
+    uploadIdleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
+    maxConcurrentUploadsPerPrincipal: e.MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL,
+    maxStreamsPerPrincipal: e.MAX_STREAMS_PER_PRINCIPAL,
     jwt: Object.freeze({
       publicKeyPem: e.JWT_PUBLIC_KEY,
       publicKeyFile: e.JWT_PUBLIC_KEY_FILE,

@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   conflict: 409,
   unavailable: 503,
+  too_many_requests: 429,
   staged_file_missing: 500,
   internal: 500,
 } as const;

@@ -1,5 +1,6 @@
 // GET /api/v1/jobs/{id}, GET /api/v1/jobs?ids= and the SSE stream /api/v1/jobs/{id}/events: job status from PostgreSQL.
 import type { Request, Response } from 'express';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { IngestJob } from '../../shared/db/generated/client.js';
 import { getJob, getJobView, getJobViews } from '../../shared/domain/job-queries.js';
@@ -24,11 +25,27 @@ const idsQuery = z
 
 const HEARTBEAT_MS = 15_000;
 const SAFETY_POLL_MS = 2_000;
+/** Longest a timer may be set for (setTimeout fires at once beyond it). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Streams Job snapshots as server-sent events until the job is final (or the client leaves). */
+/** When the request's bearer token expires (ms since the epoch); authenticate() has verified it already. */
+function tokenExpiresAt(req: Request): number {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+  const exp = token ? decodeJwt(token).exp : undefined;
+  return exp === undefined ? Date.now() : exp * 1_000;
+}
+
+/**
+ * Streams Job snapshots as server-sent events until the job is final, the client leaves, or the token expires (a
+ * stream must not outlive the right to read it). One of the principal's MAX_STREAMS_PER_PRINCIPAL slots.
+ */
 async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: string): Promise<void> {
   const principal = principalOf(res);
   let last = await getJob(ctx.db, principal, jobId);
+  ctx.streamSlots.take(res, principal.sub);
+  // Heartbeats keep the connection inside UPLOAD_IDLE_TIMEOUT_MS, the server's inactivity limit for every socket.
+  const heartbeatMs = Math.min(HEARTBEAT_MS, Math.floor(ctx.config.uploadIdleTimeoutMs / 3));
+  const expiresInMs = tokenExpiresAt(req) - Date.now();
   res.status(200).set({
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',
@@ -44,6 +61,7 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
     return;
   }
   await new Promise<void>((resolve) => {
+    let done = false;
     let reading = false;
     const refresh = async () => {
       if (reading) return;
@@ -64,14 +82,18 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
     const unsubscribe = ctx.jobEvents.subscribe(jobId, () => void refresh());
     // Events can be missed (a reconnect, another queue's job): a slow poll is the safety net.
     const poll = setInterval(() => void refresh(), SAFETY_POLL_MS);
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    let done = false;
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    const expiry = setTimeout(() => {
+      res.write('event: expired\ndata: {"code":"unauthorized","detail":"token expired"}\n\n');
+      finish();
+    }, Math.min(Math.max(0, expiresInMs), MAX_TIMER_MS));
     function finish() {
       if (done) return;
       done = true;
       unsubscribe();
       clearInterval(poll);
       clearInterval(heartbeat);
+      clearTimeout(expiry);
       res.end();
       resolve();
     }
@@ -87,13 +109,14 @@ export function jobRoutes(ctx: ApiContext): RouteSpec[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/jobs/:jobId/events',
-      summary: 'Server-sent events: a Job snapshot on every change, until the job is final; heartbeats every 15 s',
+      summary:
+        'Server-sent events: a Job snapshot on every change, until the job is final or the token expires (then `event: expired`); heartbeats every 15 s',
       tag: 'jobs',
       permission: 'job:read-own',
       params: z.object({ jobId: z.string() }),
       responses: {
         200: { description: 'text/event-stream of `event: job` with a Job as data', contentType: 'text/event-stream', schema: z.string() },
-        ...errors(401, 403, 404),
+        ...errors(401, 403, 404, 429),
       },
       handler: (req, res, { params }) => streamJob(ctx, req, res, params.jobId),
     }),

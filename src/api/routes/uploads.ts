@@ -6,11 +6,13 @@ import { getFilesByIds } from '../../shared/domain/file-queries.js';
 import { submitUpload, type StagedUpload } from '../../shared/domain/ingest-submit.js';
 import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { isFinalState, toJobView } from '../../shared/domain/job-view.js';
-import { newStagedName, removeStagedFiles } from '../../shared/storage/staging.js';
+import type { StagingReservation } from '../../shared/domain/capacity.js';
+import { removeStagedFiles } from '../../shared/storage/staging.js';
 import { AppError } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
+import { stagingEngine } from '../staging-engine.js';
 import { errors, jobListSchema } from '../http/schemas.js';
 import { parseIdempotencyKey, parseUploadFields, sanitizeFileName, uploadFieldsSchema, uploadQuerySchema } from '../http/upload-fields.js';
 
@@ -18,25 +20,24 @@ const MAX_FIELDS = 20;
 const MAX_FIELD_BYTES = 64 * 1024;
 
 /**
- * multer disk storage into STAGING_PATH. The per-file limit is MAX_UPLOAD_BYTES or, when less, what is left
- * under STORAGE_MAX_BYTES (measured by the preflight); passing the latter answers 507 instead of 413.
+ * Streams the multipart body into STAGING_PATH (stagingEngine: every chunk passes the capacity reservation, a full
+ * disk is 507). A client that stops sending for UPLOAD_IDLE_TIMEOUT_MS is cut; multer then removes what it staged.
  */
 function stagingMiddleware(ctx: ApiContext): RequestHandler {
   const { config } = ctx;
-  const storage = multer.diskStorage({
-    destination: config.stagingPath,
-    filename: (_req, _file, cb) => cb(null, newStagedName()),
-  });
   return (req, res, next) => {
-    const remaining = res.locals.remainingBytes as number;
-    const capacityBound = remaining < config.maxUploadBytes;
+    const reservation = res.locals.reservation as StagingReservation;
     const settled = ctx.uploads.enter();
+    req.setTimeout(config.uploadIdleTimeoutMs, () => {
+      req.log.warn({ idleMs: config.uploadIdleTimeoutMs }, 'upload stalled: cutting the connection');
+      req.socket.destroy();
+    });
     multer({
-      storage,
+      storage: stagingEngine(config.stagingPath, reservation, req.log),
       // curl and browsers send UTF-8 file names without RFC 5987 encoding.
       defParamCharset: 'utf8',
       limits: {
-        fileSize: Math.min(config.maxUploadBytes, remaining),
+        fileSize: config.maxUploadBytes,
         files: config.maxFilesPerUpload,
         fields: MAX_FIELDS,
         fieldSize: MAX_FIELD_BYTES,
@@ -47,8 +48,9 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
     }).array('file')(req, res, (err?: unknown) => {
       // multer calls back only after removing what it staged for a failed or aborted request.
       settled();
-      if (capacityBound && err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') {
-        next(new AppError('insufficient_storage', `the element has ${remaining} bytes left under STORAGE_MAX_BYTES`));
+      if (err && req.socket.destroyed) {
+        // Cut (stalled, or the client left): nobody is there to read an answer.
+        req.log.warn({ err }, 'upload cut off; its staged files were removed');
         return;
       }
       next(err);
@@ -56,15 +58,24 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
   };
 }
 
-/** Refuses, before a byte is staged, what can be refused from the query and headers alone. */
+/**
+ * Refuses, before a byte is staged, what can be refused from the query and headers alone, takes the principal's
+ * upload slot (and a long-poll slot for wait=), and opens the upload's capacity reservation.
+ */
 function preflight(ctx: ApiContext): RequestHandler {
   return async (req, res, next) => {
-    parseInput(uploadQuerySchema, req.query ?? {}, 'query parameter');
+    const query = parseInput(uploadQuerySchema, req.query ?? {}, 'query parameter');
     parseIdempotencyKey(req.header('idempotency-key'));
+    const { sub } = principalOf(res);
+    ctx.uploadSlots.take(res, sub);
+    if ((query.wait ?? 0) > 0) ctx.streamSlots.take(res, sub);
     const declared = Number(req.header('content-length'));
     // Content-Length counts the multipart framing too: a conservative early answer.
     if (Number.isFinite(declared)) await ctx.capacity.assertRoomFor(declared);
-    res.locals.remainingBytes = await ctx.capacity.remainingBytes();
+    const reservation = await ctx.capacity.openReservation();
+    // Handed over when jobs are recorded; otherwise the bytes are gone (removed) once the response is.
+    res.once('close', () => reservation.release());
+    res.locals.reservation = reservation;
     next();
   };
 }
@@ -85,7 +96,7 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
       responses: {
         201: { description: 'with wait=: every job finished successfully; each job carries its file', schema: jobListSchema },
         202: { description: 'accepted; poll the jobs (Location names the first)', schema: jobListSchema },
-        ...errors(400, 401, 403, 409, 413, 507),
+        ...errors(400, 401, 403, 409, 413, 429, 507),
       },
       handler: async (req: Request, res, { query }) => {
         const files = (req.files as Express.Multer.File[] | undefined) ?? [];
@@ -98,13 +109,16 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
         let fields;
         try {
           fields = parseUploadFields(req.body);
-          await ctx.capacity.assertRoomFor(staged.reduce((n, f) => n + f.size, 0));
         } catch (err) {
           // submitUpload owns staged files once called; before that they are still ours to remove.
           await removeStagedFiles(staged.map((s) => s.stagedPath));
           throw err;
         }
         const result = await submitUpload(ctx, principalOf(res), staged, fields, parseIdempotencyKey(req.header('idempotency-key')));
+        const reservation = res.locals.reservation as StagingReservation;
+        // A replay removed its staged files: their bytes are gone, not on their way to the blob store.
+        if (result.replayed) reservation.release();
+        else reservation.handOver();
         if (!result.replayed) {
           ctx.metrics.uploadsAccepted.inc(staged.length);
           ctx.metrics.bytesStaged.inc(staged.reduce((n, s) => n + s.size, 0));
@@ -116,6 +130,8 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
         if (waitSeconds > 0) {
           const abort = new AbortController();
           res.once('close', () => abort.abort());
+          // The body is in; quiet until the jobs finish (at most 60 s), which the idle timeout must not cut.
+          req.socket.setTimeout(0);
           jobs = await waitForJobs(ctx.db, jobs.map((j) => j.id), waitSeconds * 1_000, abort.signal);
         }
         const allDone = waitSeconds > 0 && jobs.every((j) => isFinalState(j.state) && j.state !== 'failed');
