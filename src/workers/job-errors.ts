@@ -1,28 +1,73 @@
-// The one place that decides, for a failed job run, between a BullMQ retry and a final failure.
+// The one place that decides, for a failed job run, between a BullMQ retry, a final failure and a later rerun,
+// and what a client may read of it: stable codes and our own messages, never driver text or paths.
 import { UnrecoverableError, type Job } from 'bullmq';
-import { isAppError, PERMANENT_JOB_ERRORS } from '../shared/errors.js';
+import { ERROR_STATUS, isAppError, PERMANENT_JOB_ERRORS, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { isOutageError } from '../shared/outage.js';
+
+/** What a job row records of its failure and what GET /api/v1/jobs/{id} serves. */
+export interface JobFailure {
+  code: ErrorCode;
+  message: string;
+}
+
+export const INTERNAL_FAILURE: JobFailure = {
+  code: 'internal',
+  message: 'internal error; the worker log has the details under this job id',
+};
+export const OUTAGE_FAILURE: JobFailure = {
+  code: 'unavailable',
+  message: 'PostgreSQL, Redis or the blob store could not be reached while the job ran',
+};
+/** BullMQ's own reason when a job stalled more than maxStalledCount times (its worker died or hung on it). */
+export const STALLED_REASON = 'job stalled more than allowable limit';
+export const STALLED_FAILURE: JobFailure = {
+  code: 'internal',
+  message: 'the job stopped its worker (a crash or hang) too many times and was given up',
+};
+
+/** AppErrors carry messages written for clients; anything else is told by its class only (outage or internal). */
+export function jobFailureOf(err: unknown): JobFailure {
+  if (isAppError(err)) return { code: err.code, message: err.message };
+  return isOutageError(err) ? OUTAGE_FAILURE : INTERNAL_FAILURE;
+}
+
+/** The BullMQ failedReason of a job ended by settleJobError; parseFailedReason reads it back. */
+export function failedReason(failure: JobFailure): string {
+  return `${failure.code}: ${failure.message}`;
+}
+
+/** A failure settleJobError wrote into BullMQ, or undefined for a reason BullMQ itself gave (a stall, a lost lock). */
+export function parseFailedReason(reason: string | undefined): JobFailure | undefined {
+  const match = /^([a-z_]+): ([\s\S]*)$/.exec(reason ?? '');
+  if (!match || !(match[1]! in ERROR_STATUS)) return undefined;
+  return { code: match[1] as ErrorCode, message: match[2]! };
+}
 
 /**
- * Permanent errors (and the last attempt of transient ones) end the job through `fail` and reach BullMQ as
- * UnrecoverableError (or the original error), so Bull Board shows them as failed; other errors are rethrown
- * so BullMQ retries with backoff. Never swallowed.
+ * Permanent errors and the last attempt of transient ones end the job: `fail` records it on the row, and BullMQ
+ * gets an UnrecoverableError whose message is the safe failure (parseFailedReason), so Bull Board shows it as
+ * failed and the requeue sweep can record it later when `fail` itself throws (the database is down). An outage
+ * on the last attempt is not recorded: the requeue sweep runs the job again once the services are back.
+ * Other errors are rethrown so BullMQ retries with backoff. Never swallowed; full errors stay in the log.
  */
-export async function settleJobError(
-  job: Job,
-  err: unknown,
-  log: Logger,
-  fail: (code: string, message: string) => Promise<void>,
-): Promise<never> {
-  const code = isAppError(err) ? err.code : 'internal';
-  const message = err instanceof Error ? err.message : String(err);
+export async function settleJobError(job: Job, err: unknown, log: Logger, fail: (code: string, message: string) => Promise<void>): Promise<never> {
+  const failure = jobFailureOf(err);
   const permanent = isAppError(err) && PERMANENT_JOB_ERRORS.has(err.code);
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (!permanent && !lastAttempt) {
     log.warn({ err }, 'job attempt failed; BullMQ retries it');
     throw err;
   }
-  await fail(code, message);
-  log.warn({ code, message }, 'job failed');
-  throw permanent ? new UnrecoverableError(`${code}: ${message}`) : err;
+  if (failure.code === 'unavailable') {
+    log.warn({ err }, 'job attempts used up during an outage; the requeue sweep runs it again');
+    throw new UnrecoverableError(failedReason(failure));
+  }
+  log[failure.code === 'internal' ? 'error' : 'warn']({ err, code: failure.code }, 'job failed');
+  try {
+    await fail(failure.code, failure.message);
+  } catch (recordErr) {
+    log.error({ err: recordErr, code: failure.code }, 'could not record the final failure; the requeue sweep records it later');
+  }
+  throw new UnrecoverableError(failedReason(failure));
 }

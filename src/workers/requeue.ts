@@ -1,25 +1,85 @@
-// Requeue sweep: unfinished ingest jobs in PostgreSQL that Redis lost (or never got) are enqueued again.
+// Requeue sweep: brings every unfinished job row to a final state. Rows whose BullMQ job Redis lost (or never got)
+// are enqueued again; rows whose BullMQ job ended without the row ending are rerun or recorded as failed.
+import type { Job } from 'bullmq';
+import { failFileJob } from '../shared/domain/file-jobs.js';
+import { failIngest } from '../shared/domain/ingest-commit.js';
+import { enqueue, JOB_QUEUE, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
-import { enqueue, type Queues } from '../shared/queues.js';
+import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
 
 const STALE_AFTER_MS = 60_000;
+/** A job that failed for an outage runs again while it is younger than this; after that its failure is recorded. */
+const RERUN_WINDOW_MS = 24 * 3_600_000;
 const JOB_NAME_OF_KIND = { ingest: 'ingest-file', update: 'update-metadata', delete: 'delete-file' } as const;
+type RowKind = keyof typeof JOB_NAME_OF_KIND;
 const BATCH = 500;
 
+/** Ends a job row as failed the way its own processor would (staged file, WAL entry, attr.json). */
+export async function recordJobFailure(ctx: WorkerContext, kind: RowKind, id: string, failure: JobFailure): Promise<void> {
+  if (kind === 'ingest') await failIngest(ctx, id, failure.code, failure.message);
+  else await failFileJob(ctx, id, kind === 'update' ? 'file_update' : 'file_delete', failure.code, failure.message);
+}
+
+/** The failure a job row records for a BullMQ job that failed for good: ours as written, BullMQ's own as internal. */
+export function failureOfFailedJob(reason: string | undefined): JobFailure {
+  return parseFailedReason(reason) ?? (reason === STALLED_REASON ? STALLED_FAILURE : INTERNAL_FAILURE);
+}
+
+export interface SweepReport {
+  /** Rows whose BullMQ job was missing (or had completed) and was added again. */
+  requeued: number;
+  /** Rows whose BullMQ job failed for an outage and was run again. */
+  rerun: number;
+  /** Rows whose BullMQ job failed for good and whose failure is now recorded. */
+  failed: number;
+}
+
 /**
- * Re-adds jobs that are not final and untouched for a minute. A job id still present in Redis (waiting,
- * active, delayed) makes the add a no-op, so this never runs a job twice by itself.
+ * Looks at job rows that are not final and untouched for staleAfterMs. A BullMQ job still waiting, active or
+ * delayed is left alone, so this never runs a job twice by itself. A missing one is added again under the row id.
+ * A failed one ends the row: recorded as failed (the failure settleJobError could not record while the database
+ * was down, or a stall-out), or, when it failed for an outage and is younger than a day, removed and added again
+ * so the upload still commits. A completed one with an open row (its processor saw a state that has moved since)
+ * is run again; every step is idempotent.
  */
-export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues): Promise<number> {
+export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, staleAfterMs = STALE_AFTER_MS): Promise<SweepReport> {
   const stale = await ctx.db.ingestJob.findMany({
-    where: { state: { in: ['queued', 'hashing', 'committing'] }, updatedAt: { lt: new Date(Date.now() - STALE_AFTER_MS) } },
-    select: { id: true, kind: true },
+    where: { state: { in: ['queued', 'hashing', 'committing'] }, updatedAt: { lt: new Date(Date.now() - staleAfterMs) } },
+    select: { id: true, kind: true, createdAt: true },
     orderBy: { updatedAt: 'asc' },
     take: BATCH,
   });
-  for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND)) {
-    const ids = stale.filter((j) => j.kind === kind).map((j) => j.id);
-    await enqueue(queues, ctx.config, name, ids.map((id) => ({ id, payload: { ingestJobId: id } })));
+  const report: SweepReport = { requeued: 0, rerun: 0, failed: 0 };
+  for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND) as Array<[RowKind, (typeof JOB_NAME_OF_KIND)[RowKind]]>) {
+    const queue = queues[JOB_QUEUE[name]];
+    const readd: string[] = [];
+    for (const row of stale.filter((j) => j.kind === kind)) {
+      const job: Job | undefined = await queue.getJob(row.id);
+      const state = job ? await job.getState() : 'unknown';
+      if (state === 'unknown') {
+        readd.push(row.id);
+        report.requeued++;
+      } else if (state === 'completed' || state === 'failed') {
+        const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
+        const rerun = !failure || (failure.code === 'unavailable' && Date.now() - row.createdAt.getTime() < RERUN_WINDOW_MS);
+        if (!rerun) {
+          await recordJobFailure(ctx, kind, row.id, failure);
+          report.failed++;
+          continue;
+        }
+        // A finished BullMQ job keeps its id for days (retention): only its removal lets the same id run again.
+        // remove() refuses a job another process has just taken again (locked); the next sweep looks again.
+        const removed = await job!.remove().then(
+          () => true,
+          (err: unknown) => (ctx.logger.debug({ err, jobId: row.id }, 'requeue sweep could not remove a finished job'), false),
+        );
+        if (!removed) continue;
+        readd.push(row.id);
+        if (failure) report.rerun++;
+        else report.requeued++;
+      }
+    }
+    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { ingestJobId: id } })));
   }
-  return stale.length;
+  return report;
 }

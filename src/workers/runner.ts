@@ -8,10 +8,13 @@ import type { WorkerContext } from './context.js';
 import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
 import { gcBlobProcessor } from './gc-blob.js';
 import { ingestProcessor } from './ingest.js';
-import { requeueStaleJobs } from './requeue.js';
+import { parseFailedReason } from './job-errors.js';
+import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
+/** Job names whose payload names a job row that must reach a final state. */
+const ROW_KIND = { 'ingest-file': 'ingest', 'update-metadata': 'update', 'delete-file': 'delete' } as const;
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -67,17 +70,18 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     w.on('failed', (job, err) => {
       const final = !job || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       ctx.logger[final ? 'error' : 'warn']({ queue: w.name, job: job?.name, bullJobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed' : 'job attempt failed');
+      if (final && job) void recordBullFailure(ctx, job, err);
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
 
   const requeue = async () => {
-    const requeued = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {
+    const report = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {
       ctx.logger.warn({ err }, 'requeue sweep failed');
-      return 0;
+      return { requeued: 0, rerun: 0, failed: 0 };
     });
-    if (requeued > 0) ctx.logger.info({ jobs: requeued }, 'requeue sweep re-added unfinished jobs');
+    if (report.requeued + report.rerun + report.failed > 0) ctx.logger.info(report, 'requeue sweep settled unfinished jobs');
   };
   const collect = async () => {
     const orphans = await sweepOrphanBlobs(ctx).catch((err: unknown) => {
@@ -120,4 +124,18 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
       }
     },
   };
+}
+
+/**
+ * A job BullMQ failed without its processor deciding (it stalled more than maxStalledCount times: BullMQ fails
+ * it when a worker next takes it, without running it) leaves its row open: record the failure now. Failures
+ * settleJobError wrote are recorded already, or left to the requeue sweep (an outage, a database that was down).
+ */
+async function recordBullFailure(ctx: WorkerContext, job: Job, err: Error): Promise<void> {
+  const kind = ROW_KIND[job.name as keyof typeof ROW_KIND];
+  if (!kind || parseFailedReason(err.message)) return;
+  const id = (job.data as { ingestJobId: string }).ingestJobId;
+  await recordJobFailure(ctx, kind, id, failureOfFailedJob(err.message)).catch((recordErr: unknown) =>
+    ctx.logger.error({ err: recordErr, jobId: id }, 'could not record a stalled-out job as failed; the requeue sweep records it later'),
+  );
 }

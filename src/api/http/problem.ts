@@ -1,8 +1,12 @@
-// The one error mapper at the HTTP edge: AppError, multer and body-parser errors -> application/problem+json.
-import type { ErrorRequestHandler, Response } from 'express';
+// The one error mapper at the HTTP edge: AppError, outages, multer and body-parser errors -> application/problem+json.
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import multer from 'multer';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { isOutageError } from '../../shared/outage.js';
+
+/** Seconds a client waits before retrying a 503: long enough for a database or Redis failover, short for a blip. */
+export const RETRY_AFTER_SECONDS = 5;
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -22,6 +26,7 @@ const TITLES: Record<number, string> = {
 export function sendProblem(res: Response, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
   const status = ERROR_STATUS[code];
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res
     .status(status)
     .type('application/problem+json')
@@ -38,8 +43,26 @@ const MULTER_CODES: Record<string, { code: ErrorCode; detail: (field?: string) =
   LIMIT_UNEXPECTED_FILE: { code: 'validation_failed', detail: (f) => `unexpected file field '${f}': files go in parts named 'file'` },
 };
 
+/**
+ * The client went away mid-request (an aborted upload): multer reports 'Request aborted', raw-body
+ * 'request.aborted', Node the request stream's ECONNRESET 'aborted'. Nobody is left to answer.
+ */
+function clientGone(req: Request, res: Response, err: unknown): boolean {
+  const e = (err ?? {}) as { message?: unknown; type?: unknown; code?: unknown };
+  if (e.message === 'Request aborted' || e.type === 'request.aborted') return true;
+  if (e.code === 'ECONNRESET' && e.message === 'aborted') return true;
+  return req.readableAborted || !res.socket || res.socket.destroyed;
+}
+
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    const log = (req as { log?: Logger }).log ?? logger;
+    if (clientGone(req, res, err)) {
+      // Not a server fault and not worth an error line; the access log still records the aborted request.
+      log.info({ err: err instanceof Error ? err.message : String(err) }, 'client closed the request');
+      res.destroy();
+      return;
+    }
     if (res.headersSent) {
       res.destroy(err instanceof Error ? err : undefined);
       return;
@@ -63,7 +86,12 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       return sendProblem(res, 'validation_failed', e.message ?? 'bad request');
     }
-    (req as { log?: Logger }).log?.error({ err }, 'unhandled error') ?? logger.error({ err }, 'unhandled error');
+    if (isOutageError(err)) {
+      log.warn({ err }, 'dependency unavailable');
+      return sendProblem(res, 'unavailable', 'PostgreSQL, Redis or the blob store cannot be reached; retry later');
+    }
+    // pino's methods return undefined, so `a?.error() ?? b.error()` logged twice: pick the logger, log once.
+    log.error({ err }, 'unhandled error');
     sendProblem(res, 'internal', 'internal error; the request id in X-Request-Id identifies it in the logs');
   };
 }

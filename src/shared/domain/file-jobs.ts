@@ -1,4 +1,5 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
+import type { Mode } from '../config.js';
 import type { Db } from '../db.js';
 import { Prisma } from '../db.js';
 import type { File, IngestJob } from '../db/generated/client.js';
@@ -11,6 +12,7 @@ import { toAttrRecord, toFileMetadata, type FileMetadata } from './file-view.js'
 import type { MetadataPatch } from './file-requests.js';
 import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
 import { isFinalState } from './job-view.js';
+import { assertModeAllows, type ModeReader } from './modes.js';
 
 export interface FileJobDeps {
   db: Db;
@@ -19,6 +21,9 @@ export interface FileJobDeps {
   attrStore: AttrFileStore;
   queues: Queues;
   logger: Logger;
+  modes: Pick<ModeReader, 'current'>;
+  /** Test hook: awaited just before an update's commit transaction (to switch the mode at that exact step). */
+  beforeUpdateCommit?: (jobId: string) => Promise<void>;
 }
 
 export interface FileJobOutcome {
@@ -28,6 +33,17 @@ export interface FileJobOutcome {
 }
 
 class RevisionMoved extends Error {}
+
+/**
+ * The persisted mode, read under a shared hold of the lock changeMode takes exclusively: a patch commits either
+ * before a mode change or sees it, never in between.
+ */
+async function modeInTransaction(tx: Prisma.TransactionClient): Promise<Mode> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtext('artstore:element-mode'))`;
+  const [latest] = await tx.$queryRaw<Array<{ mode: Mode }>>`SELECT mode FROM element_state ORDER BY id DESC LIMIT 1`;
+  if (!latest) throw new AppError('conflict', 'the element has no persisted mode yet');
+  return latest.mode;
+}
 
 const outcome = (job: IngestJob, ranNow: boolean): FileJobOutcome => ({
   state: job.state === 'failed' ? 'failed' : 'committed',
@@ -78,6 +94,8 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
     if (params.expectedRevision !== null && row.revision !== params.expectedRevision) {
       throw new AppError('precondition_failed', `the file moved to revision ${row.revision}; If-Match named ${params.expectedRevision}`);
     }
+    // A patch queued in rw is not applied after a switch to ro/ar (SPEC §4); checked before attr.json changes.
+    assertModeAllows(await deps.modes.current(), 'patch');
     const next = applyPatch(toFileMetadata(row), params.patch, new Date());
     const wal = await pendingWalEntry(db, job, 'file_update', {
       fileId: row.id,
@@ -85,9 +103,12 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
       patch: params.patch as Prisma.InputJsonObject,
     });
     await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
+    await deps.beforeUpdateCommit?.(job.id);
     try {
       const done = await db.$transaction(async (tx) => {
         if (!(await lockPendingWal(tx, wal.id))) return false;
+        // The cached mode can be up to a second old: the commit re-reads it, serialised with mode changes.
+        assertModeAllows(await modeInTransaction(tx), 'patch');
         const changed = await tx.$executeRaw`
           UPDATE files SET description = ${next.description}, version = ${next.version}, tags = ${next.tags},
             metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)}
