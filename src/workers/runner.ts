@@ -1,6 +1,7 @@
 // Starts this process's BullMQ workers from the processor table, plus WAL recovery and the requeue, GC and staging sweeps.
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { gcSweepIntervalMs, sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
+import { sweepUnrecordedBlobs } from '../shared/domain/blob-orphans.js';
 import { janitorIntervalMs, sweepStaging } from '../shared/domain/staging-janitor.js';
 import { recoverWal } from '../shared/domain/wal-recovery.js';
 import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
@@ -13,6 +14,8 @@ import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeu
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
+/** The unrecorded-blob sweep lists every blob: every six hours is enough for leftovers of failed ingests. */
+const UNRECORDED_SWEEP_INTERVAL_MS = 6 * 3_600_000;
 /** Job names whose payload names a job row that must reach a final state. */
 const ROW_KIND = { 'ingest-file': 'ingest', 'update-metadata': 'update', 'delete-file': 'delete' } as const;
 
@@ -96,14 +99,24 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   const janitor = async () => {
     await sweepStaging(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'staging janitor failed'));
   };
+  // Lists the whole blob store: at start (after a crash is when leftovers appear) and then rarely.
+  const unrecorded = async () => {
+    const report = await sweepUnrecordedBlobs(ctx).catch((err: unknown) => {
+      ctx.logger.warn({ err }, 'unrecorded-blob sweep failed');
+      return null;
+    });
+    if (report && (report.adopted > 0 || report.temporariesRemoved > 0)) ctx.logger.info(report, 'unrecorded-blob sweep');
+  };
   void recovery();
   void requeue();
   void collect();
   void janitor();
+  void unrecorded();
   const timers = [
     setInterval(() => void requeue(), REQUEUE_INTERVAL_MS),
     setInterval(() => void collect(), gcSweepIntervalMs(ctx.config)),
     setInterval(() => void janitor(), janitorIntervalMs(ctx.config)),
+    setInterval(() => void unrecorded(), UNRECORDED_SWEEP_INTERVAL_MS),
     setInterval(() => void recovery(), Math.min(300_000, ctx.config.walLeaseSeconds * 1_000)),
   ];
   for (const t of timers) t.unref();

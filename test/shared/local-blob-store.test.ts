@@ -25,7 +25,7 @@ describe('LocalBlobStore', () => {
 
   it('stores under blobs/<aa>/<bb>/<sha256> and reports a second put as existing', async () => {
     const a = await staged('hello blob');
-    expect(await store.put(a.sha, a.p)).toEqual({ created: true, storageKey: `blobs/${a.sha.slice(0, 2)}/${a.sha.slice(2, 4)}/${a.sha}` });
+    expect(await store.put(a.sha, a.p)).toEqual({ created: true, repaired: false, storageKey: `blobs/${a.sha.slice(0, 2)}/${a.sha.slice(2, 4)}/${a.sha}` });
     const b = await staged('hello blob');
     expect((await store.put(b.sha, b.p)).created).toBe(false);
     expect(await fs.readFile(path.join(root, 'storage', store.keyFor(a.sha)), 'utf8')).toBe('hello blob');

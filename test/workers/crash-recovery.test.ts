@@ -68,7 +68,7 @@ describe('crash recovery', () => {
     });
   }
 
-  it('rolls back a pending ingest whose job ended: attr.json, staged file and orphan blob removed', async () => {
+  it('rolls back a pending ingest whose job ended: attr.json and staged file removed, its blob left to GC', async () => {
     const bytes = randomBytes(1000);
     const h = sha(bytes);
     const fileId = randomUUID();
@@ -82,11 +82,12 @@ describe('crash recovery', () => {
     const attrStore = new AttrFileStore(world.config.storagePath);
     await blobStore.put(h, staged);
     await fs.mkdir(path.join(world.config.storagePath, 'files/2026/01/01/00'), { recursive: true });
-    await fs.writeFile(path.join(world.config.storagePath, attrPath), '{}');
+    const createdAt = new Date('2026-01-01T00:30:00.000Z');
+    await fs.writeFile(path.join(world.config.storagePath, attrPath), JSON.stringify({ id: fileId, createdAt: createdAt.toISOString() }));
     await world.api.db.ingestJob.create({
       data: {
         id: jobId, kind: 'ingest', state: 'failed', principal: 'alice', fileName: 'x', contentType: 'application/octet-stream',
-        size: BigInt(bytes.length), stagedPath: staged, fileId, errorCode: 'internal', finishedAt: new Date(),
+        size: BigInt(bytes.length), stagedPath: staged, fileId, errorCode: 'internal', finishedAt: new Date(), createdAt,
       },
     });
     await world.api.db.walEntry.create({
@@ -97,7 +98,15 @@ describe('crash recovery', () => {
     expect(report.rolledBack).toBeGreaterThanOrEqual(1);
     expect((await world.api.db.walEntry.findFirstOrThrow({ where: { jobId } })).status).toBe('rolled_back');
     await expect(fs.stat(path.join(world.config.storagePath, attrPath))).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(await blobStore.stat(h)).toBeNull();
     await expect(fs.stat(staged)).rejects.toMatchObject({ code: 'ENOENT' });
+    // Recovery never unlinks bytes itself (an ingest may have found them present): it records them as an
+    // unreferenced blob, which capacity counts and GC removes after the grace period.
+    const blob = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: h } });
+    expect(blob).toMatchObject({ refCount: 0, size: BigInt(bytes.length) });
+    expect(blob.orphanedAt).not.toBeNull();
+    await world.api.db.blob.update({ where: { sha256: h }, data: { orphanedAt: new Date(Date.now() - 3_600_000 * 24 * 30) } });
+    const { runBlobGc } = await import('../../src/shared/domain/blob-gc.js');
+    expect(await runBlobGc({ db: world.api.db, config: world.config, blobStore, logger: createLogger({ logLevel: 'silent' }, 'test') }, h)).toEqual({ removed: true });
+    expect(await blobStore.stat(h)).toBeNull();
   });
 });

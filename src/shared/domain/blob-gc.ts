@@ -1,34 +1,56 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
+import type { Db, Prisma } from '../db.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { commitWal } from './job-steps.js';
+import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 
 export interface GcDeps {
   db: Db;
   config: Pick<Config, 'gcGraceSeconds'> & EnqueueConfig;
   blobStore: BlobStore;
   logger: Logger;
+  /** Test hook: called inside the marking transaction, before it commits. */
+  gcHook?: (step: 'after-mark', sha256: string) => void;
+}
+
+/** An ingest between its prepare and its commit (pending file_create WAL entry) names these bytes. */
+async function isPinned(tx: Prisma.TransactionClient, sha256: string): Promise<boolean> {
+  const [row] = await tx.$queryRaw<Array<{ pinned: boolean }>>`
+    SELECT EXISTS (
+      SELECT 1 FROM wal_entries WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${sha256}
+    ) AS pinned`;
+  return row?.pinned ?? false;
 }
 
 /**
- * Removes the blob when it is still unreferenced and its grace period has passed. Three steps, each safe to
- * repeat: (1) in a transaction, mark it (gc_started_at) with a WAL entry: from then on an ingest of the same
- * bytes waits instead of reviving it; (2) remove the bytes; (3) drop the row (and the rows of the deleted
- * files that referenced it) and commit the WAL entry.
+ * Removes the blob when it is still unreferenced, its grace period has passed and no ingest has pinned it. Three
+ * steps, each safe to repeat: (1) in a transaction, mark it (gc_started_at) with a WAL entry: from then on an
+ * ingest of the same bytes waits instead of reviving it; (2) remove the bytes; (3) drop the row (and the rows of
+ * the deleted files that referenced it) and commit the WAL entry.
+ *
+ * The pin: an ingest writes its pending file_create WAL entry (naming the sha256) while holding the blob row
+ * FOR SHARE, before it looks at the store. Step 1 holds the row FOR UPDATE and then, in a later statement (a
+ * fresh snapshot), looks for such entries. So an ingest that found the bytes present has pinned them first, or
+ * finds the mark and waits; GC never unlinks bytes a commit is about to reference.
  */
 export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed: boolean }> {
   const { db } = deps;
   const graceMs = deps.config.gcGraceSeconds * 1_000;
   const wal = await db.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
     const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null; gc_started_at: Date | null; storage_key: string }>>`
       SELECT ref_count, orphaned_at, gc_started_at, storage_key FROM blobs WHERE sha256 = ${sha256} FOR UPDATE`;
     if (!blob || blob.ref_count > 0 || !blob.orphaned_at) return null;
-    if (!blob.gc_started_at && blob.orphaned_at.getTime() > Date.now() - graceMs) return null;
-    if (!blob.gc_started_at) await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
+    if (!blob.gc_started_at) {
+      if (blob.orphaned_at.getTime() > Date.now() - graceMs) return null;
+      if (await isPinned(tx, sha256)) return null;
+      await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
+      deps.gcHook?.('after-mark', sha256);
+    }
     return tx.walEntry.create({
       data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } },
     });
@@ -36,6 +58,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
   await db.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
     await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
     await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;

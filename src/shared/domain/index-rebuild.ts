@@ -8,6 +8,7 @@ import { Prisma, type Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { ATTR_SCHEMA_VERSION, AttrFileStore, type AttrRecord } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { withMaintenanceLock } from './maintenance-lock.js';
 
 export interface RebuildDeps {
   db: Db;
@@ -112,8 +113,18 @@ interface Candidate {
 
 type Verdict = { ok: Candidate } | { skip: SkipReason; attrPath: string; fileId?: string; detail: string };
 
-/** Reads and validates every attr.json, then upserts File and Blob rows batch by batch and recomputes ref counts. */
+/**
+ * Reads and validates every attr.json, then upserts File and Blob rows batch by batch and recomputes ref counts.
+ * A run that writes holds the index-maintenance lock throughout: commits that change reference counts (ingest,
+ * delete, GC) wait for it, so a commit can never be counted away by the recount and then collected. A second
+ * run meanwhile is refused (MaintenanceBusyError).
+ */
 export async function rebuildIndex(deps: RebuildDeps, options: RebuildOptions = {}): Promise<RebuildReport> {
+  if (options.dryRun) return rebuildUnderLock(deps, options);
+  return withMaintenanceLock(deps.db, () => rebuildUnderLock(deps, options));
+}
+
+async function rebuildUnderLock(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
   const started = performance.now();
   const { db, logger } = deps;
   const dryRun = options.dryRun ?? false;

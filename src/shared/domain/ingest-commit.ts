@@ -23,8 +23,11 @@ export interface IngestDeps {
   hashPool: HashPool;
   modes: Pick<ModeReader, 'current'>;
   logger: Logger;
-  /** Fault injection for crash tests (CRASH_AT, test environment only): called at each durable step. */
-  crashPoint?: (step: CrashStep) => void;
+  /**
+   * Called at each durable step, and awaited: fault injection for crash tests (CRASH_AT, test environment only)
+   * and a pause point for race tests.
+   */
+  crashPoint?: (step: CrashStep) => void | Promise<void>;
 }
 
 export const CRASH_STEPS = ['after-hash', 'after-wal', 'after-blob', 'after-attr', 'before-commit'] as const;
@@ -54,6 +57,14 @@ interface UploadParams {
 
 const WAL_OPERATION = 'file_create';
 
+/** A transient state, not a fault: the job's bytes are being garbage-collected; its retry stores them anew. */
+export class BlobInGcError extends Error {
+  constructor(readonly sha256: string) {
+    super(`blob ${sha256} is being garbage-collected; the job retries once that is done`);
+    this.name = 'BlobInGcError';
+  }
+}
+
 function outcomeOf(job: IngestJob): IngestOutcome {
   return {
     state: job.state as IngestOutcome['state'],
@@ -78,6 +89,8 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   if (!job) {
     const latest = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
     if (!latest) throw new AppError('not_found', `ingest job ${ingestJobId} does not exist`);
+    // A run that died between the commit and removing its staged file left it behind: this run removes it.
+    if (latest.stagedPath && isInStaging(deps.config.stagingPath, latest.stagedPath)) await removeStagedFiles([latest.stagedPath]);
     return outcomeOf(latest);
   }
   const staged = job.stagedPath;
@@ -105,7 +118,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     digest = { sha256: latest.sha256, size: stored.size };
   }
   const hashSeconds = (performance.now() - hashStart) / 1_000;
-  deps.crashPoint?.('after-hash');
+  await deps.crashPoint?.('after-hash');
 
   // 2. Verify what the client declared; a mismatch is final (no retry) and nothing becomes visible.
   if (digest.size !== Number(job.size)) {
@@ -128,12 +141,14 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   const prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
   if (prepared.kind === 'file-id-taken') throw new AppError('conflict', `file id ${job.fileId} already exists`);
   if (prepared.kind === 'final') return latestOutcome(db, job.id);
+  // GC is removing these bytes right now; once it is done this job stores them anew (the staged copy stays).
+  if (prepared.kind === 'blob-in-gc') throw new BlobInGcError(digest.sha256);
   await progress(50);
-  deps.crashPoint?.('after-wal');
+  await deps.crashPoint?.('after-wal');
 
-  // 4. The blob (content-addressed; link never overwrites) and 5. the attr.json record.
-  const blobCreated = staged ? (await blobStore.put(digest.sha256, staged)).created : false;
-  deps.crashPoint?.('after-blob');
+  // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
+  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob }) : null;
+  await deps.crashPoint?.('after-blob');
   const params = job.params as unknown as UploadParams;
   const meta: FileMetadata = {
     id: job.fileId,
@@ -153,34 +168,35 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     elementId: deps.config.elementId,
   };
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
-  deps.crashPoint?.('after-attr');
+  await deps.crashPoint?.('after-attr');
   await progress(80);
-  deps.crashPoint?.('before-commit');
+  await deps.crashPoint?.('before-commit');
 
   // 6. Metadata, blob reference and WAL committed in one statement (no I/O inside it).
-  const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey);
+  const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey, put?.repaired ?? false);
   if (committed.kind === 'file-id-taken') throw new AppError('conflict', `file id ${meta.id} already exists`);
-  // Garbage collection is removing these bytes right now: retry once it is done (the staged copy stays).
-  if (committed.kind === 'blob-in-gc') throw new Error(`blob ${meta.sha256} is being garbage-collected; retrying`);
+  // Cannot happen while the pending entry pins the blob; kept so a GC that ignored the pin still cannot win.
+  if (committed.kind === 'blob-in-gc') throw new BlobInGcError(meta.sha256);
   await removeStagedFiles(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);
-  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated, ranNow: true, hashSeconds };
+  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds };
 }
 
 /**
- * Ends an ingest job as failed: job row, WAL entry and staged file. The attr.json is removed only when no file
- * row was committed for it; a blob written by this job stays for recovery/GC, which own orphan blobs.
+ * Ends an ingest job as failed: job row, WAL entry, attr.json and staged file. The attr.json is removed inside
+ * the transaction that fails the job (only when no file row was committed for it): until that transaction ends
+ * the job still claims its file id, so a new upload with the same client-chosen id cannot have written one yet.
+ * A blob written by this job stays for recovery/GC, which own unreferenced blobs.
  */
 export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, ingestJobId: string, code: string, message: string): Promise<void> {
   const { db } = deps;
-  const failed = await markJobFailed(db, ingestJobId, WAL_OPERATION, code, message);
+  const failed = await markJobFailed(db, ingestJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
+    if (!walWasPending) return;
+    const [row] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM files WHERE id = ${job.fileId}::uuid`;
+    if (Number(row?.n ?? 0) === 0) await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt));
+  });
   if (!failed) return;
   const { job } = failed;
-  if (failed.walWasPending && (await db.file.count({ where: { id: job.fileId } })) === 0) {
-    await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
-      deps.logger.warn({ err, jobId: job.id }, 'could not remove attr.json of a failed ingest');
-    });
-  }
   if (job.stagedPath) {
     await removeStagedFiles([job.stagedPath]);
     await db.ingestJob.update({ where: { id: job.id }, data: { stagedPath: null } });

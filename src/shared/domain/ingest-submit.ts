@@ -90,7 +90,11 @@ async function jobsOfKey(db: Db, principal: string, idempotencyKey: string): Pro
   return rows.map(ingestJobFromRow);
 }
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+const isUniqueViolation = (err: unknown, constraint?: string) =>
+  (err as { code?: string }).code === '23505' && (constraint === undefined || (err as { constraint?: string }).constraint === constraint);
+
+/** The unique index that lets one unfinished (or successful) ingest job at a time hold a file id. */
+const FILE_ID_CLAIM = 'ingest_jobs_file_id_claim_key';
 
 /**
  * Plain SQL, no interactive transaction: each statement is atomic on its own and the unique (principal, key,
@@ -149,6 +153,10 @@ async function recordJobs(
     if (idempotencyKey && isUniqueViolation(err)) {
       const jobs = await jobsOfKey(db, principal.sub, idempotencyKey);
       if (jobs.length > 0) return { jobs, replayed: true };
+    }
+    // Another upload claimed the same client-chosen file id between the check above and this insert.
+    if (fields.fileId && isUniqueViolation(err, FILE_ID_CLAIM)) {
+      throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
     }
     throw err;
   }

@@ -57,11 +57,25 @@ export interface FailedJob {
  * Ends a job as failed with its WAL entry, unless a concurrent run committed it first (then null).
  * Locks in the commit's order (WAL row, then job row), so the two cannot deadlock.
  */
-export async function markJobFailed(db: Db, jobId: string, operation: WalOperation, code: string, message: string): Promise<FailedJob | null> {
+export async function markJobFailed(
+  db: Db,
+  jobId: string,
+  operation: WalOperation,
+  code: string,
+  message: string,
+  /** Runs inside the transaction, before the job becomes final (undo side effects while the job still owns them). */
+  beforeFinal?: (tx: Prisma.TransactionClient, job: IngestJob, walWasPending: boolean) => Promise<void>,
+): Promise<FailedJob | null> {
   return db.$transaction(async (tx) => {
     const [wal] = await tx.$queryRaw<Array<{ id: bigint; status: string; started_at: Date }>>`
       SELECT id, status, started_at FROM wal_entries WHERE job_id = ${jobId}::uuid AND operation = ${operation} FOR UPDATE`;
     if (wal?.status === 'committed') return null;
+    if (beforeFinal) {
+      const [current] = await tx.$queryRaw<Array<{ id: string }>>`
+        SELECT id FROM ingest_jobs WHERE id = ${jobId}::uuid AND state <> ALL(${[...FINAL_JOB_STATES]}::text[]) FOR UPDATE`;
+      if (!current) return null;
+      await beforeFinal(tx, await tx.ingestJob.findUniqueOrThrow({ where: { id: jobId } }), wal?.status === 'pending');
+    }
     const now = new Date();
     const { count } = await tx.ingestJob.updateMany({
       where: { id: jobId, state: { notIn: [...FINAL_JOB_STATES] } },

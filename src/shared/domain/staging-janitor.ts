@@ -1,11 +1,12 @@
-// Staging janitor: removes staged files that no unfinished job owns once they are older than STAGING_MAX_AGE_HOURS
-// (uploads cut off in ways multer could not clean up, a process killed mid-request).
+// Staging janitor: removes the staged files of finished jobs at once, and files that no job owns once they are older
+// than STAGING_MAX_AGE_HOURS (uploads cut off in ways multer could not clean up, a process killed mid-request).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
+import { FINAL_JOB_STATES } from './job-view.js';
 
 export interface JanitorReport {
   scanned: number;
@@ -20,23 +21,27 @@ export async function sweepStaging(
   const { stagingPath, stagingMaxAgeHours } = deps.config;
   const cutoff = now - stagingMaxAgeHours * 3_600_000;
   const names = await fs.readdir(stagingPath).catch(() => [] as string[]);
-  const old: string[] = [];
+  const files: Array<{ file: string; mtimeMs: number }> = [];
   for (const name of names) {
     const file = path.join(stagingPath, name);
     const stat = await fs.stat(file).catch(() => null);
-    if (stat?.isFile() && stat.mtimeMs < cutoff) old.push(file);
+    if (stat?.isFile()) files.push({ file, mtimeMs: stat.mtimeMs });
   }
-  if (old.length === 0) return { scanned: names.length, removed: 0, kept: 0 };
+  if (files.length === 0) return { scanned: names.length, removed: 0, kept: 0 };
+  const owners = await deps.db.$queryRaw<Array<{ staged_path: string; final: boolean }>>`
+    SELECT staged_path, state = ANY(${[...FINAL_JOB_STATES]}::text[]) AS final
+    FROM ingest_jobs WHERE staged_path = ANY(${files.map((f) => f.file)}::text[])`;
+  const finished = new Set(owners.filter((o) => o.final).map((o) => o.staged_path));
   // A job that is not final still owns its staged file, however old (a long queue, a paused worker).
-  const owned = await deps.db.ingestJob.findMany({
-    where: { stagedPath: { in: old }, state: { notIn: ['committed', 'duplicate', 'failed'] } },
-    select: { stagedPath: true },
-  });
-  const keep = new Set(owned.map((j) => j.stagedPath));
-  const orphans = old.filter((f) => !keep.has(f));
-  await removeStagedFiles(orphans);
-  if (orphans.length > 0) deps.logger.info({ removed: orphans.length, stagingMaxAgeHours }, 'janitor removed abandoned staged files');
-  return { scanned: names.length, removed: orphans.length, kept: keep.size };
+  const keep = new Set(owners.filter((o) => !o.final).map((o) => o.staged_path));
+  // The staged file of a finished job goes at once, whatever its age: its run died between the commit (or the
+  // failure) and removing it. A file no job names goes once it is old: an upload may still be writing it.
+  const remove = files.filter((f) => finished.has(f.file) || (!keep.has(f.file) && f.mtimeMs < cutoff)).map((f) => f.file);
+  await removeStagedFiles(remove);
+  if (remove.length > 0) {
+    deps.logger.info({ removed: remove.length, ofFinishedJobs: finished.size, stagingMaxAgeHours }, 'janitor removed staged files no job needs');
+  }
+  return { scanned: names.length, removed: remove.length, kept: keep.size };
 }
 
 /** How often the janitor runs: a quarter of the age limit, at most hourly, at least every minute. */

@@ -2,13 +2,14 @@
 // or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
-import type { WalEntry } from '../db/generated/client.js';
+import type { IngestJob, WalEntry } from '../db/generated/client.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
 import type { AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc } from './blob-gc.js';
+import { adoptUnrecordedBlobs } from './blob-orphans.js';
 import { toAttrRecord, toFileMetadata } from './file-view.js';
 import { isFinalState } from './job-view.js';
 
@@ -43,22 +44,22 @@ async function settle(db: Db, entry: WalEntry, status: 'rolled_back' | 'committe
   return count === 1;
 }
 
-/** Undoes a file_create that will never commit: its attr.json, its staged file, and a blob nobody else needs. */
-async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, stagedPath: string | null): Promise<void> {
+/**
+ * Undoes a file_create that will never commit: its attr.json, its staged file, and the pin on its blob. Bytes
+ * it stored that no row describes are adopted as an unreferenced blob, which GC removes after the grace period
+ * unless another ingest takes them first: deleting them here could race an ingest that found them present.
+ */
+async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: IngestJob | null): Promise<void> {
   const p = entry.payload as Payload;
   if (!(await settle(deps.db, entry, 'rolled_back', 'recovery: the ingest ended without a commit'))) return;
-  if (p.fileId && p.attrPath && (await deps.db.file.count({ where: { id: p.fileId } })) === 0) {
-    await deps.attrStore.remove(p.attrPath);
+  if (p.fileId && p.attrPath && job && (await deps.db.file.count({ where: { id: p.fileId } })) === 0) {
+    // The job's file id is no longer claimed: a newer upload with the same client-chosen id may have written
+    // the attr.json at the same path since. Only this job's own record goes.
+    const record = await deps.attrStore.read(p.attrPath).catch(() => null);
+    if (record && record.createdAt === job.createdAt.toISOString()) await deps.attrStore.remove(p.attrPath);
   }
-  if (p.sha256) {
-    const referenced = (await deps.db.blob.count({ where: { sha256: p.sha256 } })) > 0;
-    const [other] = await deps.db.$queryRaw<Array<{ n: bigint }>>`
-      SELECT count(*) AS n FROM wal_entries
-      WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${p.sha256} AND id <> ${entry.id}`;
-    // Bytes that no row references and no other ingest is about to reference are an orphan: remove them.
-    if (!referenced && Number(other?.n ?? 0) === 0) await deps.blobStore.delete(p.sha256);
-  }
-  if (stagedPath) await removeStagedFiles([stagedPath]);
+  if (p.sha256) await adoptUnrecordedBlobs(deps, [p.sha256]);
+  if (job?.stagedPath) await removeStagedFiles([job.stagedPath]);
 }
 
 export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.walLeaseSeconds): Promise<RecoveryReport> {
@@ -88,7 +89,7 @@ export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.
         await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { ingestJobId: job.id } }]);
         report.rolledForward++;
       } else if (entry.operation === 'file_create') {
-        await rollBackCreate(deps, entry, job?.stagedPath ?? null);
+        await rollBackCreate(deps, entry, job);
         report.rolledBack++;
       } else if (entry.operation === 'file_update') {
         // The row was never changed: make attr.json say what the row says.

@@ -1,7 +1,7 @@
 // attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeIfExists, writeFileAtomic } from './durable-fs.js';
+import { removeFilesOlderThan, removeIfExists, writeFileAtomic } from './durable-fs.js';
 
 export const ATTR_SCHEMA_VERSION = 1;
 
@@ -38,9 +38,12 @@ export function attrRelativePath(fileId: string, uploadedAt: Date): string {
 
 export class AttrFileStore {
   private readonly root: string;
+  /** Temp files of writes in progress, on the store's filesystem; what a crash leaves there is swept. */
+  private readonly tempDir: string;
 
   constructor(storagePath: string) {
     this.root = path.resolve(storagePath);
+    this.tempDir = path.join(this.root, 'tmp');
   }
 
   private resolve(relative: string): string {
@@ -50,7 +53,12 @@ export class AttrFileStore {
   }
 
   async write(relative: string, record: AttrRecord): Promise<void> {
-    await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`, this.tempDir);
+  }
+
+  /** Removes temp files of interrupted writes older than olderThan (younger ones may belong to a write in progress). */
+  async sweepTemporaries(olderThan: Date): Promise<number> {
+    return removeFilesOlderThan(this.tempDir, olderThan);
   }
 
   async read(relative: string): Promise<AttrRecord | null> {

@@ -11,13 +11,27 @@ export interface ByteRange {
 export interface PutResult {
   /** false when a blob with this sha256 was already stored (dedup). */
   created: boolean;
+  /** true when bytes already stored under this sha256 were replaced by the (verified) source. */
+  repaired: boolean;
   storageKey: string;
+}
+
+export interface PutOptions {
+  /**
+   * What to do when the store already holds bytes under this sha256: 'reuse' them when their size matches (the
+   * caller's records vouch for them), or 'replace' them with the source (no record vouches for them, or the scrub
+   * found them corrupt). Bytes of the wrong size are always replaced. Either way the entry is durable on return.
+   */
+  existing?: 'reuse' | 'replace';
 }
 
 export interface BlobStore {
   readonly backend: string;
-  /** Stores the bytes of a staged file under its (already verified) sha256. Idempotent; never overwrites. */
-  put(sha256: string, sourcePath: string): Promise<PutResult>;
+  /**
+   * Stores the bytes of a staged file under its (already verified) sha256. Idempotent. Existing bytes are kept or
+   * replaced as options.existing says, never by anything but the verified source.
+   */
+  put(sha256: string, sourcePath: string, options?: PutOptions): Promise<PutResult>;
   /** Opens the blob, or a byte range of it, as a stream. Throws AppError not_found when absent. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
   /** The bytes of a small inclusive range at once (no stream): for Range requests of a few KiB. */
@@ -28,6 +42,8 @@ export interface BlobStore {
   delete(sha256: string): Promise<boolean>;
   /** Every stored sha256, in no particular order. */
   list(): AsyncIterable<string>;
+  /** Removes what interrupted puts left behind (temp files) that is older than olderThan; returns how many. */
+  sweepTemporaries(olderThan: Date): Promise<number>;
   /** The backend's key for a sha256 (recorded in the Blob row). */
   keyFor(sha256: string): string;
 }

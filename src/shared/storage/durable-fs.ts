@@ -77,16 +77,21 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-/** Writes data to target atomically and durably; a reader sees the old file or the new one, never a mix. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes data to target atomically and durably; a reader sees the old file or the new one, never a mix. The temp
+ * file goes to tempDir when given (same filesystem as target), so that what a crash leaves behind is found in one
+ * place instead of beside every target.
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, tempDir = path.dirname(target)): Promise<void> {
   const dir = path.dirname(target);
   await ensureDirDurable(dir);
-  const temp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.tmp`);
+  await ensureDirDurable(tempDir);
+  const temp = path.join(tempDir, `.${path.basename(target)}.${randomUUID()}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o640).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
-    // The directory was removed behind this process's back: make it again.
-    forgetDurableDir(dir);
-    await ensureDirDurable(dir);
+    // A directory was removed behind this process's back: make it again.
+    forgetDurableDir(tempDir);
+    await ensureDirDurable(tempDir);
     return fs.open(temp, 'wx', 0o640);
   });
   try {
@@ -99,12 +104,29 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   }
   await handle.close();
   try {
-    await fs.rename(temp, target);
+    await fs.rename(temp, target).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' || tempDir === dir) throw err;
+      forgetDurableDir(dir);
+      await ensureDirDurable(dir);
+      await fs.rename(temp, target);
+    });
   } catch (err) {
     await fs.rm(temp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/** Removes the regular files directly in dir (whose names pass the filter) last modified before olderThan. */
+export async function removeFilesOlderThan(dir: string, olderThan: Date, filter: (name: string) => boolean = () => true): Promise<number> {
+  let removed = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!filter(name)) continue;
+    const file = path.join(dir, name);
+    const stat = await fs.stat(file).catch(() => null);
+    if (stat?.isFile() && stat.mtimeMs < olderThan.getTime() && (await removeIfExists(file))) removed += 1;
+  }
+  return removed;
 }
 
 /** Removes a file; a missing file is not an error. Returns whether something was removed. */

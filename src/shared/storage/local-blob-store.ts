@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
-import { assertSha256, type BlobStore, type ByteRange, type PutResult } from './blob-store.js';
-import { ensureDirDurable, forgetDurableDir, fsyncDir, fsyncFile, removeIfExists } from './durable-fs.js';
+import { assertSha256, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
+import { ensureDirDurable, forgetDurableDir, fsyncDir, fsyncFile, removeFilesOlderThan, removeIfExists } from './durable-fs.js';
 
 export class LocalBlobStore implements BlobStore {
   readonly backend = 'local';
@@ -28,47 +28,95 @@ export class LocalBlobStore implements BlobStore {
     return path.join(this.blobsRoot, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
-  async put(sha256: string, sourcePath: string): Promise<PutResult> {
+  async put(sha256: string, sourcePath: string, options: PutOptions = {}): Promise<PutResult> {
     const target = this.pathFor(sha256);
     const storageKey = this.keyFor(sha256);
-    if (await this.exists(target)) return { created: false, storageKey };
     const dir = path.dirname(target);
+    const present = await this.sizeOf(target);
+    if (present !== null) return this.settleExisting(sourcePath, target, present, options, storageKey);
     await ensureDirDurable(dir);
     // The staged file is the temp file: make its bytes durable before it gets its content-addressed name.
     await fsyncFile(sourcePath);
     try {
       // link() never overwrites: of two jobs racing with the same bytes, exactly one creates the blob.
-      await fs.link(sourcePath, target).catch(async (err: NodeJS.ErrnoException) => {
-        // ENOENT with the source present: the directory was removed behind this process's back.
-        if (err.code !== 'ENOENT' || !(await this.exists(sourcePath))) throw err;
-        forgetDurableDir(dir);
-        await ensureDirDurable(dir);
-        await fs.link(sourcePath, target);
-      });
+      await this.linkRecreatingDir(sourcePath, target);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return { created: false, storageKey };
+      if (code === 'EEXIST') {
+        const size = await this.sizeOf(target);
+        if (size !== null) return this.settleExisting(sourcePath, target, size, options, storageKey);
+        throw err;
+      }
       if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
       // Staging on another filesystem (or no hard links): copy to a temp name, fsync, then rename.
       const created = await this.copyIn(sourcePath, target);
-      return { created, storageKey };
+      return { created, repaired: false, storageKey };
     }
     await fs.chmod(target, 0o440).catch(() => undefined);
     await fsyncDir(dir);
-    return { created: true, storageKey };
+    return { created: true, repaired: false, storageKey };
+  }
+
+  /**
+   * Bytes are stored under the name already. They are reused only when the caller's records vouch for them and
+   * their size matches; otherwise the verified source replaces them (rename over the name, atomic for readers).
+   * Either way the directory is synced: the name may come from a concurrent job whose own sync has not run yet,
+   * and this job must not commit against a link a power loss could still undo.
+   */
+  private async settleExisting(sourcePath: string, target: string, presentSize: number, options: PutOptions, storageKey: string): Promise<PutResult> {
+    const sourceSize = (await fs.stat(sourcePath)).size;
+    if ((options.existing ?? 'reuse') === 'reuse' && presentSize === sourceSize) {
+      await fsyncDir(path.dirname(target));
+      return { created: false, repaired: false, storageKey };
+    }
+    await fsyncFile(sourcePath);
+    const temp = this.tempPathFor(target);
+    try {
+      await fs.link(sourcePath, temp).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV' && err.code !== 'EPERM' && err.code !== 'ENOTSUP') throw err;
+        await this.copyTo(sourcePath, temp);
+      });
+      await fs.chmod(temp, 0o440).catch(() => undefined);
+      await fs.rename(temp, target);
+    } finally {
+      await removeIfExists(temp);
+    }
+    await fsyncDir(path.dirname(target));
+    return { created: false, repaired: true, storageKey };
+  }
+
+  /** link(), making the directory again when it was removed behind this process's back. */
+  private async linkRecreatingDir(sourcePath: string, target: string): Promise<void> {
+    const dir = path.dirname(target);
+    await fs.link(sourcePath, target).catch(async (err: NodeJS.ErrnoException) => {
+      // ENOENT with the source present: the directory was removed behind this process's back.
+      if (err.code !== 'ENOENT' || (await this.sizeOf(sourcePath)) === null) throw err;
+      forgetDurableDir(dir);
+      await ensureDirDurable(dir);
+      await fs.link(sourcePath, target);
+    });
+  }
+
+  /** A temp name in the target's directory (a rename within one directory is atomic); blob names never end in .tmp. */
+  private tempPathFor(target: string): string {
+    return `${target}.${randomUUID()}.tmp`;
+  }
+
+  private async copyTo(sourcePath: string, temp: string): Promise<void> {
+    const out = await fs.open(temp, 'wx', 0o440);
+    try {
+      await pipeline(createReadStream(sourcePath), out.createWriteStream({ autoClose: false }));
+      await out.datasync();
+    } finally {
+      await out.close();
+    }
   }
 
   private async copyIn(sourcePath: string, target: string): Promise<boolean> {
-    const temp = `${target}.${randomUUID()}.tmp`;
+    const temp = this.tempPathFor(target);
     try {
-      const out = await fs.open(temp, 'wx', 0o440);
-      try {
-        await pipeline(createReadStream(sourcePath), out.createWriteStream({ autoClose: false }));
-        await out.datasync();
-      } finally {
-        await out.close();
-      }
-      if (await this.exists(target)) return false;
+      await this.copyTo(sourcePath, temp);
+      if ((await this.sizeOf(target)) !== null) return false;
       await fs.rename(temp, target);
       await fsyncDir(path.dirname(target));
       return true;
@@ -116,14 +164,23 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<string> {
-    const level1 = await fs.readdir(this.blobsRoot).catch(() => [] as string[]);
-    for (const a of level1) {
-      const level2 = await fs.readdir(path.join(this.blobsRoot, a)).catch(() => [] as string[]);
-      for (const b of level2) {
-        for (const name of await fs.readdir(path.join(this.blobsRoot, a, b)).catch(() => [] as string[])) {
-          if (/^[0-9a-f]{64}$/.test(name)) yield name;
-        }
+    for await (const dir of this.leafDirs()) {
+      for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        if (/^[0-9a-f]{64}$/.test(name)) yield name;
       }
+    }
+  }
+
+  async sweepTemporaries(olderThan: Date): Promise<number> {
+    let removed = 0;
+    for await (const dir of this.leafDirs()) removed += await removeFilesOlderThan(dir, olderThan, (name) => name.endsWith('.tmp'));
+    return removed;
+  }
+
+  /** blobs/<aa>/<bb> directories. */
+  private async *leafDirs(): AsyncIterable<string> {
+    for (const a of await fs.readdir(this.blobsRoot).catch(() => [] as string[])) {
+      for (const b of await fs.readdir(path.join(this.blobsRoot, a)).catch(() => [] as string[])) yield path.join(this.blobsRoot, a, b);
     }
   }
 
@@ -135,12 +192,12 @@ export class LocalBlobStore implements BlobStore {
     });
   }
 
-  private async exists(file: string): Promise<boolean> {
+  private async sizeOf(file: string): Promise<number | null> {
     try {
-      await fs.access(file);
-      return true;
-    } catch {
-      return false;
+      return (await fs.stat(file)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
     }
   }
 }

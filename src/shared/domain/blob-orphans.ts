@@ -1,0 +1,83 @@
+// Bytes in the blob store that no blob row describes (an ingest that failed or was rolled back after its put):
+// adopted as unreferenced rows, so capacity counts them and garbage collection removes them after the grace
+// period through its one safe path (mark, pin check, unlink), never by a direct delete that could race an ingest.
+import type { Db } from '../db.js';
+import type { Logger } from '../logger.js';
+import type { AttrFileStore } from '../storage/attr-files.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
+
+export interface OrphanDeps {
+  db: Db;
+  blobStore: BlobStore;
+  logger: Logger;
+}
+
+export interface LeftoverDeps extends OrphanDeps {
+  attrStore: Pick<AttrFileStore, 'sweepTemporaries'>;
+}
+
+export interface OrphanSweepReport {
+  /** Blobs found in the store. */
+  scanned: number;
+  /** Of them, blobs that had no row and now have an unreferenced one. */
+  adopted: number;
+  /** Temp files of interrupted puts removed. */
+  temporariesRemoved: number;
+}
+
+/** Temp files younger than this may belong to a put still running. */
+const TEMPORARY_MIN_AGE_MS = 60 * 60_000;
+const CHUNK = 500;
+
+/**
+ * Gives each of these digests whose bytes are in the store but that has no row an unreferenced row (ref_count 0,
+ * orphaned now). A row that exists is left alone; so is an ingest in flight: its commit finds the row and takes
+ * a reference (orphaned_at cleared), and GC leaves pinned blobs alone. Returns how many rows were created.
+ */
+export async function adoptUnrecordedBlobs(deps: OrphanDeps, digests: string[]): Promise<number> {
+  if (digests.length === 0) return 0;
+  const known = await deps.db.$queryRaw<Array<{ sha256: string }>>`
+    SELECT sha256 FROM blobs WHERE sha256 = ANY(${digests}::char(64)[])`;
+  const recorded = new Set(known.map((r) => r.sha256));
+  const candidates: Array<{ sha256: string; size: number }> = [];
+  for (const sha256 of digests) {
+    if (recorded.has(sha256)) continue;
+    const stat = await deps.blobStore.stat(sha256);
+    if (stat) candidates.push({ sha256, size: stat.size });
+  }
+  if (candidates.length === 0) return 0;
+  const adopted = await deps.db.$transaction(async (tx) => {
+    // A full rebuild recounts every row: adoption waits for it like any other reference change.
+    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
+    return tx.$executeRaw`
+      INSERT INTO blobs (sha256, size, storage_key, ref_count, orphaned_at, created_at)
+      SELECT c.sha256, c.size, c.storage_key, 0, now(), now()
+      FROM jsonb_to_recordset(${JSON.stringify(candidates.map((c) => ({ ...c, storage_key: deps.blobStore.keyFor(c.sha256) })))}::jsonb)
+        AS c(sha256 char(64), size bigint, storage_key text)
+      ON CONFLICT (sha256) DO NOTHING`;
+  });
+  if (adopted > 0) deps.logger.info({ blobs: adopted }, 'unrecorded blobs adopted for garbage collection');
+  return adopted;
+}
+
+/**
+ * Walks the whole store: every unrecorded blob adopted, temp files of interrupted blob and attr.json writes
+ * removed. Run at start and then rarely (it lists everything).
+ */
+export async function sweepUnrecordedBlobs(deps: LeftoverDeps, now = Date.now()): Promise<OrphanSweepReport> {
+  const report: OrphanSweepReport = { scanned: 0, adopted: 0, temporariesRemoved: 0 };
+  let chunk: string[] = [];
+  for await (const sha256 of deps.blobStore.list()) {
+    report.scanned += 1;
+    chunk.push(sha256);
+    if (chunk.length >= CHUNK) {
+      report.adopted += await adoptUnrecordedBlobs(deps, chunk);
+      chunk = [];
+    }
+  }
+  report.adopted += await adoptUnrecordedBlobs(deps, chunk);
+  const olderThan = new Date(now - TEMPORARY_MIN_AGE_MS);
+  report.temporariesRemoved = (await deps.blobStore.sweepTemporaries(olderThan)) + (await deps.attrStore.sweepTemporaries(olderThan));
+  return report;
+}
