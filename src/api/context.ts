@@ -8,7 +8,7 @@ import { createDb, type Db } from '../shared/db.js';
 import { CapacityReader } from '../shared/domain/capacity.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { Logger } from '../shared/logger.js';
-import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
+import { countPendingWalEntries, createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
 import { Inflight, PrincipalSlots } from './inflight.js';
@@ -57,13 +57,8 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const queues = createQueues(config, redis);
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
-  metrics.queueJobs(queues);
-  metrics.walEntries(async () =>
-    (
-      await db.$queryRaw<Array<{ operation: string; status: string; n: bigint }>>`
-        SELECT operation, status, count(*) AS n FROM wal_entries GROUP BY operation, status`
-    ).map((r) => ({ ...r, n: Number(r.n) })),
-  );
+  metrics.queueJobs(queues, config.metricsCacheMs);
+  metrics.walEntries(() => countPendingWalEntries(db), config.metricsCacheMs);
   return {
     config,
     logger,

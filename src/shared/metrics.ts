@@ -1,8 +1,41 @@
 // Prometheus metrics: one registry per process, with the names every dashboard relies on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Prisma, type Db } from './db.js';
 import { QUEUE_NAMES, type Queues } from './queues.js';
 
 const PREFIX = 'artstore_';
+
+/**
+ * A scrape-time read shared by every scrape: at most one call in flight (concurrent scrapes wait for the same one),
+ * and its result reused for `ttlMs`. /metrics is public, so a few scrapers must not be able to hold the database
+ * pool or Redis busy (issue 10). A failed read is not kept: the next scrape tries again.
+ */
+export function sharedRead<T>(read: () => Promise<T>, ttlMs: number, now: () => number = Date.now): () => Promise<T> {
+  let cached: { value: T; until: number } | undefined;
+  let inflight: Promise<T> | undefined;
+  return () => {
+    if (cached && now() < cached.until) return Promise.resolve(cached.value);
+    inflight ??= read()
+      .then((value) => {
+        cached = { value, until: now() + ttlMs };
+        return value;
+      })
+      .finally(() => {
+        inflight = undefined;
+      });
+    return inflight;
+  };
+}
+
+/**
+ * Pending WAL entries by operation. Settled entries (nearly all of the table) are not read: the condition on status
+ * is served by wal_entries(status, started_at), so the cost follows the pending entries, not the table's size.
+ */
+export const PENDING_WAL_ENTRIES = Prisma.sql`SELECT operation, count(*)::int AS n FROM wal_entries WHERE status = 'pending' GROUP BY operation`;
+
+export async function countPendingWalEntries(db: Db): Promise<Array<{ operation: string; n: number }>> {
+  return db.$queryRaw<Array<{ operation: string; n: number }>>(PENDING_WAL_ENTRIES);
+}
 
 export function createRegistry(process: 'api' | 'worker'): Registry {
   const registry = new Registry();
@@ -36,33 +69,57 @@ export function createApiMetrics(registry: Registry) {
       help: 'Bytes written to staging by accepted uploads',
       registers: [registry],
     }),
-    /** Queue depth by queue and state, read from BullMQ at scrape time. */
-    queueJobs: (queues: Queues) =>
-      new Gauge({
+    /** Queue depth by queue and state, read from BullMQ at most once per `ttlMs` (sharedRead). */
+    queueJobs: (queues: Queues, ttlMs: number) => {
+      const read = sharedRead(
+        () =>
+          Promise.all(
+            Object.values(QUEUE_NAMES).map(async (name) => ({
+              name,
+              counts: await queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed').catch(() => ({})),
+            })),
+          ),
+        ttlMs,
+      );
+      return new Gauge({
         name: `${PREFIX}queue_jobs`,
-        help: 'BullMQ jobs by queue and state, read at scrape time',
+        help: 'BullMQ jobs by queue and state, read at scrape time (cached for METRICS_CACHE_MS)',
         labelNames: ['queue', 'state'] as const,
         registers: [registry],
         async collect() {
-          for (const name of Object.values(QUEUE_NAMES)) {
-            const counts = await queues[name].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed').catch(() => ({}));
+          for (const { name, counts } of await read()) {
             for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
           }
         },
-      }),
-    /** WAL entries by operation and status, counted in PostgreSQL at scrape time (pending ones page an operator). */
-    walEntries: (count: () => Promise<Array<{ operation: string; status: string; n: number }>>) =>
-      new Gauge({
+      });
+    },
+    /**
+     * Pending WAL entries by operation (they page an operator), counted at most once per `ttlMs`. Only status
+     * "pending" is reported: counting settled entries meant reading the whole table on every scrape.
+     */
+    walEntries: (count: () => Promise<Array<{ operation: string; n: number }>>, ttlMs: number) => {
+      const read = sharedRead(count, ttlMs);
+      const seen = new Set<string>();
+      return new Gauge({
         name: `${PREFIX}wal_entries`,
-        help: 'WAL entries by operation and status, read at scrape time',
+        help: 'Pending WAL entries by operation, read at scrape time (cached for METRICS_CACHE_MS)',
         labelNames: ['operation', 'status'] as const,
         registers: [registry],
         async collect() {
-          const rows = await count().catch(() => []);
-          this.reset();
-          for (const r of rows) this.set({ operation: r.operation, status: r.status }, r.n);
+          const rows = await read().catch(() => null);
+          if (!rows) {
+            this.reset();
+            return;
+          }
+          // An operation with no pending entry left reads 0 rather than vanishing, so alerts resolve cleanly.
+          for (const operation of seen) this.set({ operation, status: 'pending' }, 0);
+          for (const r of rows) {
+            seen.add(r.operation);
+            this.set({ operation: r.operation, status: 'pending' }, r.n);
+          }
         },
-      }),
+      });
+    },
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -1,10 +1,13 @@
-// /health/live, /health/ready (PostgreSQL, Redis, storage within 1 s) and /metrics.
+// /health/live, /health/ready (PostgreSQL, Redis, storage within 1 s) and /metrics (public, or METRICS_TOKEN).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { modeAllows } from '../../shared/domain/modes.js';
+import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
+import { errors } from '../http/schemas.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -21,6 +24,14 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'unavailable
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether an Authorization header carries exactly `Bearer <token>`; compared in constant time. */
+function bearerIs(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+  if (!presented) return false;
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(presented), digest(token));
 }
 
 const statusSchema = z.object({ status: z.literal('ok') });
@@ -67,11 +78,15 @@ export function healthRoutes(ctx: ApiContext): RouteSpec[] {
     defineRoute({
       method: 'get',
       path: '/metrics',
-      summary: 'Prometheus metrics of this API process',
+      summary: 'Prometheus metrics of this API process (bearer METRICS_TOKEN when it is set)',
       tag: 'operations',
       permission: 'public',
-      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain', schema: z.string() } },
-      handler: async (_req, res) => {
+      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain', schema: z.string() }, ...errors(401) },
+      handler: async (req, res) => {
+        const token = ctx.config.metricsToken;
+        if (token && !bearerIs(req.headers.authorization, token)) {
+          throw new AppError('unauthorized', 'GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>"');
+        }
         res.type(ctx.registry.contentType).send(await ctx.registry.metrics());
       },
     }),
