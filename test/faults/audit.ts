@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pollUntil } from '../helpers/fault-services.js';
 import type { BurstResult } from './burst.js';
 import type { Scenario } from './fault-world.js';
@@ -57,8 +59,8 @@ export interface Audit {
   lost: Array<{ jobId: string; state: string; error: string | null; fileRows: number; download: string }>;
   /** Jobs recorded for keys whose client never saw a 2xx (given up), and jobs recorded twice for one key. */
   unacknowledgedJobs: number;
-  /** Jobs of any kind not final when the wait ended. */
-  stuck: JobRow[];
+  /** Jobs of any kind not final when the wait ended, with their state in BullMQ ('unknown': not in Redis). */
+  stuck: Array<JobRow & { bullState: string }>;
   downloadsOk: number;
   /** Staged files present when every job had ended, before the sweep pass (partial uploads, leftovers). */
   stagedBeforeSweep: number;
@@ -104,6 +106,18 @@ async function findOrphans(scenario: Scenario): Promise<Orphans> {
   };
 }
 
+async function withBullStates(scenario: Scenario, jobs: JobRow[]): Promise<Array<JobRow & { bullState: string }>> {
+  if (jobs.length === 0) return [];
+  const connection = new Redis(scenario.config.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('ingest', { connection, prefix: scenario.config.queuePrefix });
+  try {
+    return await Promise.all(jobs.map(async (j) => ({ ...j, bullState: await queue.getJobState(j.id).catch((e: Error) => e.message) })));
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
 const countOrphans = (o: Orphans) => Object.values(o).reduce((n, list: string[]) => n + list.length, 0);
 
 async function download(scenario: Scenario, token: string, fileId: string): Promise<string> {
@@ -132,10 +146,9 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
   const stagedBeforeSweep = (await fs.readdir(scenario.config.stagingPath).catch(() => [])).length;
 
   // Files staged by the burst must be older than the janitor's limit when the worker starts.
-  const sweepEnv = { STAGING_MAX_AGE_HOURS: String(2 / 3_600) };
-  await new Promise((r) => setTimeout(r, Math.max(0, burst.finishedAt + 2_500 - Date.now())));
-  await scenario.restartApi({ graceful: true, env: sweepEnv });
-  await scenario.restartWorker({ graceful: true, env: sweepEnv });
+  const sweepEnv = { STAGING_MAX_AGE_HOURS: String(1 / 3_600) };
+  await new Promise((r) => setTimeout(r, Math.max(0, burst.finishedAt + 1_500 - Date.now())));
+  await Promise.all([scenario.restartApi({ graceful: true, env: sweepEnv }), scenario.restartWorker({ graceful: true, env: sweepEnv })]);
   let orphans = await findOrphans(scenario);
   await pollUntil(`no orphans in ${scenario.name}`, 20_000, async () => {
     orphans = await findOrphans(scenario);
@@ -163,7 +176,7 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
     duplicates: 0,
     lost: [],
     unacknowledgedJobs,
-    stuck: jobs.filter((j) => !FINAL.includes(j.state)),
+    stuck: await withBullStates(scenario, jobs.filter((j) => !FINAL.includes(j.state))),
     downloadsOk: 0,
     stagedBeforeSweep,
     orphans,

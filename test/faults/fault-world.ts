@@ -95,22 +95,24 @@ export async function openScenario(services: FaultServices, name: string): Promi
     DEV_KEYS_PATH: path.join(services.root, 'dev-keys'),
   });
   const env = envFor(config, { ...FAULT_ENV, PORT: String(port) });
+  // The audit's connections live through PostgreSQL restarts too: a broken idle one is dropped, not thrown.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined);
   let previousLogs = '';
-  const worker = await startService('workers', env, 'worker started');
-  const api = await startService('api', env, 'api listening').catch(async (err: unknown) => {
-    await stopService(worker, false);
-    throw err;
-  });
+  const [worker, api] = await Promise.allSettled([startService('workers', env, 'worker started'), startService('api', env, 'api listening')]);
+  if (worker.status === 'rejected' || api.status === 'rejected') {
+    for (const s of [worker, api]) if (s.status === 'fulfilled') await stopService(s.value, false);
+    await db.end();
+    throw worker.status === 'rejected' ? worker.reason : (api as PromiseRejectedResult).reason;
+  }
 
   const scenario: Scenario = {
     name,
     config,
     baseUrl: `http://127.0.0.1:${port}`,
     db,
-    api,
-    worker,
+    api: api.value,
+    worker: worker.value,
     async restartApi({ graceful = false, env: extra = {} } = {}) {
       await stopService(scenario.api, graceful);
       previousLogs += scenario.api.output();
