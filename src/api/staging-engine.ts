@@ -57,12 +57,22 @@ export function stagingEngine(stagingPath: string, reservation: StagingReservati
           next(null, chunk);
         },
       });
-      pipeline(file.stream, meter, out, (err) => {
+      // Not one pipeline from file.stream: it would destroy the part's stream with the raw write error, which
+      // multer reports before our callback can say what it means (ENOSPC -> 507).
+      const source = file.stream;
+      const onSourceError = (err: Error) => meter.destroy(err);
+      source.once('error', onSourceError);
+      source.pipe(meter);
+      pipeline(meter, out, (err) => {
+        source.off('error', onSourceError);
         if (!err) {
           open.delete(file);
           cb(null, { destination: stagingPath, filename: path.basename(stagedPath), path: stagedPath, size });
           return;
         }
+        // Discard the rest of this part; multer aborts the request on our error.
+        source.unpipe(meter);
+        source.resume();
         // multer removes files that were stored or are still being written, not one whose engine failed: ours.
         void remove(file)
           .catch((removeErr: unknown) => log.error({ err: removeErr, stagedPath }, 'could not remove a partly staged file'))
