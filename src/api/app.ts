@@ -59,6 +59,12 @@ export function createApp(ctx: ApiContext): Express {
     }),
   );
   app.use(httpMetrics(ctx));
+  // Node answers a missing Host with an empty 400 unless the server is made with requireHostHeader: false; then
+  // this refuses it in the shape of every other error.
+  app.use((req, _res, next) => {
+    if (req.httpVersion === '1.1' && !req.headers.host) throw new AppError('validation_failed', 'HTTP/1.1 requires a Host header', { parameter: 'Host' });
+    next();
+  });
   app.use(docsAssets());
   app.use(adminCookies());
   app.use('/api/v1', express.json({ limit: '1mb' }));

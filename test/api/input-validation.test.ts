@@ -150,9 +150,10 @@ describe('input validation at the edge', () => {
   });
 
   it('sanitises a 16 KB name in linear time, cutting on a code point at 255 bytes', () => {
+    // The old loop took about a second for one such name (5 s for 16,000 ASCII characters).
     const started = performance.now();
-    for (let i = 0; i < 100; i += 1) sanitizeFileName(`${'é'.repeat(8000)}.bin`);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    for (let i = 0; i < 5; i += 1) sanitizeFileName(`${'é'.repeat(8000)}.bin`);
+    expect(performance.now() - started).toBeLessThan(500);
     const cut = sanitizeFileName(`a${'é'.repeat(200)}`);
     expect(Buffer.byteLength(cut)).toBe(255);
     expect(cut.endsWith('é')).toBe(true);

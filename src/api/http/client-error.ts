@@ -1,4 +1,6 @@
-// The server's 'clientError' handler: what Node's HTTP parser refuses is answered with problem+json, not an empty body.
+// The server's 'clientError' and 'checkExpectation' handlers: what Node refuses before Express sees a request is
+// answered with problem+json, not an empty body.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 interface ParserAnswer {
@@ -64,4 +66,22 @@ export function handleClientError(err: ParserError, socket: Duplex): void {
     clearTimeout(timer);
     socket.destroy();
   });
+}
+
+/**
+ * server.on('checkExpectation', handleCheckExpectation): an Expect header other than 100-continue. Without a
+ * listener Node answers 417 with an empty body; this says why, in the shape of every other error.
+ */
+export function handleCheckExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: 'Expectation Failed',
+    status: 417,
+    detail: `Expect: ${String(req.headers.expect).slice(0, 100)} is not supported (only 100-continue)`,
+    code: 'expectation_failed',
+  });
+  res.shouldKeepAlive = false;
+  res.writeHead(417, { 'Content-Type': 'application/problem+json', 'X-Content-Type-Options': 'nosniff', Connection: 'close' }).end(body);
+  // The request's body, if any, was never asked for: nothing more can be read from this connection.
+  req.resume();
 }

@@ -63,6 +63,8 @@ export function findInputFault(value: unknown, maxDepth = MAX_INPUT_DEPTH): Inpu
       if (reason) return { path: pathOf(node), reason };
       continue;
     }
+    // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes back as null: refuse, do not change the value.
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path: pathOf(node), reason: 'a number out of range' };
     if (v === null || typeof v !== 'object') continue;
     if (node.depth >= maxDepth) return { path: pathOf(node), reason: `nested deeper than ${maxDepth} levels` };
     const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((item, i) => [String(i), item]) : Object.entries(v);
