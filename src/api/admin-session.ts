@@ -1,9 +1,11 @@
 // Admin browser sessions for Bull Board: an admin token is exchanged for a short-lived HttpOnly cookie whose
 // id lives in Redis (so every API process honours it); the guard accepts that cookie or the bearer header.
 import { randomBytes } from 'node:crypto';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { decodeJwt } from 'jose';
 import type { TokenVerifier } from '../shared/auth/token-verifier.js';
+import type { Config } from '../shared/config.js';
 import { can, type Principal } from '../shared/domain/principal.js';
 import { AppError } from '../shared/errors.js';
 
@@ -20,10 +22,10 @@ export class AdminSessions {
     return `${this.queuePrefix}:admin-session:${id}`;
   }
 
-  /** Creates a session for an admin principal; returns the cookie value. */
-  async create(principal: Principal): Promise<string> {
+  /** Creates a session for an admin principal that lasts `ttlSeconds`; returns the cookie value. */
+  async create(principal: Principal, ttlSeconds: number): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    await this.redis.set(this.key(id), JSON.stringify(principal), 'EX', SESSION_TTL_SECONDS);
+    await this.redis.set(this.key(id), JSON.stringify(principal), 'EX', ttlSeconds);
     return id;
   }
 
@@ -38,14 +40,40 @@ export class AdminSessions {
   }
 }
 
-export function setSessionCookie(res: Response, id: string, secure: boolean): void {
+/**
+ * Seconds a session started with this (already verified) bearer token may last: SESSION_TTL_SECONDS, and never past
+ * the token's own exp, so revoking a token by letting it expire also ends the sessions it opened.
+ */
+export function sessionTtlSeconds(req: Request, nowMs = Date.now()): number {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+  const exp = token ? decodeJwt(token).exp : undefined;
+  if (exp === undefined) throw new AppError('unauthorized', 'a session needs a bearer token with exp');
+  const ttl = Math.min(SESSION_TTL_SECONDS, Math.floor(exp - nowMs / 1_000));
+  // The verifier tolerates 30 s of clock skew past exp; a session may not.
+  if (ttl < 1) throw new AppError('unauthorized', 'token expired');
+  return ttl;
+}
+
+/**
+ * Secure whenever the browser reached us over TLS (req.secure, which honours X-Forwarded-Proto when Express's
+ * 'trust proxy' is set) and always in production, where TLS usually ends at a proxy in front of the API. Browsers
+ * keep Secure cookies from http://localhost, so a production element is still reachable through an SSH tunnel.
+ */
+export function sessionCookieIsSecure(req: Request, nodeEnv: Config['nodeEnv']): boolean {
+  return req.secure || nodeEnv === 'production';
+}
+
+/** Starts a session for the bearer token's admin: Redis entry and cookie end together, no later than the token. */
+export async function startSession(req: Request, res: Response, sessions: AdminSessions, principal: Principal, nodeEnv: Config['nodeEnv']): Promise<void> {
+  const ttlSeconds = sessionTtlSeconds(req);
+  const id = await sessions.create(principal, ttlSeconds);
   res.cookie(SESSION_COOKIE, id, {
     httpOnly: true,
     // Strict: Bull Board's actions (retry, clean, pause) cannot be triggered from another site.
     sameSite: 'strict',
-    secure,
+    secure: sessionCookieIsSecure(req, nodeEnv),
     path: '/admin',
-    maxAge: SESSION_TTL_SECONDS * 1_000,
+    maxAge: ttlSeconds * 1_000,
   });
 }
 

@@ -6,7 +6,7 @@ import cookieParser from 'cookie-parser';
 import { Router } from 'express';
 import { z } from 'zod';
 import { QUEUE_NAMES } from '../../shared/queues.js';
-import { adminGuard, AdminSessions, clearSessionCookie, SESSION_COOKIE, SESSION_TTL_SECONDS, setSessionCookie } from '../admin-session.js';
+import { adminGuard, AdminSessions, clearSessionCookie, SESSION_COOKIE, SESSION_TTL_SECONDS, startSession } from '../admin-session.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
@@ -38,9 +38,12 @@ export function adminRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec
       summary: 'Exchange an admin bearer token for a short-lived HttpOnly session cookie (for the Bull Board page)',
       tag: 'operations',
       permission: 'admin:queues',
-      responses: { 204: { description: `Set-Cookie: ${SESSION_COOKIE} (HttpOnly, SameSite=Strict, ${SESSION_TTL_SECONDS} s)` }, ...errors(401, 403) },
+      responses: {
+        204: { description: `Set-Cookie: ${SESSION_COOKIE} (HttpOnly, SameSite=Strict, Secure over TLS and in production; ${SESSION_TTL_SECONDS} s at most, never past the token's exp)` },
+        ...errors(401, 403),
+      },
       handler: async (req, res) => {
-        setSessionCookie(res, await sessions.create(principalOf(res)), req.secure);
+        await startSession(req, res, sessions, principalOf(res), ctx.config.nodeEnv);
         res.status(204).end();
       },
     }),
