@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { OWNER_TTL_MS, liveStagingOwners, registerStagingOwner } from '../../src/shared/storage/staging-owners.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('staging janitor', () => {
@@ -41,5 +42,33 @@ describe('staging janitor', () => {
     await expect(fs.stat(abandoned)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(fs.stat(young)).resolves.toBeTruthy();
     await expect(fs.stat(owned)).resolves.toBeTruthy();
+  });
+
+  it('removes within minutes the partial upload of an API process that died, never one of a live process', async () => {
+    const redis = world.api.redis;
+    const prefix = world.config.queuePrefix;
+    const live = await registerStagingOwner(redis, prefix, () => undefined);
+    const dead = await registerStagingOwner(redis, prefix, () => undefined);
+    await dead.close(); // as if its key had expired: the process stopped refreshing it
+    const write = async (owner: string, ageMs: number) => {
+      const file = path.join(world.config.stagingPath, `${owner}.${randomUUID()}.part`);
+      await fs.writeFile(file, 'partial');
+      const when = new Date(Date.now() - ageMs);
+      await fs.utimes(file, when, when);
+      return file;
+    };
+    const ofDead = await write(dead.id, 2 * OWNER_TTL_MS);
+    const ofDeadJustNow = await write(dead.id, 0);
+    const ofLive = await write(live.id, 2 * OWNER_TTL_MS);
+    try {
+      const liveOwners = (ids: string[]) => liveStagingOwners(redis, prefix, ids);
+      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners });
+      await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
+      // Younger than a key's lifetime: its writer may merely have missed a refresh.
+      await expect(fs.stat(ofDeadJustNow)).resolves.toBeTruthy();
+      await expect(fs.stat(ofLive)).resolves.toBeTruthy();
+    } finally {
+      await live.close();
+    }
   });
 });

@@ -1,11 +1,13 @@
-// Staging janitor: removes the staged files of finished jobs at once, and files that no job owns once they are older
-// than STAGING_MAX_AGE_HOURS (uploads cut off in ways multer could not clean up, a process killed mid-request).
+// Staging janitor: removes the staged files of finished jobs at once, files that no job owns once their writer (an
+// API process) is gone, and any such file older than STAGING_MAX_AGE_HOURS (uploads cut off in ways multer could
+// not clean up, a process killed mid-request).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
+import { OWNER_TTL_MS, ownerOfStagedFile } from '../storage/staging-owners.js';
 import { FINAL_JOB_STATES } from './job-view.js';
 
 export interface JanitorReport {
@@ -14,10 +16,15 @@ export interface JanitorReport {
   kept: number;
 }
 
-export async function sweepStaging(
-  deps: { db: Db; config: Pick<Config, 'stagingPath' | 'stagingMaxAgeHours'>; logger: Logger },
-  now = Date.now(),
-): Promise<JanitorReport> {
+export interface JanitorDeps {
+  db: Db;
+  config: Pick<Config, 'stagingPath' | 'stagingMaxAgeHours'>;
+  logger: Logger;
+  /** Of these staging writer ids, the live ones (staging-owners.ts); without it only age tells a file abandoned. */
+  liveOwners?: (ids: string[]) => Promise<Set<string>>;
+}
+
+export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise<JanitorReport> {
   const { stagingPath, stagingMaxAgeHours } = deps.config;
   const cutoff = now - stagingMaxAgeHours * 3_600_000;
   const names = await fs.readdir(stagingPath).catch(() => [] as string[]);
@@ -34,9 +41,19 @@ export async function sweepStaging(
   const finished = new Set(owners.filter((o) => o.final).map((o) => o.staged_path));
   // A job that is not final still owns its staged file, however old (a long queue, a paused worker).
   const keep = new Set(owners.filter((o) => !o.final).map((o) => o.staged_path));
+  // A file no job names may be an upload still being written: it goes once its writer is gone (the writer's
+  // key expired, and the file is older than that key's lifetime) or, failing that, once it is old.
+  const unowned = files.filter((f) => !finished.has(f.file) && !keep.has(f.file));
+  const writers = unowned.map((f) => ownerOfStagedFile(f.file)).filter((id): id is string => id !== null);
+  const live = deps.liveOwners && writers.length > 0 ? await deps.liveOwners(writers) : null;
+  const abandoned = (f: { file: string; mtimeMs: number }) => {
+    if (f.mtimeMs < cutoff) return true;
+    const owner = ownerOfStagedFile(f.file);
+    return live !== null && owner !== null && !live.has(owner) && f.mtimeMs < now - OWNER_TTL_MS;
+  };
   // The staged file of a finished job goes at once, whatever its age: its run died between the commit (or the
-  // failure) and removing it. A file no job names goes once it is old: an upload may still be writing it.
-  const remove = files.filter((f) => finished.has(f.file) || (!keep.has(f.file) && f.mtimeMs < cutoff)).map((f) => f.file);
+  // failure) and removing it.
+  const remove = [...files.filter((f) => finished.has(f.file)), ...unowned.filter(abandoned)].map((f) => f.file);
   await removeStagedFiles(remove);
   if (remove.length > 0) {
     deps.logger.info({ removed: remove.length, ofFinishedJobs: finished.size, stagingMaxAgeHours }, 'janitor removed staged files no job needs');
@@ -44,7 +61,10 @@ export async function sweepStaging(
   return { scanned: names.length, removed: remove.length, kept: keep.size };
 }
 
-/** How often the janitor runs: a quarter of the age limit, at most hourly, at least every minute. */
+/**
+ * How often the janitor runs: every minute (one directory listing and one indexed query), so that what a killed
+ * process left is gone within minutes; never less often than a quarter of the age limit.
+ */
 export function janitorIntervalMs(config: Pick<Config, 'stagingMaxAgeHours'>): number {
-  return Math.min(3_600_000, Math.max(60_000, (config.stagingMaxAgeHours * 3_600_000) / 4));
+  return Math.min(60_000, Math.max(1_000, (config.stagingMaxAgeHours * 3_600_000) / 4));
 }
