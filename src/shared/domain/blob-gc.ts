@@ -13,8 +13,6 @@ export interface GcDeps {
   config: Pick<Config, 'gcGraceSeconds'> & EnqueueConfig;
   blobStore: BlobStore;
   logger: Logger;
-  /** Test hook: called inside the marking transaction, before it commits. */
-  gcHook?: (step: 'after-mark', sha256: string) => void;
 }
 
 /** An ingest between its prepare and its commit (pending file_create WAL entry) names these bytes. */
@@ -49,7 +47,6 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
       if (blob.orphaned_at.getTime() > Date.now() - graceMs) return null;
       if (await isPinned(tx, sha256)) return null;
       await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
-      deps.gcHook?.('after-mark', sha256);
     }
     return tx.walEntry.create({
       data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } },
