@@ -1,0 +1,107 @@
+// STORAGE_MAX_BYTES counts more than committed blobs: bytes still arriving and staged files whose jobs are unfinished.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorld, type World } from '../helpers/world.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** An upload sent chunked (no Content-Length) whose end the test decides. */
+function openUpload(port: number, token: string, fileName: string) {
+  const boundary = `B${randomBytes(6).toString('hex')}`;
+  let resolveAnswer!: (a: { status: number; body: Record<string, unknown> }) => void;
+  const answer = new Promise<{ status: number; body: Record<string, unknown> }>((r) => (resolveAnswer = r));
+  const req = http.request(
+    {
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/v1/files/upload',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    },
+    (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Record<string, unknown> }));
+    },
+  );
+  req.on('error', () => undefined);
+  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\n\r\n`);
+  return {
+    answer,
+    write: (bytes: Buffer) => req.write(bytes),
+    finish: () => req.end(`\r\n--${boundary}--\r\n`),
+  };
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
+  let world: World;
+  let token: string;
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    // No worker: staged files stay staged, their jobs queued. Own database: the blob sum is element-wide.
+    world = await createWorld({
+      isolatedDatabase: true,
+      env: { STORAGE_MAX_BYTES: String(1.5 * MiB), CAPACITY_FULL_PERCENT: '0', CAPACITY_FULL_BYTES: '0' },
+    });
+    token = await world.token('user', 'alice');
+    server = world.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    await world?.close();
+  });
+
+  const upload = (bytes: Buffer) => request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', bytes, 'f.bin');
+  const stagedBytes = async () => {
+    let n = 0;
+    for (const f of await world.stagedFiles()) n += (await fs.stat(path.join(world.config.stagingPath, f))).size;
+    return n;
+  };
+
+  it('counts the bytes of an upload still arriving against another upload', async () => {
+    const first = openUpload(port, token, 'arriving.bin');
+    first.write(randomBytes(MiB));
+    await until('the first upload to stage 1 MiB', async () => (await stagedBytes()) >= MiB);
+
+    const second = await upload(randomBytes(MiB));
+    expect(second.status, second.text).toBe(507);
+    expect(second.body.code).toBe('insufficient_storage');
+
+    // A chunked upload is cut while staging, its remains removed.
+    const chunked = openUpload(port, token, 'chunked.bin');
+    chunked.write(randomBytes(MiB));
+    chunked.finish();
+    expect((await chunked.answer).status).toBe(507);
+
+    first.finish();
+    expect((await first.answer).status).toBe(202);
+    expect(await stagedBytes()).toBe(MiB);
+  });
+
+  it('counts staged files whose jobs have not committed, and gives back what refused uploads took', async () => {
+    const over = await upload(randomBytes(MiB));
+    expect(over.status, over.text).toBe(507);
+    const fits = await upload(randomBytes(256 * KiB));
+    expect(fits.status, fits.text).toBe(202);
+    expect(await world.api.db.ingestJob.count({ where: { state: 'queued' } })).toBe(2);
+  });
+});
