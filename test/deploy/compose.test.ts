@@ -10,6 +10,14 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 // The Compose v1 client (Debian's docker-compose) validates without a Docker engine; .ci/run installs it.
 const composeBin = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
+const IDP = { JWT_ISSUER: 'https://idp.example.test/', JWT_AUDIENCE: 'artstore-storage-element' };
+
+/** This process's environment without the compose variables, plus the identity provider's settings and `extra`. */
+function composeEnv(extra: Record<string, string>): Record<string, string> {
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  for (const name of ['JWT_PUBLIC_KEY_PATH', 'JWT_ISSUER', 'JWT_AUDIENCE', 'METRICS_TOKEN']) delete env[name];
+  return { ...env, ...IDP, ...extra };
+}
 
 describe('docker-compose.yml', () => {
   it.skipIf(!composeBin)('validates and defines postgres, redis, migrate, api and worker', async () => {
@@ -17,15 +25,37 @@ describe('docker-compose.yml', () => {
     const key = path.join(dir, 'public.pem');
     await fs.writeFile(key, 'placeholder');
     try {
-      const { stdout } = await run(composeBin!, ['-f', 'docker-compose.yml', 'config'], { env: { ...process.env, JWT_PUBLIC_KEY_PATH: key }, timeout: 60_000 });
+      const { stdout } = await run(composeBin!, ['-f', 'docker-compose.yml', 'config'], { env: composeEnv({ JWT_PUBLIC_KEY_PATH: key }), timeout: 60_000 });
       for (const service of ['postgres:', 'redis:', 'migrate:', 'api:', 'worker:']) expect(stdout).toContain(`  ${service}`);
       expect(stdout).toContain('noeviction');
       expect(stdout).toMatch(/appendonly/);
       expect(stdout).toContain('service_completed_successfully');
       expect(stdout.match(/healthcheck:/g)?.length).toBeGreaterThanOrEqual(3);
+      expect(stdout).toContain(`JWT_ISSUER: ${IDP.JWT_ISSUER}`);
+      expect(stdout).toContain(`JWT_AUDIENCE: ${IDP.JWT_AUDIENCE}`);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it.skipIf(!composeBin)("refuses to render without the identity provider's key, issuer or audience", async () => {
+    for (const missing of ['JWT_PUBLIC_KEY_PATH', 'JWT_ISSUER', 'JWT_AUDIENCE']) {
+      const env = composeEnv({ JWT_PUBLIC_KEY_PATH: '/run/idp-public.pem' });
+      delete env[missing];
+      const result = await run(composeBin!, ['-f', 'docker-compose.yml', 'config'], { env, timeout: 60_000 }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code?: number; stderr?: string }) => ({ code: e.code, stderr: e.stderr ?? '' }),
+      );
+      expect(result.code, missing).not.toBe(0);
+      expect(result.stderr).toContain(`set ${missing} to`);
+    }
+  });
+
+  it('never falls back to the development keypair', async () => {
+    const compose = await fs.readFile('docker-compose.yml', 'utf8');
+    expect(compose).not.toMatch(/dev-keys/);
+    expect(compose).toMatch(/\$\{JWT_PUBLIC_KEY_PATH:\?/);
+    expect(compose).toMatch(/NODE_ENV: production/);
   });
 
   it('runs the image as a non-root user with a healthcheck, migrations in a one-shot service', async () => {

@@ -63,3 +63,28 @@ describe('pm2 ecosystem file', () => {
     expect(stopped.every((p) => p.pm2_env.status === 'stopped')).toBe(true);
   });
 });
+
+describe('pm2 ecosystem file without NODE_ENV', () => {
+  it("runs as production and refuses to start without the identity provider's key, issuer and audience", async () => {
+    // A directory of its own, so a developer's .env cannot supply what the test leaves out.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-pm2-prod-'));
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, PM2_HOME: path.join(dir, '.pm2') };
+    try {
+      await fs.copyFile('ecosystem.config.js', path.join(dir, 'ecosystem.config.js'));
+      await fs.writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
+      await fs.symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'));
+      const result = await run(process.execPath, [PM2, 'start', 'ecosystem.config.js'], { cwd: dir, env, timeout: 60_000 }).then(
+        (r) => ({ code: 0, out: r.stdout + r.stderr }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.out).toContain('NODE_ENV=production needs the identity provider');
+      expect(result.out).toContain('missing: JWT_PUBLIC_KEY_FILE (or JWT_PUBLIC_KEY, JWT_JWKS_URL), JWT_ISSUER, JWT_AUDIENCE');
+      const list = JSON.parse((await run(process.execPath, [PM2, 'jlist'], { cwd: dir, env, timeout: 30_000 })).stdout) as unknown[];
+      expect(list).toEqual([]);
+    } finally {
+      await run(process.execPath, [PM2, 'kill'], { cwd: dir, env, timeout: 60_000 }).catch(() => undefined);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
