@@ -83,6 +83,7 @@ export function hostileCases({ tokens, fileId }: { tokens: Tokens; fileId: strin
     { name: 'upload with an Idempotency-Key of spaces', bytes: upload(multipart(B, [filePart()]), { 'Idempotency-Key': 'a b c' }), expect: bad },
     { name: 'upload as text/plain', bytes: req({ method: 'POST', path: '/api/v1/files/upload', headers: { ...auth(), 'Content-Type': 'text/plain' }, body: 'hello' }), expect: bad },
     // --- JSON ---
+    { name: 'JSON body shorter than Content-Length, then the client gives up', bytes: patch('{"description": "x"}', { 'Content-Length': '500' }), halfClose: true, expect: bad },
     { name: 'JSON not valid', bytes: patch('{"description": '), expect: bad },
     { name: 'JSON 5,000 levels deep', bytes: patch(`{"metadata": ${nested(5000)}}`), expect: bad },
     { name: 'JSON array 10,000 levels deep', bytes: json('POST', '/api/v1/files/exists', `${'['.repeat(10_000)}${']'.repeat(10_000)}`), expect: bad },
