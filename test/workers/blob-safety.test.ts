@@ -7,7 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { sweepUnrecordedBlobs } from '../../src/shared/domain/blob-orphans.js';
-import { BlobInGcError, runIngest, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
+import { runIngest, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { MaintenanceBusyError, withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
@@ -101,7 +101,7 @@ describe('blob safety', () => {
     expect(sha(res.body as Buffer)).toBe(digest);
   });
 
-  it('an ingest that meets a blob GC has marked waits, keeps its staged copy, and stores the bytes anew after GC', async () => {
+  it('an ingest that meets a blob GC has marked finishes that GC, then stores the bytes anew from its staged copy', async () => {
     const bytes = randomBytes(20_000);
     const digest = sha(bytes);
     const first = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
@@ -109,15 +109,15 @@ describe('blob safety', () => {
     await world.api.db.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${digest}`;
 
     const again = await stageJob(bytes);
-    await expect(runIngest(ctx, again.id, noProgress)).rejects.toBeInstanceOf(BlobInGcError);
-    expect((await fs.stat(again.stagedPath)).size).toBe(bytes.length);
-    expect(await world.api.db.walEntry.count({ where: { jobId: again.id } })).toBe(0);
-
-    expect(await runBlobGc(gcDeps(), digest)).toEqual({ removed: true });
-    expect(await ctx.blobStore.stat(digest)).toBeNull();
-    const retried = await runIngest(ctx, again.id, noProgress);
-    expect(retried).toMatchObject({ state: 'committed', blobCreated: true });
+    const outcome = await runIngest(ctx, again.id, noProgress);
+    expect(outcome).toMatchObject({ state: 'committed', blobCreated: true });
+    // The marked run finished: its WAL entry committed, the blob row made anew with this job's reference.
+    const gcEntries = await world.api.db.walEntry.findMany({ where: { operation: 'blob_gc', payload: { path: ['sha256'], equals: digest } } });
+    expect(gcEntries.map((e) => e.status)).toContain('committed');
+    expect(await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } })).toMatchObject({ refCount: 1, gcStartedAt: null });
     expect(sha((await download(again.fileId)).body as Buffer)).toBe(digest);
+    // The deleted file's row went with the collected blob; the new one stands.
+    expect(await world.api.db.file.count({ where: { sha256: digest } })).toBe(1);
   });
 
   it('a good re-upload repairs a blob the scrub marked corrupt, for the old file too', async () => {

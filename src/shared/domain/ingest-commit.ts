@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { attrRelativePath, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
+import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { toAttrRecord, type FileMetadata } from './file-view.js';
 import { isFinalState } from './job-view.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
@@ -17,7 +18,7 @@ import { markJobFailed } from './job-steps.js';
 
 export interface IngestDeps {
   db: Db;
-  config: Pick<Config, 'elementId' | 'stagingPath'>;
+  config: Pick<Config, 'elementId' | 'stagingPath'> & GcDeps['config'];
   blobStore: BlobStore;
   attrStore: AttrFileStore;
   hashPool: HashPool;
@@ -138,10 +139,15 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
   const attrPath = attrRelativePath(job.fileId, job.createdAt);
   const storageKey = blobStore.keyFor(digest.sha256);
   const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
-  const prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+  let prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+  if (prepared.kind === 'blob-in-gc') {
+    // GC has decided to remove these bytes: help it finish (every GC step is idempotent), then store them anew
+    // from the staged copy. A GC run that died half-way would otherwise hold this job until recovery.
+    await runBlobGc(deps, digest.sha256);
+    prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+  }
   if (prepared.kind === 'file-id-taken') throw new AppError('conflict', `file id ${job.fileId} already exists`);
   if (prepared.kind === 'final') return latestOutcome(db, job.id);
-  // GC is removing these bytes right now; once it is done this job stores them anew (the staged copy stays).
   if (prepared.kind === 'blob-in-gc') throw new BlobInGcError(digest.sha256);
   await progress(50);
   await deps.crashPoint?.('after-wal');
