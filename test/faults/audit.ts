@@ -30,6 +30,8 @@ interface JobRow {
   error_code: string | null;
   error_message: string | null;
   attempts: number;
+  created_at: Date;
+  finished_at: Date | null;
 }
 
 export interface Orphans {
@@ -56,7 +58,7 @@ export interface Audit {
   committed: number;
   duplicates: number;
   /** Acknowledged uploads that did not end committed or duplicate with exactly one downloadable file. */
-  lost: Array<{ jobId: string; state: string; error: string | null; fileRows: number; download: string }>;
+  lost: Array<{ jobId: string; state: string; error: string | null; fileRows: number; download: string; createdAt?: string; finishedAt?: string; wal?: string[] }>;
   /** Jobs recorded for keys whose client never saw a 2xx (given up), and jobs recorded twice for one key. */
   unacknowledgedJobs: number;
   /** Jobs of any kind not final when the wait ended, with their state in BullMQ ('unknown': not in Redis). */
@@ -66,12 +68,17 @@ export interface Audit {
   stagedBeforeSweep: number;
   orphans: Orphans;
   orphanCount: number;
+  /** Longest time from a job's creation to its end, and how many took over LATE_SECONDS (the requeue sweep's work). */
+  slowestJobSeconds: number;
+  lateJobs: number;
   seconds: { burst: number; settle: number };
 }
 
+const LATE_SECONDS = 30;
+
 async function allJobs(scenario: Scenario): Promise<JobRow[]> {
   const { rows } = await scenario.db.query<JobRow>(
-    `SELECT id, state, file_id, idempotency_key, error_code, error_message, attempts FROM ingest_jobs`,
+    `SELECT id, state, file_id, idempotency_key, error_code, error_message, attempts, created_at, finished_at FROM ingest_jobs`,
   );
   return rows;
 }
@@ -181,8 +188,16 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
     stagedBeforeSweep,
     orphans,
     orphanCount: countOrphans(orphans),
+    slowestJobSeconds: 0,
+    lateJobs: 0,
     seconds: { burst: (burst.finishedAt - burst.startedAt) / 1_000, settle: settleSeconds },
   };
+  for (const j of jobs) {
+    if (!j.finished_at) continue;
+    const took = (j.finished_at.getTime() - j.created_at.getTime()) / 1_000;
+    audit.slowestJobSeconds = Math.max(audit.slowestJobSeconds, took);
+    if (took > LATE_SECONDS) audit.lateJobs++;
+  }
   await eachLimited(burst.acknowledged, 8, async (ack) => {
     const job = byId.get(ack.jobId);
     const rows = job ? (fileRows.get(job.file_id) ?? 0) : 0;
@@ -198,6 +213,11 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
         error: job?.error_code ? `${job.error_code}: ${job.error_message}` : null,
         fileRows: rows,
         download: got === ack.sha256 ? 'intact' : got,
+        createdAt: job?.created_at.toISOString(),
+        finishedAt: job?.finished_at?.toISOString(),
+        wal: (await scenario.db.query<{ s: string }>(
+          `SELECT concat_ws(' ', id, operation, status, started_at, completed_at, error) AS s FROM wal_entries WHERE job_id = $1 ORDER BY id`, [ack.jobId],
+        )).rows.map((r) => r.s),
       });
     }
   });
@@ -214,6 +234,6 @@ export function formatAudit(a: Audit, burst: BurstResult): string {
     ` downloads=${a.downloadsOk}/${a.acknowledged} orphans=${a.orphanCount} (${detail}) stuck=${a.stuck.length}` +
     ` unacknowledged=${burst.unacknowledged.length} rejected=${burst.rejected.length} extraJobs=${a.unacknowledgedJobs}` +
     ` retries=${burst.retries} (${causes}) faultAtAck=${burst.faultAtAck} stagedBeforeSweep=${a.stagedBeforeSweep}` +
-    ` burst=${a.seconds.burst.toFixed(1)}s settle=${a.seconds.settle.toFixed(1)}s`
+    ` slowestJob=${a.slowestJobSeconds.toFixed(1)}s lateJobs=${a.lateJobs} burst=${a.seconds.burst.toFixed(1)}s settle=${a.seconds.settle.toFixed(1)}s`
   );
 }

@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import { settleAndAudit, formatAudit, type Audit } from './audit.js';
 import { runBurst } from './burst.js';
-import { openScenario, type FaultServices, type Scenario } from './fault-world.js';
+import { openScenario, type FaultBase, type Scenario } from './fault-world.js';
 
 export const BURST = { uploads: 200, duplicates: 6, clients: 4 };
 
@@ -19,20 +19,21 @@ export interface ScenarioOptions {
   jobsTimeoutMs?: number;
 }
 
-export async function runFaultScenario(services: FaultServices, name: string, options: ScenarioOptions): Promise<Audit> {
-  const scenario = await openScenario(services, name);
+export async function runFaultScenario(base: FaultBase, name: string, options: ScenarioOptions): Promise<Audit> {
+  const token = await base.token();
+  let scenario: Scenario | undefined;
   try {
-    const token = await services.token();
-    const burst = await runBurst({
-      baseUrl: () => scenario.baseUrl,
-      token,
-      ...BURST,
-      faultAfter: Math.floor(BURST.uploads / 3),
-      fault: () => options.fault(scenario),
+    const burst = await base.exclusive(async () => {
+      scenario = await openScenario(base, name);
+      const s = scenario;
+      return runBurst({ baseUrl: () => s.baseUrl, token, ...BURST, faultAfter: Math.floor(BURST.uploads / 3), fault: () => options.fault(s) });
     });
+    if (!scenario) throw new Error('unreachable: the scenario opened before its burst');
     const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? 30_000);
     console.log(formatAudit(audit, burst));
-    const context = `\n${formatAudit(audit, burst)}\nlogs (warn+):\n${scenario.logs()}`;
+    const clean = audit.lost.length + audit.stuck.length + audit.orphanCount + burst.unacknowledged.length + burst.rejected.length === 0;
+    const logFile = clean ? undefined : await scenario.saveLogs();
+    const context = `\n${formatAudit(audit, burst)}\n${logFile ? `full logs of the api and worker: ${logFile}\n` : ''}`;
     expect(burst.faultAtAck, 'the fault was injected mid-burst').toBeGreaterThan(0);
     expect(burst.rejected, `uploads answered 4xx${context}`).toEqual([]);
     expect(burst.unacknowledged.map((u) => `${u.key}: ${u.last}`), `uploads never acknowledged${context}`).toEqual([]);
@@ -45,6 +46,6 @@ export async function runFaultScenario(services: FaultServices, name: string, op
     });
     return audit;
   } finally {
-    await scenario.close();
+    await scenario?.close();
   }
 }

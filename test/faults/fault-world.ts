@@ -1,5 +1,5 @@
-// A fault-test world: private PostgreSQL and Redis per test file, and per scenario a fresh database, queue prefix,
-// staging and storage dirs with the api and worker running as child processes that can be killed for real.
+// A fault-test world: per scenario a private PostgreSQL cluster (a copy of one migrated once per file) and a private
+// AOF Redis, a fresh staging and storage dir, and the api and worker as child processes that can be killed for real.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,36 +11,46 @@ import { loadConfig, type Config } from '../../src/shared/config.js';
 import { PrivatePostgres, PrivateRedis } from '../helpers/fault-services.js';
 import { envFor, freePort, startService, type Service } from '../helpers/processes.js';
 
-const TEMPLATE_DB = 'artstore_template';
+const DATABASE = 'artstore';
 
-export interface FaultServices {
-  pg: PrivatePostgres;
-  redis: PrivateRedis;
+export interface FaultBase {
   root: string;
   token(): Promise<string>;
+  /**
+   * Runs fn when no other scenario is starting or bursting: scenarios overlap only while they wait for recovery,
+   * so a burst's timing is not bent by another burst's CPU on a 2-core machine.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** A started copy of the migrated cluster. */
+  postgres(): Promise<PrivatePostgres>;
   close(): Promise<void>;
 }
 
-/** Starts a private cluster (migrated template database) and a private AOF Redis; close() removes both. */
-export async function openFaultServices(): Promise<FaultServices> {
+/** Migrates one private cluster (then shut down: scenarios start copies of it) and makes the dev keypair. */
+export async function openFaultBase(): Promise<FaultBase> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-faults-'));
-  let pgServer: PrivatePostgres | undefined;
-  let redis: PrivateRedis | undefined;
+  let master: PrivatePostgres | undefined;
   const close = async () => {
-    await redis?.stop();
-    await pgServer?.stop();
+    await master?.stop();
     await fs.rm(root, { recursive: true, force: true });
   };
   try {
-    [pgServer, redis] = await Promise.all([PrivatePostgres.start(), PrivateRedis.start()]);
-    await migrateDeploy(await pgServer.createDatabase(TEMPLATE_DB), { quiet: true });
+    master = await PrivatePostgres.start();
+    await migrateDeploy(await master.createDatabase(DATABASE), { quiet: true });
+    await master.shutdown();
     const keys = await ensureDevKeyPair(path.join(root, 'dev-keys'));
     const privateKey = await importPKCS8(keys.privateKeyPem, 'RS256');
+    let queue: Promise<unknown> = Promise.resolve();
+    const migrated = master;
     return {
-      pg: pgServer,
-      redis,
       root,
       token: () => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'RS256' }).setSubject('burst').setIssuedAt().setExpirationTime('30m').sign(privateKey),
+      exclusive<T>(fn: () => Promise<T>): Promise<T> {
+        const turn = queue.then(fn, fn);
+        queue = turn.catch(() => undefined);
+        return turn;
+      },
+      postgres: () => migrated.copy(),
       close,
     };
   } catch (err) {
@@ -53,6 +63,8 @@ export interface Scenario {
   name: string;
   config: Config;
   baseUrl: string;
+  pg: PrivatePostgres;
+  redis: PrivateRedis;
   /** For audits: plain SQL against this scenario's database. */
   db: pg.Pool;
   api: Service;
@@ -61,8 +73,8 @@ export interface Scenario {
   restartApi(options?: { graceful?: boolean; env?: Record<string, string> }): Promise<void>;
   /** kill -9 (or SIGTERM when graceful) the worker and start a new one. */
   restartWorker(options?: { graceful?: boolean; env?: Record<string, string> }): Promise<void>;
-  /** Everything the children printed, for failure messages (the tail only). */
-  logs(): string;
+  /** Writes everything the children printed to test-results/faults/<name>.log; returns the path. */
+  saveLogs(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -80,36 +92,45 @@ async function stopService(service: Service, graceful: boolean): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function openScenario(services: FaultServices, name: string): Promise<Scenario> {
-  const dbName = `artstore_${name.replace(/[^a-z0-9]/gi, '_')}`;
-  const databaseUrl = await services.pg.createDatabase(dbName, TEMPLATE_DB);
-  const dir = path.join(services.root, name);
+export async function openScenario(base: FaultBase, name: string): Promise<Scenario> {
+  const [pgResult, redisResult] = await Promise.allSettled([base.postgres(), PrivateRedis.start()]);
+  const servers = [pgResult, redisResult].flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (pgResult.status === 'rejected' || redisResult.status === 'rejected') {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw pgResult.status === 'rejected' ? pgResult.reason : (redisResult as PromiseRejectedResult).reason;
+  }
+  const [pgServer, redis] = [pgResult.value, redisResult.value];
+  const databaseUrl = pgServer.url(DATABASE);
+  const dir = path.join(base.root, name);
   const port = await freePort();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
-    REDIS_URL: services.redis.url,
+    REDIS_URL: redis.url,
     QUEUE_PREFIX: `faults-${name}`,
     STORAGE_PATH: path.join(dir, 'storage'),
     STAGING_PATH: path.join(dir, 'staging'),
-    DEV_KEYS_PATH: path.join(services.root, 'dev-keys'),
+    DEV_KEYS_PATH: path.join(base.root, 'dev-keys'),
   });
   const env = envFor(config, { ...FAULT_ENV, PORT: String(port) });
   // The audit's connections live through PostgreSQL restarts too: a broken idle one is dropped, not thrown.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined);
-  let previousLogs = '';
   const [worker, api] = await Promise.allSettled([startService('workers', env, 'worker started'), startService('api', env, 'api listening')]);
   if (worker.status === 'rejected' || api.status === 'rejected') {
     for (const s of [worker, api]) if (s.status === 'fulfilled') await stopService(s.value, false);
     await db.end();
+    await Promise.all([pgServer.stop(), redis.stop()]);
     throw worker.status === 'rejected' ? worker.reason : (api as PromiseRejectedResult).reason;
   }
+  let previousLogs = '';
 
   const scenario: Scenario = {
     name,
     config,
     baseUrl: `http://127.0.0.1:${port}`,
+    pg: pgServer,
+    redis,
     db,
     api: api.value,
     worker: worker.value,
@@ -123,13 +144,16 @@ export async function openScenario(services: FaultServices, name: string): Promi
       previousLogs += scenario.worker.output();
       scenario.worker = await startService('workers', { ...env, ...extra }, 'worker started');
     },
-    logs() {
-      const all = previousLogs + scenario.api.output() + scenario.worker.output();
-      return all.split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).slice(-40).join('\n');
+    async saveLogs() {
+      const file = path.resolve('test-results', 'faults', `${name}.log`);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(file, previousLogs + scenario.api.output() + scenario.worker.output());
+      return file;
     },
     async close() {
       await Promise.all([stopService(scenario.api, true), stopService(scenario.worker, true)]);
       await db.end();
+      await Promise.all([pgServer.stop(), redis.stop()]);
     },
   };
   return scenario;

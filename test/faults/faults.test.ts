@@ -1,49 +1,53 @@
 // The fault suite (issue 10): kill -9 of the api and of the worker, Redis killed and restarted (AOF), PostgreSQL
 // restarted (fast and immediate), each during a burst of uploads. After each: every acknowledged upload committed
 // exactly once, downloads intact, no orphans in staging or the blob store. Prints one quotable line per scenario.
-// Private PostgreSQL and Redis (test/helpers/fault-services.ts): the shared ones are never disturbed.
+// Each scenario has its own PostgreSQL cluster and Redis (test/helpers/fault-services.ts), never the shared ones, so
+// scenarios overlap while they wait for recovery; their bursts take turns.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { faultSuiteSkipReason } from '../helpers/fault-services.js';
 import { REQUEUE_LATENCY_MS, runFaultScenario } from './fault-scenario.js';
-import { openFaultServices, type FaultServices } from './fault-world.js';
+import { openFaultBase, type FaultBase } from './fault-world.js';
 
 const skip = faultSuiteSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TIMEOUT = 300_000;
 
-describe.skipIf(skip)(`fault suite${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let services: FaultServices;
+describe.skipIf(skip).concurrent(`fault suite${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let base: FaultBase;
   beforeAll(async () => {
-    services = await openFaultServices();
+    base = await openFaultBase();
   });
-  afterAll(async () => services?.close());
+  afterAll(async () => base?.close());
 
-  it('api-kill9: the api killed mid-burst and started again loses no acknowledged upload and leaves no orphan', { timeout: 240_000 }, async () => {
+  // The two scenarios that wait for the requeue sweep go first, so that wait overlaps the other bursts.
+  it('api-kill9: the api killed mid-burst and started again loses no acknowledged upload and leaves no orphan', { timeout: TIMEOUT }, async () => {
     // A request killed between its job INSERT and its enqueue is answered, on the client's retry, by the idempotent
-    // replay; that job reaches the queue through the requeue sweep.
-    await runFaultScenario(services, 'api-kill9', { fault: (s) => s.restartApi(), jobsTimeoutMs: REQUEUE_LATENCY_MS });
+    // replay, which does not enqueue: that job reaches the queue through the requeue sweep.
+    await runFaultScenario(base, 'api-kill9', { fault: (s) => s.restartApi(), jobsTimeoutMs: REQUEUE_LATENCY_MS });
   });
 
-  it('worker-kill9: the worker killed mid-burst and started again commits every acknowledged upload once', { timeout: 240_000 }, async () => {
-    await runFaultScenario(services, 'worker-kill9', { fault: (s) => s.restartWorker() });
-  });
-
-  it('redis-restart: Redis killed -9 mid-burst and restarted from its AOF loses no acknowledged upload', { timeout: 240_000 }, async () => {
-    await runFaultScenario(services, 'redis-kill9', {
-      fault: async () => {
-        await services.redis.kill9();
+  it('redis-kill9: Redis killed -9 mid-burst and restarted from its AOF loses no acknowledged upload', { timeout: TIMEOUT }, async () => {
+    // Uploads accepted while Redis is down are recorded in PostgreSQL only; the requeue sweep enqueues them.
+    await runFaultScenario(base, 'redis-kill9', {
+      fault: async (s) => {
+        await s.redis.kill9();
         // Down long enough for requests and workers to notice.
         await sleep(1_000);
-        await services.redis.restart();
+        await s.redis.restart();
       },
       jobsTimeoutMs: REQUEUE_LATENCY_MS,
     });
   });
 
-  it('postgres-restart-fast: PostgreSQL restarted (-m fast) mid-burst loses no acknowledged upload', { timeout: 240_000 }, async () => {
-    await runFaultScenario(services, 'pg-restart-fast', { fault: () => services.pg.restart('fast'), jobsTimeoutMs: REQUEUE_LATENCY_MS });
+  it('worker-kill9: the worker killed mid-burst and started again commits every acknowledged upload once', { timeout: TIMEOUT }, async () => {
+    await runFaultScenario(base, 'worker-kill9', { fault: (s) => s.restartWorker() });
   });
 
-  it('postgres-restart-immediate: PostgreSQL restarted (-m immediate, crash recovery) mid-burst loses no acknowledged upload', { timeout: 240_000 }, async () => {
-    await runFaultScenario(services, 'pg-restart-immediate', { fault: () => services.pg.restart('immediate'), jobsTimeoutMs: REQUEUE_LATENCY_MS });
+  it('pg-restart-fast: PostgreSQL restarted (-m fast) mid-burst loses no acknowledged upload', { timeout: TIMEOUT }, async () => {
+    await runFaultScenario(base, 'pg-restart-fast', { fault: (s) => s.pg.restart('fast'), jobsTimeoutMs: REQUEUE_LATENCY_MS });
+  });
+
+  it('pg-restart-immediate: PostgreSQL restarted (-m immediate, crash recovery) mid-burst loses no acknowledged upload', { timeout: TIMEOUT }, async () => {
+    await runFaultScenario(base, 'pg-restart-immediate', { fault: (s) => s.pg.restart('immediate'), jobsTimeoutMs: REQUEUE_LATENCY_MS });
   });
 });

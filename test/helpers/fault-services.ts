@@ -77,7 +77,22 @@ export class PrivatePostgres {
     return `postgresql://postgres@127.0.0.1:${this.port}/${database}`;
   }
 
+  /** initdb into a new temp dir, then start. */
   static async start(): Promise<PrivatePostgres> {
+    return PrivatePostgres.open(async (server) => {
+      await server.asPostgres(`${PG_BIN}/initdb`, ['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+    });
+  }
+
+  /** A new cluster with a copy of this one's data (this one must be shut down), started on its own port. */
+  async copy(): Promise<PrivatePostgres> {
+    if (existsSync(path.join(this.dataDir, 'postmaster.pid'))) throw new Error('copy: shut the cluster down first');
+    return PrivatePostgres.open(async (server) => {
+      await run('cp', ['-a', this.dataDir, server.dataDir]);
+    });
+  }
+
+  private static async open(fill: (server: PrivatePostgres) => Promise<void>): Promise<PrivatePostgres> {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-faults-pg-'));
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
@@ -87,7 +102,7 @@ export class PrivatePostgres {
     exitCleanups.add(cleanup);
     server.forget = () => exitCleanups.delete(cleanup);
     try {
-      await server.asPostgres(`${PG_BIN}/initdb`, ['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+      await fill(server);
       await server.pgCtl('start');
       return server;
     } catch (err) {
@@ -134,6 +149,11 @@ export class PrivatePostgres {
       execFileSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', timeout: 30_000 });
     }
     execFileSync('rm', ['-rf', this.root]);
+  }
+
+  /** Stops the server cleanly and keeps its data (to copy it). */
+  async shutdown(): Promise<void> {
+    await this.asPostgres(`${PG_BIN}/pg_ctl`, ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
   }
 
   /** Stops the server (immediate: nothing in it is worth keeping) and removes its directory. */
