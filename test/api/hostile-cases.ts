@@ -63,6 +63,7 @@ export function hostileCases({ tokens, fileId }: { tokens: Tokens; fileId: strin
     { name: 'multipart non-UTF-8 file name bytes (replaced)', bytes: upload(multipart(B, [filePart('caf\xe9\xff.txt')])), expect: [202] },
     { name: 'multipart traversal in the file name (last segment kept)', bytes: upload(multipart(B, [filePart('../../../etc/passwd')])), expect: [202] },
     { name: 'multipart bidi override in the file name (stripped)', bytes: upload(multipart(B, [filePart(utf8('invoice\u202efdp.exe'))])), expect: [202] },
+    { name: 'multipart file name of 5,000 bytes', bytes: upload(multipart(B, [filePart(`${'x'.repeat(5000)}.bin`)])), expect: bad },
     { name: 'multipart unknown field', bytes: upload(multipart(B, [field('owner', 'mallory'), filePart()])), expect: bad },
     { name: 'multipart file under another part name', bytes: upload(multipart(B, [{ headers: [disposition('upload', 'x.bin')], content: 'x' }])), expect: bad },
     { name: 'multipart field named __proto__', bytes: upload(multipart(B, [field('__proto__', '{"role":"admin"}'), filePart()])), expect: bad },

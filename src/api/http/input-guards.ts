@@ -1,6 +1,7 @@
 // Checks every client value passes before it can reach PostgreSQL or JSON.stringify: NUL, broken UTF-16, nesting.
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
+import { unstorableTextReason } from '../../shared/storable-text.js';
 
 /**
  * Deeper JSON than this is refused: no resource of ours needs it, and a few thousand levels (which fit in 1 MB)
@@ -14,27 +15,11 @@ export interface InputFault {
   reason: string;
 }
 
-/**
- * Why a string cannot be stored: PostgreSQL refuses NUL in text and jsonb, and jsonb refuses an unpaired
- * surrogate (JSON.stringify writes it as a \ud800 escape). Other control characters are valid text and stay.
- */
-export function textFault(text: string): string | undefined {
-  if (text.includes('\u0000')) return 'must not contain NUL (U+0000)';
-  if (!isWellFormed(text)) return 'must be well-formed Unicode (no unpaired surrogate)';
-  return undefined;
-}
-
 /** A string PostgreSQL can store, for values that are parsed out of a field after the guard saw it. */
 export const storableText = z.string().superRefine((text, ctx) => {
-  const reason = textFault(text);
+  const reason = unstorableTextReason(text);
   if (reason) ctx.addIssue({ code: 'custom', message: reason });
 });
-
-// String.prototype.isWellFormed is ES2024, past our lib setting; the regex says the same thing.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
-}
 
 interface Pending {
   value: unknown;
@@ -59,7 +44,7 @@ export function findInputFault(value: unknown, maxDepth = MAX_INPUT_DEPTH): Inpu
     const node = stack.pop()!;
     const v = node.value;
     if (typeof v === 'string') {
-      const reason = textFault(v);
+      const reason = unstorableTextReason(v);
       if (reason) return { path: pathOf(node), reason };
       continue;
     }
@@ -69,7 +54,7 @@ export function findInputFault(value: unknown, maxDepth = MAX_INPUT_DEPTH): Inpu
     if (node.depth >= maxDepth) return { path: pathOf(node), reason: `nested deeper than ${maxDepth} levels` };
     const entries: Array<[string, unknown]> = Array.isArray(v) ? v.map((item, i) => [String(i), item]) : Object.entries(v);
     for (const [key, item] of entries) {
-      const keyReason = textFault(key);
+      const keyReason = unstorableTextReason(key);
       // The key itself cannot be shown safely; the parent's path names where it is.
       if (keyReason) return { path: pathOf(node), reason: `a key ${keyReason}` };
       // JSON.parse makes "__proto__" an own key; copying it anywhere (zod records, spreads) would set a prototype.

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { UploadFields } from '../../shared/domain/ingest-submit.js';
+import { LONE_SURROGATE } from '../../shared/storable-text.js';
 import { assertCleanInput, findInputFault, MAX_INPUT_DEPTH, storableText } from './input-guards.js';
 
 const METADATA_MAX_BYTES = 16 * 1024;
@@ -125,7 +126,7 @@ export const FILE_NAME_REFUSE_BYTES = 4096;
 // shown as "exe.jpg"): U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069. Unpaired surrogates become U+FFFD.
 // eslint-disable-next-line no-control-regex
 const UNSAFE_IN_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 /** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends on a code point: one pass. */
 function truncateUtf8(text: string, maxBytes: number): string {
@@ -148,7 +149,7 @@ function truncateUtf8(text: string, maxBytes: number): string {
 export function sanitizeFileName(raw: string | undefined): string {
   const text = raw ?? '';
   const lastSegment = text.slice(Math.max(text.lastIndexOf('/'), text.lastIndexOf('\\')) + 1);
-  let name = lastSegment.replace(UNSAFE_IN_NAME, '').replace(LONE_SURROGATE, '\ufffd').trim();
+  let name = lastSegment.replace(UNSAFE_IN_NAME, '').replace(LONE_SURROGATES, '\ufffd').trim();
   if (name === '.' || name === '..') name = '';
   name = truncateUtf8(name, FILE_NAME_MAX_BYTES).trim();
   return name || 'unnamed';

@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type J
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { isRole, type Principal } from '../domain/principal.js';
+import { unstorableTextReason } from '../storable-text.js';
 import { ensureDevKeyPair } from './dev-keys.js';
 
 const ALGORITHMS = ['RS256'];
@@ -65,23 +66,15 @@ export class TokenVerifier {
       throw new AppError('unauthorized', describeJoseError(err));
     }
     if (payload.type === 'refresh') throw new AppError('unauthorized', 'refresh tokens are not accepted here');
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256 || !storableText(payload.sub)) {
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256 || unstorableTextReason(payload.sub) !== undefined) {
       throw new AppError('unauthorized', 'token has no usable sub claim');
     }
-    if (typeof payload.name === 'string' && !storableText(payload.name)) throw new AppError('unauthorized', 'token has an unusable name claim');
+    if (typeof payload.name === 'string' && unstorableTextReason(payload.name) !== undefined) throw new AppError('unauthorized', 'token has an unusable name claim');
     if (!isRole(payload.role)) throw new AppError('forbidden', `unknown role ${JSON.stringify(payload.role ?? null)}`);
     // Cut on a code point, so a surrogate pair at the limit is not split into an unpaired half.
     const name = typeof payload.name === 'string' ? payload.name.slice(0, 256).replace(/[\uD800-\uDBFF]$/, '') : undefined;
     return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) }, exp: payload.exp! };
   }
-}
-
-/**
- * Whether a claim can become a text value in PostgreSQL (owner, owner name, job rows): no NUL, which text refuses,
- * and no unpaired surrogate, which would be stored as U+FFFD and no longer match the token's own sub.
- */
-function storableText(text: string): boolean {
-  return !text.includes('\u0000') && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
 function describeJoseError(err: unknown): string {

@@ -2,6 +2,7 @@
 import { poolOf, Prisma, type Db } from '../db.js';
 import type { File } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
+import { unstorableTextReason } from '../storable-text.js';
 import { fileColumns, toFileMetadata, type FileMetadata } from './file-view.js';
 
 export const FILE_SORTS = ['createdAt', '-createdAt', 'size', '-size', 'fileName'] as const;
@@ -48,7 +49,6 @@ interface SortKey {
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const MAX_BIGINT = 2n ** 63n - 1n;
 
 /**
@@ -91,8 +91,8 @@ const SORTS: Record<FileSort, SortKey> = {
     column: Prisma.sql`file_name`,
     descending: false,
     keyOf: (row) => row.fileName,
-    // PostgreSQL text refuses NUL; an unpaired surrogate cannot be the name of any row this code wrote.
-    parseKey: (raw) => (raw.includes('\u0000') || LONE_SURROGATE.test(raw) ? undefined : Prisma.sql`${raw}::text`),
+    // Text PostgreSQL refuses (NUL), or that no row this code wrote can hold, is not one of our cursors.
+    parseKey: (raw) => (unstorableTextReason(raw) ? undefined : Prisma.sql`${raw}::text`),
   },
 };
 
