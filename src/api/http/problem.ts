@@ -90,7 +90,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       log.warn({ err }, 'dependency unavailable');
       return sendProblem(res, 'unavailable', 'PostgreSQL, Redis or the blob store cannot be reached; retry later');
     }
-    // pino's methods return undefined, so `a?.error() ?? b.error()` logged twice: pick the logger, log once.
+    // Logged once, on the request's logger: it carries the request id the answer points to.
     log.error({ err }, 'unhandled error');
     sendProblem(res, 'internal', 'internal error; the request id in X-Request-Id identifies it in the logs');
   };
