@@ -1,4 +1,4 @@
-// POST /api/v1/files/upload: multipart into staging (multer disk storage), ingest jobs, 202 (or 201 with wait=).
+// POST /api/v1/files/upload: multipart into staging (multer + our staging engine), ingest jobs, 202 (or 201 with wait=).
 import type { Request, RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
@@ -14,7 +14,14 @@ import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
 import { stagingEngine } from '../staging-engine.js';
 import { errors, jobListSchema } from '../http/schemas.js';
-import { parseIdempotencyKey, parseUploadFields, sanitizeFileName, uploadFieldsSchema, uploadQuerySchema } from '../http/upload-fields.js';
+import {
+  parseIdempotencyKey,
+  parseUploadFields,
+  sanitizeFileName,
+  uploadFieldsSchema,
+  uploadFileFilter,
+  uploadQuerySchema,
+} from '../http/upload-fields.js';
 
 const MAX_FIELDS = 20;
 const MAX_FIELD_BYTES = 64 * 1024;
@@ -34,6 +41,8 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
     });
     multer({
       storage: stagingEngine(config.stagingPath, reservation, req.log),
+      // An overlong client file name is refused before a byte of its part is staged.
+      fileFilter: uploadFileFilter,
       // curl and browsers send UTF-8 file names without RFC 5987 encoding.
       defParamCharset: 'utf8',
       limits: {
