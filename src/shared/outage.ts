@@ -24,7 +24,12 @@ const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123])$/;
 const PRISMA_CODES: ReadonlySet<string> = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 
 /** Driver adapter error kinds (@prisma/adapter-pg convertDriverError) that are connection failures. */
-const ADAPTER_KINDS: ReadonlySet<string> = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+const ADAPTER_KINDS: ReadonlySet<string> = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
 
 /**
  * pg and ioredis report these as plain Errors without a code; their messages are all there is to go on. Exact

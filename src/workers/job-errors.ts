@@ -51,7 +51,12 @@ export function parseFailedReason(reason: string | undefined): JobFailure | unde
  * on the last attempt is not recorded: the requeue sweep runs the job again once the services are back.
  * Other errors are rethrown so BullMQ retries with backoff. Never swallowed; full errors stay in the log.
  */
-export async function settleJobError(job: Job, err: unknown, log: Logger, fail: (code: string, message: string) => Promise<void>): Promise<never> {
+export async function settleJobError(
+  job: Job,
+  err: unknown,
+  log: Logger,
+  fail: (code: string, message: string) => Promise<void>,
+): Promise<never> {
   const failure = jobFailureOf(err);
   const permanent = isAppError(err) && PERMANENT_JOB_ERRORS.has(err.code);
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
