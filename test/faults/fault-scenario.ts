@@ -21,14 +21,17 @@ export interface ScenarioOptions {
 
 export async function runFaultScenario(base: FaultBase, name: string, options: ScenarioOptions): Promise<Audit> {
   const token = await base.token();
-  let scenario: Scenario | undefined;
-  try {
-    const burst = await base.exclusive(async () => {
-      scenario = await openScenario(base, name);
-      const s = scenario;
-      return runBurst({ baseUrl: () => s.baseUrl, token, ...BURST, faultAfter: Math.floor(BURST.uploads / 3), fault: () => options.fault(s) });
+  // Starting two processes under tsx is a burst of CPU too: opening takes the same turn as the burst.
+  const { scenario, burst } = await base.exclusive(async () => {
+    const opened = await openScenario(base, name);
+    const fault = () => options.fault(opened);
+    const result = await runBurst({ baseUrl: () => opened.baseUrl, token, ...BURST, faultAfter: Math.floor(BURST.uploads / 3), fault }).catch(async (err: unknown) => {
+      await opened.close();
+      throw err;
     });
-    if (!scenario) throw new Error('unreachable: the scenario opened before its burst');
+    return { scenario: opened, burst: result };
+  });
+  try {
     const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? 30_000);
     console.log(formatAudit(audit, burst));
     const clean = audit.lost.length + audit.stuck.length + audit.orphanCount + burst.unacknowledged.length + burst.rejected.length === 0;
@@ -46,6 +49,6 @@ export async function runFaultScenario(base: FaultBase, name: string, options: S
     });
     return audit;
   } finally {
-    await scenario?.close();
+    await scenario.close();
   }
 }
