@@ -92,7 +92,8 @@ describe('a full disk', () => {
     await fs.writeFile(filler, Buffer.alloc(Math.max(0, (await freeBytes(mountDir)) - MiB / 2)));
     const jobsBefore = await w.api.db.ingestJob.count();
 
-    const res = await upload(randomBytes(MiB));
+    // Two parts: the first fits and is staged whole, the second meets ENOSPC; neither may stay behind.
+    const res = await upload(randomBytes(64 * 1024)).attach('file', randomBytes(MiB), 'g.bin');
     expect(res.status, res.text).toBe(507);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 507, code: 'insufficient_storage' });
