@@ -164,10 +164,14 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
   return { state: 'committed', fileId: job.fileId, ranNow: true };
 }
 
-/** Ends an update or delete job as failed; an update's attr.json is put back in step with the row. */
+/**
+ * Ends an update or delete job as failed. An update's attr.json is put back in step with the row before the job
+ * turns final, so whoever sees the failure finds the two agreeing.
+ */
 export async function failFileJob(deps: FileJobDeps, jobId: string, operation: WalOperation, code: string, message: string): Promise<void> {
-  const failed = await markJobFailed(deps.db, jobId, operation, code, message);
-  if (!failed?.walWasPending || operation !== 'file_update') return;
-  const row = await deps.db.file.findUnique({ where: { id: failed.job.fileId } });
-  if (row) await writeAttrFromRow(deps, row, row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {});
+  await markJobFailed(deps.db, jobId, operation, code, message, async (tx, job, walWasPending) => {
+    if (!walWasPending || operation !== 'file_update') return;
+    const row = await tx.file.findUnique({ where: { id: job.fileId } });
+    if (row) await writeAttrFromRow(deps, row, row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {});
+  });
 }
