@@ -15,7 +15,7 @@ export const REQUEUE_LATENCY_MS = 60_000 + 30_000 + 15_000;
 export interface ScenarioOptions {
   /** Injected once about a third of the burst is acknowledged; the burst goes on meanwhile. */
   fault: (scenario: Scenario) => Promise<void>;
-  /** How long jobs may take to end after the burst (bounded by the product's recovery intervals). */
+  /** How long jobs may take to end after the burst; by default the requeue sweep's latency. */
   jobsTimeoutMs?: number;
 }
 
@@ -32,7 +32,7 @@ export async function runFaultScenario(base: FaultBase, name: string, options: S
     return { scenario: opened, burst: result };
   });
   try {
-    const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? 30_000);
+    const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? REQUEUE_LATENCY_MS);
     console.log(formatAudit(audit, burst));
     const clean = audit.lost.length + audit.stuck.length + audit.orphanCount + burst.unacknowledged.length + burst.rejected.length === 0;
     const logFile = clean ? undefined : await scenario.saveLogs();
