@@ -50,6 +50,8 @@ export interface Orphans {
   rowsWithoutAttr: string[];
   /** WAL entries still pending. */
   pendingWal: string[];
+  /** files rows that no committed or duplicate job produced (a second copy of an upload, say). */
+  filesWithoutJob: string[];
 }
 
 export interface Audit {
@@ -97,6 +99,9 @@ async function findOrphans(scenario: Scenario): Promise<Orphans> {
   const { rows: pending } = await scenario.db.query<{ id: string; operation: string; job_id: string | null }>(
     `SELECT id, operation, job_id FROM wal_entries WHERE status = 'pending'`,
   );
+  const { rows: strays } = await scenario.db.query<{ id: string }>(
+    `SELECT f.id FROM files f WHERE NOT EXISTS (SELECT 1 FROM ingest_jobs j WHERE j.file_id = f.id AND j.state IN ('committed', 'duplicate'))`,
+  );
   const blobNames = new Set(blobFiles.map((f) => path.basename(f)));
   const blobRows = new Set(blobs.map((b) => b.sha256.trim()));
   const attrSet = new Set(attrFiles.map((f) => path.relative(storagePath, f)));
@@ -110,6 +115,7 @@ async function findOrphans(scenario: Scenario): Promise<Orphans> {
     attrWithoutRow: [...attrSet].filter((a) => !attrRows.has(a)),
     rowsWithoutAttr: files.filter((f) => !attrSet.has(f.attr_path)).map((f) => f.id),
     pendingWal: pending.map((w) => `${w.id}:${w.operation}:${w.job_id}`),
+    filesWithoutJob: strays.map((f) => f.id),
   };
 }
 
@@ -227,7 +233,7 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
 /** One line per scenario, quotable in the README's reliability section. */
 export function formatAudit(a: Audit, burst: BurstResult): string {
   const o = a.orphans;
-  const detail = `staged=${o.staged.length} tmp=${o.temp.length} blobNoRow=${o.blobFilesWithoutRow.length} rowNoBlob=${o.blobRowsWithoutFile.length} refCount=${o.refCountWrong.length} attrNoRow=${o.attrWithoutRow.length} rowNoAttr=${o.rowsWithoutAttr.length} pendingWal=${o.pendingWal.length}`;
+  const detail = `staged=${o.staged.length} tmp=${o.temp.length} blobNoRow=${o.blobFilesWithoutRow.length} rowNoBlob=${o.blobRowsWithoutFile.length} refCount=${o.refCountWrong.length} attrNoRow=${o.attrWithoutRow.length} rowNoAttr=${o.rowsWithoutAttr.length} pendingWal=${o.pendingWal.length} filesWithoutJob=${o.filesWithoutJob.length}`;
   const causes = Object.entries(burst.retryCauses).map(([k, v]) => `${k}:${v}`).join(',') || 'none';
   return (
     `faults: ${a.scenario} acknowledged=${a.acknowledged} committed=${a.committed} duplicates=${a.duplicates} lost=${a.lost.length}` +

@@ -45,7 +45,7 @@ export async function runFaultScenario(base: FaultBase, name: string, options: S
     expect(audit.committed + audit.duplicates).toBe(audit.acknowledged);
     expect(audit.unacknowledgedJobs, `jobs beyond one per acknowledged key${context}`).toBe(0);
     expect(audit.orphans, `orphans after recovery and the sweeps${context}`).toEqual({
-      staged: [], temp: [], blobFilesWithoutRow: [], blobRowsWithoutFile: [], refCountWrong: [], attrWithoutRow: [], rowsWithoutAttr: [], pendingWal: [],
+      staged: [], temp: [], blobFilesWithoutRow: [], blobRowsWithoutFile: [], refCountWrong: [], attrWithoutRow: [], rowsWithoutAttr: [], pendingWal: [], filesWithoutJob: [],
     });
     return audit;
   } finally {
