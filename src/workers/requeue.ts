@@ -63,8 +63,11 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
         const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
         const rerun = !failure || (failure.code === 'unavailable' && Date.now() - row.createdAt.getTime() < RERUN_WINDOW_MS);
         if (!rerun) {
-          await recordJobFailure(ctx, kind, row.id, failure);
-          report.failed++;
+          // One row that cannot be ended now (its attr.json unwritable, say) must not hold up the rows after it.
+          await recordJobFailure(ctx, kind, row.id, failure).then(
+            () => report.failed++,
+            (err: unknown) => ctx.logger.warn({ err, jobId: row.id }, 'requeue sweep could not record a failed job; next sweep retries'),
+          );
           continue;
         }
         // A finished BullMQ job keeps its id for days (retention): only its removal lets the same id run again.
