@@ -63,10 +63,16 @@ export type PgStopMode = 'smart' | 'fast' | 'immediate';
 
 /** A PostgreSQL 15 cluster in a temp dir: trust auth, loopback only, its unix socket in the same dir. */
 export class PrivatePostgres {
+  private readonly forget: () => void;
+
   private constructor(
     readonly root: string,
     readonly port: number,
-  ) {}
+  ) {
+    const cleanup = () => this.stopSync();
+    exitCleanups.add(cleanup);
+    this.forget = () => exitCleanups.delete(cleanup);
+  }
 
   private get dataDir() {
     return path.join(this.root, 'data');
@@ -98,9 +104,6 @@ export class PrivatePostgres {
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     await fs.chown(root, uid, gid);
     const server = new PrivatePostgres(root, await freePort());
-    const cleanup = () => server.stopSync();
-    exitCleanups.add(cleanup);
-    server.forget = () => exitCleanups.delete(cleanup);
     try {
       await fill(server);
       await server.pgCtl('start');
@@ -110,8 +113,6 @@ export class PrivatePostgres {
       throw err;
     }
   }
-
-  private forget = () => false as boolean;
 
   private asPostgres(bin: string, args: string[]) {
     return run('runuser', ['-u', 'postgres', '--', bin, ...args], { timeout: 120_000 });
@@ -170,11 +171,19 @@ export class PrivatePostgres {
 export class PrivateRedis {
   private child?: ChildProcess;
   private exited?: Promise<unknown>;
+  private readonly forget: () => void;
 
   private constructor(
     readonly dir: string,
     readonly port: number,
-  ) {}
+  ) {
+    const cleanup = () => {
+      this.child?.kill('SIGKILL');
+      execFileSync('rm', ['-rf', dir]);
+    };
+    exitCleanups.add(cleanup);
+    this.forget = () => exitCleanups.delete(cleanup);
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -183,12 +192,6 @@ export class PrivateRedis {
   static async start(): Promise<PrivateRedis> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-faults-redis-'));
     const server = new PrivateRedis(dir, await freePort());
-    const cleanup = () => {
-      server.child?.kill('SIGKILL');
-      execFileSync('rm', ['-rf', dir]);
-    };
-    exitCleanups.add(cleanup);
-    server.forget = () => exitCleanups.delete(cleanup);
     try {
       await server.launch();
       return server;
@@ -197,8 +200,6 @@ export class PrivateRedis {
       throw err;
     }
   }
-
-  private forget = () => false as boolean;
 
   private async launch(): Promise<void> {
     const args = [
