@@ -42,9 +42,9 @@ export class AdminSessions {
 
 /**
  * Seconds a session started with this (already verified) bearer token may last: SESSION_TTL_SECONDS, and never past
- * the token's own exp, so revoking a token by letting it expire also ends the sessions it opened.
+ * the token's own exp: an admin's access ends when the token does, cookie or not.
  */
-export function sessionTtlSeconds(req: Request, nowMs = Date.now()): number {
+function sessionTtlSeconds(req: Request, nowMs = Date.now()): number {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
   const exp = token ? decodeJwt(token).exp : undefined;
   if (exp === undefined) throw new AppError('unauthorized', 'a session needs a bearer token with exp');
@@ -59,7 +59,7 @@ export function sessionTtlSeconds(req: Request, nowMs = Date.now()): number {
  * 'trust proxy' is set) and always in production, where TLS usually ends at a proxy in front of the API. Browsers
  * keep Secure cookies from http://localhost, so a production element is still reachable through an SSH tunnel.
  */
-export function sessionCookieIsSecure(req: Request, nodeEnv: Config['nodeEnv']): boolean {
+function sessionCookieIsSecure(req: Request, nodeEnv: Config['nodeEnv']): boolean {
   return req.secure || nodeEnv === 'production';
 }
 
