@@ -112,6 +112,12 @@ export async function openBenchEnv(): Promise<BenchEnv> {
     DEV_KEYS_PATH: dirs.devKeys,
     WORKER_METRICS_PORT: String(workerMetricsPort),
     WORKER_METRICS_HOST: '127.0.0.1',
+    // One principal drives every connection of a scenario (32 uploads at once in `small`): above the default cap.
+    MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: '64',
+    MAX_STREAMS_PER_PRINCIPAL: '256',
+    // The bench measures speed, not the disk's free-space policy.
+    CAPACITY_FULL_PERCENT: '0',
+    CAPACITY_FULL_BYTES: '0',
   };
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workerMetricsUrl = `http://127.0.0.1:${workerMetricsPort}/metrics`;

@@ -16,6 +16,7 @@ import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
+import { registerStagingOwner, type StagingOwner } from '../shared/storage/staging-owners.js';
 
 export interface ApiContext {
   config: Config;
@@ -30,6 +31,8 @@ export interface ApiContext {
   jobEvents: JobEventsHub;
   /** Uploads between the first staged byte and the end of their cleanup (waited for at shutdown). */
   uploads: Inflight;
+  /** This process as a staging writer: its id names its staged files, its Redis key says it is alive. */
+  stagingWriter: StagingOwner;
   /** Uploads per principal (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL). */
   uploadSlots: PrincipalSlots;
   /** SSE job streams and wait= long polls per principal (MAX_STREAMS_PER_PRINCIPAL). */
@@ -57,6 +60,9 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const queues = createQueues(config, redis);
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
+  const stagingWriter = await registerStagingOwner(redis, config.queuePrefix, (err) => {
+    logger.warn({ err }, 'could not refresh the staging writer key');
+  });
   metrics.queueJobs(queues, config.metricsCacheMs);
   metrics.walEntries(() => countPendingWalEntries(db), config.metricsCacheMs);
   return {
@@ -71,11 +77,14 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     capacity: new CapacityReader(db, config),
     jobEvents,
     uploads: new Inflight(),
+    stagingWriter,
     uploadSlots: new PrincipalSlots(config.maxConcurrentUploadsPerPrincipal, 'uploads (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL)'),
     streamSlots: new PrincipalSlots(config.maxStreamsPerPrincipal, 'job streams and long polls (MAX_STREAMS_PER_PRINCIPAL)'),
     registry,
     metrics,
     async close() {
+      // Uploads have drained by now (main.ts waits for them): the janitor may take what is left at once.
+      await stagingWriter.close();
       await jobEvents.close().catch((err: unknown) => logger.warn({ err }, 'closing queue events'));
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
       subscriber.disconnect();

@@ -1,8 +1,9 @@
 // API entry point: config, resources, HTTP server on HOST:PORT, graceful stop on SIGTERM/SIGINT.
+import http from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createApp } from './app.js';
-import { handleClientError } from './http/client-error.js';
+import { handleCheckExpectation, handleClientError } from './http/client-error.js';
 import { openApiContext } from './context.js';
 
 const config = loadConfigOrExit();
@@ -10,7 +11,9 @@ const logger = createLogger(config, 'api');
 
 try {
   const ctx = await openApiContext(config, logger);
-  const server = createApp(ctx).listen(config.port, config.host, () => {
+  // Node's own refusal of a request without Host is an empty 400; the app answers it with problem+json instead.
+  const server = http.createServer({ requireHostHeader: false }, createApp(ctx));
+  server.listen(config.port, config.host, () => {
     logger.info({ host: config.host, port: config.port, verifier: ctx.verifier.source }, 'api listening');
   });
   // Large uploads on slow links must not hit Node's default 5-minute request timeout: they are cut for going
@@ -22,6 +25,7 @@ try {
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   server.on('clientError', handleClientError);
+  server.on('checkExpectation', handleCheckExpectation);
   server.on('error', (err) => {
     logger.fatal({ err }, 'api server failed');
     process.exit(1);

@@ -28,7 +28,7 @@ function released(out: fs.WriteStream): Promise<void> {
   });
 }
 
-export function stagingEngine(stagingPath: string, reservation: StagingReservation, log: Logger): StorageEngine {
+export function stagingEngine(stagingPath: string, reservation: StagingReservation, log: Logger, writerId?: string): StorageEngine {
   const open = new WeakMap<object, fs.WriteStream>();
 
   const remove = async (file: Express.Multer.File): Promise<void> => {
@@ -39,10 +39,11 @@ export function stagingEngine(stagingPath: string, reservation: StagingReservati
 
   return {
     _handleFile(_req, file, cb) {
-      const stagedPath = path.join(stagingPath, newStagedName());
+      const stagedPath = path.join(stagingPath, newStagedName(writerId));
       // Set before the first byte, so multer's abort cleanup (a client gone mid-file) finds and removes it.
       file.path = stagedPath;
-      const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640 });
+      // flush: fsync before close. The 202 acknowledges these bytes, so they must survive a power loss before it.
+      const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640, flush: true });
       open.set(file, out);
       let size = 0;
       const meter = new Transform({

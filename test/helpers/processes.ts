@@ -34,6 +34,9 @@ export function envFor(config: Config, extra: Record<string, string> = {}): Reco
     DEV_KEYS_PATH: config.devKeysPath,
     HASH_THREADS: '1',
     WORKER_METRICS_PORT: '0',
+    // Uploads are refused below the disk's `full` threshold (20 GB by default): a test machine may have less.
+    CAPACITY_FULL_PERCENT: '0',
+    CAPACITY_FULL_BYTES: '0',
     ...extra,
   };
 }

@@ -63,6 +63,9 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     HASH_THREADS: '2',
     WORKER_METRICS_PORT: '0',
     JOB_ATTEMPTS: '3',
+    // Uploads are refused below the disk's `full` threshold (20 GB by default): a test machine may have less.
+    CAPACITY_FULL_PERCENT: '0',
+    CAPACITY_FULL_BYTES: '0',
     ...options.env,
   });
   const logger = createLogger(config, 'test');

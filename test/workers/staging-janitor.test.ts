@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { OWNER_TTL_MS, liveStagingOwners, registerStagingOwner } from '../../src/shared/storage/staging-owners.js';
+import { OWNER_TTL_MS, liveStagingOwners, ownerOfStagedFile, registerStagingOwner } from '../../src/shared/storage/staging-owners.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('staging janitor', () => {
@@ -42,6 +43,16 @@ describe('staging janitor', () => {
     await expect(fs.stat(abandoned)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(fs.stat(young)).resolves.toBeTruthy();
     await expect(fs.stat(owned)).resolves.toBeTruthy();
+  });
+
+  it('an API process names its staged files after itself and keeps its writer key alive until it closes', async () => {
+    const token = await world.token('user');
+    const res = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', Buffer.from('x'), 'x.txt');
+    expect(res.status).toBe(202);
+    const job = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: res.body.jobs[0].id } });
+    const writer = ownerOfStagedFile(job.stagedPath!);
+    expect(writer).toBe(world.api.stagingWriter.id);
+    expect(await liveStagingOwners(world.api.redis, world.config.queuePrefix, [writer!])).toEqual(new Set([writer]));
   });
 
   it('removes within minutes the partial upload of an API process that died, never one of a live process', async () => {

@@ -40,7 +40,7 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
       req.socket.destroy();
     });
     multer({
-      storage: stagingEngine(config.stagingPath, reservation, req.log),
+      storage: stagingEngine(config.stagingPath, reservation, req.log, ctx.stagingWriter.id),
       // An overlong client file name is refused before a byte of its part is staged.
       fileFilter: uploadFileFilter,
       // curl and browsers send UTF-8 file names without RFC 5987 encoding.

@@ -1,10 +1,12 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { poolOf, type Db } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
 import type { Principal } from './principal.js';
@@ -63,6 +65,9 @@ export async function submitUpload(
         parameter: 'sha256',
       });
     }
+    // Each staged file was fsynced as it was written; their directory entries become durable here, before a job
+    // row (and the 202) vouches for them. Concurrent uploads share these syncs.
+    await Promise.all([...new Set(staged.map((s) => path.dirname(s.stagedPath)))].map((dir) => fsyncDir(dir)));
     result = await recordJobs(deps.db, principal, staged, fields, idempotencyKey);
   } catch (err) {
     await removeStagedFiles(staged.map((s) => s.stagedPath));

@@ -6,8 +6,9 @@ import { removeIfExists } from './durable-fs.js';
 
 export const STAGED_SUFFIX = '.part';
 
-export function newStagedName(): string {
-  return `${randomUUID()}${STAGED_SUFFIX}`;
+/** `<writer>.<uuid>.part`: the writer id (staging-owners.ts) tells the janitor whose upload a file is. */
+export function newStagedName(writerId?: string): string {
+  return `${writerId ? `${writerId}.` : ''}${randomUUID()}${STAGED_SUFFIX}`;
 }
 
 export async function ensureStagingDir(stagingPath: string): Promise<void> {
