@@ -10,7 +10,7 @@ export const BURST = { uploads: 200, duplicates: 6, clients: 4 };
  * Unfinished jobs that never reached Redis are enqueued again by the worker's requeue sweep (src/workers/requeue.ts):
  * once untouched for 60 s, checked every 30 s; plus slack for a loaded machine.
  */
-export const REQUEUE_LATENCY_MS = 60_000 + 30_000 + 15_000;
+export const REQUEUE_LATENCY_MS = 60_000 + 30_000 + 30_000;
 
 export interface ScenarioOptions {
   /** Injected once about a third of the burst is acknowledged; the burst goes on meanwhile. */
