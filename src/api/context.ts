@@ -57,7 +57,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
   const jobEvents = new JobEventsHub(config, logger);
-  const queues = createQueues(config, redis);
+  const queues = createQueues(config, redis, (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
   const stagingWriter = await registerStagingOwner(redis, config.queuePrefix, (err) => {

@@ -15,6 +15,10 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   conflict: 409,
   unavailable: 503,
+  // Answered by the HTTP parser's handlers (api/http/client-error.ts), before a request reaches a route.
+  headers_too_large: 431,
+  request_timeout: 408,
+  expectation_failed: 417,
   too_many_requests: 429,
   staged_file_missing: 500,
   internal: 500,

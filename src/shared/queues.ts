@@ -66,13 +66,15 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
 
 export type Queues = Readonly<Record<QueueName, Queue>> & { close(): Promise<void> };
 
-export function createQueues(config: Pick<Config, 'queuePrefix'>, connection: Redis): Queues {
+export function createQueues(config: Pick<Config, 'queuePrefix'>, connection: Redis, onError?: (err: Error) => void): Queues {
   const opts = { connection, prefix: config.queuePrefix };
   const queues = {
     ingest: new Queue(QUEUE_NAMES.ingest, opts),
     files: new Queue(QUEUE_NAMES.files, opts),
     maintenance: new Queue(QUEUE_NAMES.maintenance, opts),
   };
+  // Without a listener BullMQ prints every Redis connection error to stderr; the owner's logger takes them.
+  if (onError) for (const q of Object.values(queues)) q.on('error', onError);
   return {
     ...queues,
     async close() {

@@ -35,7 +35,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
   const connection = createWorkerConnection(config);
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const hashPool = new HashPool(config.hashThreads);
-  const queues = createQueues(config, connection);
+  const queues = createQueues(config, connection, (err) => logger.warn({ err: err.message }, 'queue connection error'));
   await ensureInitialMode(db, config);
   const modes = new ModeReader(db, config);
   const subscriber = createWorkerConnection(config);

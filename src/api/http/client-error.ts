@@ -2,12 +2,13 @@
 // answered with problem+json, not an empty body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ErrorCode } from '../../shared/errors.js';
 
 interface ParserAnswer {
   status: number;
   title: string;
   /** Stable snake_case code, as in every other problem body. */
-  code: string;
+  code: ErrorCode;
   detail: string;
 }
 

@@ -65,7 +65,8 @@ export function errors(...statuses: number[]): Record<number, { description: str
     412: 'precondition_failed: stale If-Match',
     413: 'payload_too_large or too_many_files',
     416: 'range_not_satisfiable',
-    503: 'unavailable',
+    429: 'too_many_requests: the principal has too many uploads or job streams open (see Retry-After)',
+    503: 'unavailable: PostgreSQL, Redis or the blob store cannot be reached (see Retry-After)',
     507: 'insufficient_storage',
   };
   return Object.fromEntries(
