@@ -149,10 +149,17 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 
 /**
  * Waits (deadline jobsTimeoutMs) for every job to be final, then restarts the api and the worker gracefully with
- * the staging janitor's age limit shortened to a few seconds: their start-up recovery and sweeps are the pass
- * that must leave no orphans (deadline 20 s). Then audits.
+ * the staging janitor's age limit shortened to a few seconds (in an exclusive turn: starting processes is a
+ * burst of CPU): their start-up recovery and sweeps are the pass that must leave no orphans (deadline 20 s).
+ * Then audits.
  */
-export async function settleAndAudit(scenario: Scenario, burst: BurstResult, token: string, jobsTimeoutMs: number): Promise<Audit> {
+export async function settleAndAudit(
+  scenario: Scenario,
+  burst: BurstResult,
+  token: string,
+  jobsTimeoutMs: number,
+  exclusive: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<Audit> {
   const settleStarted = Date.now();
   await pollUntil(`every job of ${scenario.name} final`, jobsTimeoutMs, async () => (await allJobs(scenario)).every((j) => FINAL.includes(j.state)), 250)
     .catch(() => undefined);
@@ -161,7 +168,7 @@ export async function settleAndAudit(scenario: Scenario, burst: BurstResult, tok
   // Files staged by the burst must be older than the janitor's limit when the worker starts.
   const sweepEnv = { STAGING_MAX_AGE_HOURS: String(1 / 3_600) };
   await new Promise((r) => setTimeout(r, Math.max(0, burst.finishedAt + 1_500 - Date.now())));
-  await Promise.all([scenario.restartApi({ graceful: true, env: sweepEnv }), scenario.restartWorker({ graceful: true, env: sweepEnv })]);
+  await exclusive(() => Promise.all([scenario.restartApi({ graceful: true, env: sweepEnv }), scenario.restartWorker({ graceful: true, env: sweepEnv })]));
   let orphans = await findOrphans(scenario);
   await pollUntil(`no orphans in ${scenario.name}`, 20_000, async () => {
     orphans = await findOrphans(scenario);

@@ -93,7 +93,7 @@ async function attemptUpload(baseUrl: string, token: string, upload: Upload): Pr
 
 export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   const uploads = makeUploads(options.uploads, options.duplicates);
-  const retryBudgetMs = options.retryBudgetMs ?? 60_000;
+  const retryBudgetMs = options.retryBudgetMs ?? 120_000;
   const result: BurstResult = {
     uploads,
     acknowledged: [],

@@ -32,7 +32,7 @@ export async function runFaultScenario(base: FaultBase, name: string, options: S
     return { scenario: opened, burst: result };
   });
   try {
-    const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? REQUEUE_LATENCY_MS);
+    const audit = await settleAndAudit(scenario, burst, token, options.jobsTimeoutMs ?? REQUEUE_LATENCY_MS, (fn) => base.exclusive(fn));
     console.log(formatAudit(audit, burst));
     const clean = audit.lost.length + audit.stuck.length + audit.orphanCount + burst.unacknowledged.length + burst.rejected.length === 0;
     const logFile = clean ? undefined : await scenario.saveLogs();

@@ -1,5 +1,6 @@
 // A fault-test world: per scenario a private PostgreSQL cluster (a copy of one migrated once per file) and a private
 // AOF Redis, a fresh staging and storage dir, and the api and worker as child processes that can be killed for real.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { migrateDeploy } from '../../scripts/db-migrate.js';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { PrivatePostgres, PrivateRedis } from '../helpers/fault-services.js';
-import { envFor, freePort, startService, type Service } from '../helpers/processes.js';
+import { envFor, freePort, type Service } from '../helpers/processes.js';
 
 const DATABASE = 'artstore';
 
@@ -83,6 +84,37 @@ export interface Scenario {
  * recovery (which then also runs every 5 s).
  */
 const FAULT_ENV = { JOB_LOCK_MS: '2000', WAL_LEASE_SECONDS: '5', DATABASE_POOL_SIZE: '10', WORKER_CONCURRENCY: '8' };
+
+/**
+ * Starts src/<entry> under tsx and resolves once it logs readyMessage. Like startService in processes.ts, with a
+ * longer limit (a 2-core machine shared with other test runs can take over 30 s to start tsx) and the child
+ * killed when it misses it.
+ */
+async function startService(entry: 'api' | 'workers', env: Record<string, string>, readyMessage: string, timeoutMs = 90_000): Promise<Service> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `src/${entry}/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} not ready after ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes(readyMessage)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+  return { child, output: () => out, exited };
+}
 
 async function stopService(service: Service, graceful: boolean): Promise<void> {
   if (service.child.exitCode !== null || service.child.signalCode !== null) return;

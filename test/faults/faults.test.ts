@@ -10,7 +10,7 @@ import { openFaultBase, type FaultBase } from './fault-world.js';
 
 const skip = faultSuiteSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TIMEOUT = 300_000;
+const TIMEOUT = 420_000;
 
 describe.skipIf(skip).concurrent(`fault suite${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let base: FaultBase;
