@@ -9,7 +9,7 @@ import pg from 'pg';
 import { migrateDeploy } from '../../scripts/db-migrate.js';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
-import { PrivatePostgres, PrivateRedis } from '../helpers/fault-services.js';
+import { cleanUpAtExit, PrivatePostgres, PrivateRedis } from '../helpers/fault-services.js';
 import { envFor, freePort, type Service } from '../helpers/processes.js';
 
 const DATABASE = 'artstore';
@@ -24,6 +24,8 @@ export interface FaultBase {
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** A started copy of the migrated cluster. */
   postgres(): Promise<PrivatePostgres>;
+  /** Scenarios not closed yet (a test that timed out): close() closes them first. */
+  open: Set<Scenario>;
   close(): Promise<void>;
 }
 
@@ -31,7 +33,9 @@ export interface FaultBase {
 export async function openFaultBase(): Promise<FaultBase> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-faults-'));
   let master: PrivatePostgres | undefined;
+  const open = new Set<Scenario>();
   const close = async () => {
+    await Promise.all([...open].map((s) => s.close()));
     await master?.stop();
     await fs.rm(root, { recursive: true, force: true });
   };
@@ -52,6 +56,7 @@ export async function openFaultBase(): Promise<FaultBase> {
         return turn;
       },
       postgres: () => migrated.copy(),
+      open,
       close,
     };
   } catch (err) {
@@ -93,7 +98,12 @@ const FAULT_ENV = { JOB_LOCK_MS: '2000', WAL_LEASE_SECONDS: '5', DATABASE_POOL_S
 async function startService(entry: 'api' | 'workers', env: Record<string, string>, readyMessage: string, timeoutMs = 90_000): Promise<Service> {
   const child = spawn(process.execPath, ['--import', 'tsx', `src/${entry}/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  // A test that times out leaves its scenario open: its children must not outlive the test process.
+  const forget = cleanUpAtExit(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => {
+    forget();
+    resolve(code ?? signal ?? -1);
+  }));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -183,10 +193,12 @@ export async function openScenario(base: FaultBase, name: string): Promise<Scena
       return file;
     },
     async close() {
+      if (!base.open.delete(scenario)) return;
       await Promise.all([stopService(scenario.api, true), stopService(scenario.worker, true)]);
       await db.end();
       await Promise.all([pgServer.stop(), redis.stop()]);
     },
   };
+  base.open.add(scenario);
   return scenario;
 }

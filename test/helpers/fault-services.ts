@@ -59,6 +59,12 @@ process.once('exit', () => {
   }
 });
 
+/** Runs cleanup (synchronously) if this process exits before forget() is called: for children of a test run. */
+export function cleanUpAtExit(cleanup: () => void): () => void {
+  exitCleanups.add(cleanup);
+  return () => exitCleanups.delete(cleanup);
+}
+
 export type PgStopMode = 'smart' | 'fast' | 'immediate';
 
 /** A PostgreSQL 15 cluster in a temp dir: trust auth, loopback only, its unix socket in the same dir. */
