@@ -8,7 +8,9 @@ import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
+import { isOutageError } from '../outage.js';
 import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
+import { isFinalState } from './job-view.js';
 import type { Principal } from './principal.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600 * 1_000;
@@ -35,6 +37,8 @@ export interface SubmitDeps {
   queues: Queues;
   config: EnqueueConfig;
   logger: Logger;
+  /** Test hook: runs right after the jobs' INSERT committed (a connection lost before its answer is simulated here). */
+  afterRecord?: () => Promise<void>;
 }
 
 export interface SubmitResult {
@@ -45,7 +49,8 @@ export interface SubmitResult {
 
 /**
  * Records one ingest job per staged file and enqueues them after the commit. The staged files belong to the
- * jobs from then on; on every path that creates no job (replay, conflict, error) they are removed here.
+ * jobs from then on; on every path that creates no job (replay, conflict, error) they are removed here, except
+ * when an outage leaves it unknown whether the jobs were recorded (then they are settled once the database answers).
  */
 export async function submitUpload(
   deps: SubmitDeps,
@@ -69,21 +74,66 @@ export async function submitUpload(
     // row (and the 202) vouches for them. Concurrent uploads share these syncs.
     await Promise.all([...new Set(staged.map((s) => path.dirname(s.stagedPath)))].map((dir) => fsyncDir(dir)));
     result = await recordJobs(deps.db, principal, staged, fields, idempotencyKey);
+    await deps.afterRecord?.();
   } catch (err) {
-    await removeStagedFiles(staged.map((s) => s.stagedPath));
+    if (isOutageError(err)) {
+      // The connection dropped around the INSERT: it may have committed, and then these files are the jobs'
+      // only copy (the client's retry will be answered by a replay). Keep them until the database can tell.
+      void settleAfterOutage(deps, staged.map((s) => s.stagedPath));
+    } else {
+      await removeStagedFiles(staged.map((s) => s.stagedPath));
+    }
     throw err;
   }
   if (result.replayed) {
     await removeStagedFiles(staged.map((s) => s.stagedPath));
+    // The first request may have died between its INSERT and its enqueue: make sure its unfinished jobs run
+    // (adding a job id BullMQ still holds is a no-op).
+    await enqueueJobs(deps, result.jobs.filter((j) => !isFinalState(j.state)));
     return result;
   }
+  await enqueueJobs(deps, result.jobs);
+  return result;
+}
+
+async function enqueueJobs(deps: SubmitDeps, jobs: IngestJob[]): Promise<void> {
+  if (jobs.length === 0) return;
   try {
-    await enqueue(deps.queues, deps.config, 'ingest-file', result.jobs.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
+    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
   } catch (err) {
     // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
-    deps.logger.warn({ err, jobIds: result.jobs.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
+    deps.logger.warn({ err, jobIds: jobs.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
   }
-  return result;
+}
+
+const SETTLE_RETRY_MS = 5_000;
+const SETTLE_FOR_MS = 15 * 60_000;
+
+/**
+ * After an outage around the INSERT: once the database answers, staged files that no job row names are removed;
+ * those a row names belong to their (committed) job. Gives up after SETTLE_FOR_MS and leaves the rest to the
+ * staging janitor's age limit.
+ */
+async function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): Promise<void> {
+  const deadline = Date.now() + SETTLE_FOR_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS).unref());
+    try {
+      const { rows } = await poolOf(deps.db).query<{ staged_path: string }>(
+        'SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY($1::text[])',
+        [stagedPaths],
+      );
+      const owned = new Set(rows.map((r) => r.staged_path));
+      await removeStagedFiles(stagedPaths.filter((p) => !owned.has(p)));
+      deps.logger.info({ owned: owned.size, removed: stagedPaths.length - owned.size }, 'staged files of an upload interrupted by an outage settled');
+      return;
+    } catch (err) {
+      if (!isOutageError(err)) {
+        deps.logger.warn({ err }, 'settling staged files after an outage failed; the staging janitor will');
+        return;
+      }
+    }
+  }
 }
 
 /** The jobs an earlier request with this Idempotency-Key created, in batch order. */
