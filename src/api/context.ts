@@ -16,7 +16,7 @@ import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
-import { registerStagingOwner, type StagingOwner } from '../shared/storage/staging-owners.js';
+import { registerWriter, type Writer } from '../shared/storage/writers.js';
 
 export interface ApiContext {
   config: Config;
@@ -32,7 +32,7 @@ export interface ApiContext {
   /** Uploads between the first staged byte and the end of their cleanup (waited for at shutdown). */
   uploads: Inflight;
   /** This process as a staging writer: its id names its staged files, its Redis key says it is alive. */
-  stagingWriter: StagingOwner;
+  stagingWriter: Writer;
   /** Uploads per principal (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL). */
   uploadSlots: PrincipalSlots;
   /** SSE job streams and wait= long polls per principal (MAX_STREAMS_PER_PRINCIPAL). */
@@ -60,7 +60,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const queues = createQueues(config, redis, (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
-  const stagingWriter = await registerStagingOwner(redis, config.queuePrefix, (err) => {
+  const stagingWriter = await registerWriter(redis, config.queuePrefix, (err) => {
     logger.warn({ err }, 'could not refresh the staging writer key');
   });
   metrics.queueJobs(queues, config.metricsCacheMs);

@@ -7,6 +7,7 @@ import { HashPool } from '../shared/hashing/hash-pool.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry, createWorkerMetrics, type WorkerMetrics } from '../shared/metrics.js';
 import { createWorkerConnection } from '../shared/redis.js';
+import { registerWriter } from '../shared/storage/writers.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { CrashStep } from '../shared/domain/ingest-commit.js';
@@ -42,13 +43,15 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
   const registry = createRegistry('worker');
+  // Names this process's temp files: what a killed worker leaves in STORAGE_PATH/tmp goes within minutes.
+  const writer = await registerWriter(connection, config.queuePrefix, (err) => logger.warn({ err }, 'could not refresh the writer key'));
   return {
     config,
     logger,
     db,
     connection,
-    blobStore: new LocalBlobStore(config.storagePath),
-    attrStore: new AttrFileStore(config.storagePath),
+    blobStore: new LocalBlobStore(config.storagePath, { writerId: writer.id }),
+    attrStore: new AttrFileStore(config.storagePath, { writerId: writer.id }),
     hashPool,
     queues,
     modes,
@@ -56,6 +59,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
     metrics: createWorkerMetrics(registry),
     ...(config.crashAt ? { crashPoint: crashAt(config.crashAt, logger) } : {}),
     async close() {
+      await writer.close();
       await hashPool.close().catch((err: unknown) => logger.warn({ err }, 'closing hash pool'));
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
       subscriber.disconnect();

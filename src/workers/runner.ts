@@ -3,7 +3,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { gcSweepIntervalMs, sweepOrphanBlobs } from '../shared/domain/blob-gc.js';
 import { sweepUnrecordedBlobs } from '../shared/domain/blob-orphans.js';
 import { janitorIntervalMs, sweepStaging } from '../shared/domain/staging-janitor.js';
-import { liveStagingOwners } from '../shared/storage/staging-owners.js';
+import { sweepStoreTemp } from '../shared/storage/store-temp.js';
+import { liveWriters } from '../shared/storage/writers.js';
 import { recoverWal } from '../shared/domain/wal-recovery.js';
 import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
@@ -98,8 +99,10 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     await recoverWal(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'WAL recovery failed'));
   };
   const janitor = async () => {
-    const liveOwners = (ids: string[]) => liveStagingOwners(ctx.connection, ctx.config.queuePrefix, ids);
+    const liveOwners = (ids: string[]) => liveWriters(ctx.connection, ctx.config.queuePrefix, ids);
     await sweepStaging({ ...ctx, liveOwners }).catch((err: unknown) => ctx.logger.warn({ err }, 'staging janitor failed'));
+    // Temp files of blob and attr.json writes that a dead process left (or that are an hour old).
+    await sweepStoreTemp(ctx.config.storagePath, liveOwners).catch((err: unknown) => ctx.logger.warn({ err }, 'store temp sweep failed'));
   };
   // Lists the whole blob store: at start (after a crash is when leftovers appear) and then rarely.
   const unrecorded = async () => {

@@ -12,6 +12,9 @@ import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { MaintenanceBusyError, withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
+import { storeTempDir, sweepStoreTemp } from '../../src/shared/storage/store-temp.js';
+import { tempPathFor } from '../../src/shared/storage/durable-fs.js';
+import { OWNER_TTL_MS, liveWriters, registerWriter, writerOfFile } from '../../src/shared/storage/writers.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -209,6 +212,7 @@ describe('blob safety', () => {
   });
 
   it('adopts blob files no row describes, counts them in capacity, and GC reclaims them', async () => {
+    // (A temp file beside the blobs, as older versions wrote them, is swept with them.)
     const bytes = randomBytes(7_000);
     const digest = sha(bytes);
     const file = path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));
@@ -218,16 +222,11 @@ describe('blob safety', () => {
     await fs.writeFile(staleTemp, 'partial');
     const old = new Date(Date.now() - 2 * 3_600_000);
     await fs.utimes(staleTemp, old, old);
-    const attrTemp = path.join(world.config.storagePath, 'tmp', `.${randomUUID()}.attr.json.${randomUUID()}.tmp`);
-    await fs.mkdir(path.dirname(attrTemp), { recursive: true });
-    await fs.writeFile(attrTemp, '{');
-    await fs.utimes(attrTemp, old, old);
 
-    const report = await sweepUnrecordedBlobs({ db: world.api.db, blobStore: ctx.blobStore, attrStore: ctx.attrStore, logger: silent });
+    const report = await sweepUnrecordedBlobs({ db: world.api.db, blobStore: ctx.blobStore, logger: silent });
     expect(report.adopted).toBeGreaterThanOrEqual(1);
-    expect(report.temporariesRemoved).toBe(2);
+    expect(report.temporariesRemoved).toBe(1);
     await expect(fs.stat(staleTemp)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(fs.stat(attrTemp)).rejects.toMatchObject({ code: 'ENOENT' });
     const blob = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } });
     expect(blob).toMatchObject({ refCount: 0, size: BigInt(bytes.length) });
     const [used] = await world.api.db.$queryRaw<Array<{ used: bigint }>>`SELECT sum(size)::bigint AS used FROM blobs`;
@@ -236,6 +235,36 @@ describe('blob safety', () => {
     await world.api.db.$executeRaw`UPDATE blobs SET orphaned_at = now() - interval '30 days' WHERE sha256 = ${digest}`;
     expect(await runBlobGc(gcDeps(), digest)).toEqual({ removed: true });
     expect(await ctx.blobStore.stat(digest)).toBeNull();
+  });
+
+  it('removes what a dead writer left in STORAGE_PATH/tmp at once, never what a live one is writing', async () => {
+    const live = await registerWriter(world.api.redis, world.config.queuePrefix, () => undefined);
+    const dead = await registerWriter(world.api.redis, world.config.queuePrefix, () => undefined);
+    await dead.close();
+    const tempDir = storeTempDir(world.config.storagePath);
+    const write = async (name: string, ageMs: number) => {
+      const file = path.join(tempDir, name);
+      await fs.mkdir(tempDir, { recursive: true });
+      await fs.writeFile(file, '{');
+      const when = new Date(Date.now() - ageMs);
+      await fs.utimes(file, when, when);
+      return file;
+    };
+    const ofDead = await write(`${dead.id}.${randomUUID()}.tmp`, 2 * OWNER_TTL_MS);
+    const ofLive = await write(`${live.id}.${randomUUID()}.tmp`, 2 * OWNER_TTL_MS);
+    const anonymousOld = await write(`${randomUUID()}.tmp`, 2 * 3_600_000);
+    const anonymousYoung = await write(`${randomUUID()}.tmp`, 0);
+    try {
+      expect(await sweepStoreTemp(world.config.storagePath, (ids) => liveWriters(world.api.redis, world.config.queuePrefix, ids))).toBe(2);
+      await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(fs.stat(anonymousOld)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await fs.stat(ofLive)).isFile()).toBe(true);
+      expect((await fs.stat(anonymousYoung)).isFile()).toBe(true);
+      // Temp names carry the writer, wherever they go.
+      expect(writerOfFile(tempPathFor('/x/blobs/aa/bb/abc', { tempDir, tempTag: live.id }))).toBe(live.id);
+    } finally {
+      await live.close();
+    }
   });
 
   it('removes the staged file a finished job left behind: on its retry and in the janitor, whatever its age', async () => {

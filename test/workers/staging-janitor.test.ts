@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { OWNER_TTL_MS, liveStagingOwners, ownerOfStagedFile, registerStagingOwner } from '../../src/shared/storage/staging-owners.js';
+import { OWNER_TTL_MS, liveWriters, writerOfFile, registerWriter } from '../../src/shared/storage/writers.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('staging janitor', () => {
@@ -50,16 +50,16 @@ describe('staging janitor', () => {
     const res = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', Buffer.from('x'), 'x.txt');
     expect(res.status).toBe(202);
     const job = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: res.body.jobs[0].id } });
-    const writer = ownerOfStagedFile(job.stagedPath!);
+    const writer = writerOfFile(job.stagedPath!);
     expect(writer).toBe(world.api.stagingWriter.id);
-    expect(await liveStagingOwners(world.api.redis, world.config.queuePrefix, [writer!])).toEqual(new Set([writer]));
+    expect(await liveWriters(world.api.redis, world.config.queuePrefix, [writer!])).toEqual(new Set([writer]));
   });
 
   it('removes within minutes the partial upload of an API process that died, never one of a live process', async () => {
     const redis = world.api.redis;
     const prefix = world.config.queuePrefix;
-    const live = await registerStagingOwner(redis, prefix, () => undefined);
-    const dead = await registerStagingOwner(redis, prefix, () => undefined);
+    const live = await registerWriter(redis, prefix, () => undefined);
+    const dead = await registerWriter(redis, prefix, () => undefined);
     await dead.close(); // as if its key had expired: the process stopped refreshing it
     const write = async (owner: string, ageMs: number) => {
       const file = path.join(world.config.stagingPath, `${owner}.${randomUUID()}.part`);
@@ -72,7 +72,7 @@ describe('staging janitor', () => {
     const ofDeadJustNow = await write(dead.id, 0);
     const ofLive = await write(live.id, 2 * OWNER_TTL_MS);
     try {
-      const liveOwners = (ids: string[]) => liveStagingOwners(redis, prefix, ids);
+      const liveOwners = (ids: string[]) => liveWriters(redis, prefix, ids);
       await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners });
       await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
       // Younger than a key's lifetime: its writer may merely have missed a refresh.

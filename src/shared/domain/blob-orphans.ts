@@ -3,7 +3,6 @@
 // period through its one safe path (mark, pin check, unlink), never by a direct delete that could race an ingest.
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
-import type { AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 
@@ -13,9 +12,6 @@ export interface OrphanDeps {
   logger: Logger;
 }
 
-export interface LeftoverDeps extends OrphanDeps {
-  attrStore: Pick<AttrFileStore, 'sweepTemporaries'>;
-}
 
 export interface OrphanSweepReport {
   /** Blobs found in the store. */
@@ -62,10 +58,10 @@ export async function adoptUnrecordedBlobs(deps: OrphanDeps, digests: string[]):
 }
 
 /**
- * Walks the whole store: every unrecorded blob adopted, temp files of interrupted blob and attr.json writes
- * removed. Run at start and then rarely (it lists everything).
+ * Walks the whole store: every unrecorded blob adopted, temp files the backend keeps beside its blobs (older
+ * layouts, unfinished multipart uploads) removed. Run at start and then rarely (it lists everything).
  */
-export async function sweepUnrecordedBlobs(deps: LeftoverDeps, now = Date.now()): Promise<OrphanSweepReport> {
+export async function sweepUnrecordedBlobs(deps: OrphanDeps, now = Date.now()): Promise<OrphanSweepReport> {
   const report: OrphanSweepReport = { scanned: 0, adopted: 0, temporariesRemoved: 0 };
   let chunk: string[] = [];
   for await (const sha256 of deps.blobStore.list()) {
@@ -78,6 +74,6 @@ export async function sweepUnrecordedBlobs(deps: LeftoverDeps, now = Date.now())
   }
   report.adopted += await adoptUnrecordedBlobs(deps, chunk);
   const olderThan = new Date(now - TEMPORARY_MIN_AGE_MS);
-  report.temporariesRemoved = (await deps.blobStore.sweepTemporaries(olderThan)) + (await deps.attrStore.sweepTemporaries(olderThan));
+  report.temporariesRemoved = await deps.blobStore.sweepTemporaries(olderThan);
   return report;
 }

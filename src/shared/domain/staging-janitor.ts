@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
-import { OWNER_TTL_MS, ownerOfStagedFile } from '../storage/staging-owners.js';
+import { OWNER_TTL_MS, writerOfFile } from '../storage/writers.js';
 import { FINAL_JOB_STATES } from './job-view.js';
 
 export interface JanitorReport {
@@ -20,7 +20,7 @@ export interface JanitorDeps {
   db: Db;
   config: Pick<Config, 'stagingPath' | 'stagingMaxAgeHours'>;
   logger: Logger;
-  /** Of these staging writer ids, the live ones (staging-owners.ts); without it only age tells a file abandoned. */
+  /** Of these staging writer ids, the live ones (writers.ts); without it only age tells a file abandoned. */
   liveOwners?: (ids: string[]) => Promise<Set<string>>;
 }
 
@@ -44,11 +44,11 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   // A file no job names may be an upload still being written: it goes once its writer is gone (the writer's
   // key expired, and the file is older than that key's lifetime) or, failing that, once it is old.
   const unowned = files.filter((f) => !finished.has(f.file) && !keep.has(f.file));
-  const writers = unowned.map((f) => ownerOfStagedFile(f.file)).filter((id): id is string => id !== null);
+  const writers = unowned.map((f) => writerOfFile(f.file)).filter((id): id is string => id !== null);
   const live = deps.liveOwners && writers.length > 0 ? await deps.liveOwners(writers) : null;
   const abandoned = (f: { file: string; mtimeMs: number }) => {
     if (f.mtimeMs < cutoff) return true;
-    const owner = ownerOfStagedFile(f.file);
+    const owner = writerOfFile(f.file);
     return live !== null && owner !== null && !live.has(owner) && f.mtimeMs < now - OWNER_TTL_MS;
   };
   // The staged file of a finished job goes at once, whatever its age: its run died between the commit (or the

@@ -1,7 +1,8 @@
 // attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeFilesOlderThan, removeIfExists, writeFileAtomic } from './durable-fs.js';
+import { removeIfExists, writeFileAtomic, type TempFileOptions } from './durable-fs.js';
+import { storeTempDir } from './store-temp.js';
 
 export const ATTR_SCHEMA_VERSION = 1;
 
@@ -38,12 +39,12 @@ export function attrRelativePath(fileId: string, uploadedAt: Date): string {
 
 export class AttrFileStore {
   private readonly root: string;
-  /** Temp files of writes in progress, on the store's filesystem; what a crash leaves there is swept. */
-  private readonly tempDir: string;
+  private readonly temp: TempFileOptions;
 
-  constructor(storagePath: string) {
+  /** writerId (writers.ts) names this process's temp files, so a sweep can remove what a dead process left at once. */
+  constructor(storagePath: string, options: { writerId?: string } = {}) {
     this.root = path.resolve(storagePath);
-    this.tempDir = path.join(this.root, 'tmp');
+    this.temp = { tempDir: storeTempDir(this.root), tempTag: options.writerId };
   }
 
   private resolve(relative: string): string {
@@ -53,12 +54,7 @@ export class AttrFileStore {
   }
 
   async write(relative: string, record: AttrRecord): Promise<void> {
-    await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`, this.tempDir);
-  }
-
-  /** Removes temp files of interrupted writes older than olderThan (younger ones may belong to a write in progress). */
-  async sweepTemporaries(olderThan: Date): Promise<number> {
-    return removeFilesOlderThan(this.tempDir, olderThan);
+    await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`, this.temp);
   }
 
   async read(relative: string): Promise<AttrRecord | null> {

@@ -77,16 +77,27 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-/**
- * Writes data to target atomically and durably; a reader sees the old file or the new one, never a mix. The temp
- * file goes to tempDir when given (same filesystem as target), so that what a crash leaves behind is found in one
- * place instead of beside every target.
- */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, tempDir = path.dirname(target)): Promise<void> {
+export interface TempFileOptions {
+  /** Where the temp file goes (same filesystem as the target), so that what a crash leaves is found in one place. */
+  tempDir?: string;
+  /** Put in the temp file's name (a writer id, writers.ts), so a sweep can tell whose it is. */
+  tempTag?: string;
+}
+
+/** A fresh temp file path for target: in options.tempDir (else beside target), ending in .tmp. */
+export function tempPathFor(target: string, options: TempFileOptions = {}): string {
+  const tag = options.tempTag ? `${options.tempTag}.` : '';
+  if (!options.tempDir) return path.join(path.dirname(target), `.${path.basename(target)}.${tag}${randomUUID()}.tmp`);
+  return path.join(options.tempDir, `${tag}${randomUUID()}.tmp`);
+}
+
+/** Writes data to target atomically and durably; a reader sees the old file or the new one, never a mix. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: TempFileOptions = {}): Promise<void> {
   const dir = path.dirname(target);
+  const tempDir = options.tempDir ?? dir;
   await ensureDirDurable(dir);
   await ensureDirDurable(tempDir);
-  const temp = path.join(tempDir, `.${path.basename(target)}.${randomUUID()}.tmp`);
+  const temp = tempPathFor(target, options);
   const handle = await fs.open(temp, 'wx', 0o640).catch(async (err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
     // A directory was removed behind this process's back: make it again.

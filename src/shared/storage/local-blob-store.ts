@@ -7,14 +7,18 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import { assertSha256, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
-import { ensureDirDurable, forgetDurableDir, fsyncDir, fsyncFile, removeFilesOlderThan, removeIfExists } from './durable-fs.js';
+import { ensureDirDurable, forgetDurableDir, fsyncDir, fsyncFile, removeFilesOlderThan, removeIfExists, tempPathFor, type TempFileOptions } from './durable-fs.js';
+import { storeTempDir } from './store-temp.js';
 
 export class LocalBlobStore implements BlobStore {
   readonly backend = 'local';
   private readonly blobsRoot: string;
+  private readonly temp: TempFileOptions;
 
-  constructor(storagePath: string) {
+  /** writerId (writers.ts) names this process's temp files, so a sweep can remove what a dead process left at once. */
+  constructor(storagePath: string, options: { writerId?: string } = {}) {
     this.blobsRoot = path.join(path.resolve(storagePath), 'blobs');
+    this.temp = { tempDir: storeTempDir(storagePath), tempTag: options.writerId };
   }
 
   keyFor(sha256: string): string {
@@ -70,7 +74,7 @@ export class LocalBlobStore implements BlobStore {
       return { created: false, repaired: false, storageKey };
     }
     await fsyncFile(sourcePath);
-    const temp = this.tempPathFor(target);
+    const temp = await this.tempPathFor(target);
     try {
       await fs.link(sourcePath, temp).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'EXDEV' && err.code !== 'EPERM' && err.code !== 'ENOTSUP') throw err;
@@ -97,9 +101,10 @@ export class LocalBlobStore implements BlobStore {
     });
   }
 
-  /** A temp name in the target's directory (a rename within one directory is atomic); blob names never end in .tmp. */
-  private tempPathFor(target: string): string {
-    return `${target}.${randomUUID()}.tmp`;
+  /** A temp name in STORAGE_PATH/tmp (same filesystem: the rename into place is atomic), made sure to exist. */
+  private async tempPathFor(target: string): Promise<string> {
+    await ensureDirDurable(this.temp.tempDir!);
+    return tempPathFor(target, this.temp);
   }
 
   private async copyTo(sourcePath: string, temp: string): Promise<void> {
@@ -113,10 +118,11 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private async copyIn(sourcePath: string, target: string): Promise<boolean> {
-    const temp = this.tempPathFor(target);
+    const temp = await this.tempPathFor(target);
     try {
       await this.copyTo(sourcePath, temp);
       if ((await this.sizeOf(target)) !== null) return false;
+      await ensureDirDurable(path.dirname(target));
       await fs.rename(temp, target);
       await fsyncDir(path.dirname(target));
       return true;

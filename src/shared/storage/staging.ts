@@ -6,7 +6,7 @@ import { removeIfExists } from './durable-fs.js';
 
 export const STAGED_SUFFIX = '.part';
 
-/** `<writer>.<uuid>.part`: the writer id (staging-owners.ts) tells the janitor whose upload a file is. */
+/** `<writer>.<uuid>.part`: the writer id (writers.ts) tells the janitor whose upload a file is. */
 export function newStagedName(writerId?: string): string {
   return `${writerId ? `${writerId}.` : ''}${randomUUID()}${STAGED_SUFFIX}`;
 }
