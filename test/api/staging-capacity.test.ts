@@ -7,6 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, type World } from '../helpers/world.js';
+import { until } from '../helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -39,13 +40,6 @@ function openUpload(port: number, token: string, fileName: string) {
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
   let world: World;

@@ -8,19 +8,11 @@ import { Redis } from 'ioredis';
 import { pollUntil } from '../helpers/fault-services.js';
 import type { BurstResult } from './burst.js';
 import type { Scenario } from './fault-world.js';
+import { filesUnder } from '../helpers/wait.js';
 
 const FINAL = ['committed', 'duplicate', 'failed'];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else out.push(full);
-  }
-  return out;
-}
 
 interface JobRow {
   id: string;

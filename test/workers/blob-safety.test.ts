@@ -18,18 +18,12 @@ import { OWNER_TTL_MS, liveWriters, registerWriter, writerOfFile } from '../../s
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { until } from '../helpers/wait.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noProgress = async () => undefined;
 const silent = createLogger({ logLevel: 'silent' }, 'test');
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('blob safety', () => {
   let world: World;

@@ -10,18 +10,10 @@ import { recoverWal } from '../../src/shared/domain/wal-recovery.js';
 import { binaryParser } from '../helpers/http.js';
 import { envFor, startService } from '../helpers/processes.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { filesUnder } from '../helpers/wait.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else out.push(full);
-  }
-  return out;
-}
 
 describe('crash recovery', () => {
   let world: World;
