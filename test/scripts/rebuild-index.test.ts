@@ -276,6 +276,7 @@ describe('rebuild-index', () => {
         blobMissing: 1,
         blobSizeMismatch: 1,
         tombstoneWithoutBlob: 1,
+        inFlight: 0,
       });
       expect(await fileRows()).toEqual(rowsBefore);
       expect(lines).toContainEqual(expect.objectContaining({ level: 40, fileId: ids.noBlob, reason: 'blobMissing' }));

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { commitWal } from './job-steps.js';
-import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
+import { inMaintenanceSharedTx } from './maintenance-lock.js';
 
 export interface GcDeps {
   db: Db;
@@ -38,8 +38,7 @@ async function isPinned(tx: Prisma.TransactionClient, sha256: string): Promise<b
 export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed: boolean }> {
   const { db } = deps;
   const graceMs = deps.config.gcGraceSeconds * 1_000;
-  const wal = await db.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
+  const wal = await inMaintenanceSharedTx(db, async (tx) => {
     const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null; gc_started_at: Date | null; storage_key: string }>>`
       SELECT ref_count, orphaned_at, gc_started_at, storage_key FROM blobs WHERE sha256 = ${sha256} FOR UPDATE`;
     if (!blob || blob.ref_count > 0 || !blob.orphaned_at) return null;
@@ -54,8 +53,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   });
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
-  await db.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
+  await inMaintenanceSharedTx(db, async (tx) => {
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
     await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
     await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;

@@ -4,7 +4,7 @@
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
+import { inMaintenanceSharedTx } from './maintenance-lock.js';
 
 export interface OrphanDeps {
   db: Db;
@@ -43,9 +43,8 @@ export async function adoptUnrecordedBlobs(deps: OrphanDeps, digests: string[]):
     if (stat) candidates.push({ sha256, size: stat.size });
   }
   if (candidates.length === 0) return 0;
-  const adopted = await deps.db.$transaction(async (tx) => {
-    // A full rebuild recounts every row: adoption waits for it like any other reference change.
-    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
+  // A full rebuild recounts every row: adoption waits for it like any other reference change.
+  const adopted = await inMaintenanceSharedTx(deps.db, async (tx) => {
     return tx.$executeRaw`
       INSERT INTO blobs (sha256, size, storage_key, ref_count, orphaned_at, created_at)
       SELECT c.sha256, c.size, c.storage_key, 0, now(), now()

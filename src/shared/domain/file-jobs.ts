@@ -12,7 +12,7 @@ import { toAttrRecord, toFileMetadata, type FileMetadata } from './file-view.js'
 import type { MetadataPatch } from './file-requests.js';
 import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
 import { isFinalState } from './job-view.js';
-import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
+import { inMaintenanceSharedTx } from './maintenance-lock.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
 
 export interface FileJobDeps {
@@ -146,9 +146,8 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
   if (!row?.deletedAt) throw new AppError('conflict', `file ${job.fileId} is not marked deleted`);
   const wal = await pendingWalEntry(db, job, 'file_delete', { fileId: row.id, sha256: row.sha256, attrPath: row.attrPath });
   await writeAttrFromRow(deps, row, { deletedAt: row.deletedAt.toISOString() });
-  const released = await db.$transaction(async (tx) => {
-    // Not while a full rebuild recounts references (it would count this file's reference away or twice).
-    await tx.$executeRawUnsafe(MAINTENANCE_SHARED_LOCK_SQL);
+  // Not while a full rebuild recounts references: it counts this file's reference as held until this commit.
+  const released = await inMaintenanceSharedTx(db, async (tx) => {
     if (!(await lockPendingWal(tx, wal.id))) return null;
     const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null }>>`
       UPDATE blobs SET ref_count = GREATEST(ref_count - 1, 0),

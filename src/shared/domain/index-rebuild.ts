@@ -8,6 +8,7 @@ import { Prisma, type Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { ATTR_SCHEMA_VERSION, AttrFileStore, type AttrRecord } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { FINAL_JOB_STATES } from './job-view.js';
 import { withMaintenanceLock } from './maintenance-lock.js';
 
 export interface RebuildDeps {
@@ -39,6 +40,8 @@ export const SKIP_REASONS = [
   'blobMissing',
   'blobSizeMismatch',
   'tombstoneWithoutBlob',
+  /** A job is between writing this attr.json and its commit (pending WAL entry): its own commit or recovery settles it. */
+  'inFlight',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
@@ -120,11 +123,11 @@ type Verdict = { ok: Candidate } | { skip: SkipReason; attrPath: string; fileId?
  * run meanwhile is refused (MaintenanceBusyError).
  */
 export async function rebuildIndex(deps: RebuildDeps, options: RebuildOptions = {}): Promise<RebuildReport> {
-  if (options.dryRun) return rebuildUnderLock(deps, options);
-  return withMaintenanceLock(deps.db, () => rebuildUnderLock(deps, options));
+  if (options.dryRun) return rebuildFromAttrFiles(deps, options);
+  return withMaintenanceLock(deps.db, () => rebuildFromAttrFiles(deps, options));
 }
 
-async function rebuildUnderLock(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
+async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
   const started = performance.now();
   const { db, logger } = deps;
   const dryRun = options.dryRun ?? false;
@@ -196,6 +199,12 @@ async function rebuildUnderLock(deps: RebuildDeps, options: RebuildOptions): Pro
         } else byId.set(v.ok.record.id, v.ok);
       }
       if (report.attrFiles % progressEvery === 0) options.onProgress?.(progressOf(report, byId.size));
+    }
+    const inFlight = await filesWithPendingWal(db, [...byId.keys()]);
+    for (const id of inFlight) {
+      const c = byId.get(id)!;
+      byId.delete(id);
+      skip({ skip: 'inFlight', attrPath: c.attrPath, fileId: id, detail: 'a job is committing this file; its commit or WAL recovery settles it' });
     }
     const rows = [...byId.values()];
     for (const c of rows) {
@@ -322,7 +331,7 @@ async function writeBatch(db: Db, blobStore: BlobStore, rows: Candidate[], blobS
         sha256 = EXCLUDED.sha256, description = EXCLUDED.description, version = EXCLUDED.version, tags = EXCLUDED.tags,
         metadata = EXCLUDED.metadata, owner = EXCLUDED.owner, owner_name = EXCLUDED.owner_name,
         element_id = EXCLUDED.element_id, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-        revision = EXCLUDED.revision, deleted_at = EXCLUDED.deleted_at, attr_path = EXCLUDED.attr_path
+        revision = EXCLUDED.revision, deleted_at = ${KEEP_DELETION_IN_FLIGHT}, attr_path = EXCLUDED.attr_path
       WHERE (files.file_name, files.content_type, files.size, files.sha256, files.description, files.version, files.tags,
           files.metadata, files.owner, files.owner_name, files.element_id, files.created_at, files.updated_at,
           files.revision, files.deleted_at, files.attr_path)
@@ -333,9 +342,32 @@ async function writeBatch(db: Db, blobStore: BlobStore, rows: Candidate[], blobS
     // The batch's blobs are right as soon as it commits, so a run stopped half-way leaves consistent counts.
     // One index lookup per digest (files_sha256_idx); a join here lets the planner scan every file per batch.
     db.$executeRaw`${refCountUpdate(Prisma.sql`
-      SELECT d.sha256, (SELECT count(*) FROM files f WHERE f.sha256 = d.sha256 AND f.deleted_at IS NULL)::int AS live
+      SELECT d.sha256, (SELECT count(*) FROM files f WHERE f.sha256 = d.sha256 AND ${HOLDS_REFERENCE})::int AS live
       FROM unnest(${digests}::char(64)[]) AS d(sha256)`)}`,
   ]);
+}
+
+/**
+ * A file row holds a reference to its blob while it is live, and also once deleted until its delete job commits
+ * (that commit releases it): counting only live files would release such a reference twice.
+ */
+const HOLDS_REFERENCE = Prisma.sql`(f.deleted_at IS NULL OR EXISTS (
+  SELECT 1 FROM ingest_jobs j WHERE j.file_id = f.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[])))`;
+
+/**
+ * A deletion readers already see (the row) whose job has not yet tombstoned attr.json stays: the attr file is
+ * the truth for everything else, but it is not yet the truth about this deletion.
+ */
+const KEEP_DELETION_IN_FLIGHT = Prisma.sql`CASE WHEN files.deleted_at IS NOT NULL AND EXISTS (
+  SELECT 1 FROM ingest_jobs j WHERE j.file_id = files.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[]))
+  THEN files.deleted_at ELSE EXCLUDED.deleted_at END`;
+
+/** Of these file ids, those a job is committing right now (a pending WAL entry names them). */
+async function filesWithPendingWal(db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.$queryRaw<Array<{ file_id: string }>>`
+    SELECT DISTINCT file_id::text FROM wal_entries WHERE status = 'pending' AND file_id = ANY(${ids}::uuid[])`;
+  return rows.map((r) => r.file_id);
 }
 
 /**
@@ -344,7 +376,7 @@ async function writeBatch(db: Db, blobStore: BlobStore, rows: Candidate[], blobS
  */
 async function recomputeRefCounts(db: Db): Promise<void> {
   await db.$executeRaw`${refCountUpdate(Prisma.sql`
-    SELECT bl.sha256, count(f.id) FILTER (WHERE f.deleted_at IS NULL)::int AS live
+    SELECT bl.sha256, count(f.id) FILTER (WHERE ${HOLDS_REFERENCE})::int AS live
     FROM blobs bl LEFT JOIN files f ON f.sha256 = bl.sha256
     GROUP BY bl.sha256`)}`;
 }

@@ -1,0 +1,104 @@
+// rebuild-index while workers run: a deletion whose job has not released its reference yet, an ingest between its
+// attr.json and its commit, and a maintenance lock a delete job waits for without its transaction timing out.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
+import { runDelete } from '../../src/shared/domain/file-jobs.js';
+import { requestDelete } from '../../src/shared/domain/file-requests.js';
+import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
+import { runIngest } from '../../src/shared/domain/ingest-commit.js';
+import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
+import { withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const noProgress = async () => undefined;
+const silent = createLogger({ logLevel: 'silent' }, 'test');
+
+describe('rebuild-index while workers commit', () => {
+  let world: World;
+  let ctx: WorkerContext;
+
+  beforeAll(async () => {
+    world = await createWorld({ worker: false, isolatedDatabase: true });
+    ctx = await openWorkerContext(world.config, silent);
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await world?.close();
+  });
+
+  const deps = () => ({ db: world.api.db, queues: world.api.queues, config: world.config, logger: silent });
+  const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
+
+  async function ingest(bytes: Buffer, hook?: Parameters<typeof runIngest>[0]['crashPoint']) {
+    await fs.mkdir(world.config.stagingPath, { recursive: true });
+    const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
+    await fs.writeFile(stagedPath, bytes);
+    const { jobs } = await submitUpload(deps(), { sub: 'alice', role: 'user' }, [
+      { stagedPath, fileName: 'r.bin', contentType: 'application/octet-stream', size: bytes.length },
+    ], { tags: [], metadata: {} });
+    await world.api.queues.ingest.remove(jobs[0]!.id);
+    return runIngest(hook ? { ...ctx, crashPoint: hook } : ctx, jobs[0]!.id, noProgress);
+  }
+
+  async function deleteJob(fileId: string) {
+    const job = await requestDelete(deps(), { sub: 'op', role: 'operator' }, fileId);
+    await world.api.queues.files.remove(job.id);
+    return job;
+  }
+
+  it('keeps the reference of a deleted file until its delete job releases it, so shared bytes stay', async () => {
+    const bytes = randomBytes(6_000);
+    const digest = sha(bytes);
+    const a = await ingest(bytes);
+    const b = await ingest(bytes);
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } })).refCount).toBe(2);
+    const del = await deleteJob(a.fileId!);
+
+    await rebuild();
+    // A's reference is still held: its delete job has not run.
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } })).refCount).toBe(2);
+    // The deleted file stays deleted although its attr.json is not a tombstone yet.
+    expect((await world.api.db.file.findUniqueOrThrow({ where: { id: a.fileId! } })).deletedAt).not.toBeNull();
+
+    expect((await runDelete(ctx, del.id)).state).toBe('committed');
+    const blob = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } });
+    expect(blob.refCount).toBe(1);
+    expect(await runBlobGc({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent }, digest)).toEqual({ removed: false });
+    expect((await ctx.blobStore.stat(digest))?.size).toBe(bytes.length);
+    expect((await world.api.db.file.findUniqueOrThrow({ where: { id: b.fileId! } })).deletedAt).toBeNull();
+  });
+
+  it('leaves an ingest between its attr.json and its commit to that commit, which then succeeds', async () => {
+    const bytes = randomBytes(4_000);
+    let report: Awaited<ReturnType<typeof rebuild>> | undefined;
+    const outcome = await ingest(bytes, async (step) => {
+      if (step === 'before-commit') report = await rebuild();
+    });
+    expect(report?.skipped.inFlight).toBe(1);
+    expect(outcome.state).toBe('committed');
+    expect(await world.api.db.file.count({ where: { id: outcome.fileId! } })).toBe(1);
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(1);
+  });
+
+  it('a delete job waits out a maintenance run longer than a transaction may last, then commits', async () => {
+    const bytes = randomBytes(3_000);
+    const a = await ingest(bytes);
+    const del = await deleteJob(a.fileId!);
+    let deleting: Promise<unknown> | undefined;
+    await withMaintenanceLock(world.api.db, async () => {
+      deleting = runDelete(ctx, del.id);
+      // Longer than Prisma's 5 s interactive-transaction timeout: the job must not be failed by it.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: del.id } })).state).not.toBe('committed');
+    });
+    await deleting;
+    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: del.id } })).state).toBe('committed');
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(0);
+  });
+});
