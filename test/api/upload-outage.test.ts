@@ -75,4 +75,11 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
+
+  it('never records (or acknowledges) an upload whose staged file vanished before the INSERT', async () => {
+    const staged = await stage(randomBytes(50));
+    await fs.rm(staged[0]!.stagedPath);
+    await expect(submitUpload(deps(), { sub: 'alice', role: 'user' }, staged, { tags: [], metadata: {} })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(await world.api.db.ingestJob.count({ where: { stagedPath: staged[0]!.stagedPath } })).toBe(0);
+  });
 });

@@ -250,7 +250,7 @@ describe('blob safety', () => {
     const anonymousOld = await write(`${randomUUID()}.tmp`, 2 * 3_600_000);
     const anonymousYoung = await write(`${randomUUID()}.tmp`, 0);
     try {
-      expect(await sweepStoreTemp(world.config.storagePath, (ids) => liveWriters(world.api.redis, world.config.queuePrefix, ids))).toBe(2);
+      expect(await sweepStoreTemp(world.config.storagePath, (ids) => liveWriters(world.api.redis, world.config.queuePrefix, ids), Date.now(), 50)).toBe(2);
       await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(fs.stat(anonymousOld)).rejects.toMatchObject({ code: 'ENOENT' });
       expect((await fs.stat(ofLive)).isFile()).toBe(true);

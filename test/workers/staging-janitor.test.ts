@@ -73,13 +73,40 @@ describe('staging janitor', () => {
     const ofLive = await write(live.id, 2 * OWNER_TTL_MS);
     try {
       const liveOwners = (ids: string[]) => liveWriters(redis, prefix, ids);
-      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners });
+      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners, confirmDeadAfterMs: 50 });
       await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
       // Younger than a key's lifetime: its writer may merely have missed a refresh.
       await expect(fs.stat(ofDeadJustNow)).resolves.toBeTruthy();
       await expect(fs.stat(ofLive)).resolves.toBeTruthy();
     } finally {
       await live.close();
+    }
+  });
+
+  it('does not take a writer whose key Redis lost for dead: it is looked at again after one refresh', async () => {
+    const redis = world.api.redis;
+    const prefix = world.config.queuePrefix;
+    const writer = await registerWriter(redis, prefix, () => undefined);
+    const file = path.join(world.config.stagingPath, `${writer.id}.${randomUUID()}.part`);
+    await fs.writeFile(file, 'file 1 of an upload still receiving file 2');
+    const old = new Date(Date.now() - 2 * OWNER_TTL_MS);
+    await fs.utimes(file, old, old);
+    // Redis restarted without persistence: every key is gone until the writer's next refresh sets it again.
+    await redis.del(`${prefix}:writer:${writer.id}`);
+    let looks = 0;
+    const liveOwners = async (ids: string[]) => {
+      const alive = await liveWriters(redis, prefix, ids);
+      looks += 1;
+      if (looks === 1) await redis.set(`${prefix}:writer:${writer.id}`, 'refreshed', 'PX', OWNER_TTL_MS);
+      return alive;
+    };
+    try {
+      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners, confirmDeadAfterMs: 50 });
+      expect(looks).toBe(2);
+      await expect(fs.stat(file)).resolves.toBeTruthy();
+    } finally {
+      await writer.close();
+      await fs.rm(file, { force: true });
     }
   });
 });

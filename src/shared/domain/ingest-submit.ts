@@ -1,5 +1,6 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { poolOf, type Db } from '../db.js';
 import type { IngestJob } from '../db/generated/client.js';
@@ -73,6 +74,12 @@ export async function submitUpload(
     // Each staged file was fsynced as it was written; their directory entries become durable here, before a job
     // row (and the 202) vouches for them. Concurrent uploads share these syncs.
     await Promise.all([...new Set(staged.map((s) => path.dirname(s.stagedPath)))].map((dir) => fsyncDir(dir)));
+    // Never acknowledge bytes that are gone (a staged file removed by mistake meanwhile): the client sends again.
+    for (const s of staged) {
+      if (!(await fs.stat(s.stagedPath).then(() => true, () => false))) {
+        throw new AppError('unavailable', 'a staged file of this upload vanished before it was recorded; send the upload again');
+      }
+    }
     result = await recordJobs(deps.db, principal, staged, fields, idempotencyKey);
     await deps.afterRecord?.();
   } catch (err) {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
-import { OWNER_TTL_MS, writerOfFile } from '../storage/writers.js';
+import { OWNER_TTL_MS, confirmedLive, writerOfFile } from '../storage/writers.js';
 import { FINAL_JOB_STATES } from './job-view.js';
 
 export interface JanitorReport {
@@ -22,6 +22,8 @@ export interface JanitorDeps {
   logger: Logger;
   /** Of these staging writer ids, the live ones (writers.ts); without it only age tells a file abandoned. */
   liveOwners?: (ids: string[]) => Promise<Set<string>>;
+  /** How long a writer seen dead is given to show up again before its files go (writers.ts). */
+  confirmDeadAfterMs?: number;
 }
 
 export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise<JanitorReport> {
@@ -45,7 +47,7 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   // key expired, and the file is older than that key's lifetime) or, failing that, once it is old.
   const unowned = files.filter((f) => !finished.has(f.file) && !keep.has(f.file));
   const writers = unowned.map((f) => writerOfFile(f.file)).filter((id): id is string => id !== null);
-  const live = deps.liveOwners && writers.length > 0 ? await deps.liveOwners(writers) : null;
+  const live = deps.liveOwners && writers.length > 0 ? await confirmedLive(deps.liveOwners, writers, deps.confirmDeadAfterMs) : null;
   const abandoned = (f: { file: string; mtimeMs: number }) => {
     if (f.mtimeMs < cutoff) return true;
     const owner = writerOfFile(f.file);
@@ -53,7 +55,15 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   };
   // The staged file of a finished job goes at once, whatever its age: its run died between the commit (or the
   // failure) and removing it.
-  const remove = [...files.filter((f) => finished.has(f.file)), ...unowned.filter(abandoned)].map((f) => f.file);
+  let candidates = unowned.filter(abandoned).map((f) => f.file);
+  // Confirming a writer dead took a while: a file a job claimed meanwhile is the job's now.
+  if (candidates.length > 0) {
+    const claimed = await deps.db.$queryRaw<Array<{ staged_path: string }>>`
+      SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY(${candidates}::text[])`;
+    const claimedMeanwhile = new Set(claimed.map((c) => c.staged_path));
+    candidates = candidates.filter((f) => !claimedMeanwhile.has(f));
+  }
+  const remove = [...files.filter((f) => finished.has(f.file)).map((f) => f.file), ...candidates];
   await removeStagedFiles(remove);
   if (remove.length > 0) {
     deps.logger.info({ removed: remove.length, ofFinishedJobs: finished.size, stagingMaxAgeHours }, 'janitor removed staged files no job needs');

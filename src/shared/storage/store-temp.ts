@@ -11,6 +11,11 @@ export function storeTempDir(storagePath: string): string {
 }
 
 /** Removes the temp files of dead writers (at once) and any older than TEMP_MAX_AGE_MS. */
-export async function sweepStoreTemp(storagePath: string, live: (ids: string[]) => Promise<Set<string>>, now = Date.now()): Promise<number> {
-  return removeAbandonedFiles(storeTempDir(storagePath), live, TEMP_MAX_AGE_MS, now);
+export async function sweepStoreTemp(
+  storagePath: string,
+  live: (ids: string[]) => Promise<Set<string>>,
+  now = Date.now(),
+  confirmAfterMs?: number,
+): Promise<number> {
+  return removeAbandonedFiles(storeTempDir(storagePath), live, TEMP_MAX_AGE_MS, now, confirmAfterMs);
 }

@@ -10,6 +10,11 @@ import { removeIfExists } from './durable-fs.js';
 /** A writer's key lives this long past its last refresh: a killed process is forgotten within it. */
 export const OWNER_TTL_MS = 30_000;
 const REFRESH_MS = 10_000;
+/**
+ * A writer found dead is looked at again after this long before its files go: a key lost with Redis (a restart
+ * without persistence, an outage longer than the TTL) is set again by a live writer within one refresh.
+ */
+export const CONFIRM_DEAD_AFTER_MS = REFRESH_MS + 2_000;
 const WRITER_ID = /^[0-9a-f]{16}$/;
 
 const writerKey = (queuePrefix: string, writerId: string) => `${queuePrefix}:writer:${writerId}`;
@@ -55,6 +60,23 @@ export async function liveWriters(redis: Redis, queuePrefix: string, ids: string
 }
 
 /**
+ * The live writers among ids, as liveWriters says, except that a writer seen dead counts as dead only if it is
+ * still dead confirmAfterMs later (see CONFIRM_DEAD_AFTER_MS).
+ */
+export async function confirmedLive(
+  live: (ids: string[]) => Promise<Set<string>>,
+  ids: string[],
+  confirmAfterMs = CONFIRM_DEAD_AFTER_MS,
+): Promise<Set<string>> {
+  const first = await live(ids);
+  const suspects = [...new Set(ids)].filter((id) => !first.has(id));
+  if (suspects.length === 0) return first;
+  await new Promise((resolve) => setTimeout(resolve, confirmAfterMs));
+  const second = await live(suspects);
+  return new Set([...first, ...second]);
+}
+
+/**
  * Removes the files directly in dir that a dead writer left (its key gone and the file older than the key's
  * lifetime, since a live writer may just have missed a refresh) or that are older than maxAgeMs whoever wrote them.
  */
@@ -63,6 +85,7 @@ export async function removeAbandonedFiles(
   live: (ids: string[]) => Promise<Set<string>>,
   maxAgeMs: number,
   now = Date.now(),
+  confirmAfterMs = CONFIRM_DEAD_AFTER_MS,
 ): Promise<number> {
   const files: Array<{ file: string; mtimeMs: number; writer: string | null }> = [];
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
@@ -71,7 +94,7 @@ export async function removeAbandonedFiles(
     if (stat?.isFile()) files.push({ file, mtimeMs: stat.mtimeMs, writer: writerOfFile(name) });
   }
   const writers = files.flatMap((f) => (f.writer ? [f.writer] : []));
-  const alive = writers.length > 0 ? await live(writers) : new Set<string>();
+  const alive = writers.length > 0 ? await confirmedLive(live, writers, confirmAfterMs) : new Set<string>();
   let removed = 0;
   for (const f of files) {
     const dead = f.writer !== null && !alive.has(f.writer) && f.mtimeMs < now - OWNER_TTL_MS;
