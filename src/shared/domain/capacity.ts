@@ -59,6 +59,9 @@ export interface StagingReservation {
  * statfs are read at most once per ttlMs, however many uploads ask; this process's own bytes since then are
  * counted here. Other API processes' uploads in flight are not seen until they are jobs: ENOSPC is the backstop.
  */
+/** Without STORAGE_MAX_BYTES the byte sums (a scan of the blob table) are read at most this often. */
+const UNLIMITED_SUMS_TTL_MS = 30_000;
+
 export class CapacityReader {
   private snapshot?: Snapshot;
   private refreshing?: Promise<Snapshot>;
@@ -80,15 +83,11 @@ export class CapacityReader {
     if (this.refreshing) return this.refreshing;
     const started = { takenAt: Date.now(), handoverSeq: this.handoverSeq, written: this.written };
     const refreshing = (async () => {
-      // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums.
-      const [row] = await this.db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
-        SELECT (SELECT sum(size) FROM blobs)::bigint AS used,
-               (SELECT sum(size) FROM ingest_jobs WHERE kind = 'ingest' AND state IN ('queued', 'hashing', 'committing'))::bigint AS pending`;
+      const sums = await this.sums();
       const disk = await fs.statfs(this.config.stagingPath);
       const snapshot: Snapshot = {
         ...started,
-        usedBytes: Number(row?.used ?? 0n),
-        pendingBytes: Number(row?.pending ?? 0n),
+        ...sums,
         diskTotal: disk.blocks * disk.bsize,
         diskFree: disk.bavail * disk.bsize,
       };
@@ -102,6 +101,26 @@ export class CapacityReader {
       () => (this.refreshing = undefined),
     );
     return refreshing;
+  }
+
+  private lastSums?: { usedBytes: number; pendingBytes: number; takenAt: number };
+
+  /**
+   * Stored and pending bytes. Under STORAGE_MAX_BYTES they gate every upload and are read with each refresh;
+   * without a limit only GET /info shows them, and the sum over every blob row is not worth a scan per second.
+   */
+  private async sums(): Promise<{ usedBytes: number; pendingBytes: number }> {
+    const last = this.lastSums;
+    if (this.config.storageMaxBytes === 0 && last && Date.now() - last.takenAt < UNLIMITED_SUMS_TTL_MS) {
+      return { usedBytes: last.usedBytes, pendingBytes: last.pendingBytes };
+    }
+    // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums.
+    const [row] = await this.db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
+      SELECT (SELECT sum(size) FROM blobs)::bigint AS used,
+             (SELECT sum(size) FROM ingest_jobs WHERE kind = 'ingest' AND state IN ('queued', 'hashing', 'committing'))::bigint AS pending`;
+    const sums = { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) };
+    this.lastSums = { ...sums, takenAt: Date.now() };
+    return sums;
   }
 
   private async current(): Promise<Snapshot> {
