@@ -184,6 +184,23 @@ describe('blob safety', () => {
     expect(attr?.sha256).toBe(sha(good));
   });
 
+  it('a failed ingest ends failed even when its attr.json cannot be removed', async () => {
+    const job = await stageJob(randomBytes(500));
+    await world.api.db.ingestJob.update({ where: { id: job.id }, data: { declaredSha256: '0'.repeat(64) } });
+    await expect(runIngest(ctx, job.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
+    // The WAL entry is pending only once the checksum passed; make it so, with an attr "file" unlink refuses.
+    const { attrRelativePath } = await import('../../src/shared/storage/attr-files.js');
+    const attrPath = attrRelativePath(job.fileId, job.createdAt);
+    await fs.mkdir(path.join(world.config.storagePath, attrPath, 'inside'), { recursive: true });
+    await world.api.db.walEntry.create({
+      data: { txId: randomUUID(), operation: 'file_create', status: 'pending', fileId: job.fileId, jobId: job.id, actor: 'alice', payload: { attrPath } },
+    });
+    const { failIngest } = await import('../../src/shared/domain/ingest-commit.js');
+    await failIngest(ctx, job.id, 'checksum_mismatch', 'declared sha256 differs');
+    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('failed');
+    await fs.rm(path.join(world.config.storagePath, attrPath), { recursive: true });
+  });
+
   it('commits wait while a rebuild holds the maintenance lock, and a second rebuild is refused', async () => {
     const bytes = randomBytes(5_000);
     const job = await stageJob(bytes);

@@ -171,6 +171,11 @@ export async function failFileJob(deps: FileJobDeps, jobId: string, operation: W
   await markJobFailed(deps.db, jobId, operation, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending || operation !== 'file_update') return;
     const row = await tx.file.findUnique({ where: { id: job.fileId } });
-    if (row) await writeAttrFromRow(deps, row, row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {});
+    if (!row) return;
+    // A disk that refuses the write must not keep the job from becoming final: attr.json and row then differ
+    // until the next update of the file or a rebuild, which is logged; the job's outcome is not held hostage.
+    await writeAttrFromRow(deps, row, row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {}).catch((err: unknown) => {
+      deps.logger.error({ err, jobId: job.id, fileId: row.id }, 'could not put attr.json back in step with the row of a failed update');
+    });
   });
 }

@@ -199,7 +199,12 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
   const failed = await markJobFailed(db, ingestJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending) return;
     const [row] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM files WHERE id = ${job.fileId}::uuid`;
-    if (Number(row?.n ?? 0) === 0) await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt));
+    if (Number(row?.n ?? 0) > 0) return;
+    // A disk that refuses the unlink must not keep the job from becoming final. The leftover attr.json is logged:
+    // until it is removed by hand, rebuild-index would restore it as a file while its blob is still stored.
+    await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
+      deps.logger.error({ err, jobId: job.id }, 'could not remove the attr.json of a failed ingest');
+    });
   });
   if (!failed) return;
   const { job } = failed;
