@@ -86,7 +86,7 @@ export async function submitUpload(
     if (isOutageError(err)) {
       // The connection dropped around the INSERT: it may have committed, and then these files are the jobs'
       // only copy (the client's retry will be answered by a replay). Keep them until the database can tell.
-      void settleAfterOutage(deps, staged.map((s) => s.stagedPath));
+      settleAfterOutage(deps, staged.map((s) => s.stagedPath));
     } else {
       await removeStagedFiles(staged.map((s) => s.stagedPath));
     }
@@ -117,30 +117,51 @@ const SETTLE_RETRY_MS = 5_000;
 const SETTLE_FOR_MS = 15 * 60_000;
 
 /**
- * After an outage around the INSERT: once the database answers, staged files that no job row names are removed;
- * those a row names belong to their (committed) job. Gives up after SETTLE_FOR_MS and leaves the rest to the
- * staging janitor's age limit.
+ * Staged files of uploads interrupted by an outage around their INSERT, settled once the database answers: those
+ * no job row names are removed, the others belong to their (recorded) jobs. One loop per database client however
+ * many uploads failed; after SETTLE_FOR_MS without an answer the rest is left to the staging janitor's age limit.
  */
-async function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): Promise<void> {
-  const deadline = Date.now() + SETTLE_FOR_MS;
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS).unref());
-    try {
-      const { rows } = await poolOf(deps.db).query<{ staged_path: string }>(
-        'SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY($1::text[])',
-        [stagedPaths],
-      );
-      const owned = new Set(rows.map((r) => r.staged_path));
-      await removeStagedFiles(stagedPaths.filter((p) => !owned.has(p)));
-      deps.logger.info({ owned: owned.size, removed: stagedPaths.length - owned.size }, 'staged files of an upload interrupted by an outage settled');
-      return;
-    } catch (err) {
-      if (!isOutageError(err)) {
-        deps.logger.warn({ err }, 'settling staged files after an outage failed; the staging janitor will');
-        return;
+class OutageSettler {
+  private readonly paths = new Set<string>();
+  private running?: Promise<void>;
+
+  constructor(private readonly deps: SubmitDeps) {}
+
+  add(stagedPaths: string[]): void {
+    for (const p of stagedPaths) this.paths.add(p);
+    this.running ??= this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    const deadline = Date.now() + SETTLE_FOR_MS;
+    while (this.paths.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS).unref());
+      const batch = [...this.paths];
+      try {
+        const { rows } = await poolOf(this.deps.db).query<{ staged_path: string }>(
+          'SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY($1::text[])',
+          [batch],
+        );
+        const owned = new Set(rows.map((r) => r.staged_path));
+        await removeStagedFiles(batch.filter((p) => !owned.has(p)));
+        for (const p of batch) this.paths.delete(p);
+        this.deps.logger.info({ owned: owned.size, removed: batch.length - owned.size }, 'staged files of uploads interrupted by an outage settled');
+      } catch (err) {
+        if (isOutageError(err)) continue;
+        this.deps.logger.warn({ err }, 'settling staged files after an outage failed; the staging janitor will');
+        break;
       }
     }
+    this.paths.clear();
   }
+}
+
+const settlers = new WeakMap<Db, OutageSettler>();
+
+function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): void {
+  let settler = settlers.get(deps.db);
+  if (!settler) settlers.set(deps.db, (settler = new OutageSettler(deps)));
+  settler.add(stagedPaths);
 }
 
 /** The jobs an earlier request with this Idempotency-Key created, in batch order. */
