@@ -52,19 +52,24 @@ const MULTER_CODES: Record<string, { code: ErrorCode; detail: (field?: string) =
  * 'request.aborted', Node the request stream's ECONNRESET 'aborted'. Nobody is left to answer.
  */
 function clientGone(req: Request, res: Response, err: unknown): boolean {
+  return isAbortError(err) || req.readableAborted || !res.socket || res.socket.destroyed;
+}
+
+function isAbortError(err: unknown): boolean {
   const e = (err ?? {}) as { message?: unknown; type?: unknown; code?: unknown };
   if (e.message === 'Request aborted' || e.type === 'request.aborted') return true;
-  if (e.code === 'ECONNRESET' && e.message === 'aborted') return true;
-  return req.readableAborted || !res.socket || res.socket.destroyed;
+  return e.code === 'ECONNRESET' && e.message === 'aborted';
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const log = (req as { log?: Logger }).log ?? logger;
     if (clientGone(req, res, err)) {
-      // Not a server fault and not worth an error line; the access log still records the aborted request.
-      log.info({ err: err instanceof Error ? err.message : String(err) }, 'client closed the request');
       res.destroy();
+      // Nobody is left to answer. An abort is not worth an error line (the access log records the request); a
+      // real fault that happened to meet a departed client still is.
+      if (isAbortError(err)) log.info({ err: err instanceof Error ? err.message : String(err) }, 'client closed the request');
+      else if (!(err instanceof AppError)) log.error({ err }, 'unhandled error (the client had gone)');
       return;
     }
     if (res.headersSent) {
