@@ -1,6 +1,7 @@
 // Counting requests in flight: work that must settle before the process exits, and per-principal caps (429).
 import type { Response } from 'express';
 import { AppError } from '../shared/errors.js';
+import { RETRY_AFTER_SECONDS } from './http/problem.js';
 
 /** Counts work that must settle before the process exits (uploads whose staged files may still need removing). */
 export class Inflight {
@@ -37,7 +38,6 @@ export class Inflight {
 }
 
 /** Seconds a client refused for too many open requests is told to wait (Retry-After). */
-const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Per-principal caps on requests that hold resources while they last (uploads: a socket, a parser, staged files;

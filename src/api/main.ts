@@ -1,31 +1,19 @@
 // API entry point: config, resources, HTTP server on HOST:PORT, graceful stop on SIGTERM/SIGINT.
-import http from 'node:http';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createApp } from './app.js';
-import { handleCheckExpectation, handleClientError } from './http/client-error.js';
 import { openApiContext } from './context.js';
+import { createApiServer } from './server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'api');
 
 try {
   const ctx = await openApiContext(config, logger);
-  // Node's own refusal of a request without Host is an empty 400; the app answers it with problem+json instead.
-  const server = http.createServer({ requireHostHeader: false }, createApp(ctx));
+  const server = createApiServer(createApp(ctx), config);
   server.listen(config.port, config.host, () => {
     logger.info({ host: config.host, port: config.port, verifier: ctx.verifier.source }, 'api listening');
   });
-  // Large uploads on slow links must not hit Node's default 5-minute request timeout: they are cut for going
-  // quiet instead. A connection that neither sends nor is sent a byte for UPLOAD_IDLE_TIMEOUT_MS is closed: a
-  // stalled upload (multer removes its staged files), headers whose body never comes, a reader that stopped
-  // reading. SSE streams send heartbeats more often; an upload's wait= switches it off while it waits.
-  server.requestTimeout = 0;
-  server.timeout = config.uploadIdleTimeoutMs;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
-  server.on('clientError', handleClientError);
-  server.on('checkExpectation', handleCheckExpectation);
   server.on('error', (err) => {
     logger.fatal({ err }, 'api server failed');
     process.exit(1);

@@ -1,8 +1,8 @@
 // Raw HTTP/1.1 over node:net: requests no well-behaved client would send, and the answer as the wire carried it.
-import http from 'node:http';
 import net from 'node:net';
 import type { Express } from 'express';
-import { handleCheckExpectation, handleClientError } from '../../src/api/http/client-error.js';
+import { createApiServer } from '../../src/api/server.js';
+import type { Config } from '../../src/shared/config.js';
 
 export interface RawAnswer {
   status: number;
@@ -17,11 +17,9 @@ export interface RawServer {
   close(): Promise<void>;
 }
 
-/** An HTTP server over the app, made as main.ts makes it: Node's own refusals answered with problem+json. */
-export async function listen(app: Express): Promise<RawServer> {
-  const server = http.createServer({ requireHostHeader: false }, app);
-  server.on('clientError', handleClientError);
-  server.on('checkExpectation', handleCheckExpectation);
+/** The API's own server (src/api/server.ts) over the app: Node's own refusals answered with problem+json. */
+export async function listen(app: Express, config: Pick<Config, 'uploadIdleTimeoutMs'> = { uploadIdleTimeoutMs: 60_000 }): Promise<RawServer> {
+  const server = createApiServer(app, config);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {

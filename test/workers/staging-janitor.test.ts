@@ -69,12 +69,21 @@ describe('staging janitor', () => {
       return file;
     };
     const ofDead = await write(dead.id, 2 * OWNER_TTL_MS);
+    // A dead writer's file that a job recorded (the upload finished before its process died) is the job's.
+    const ofDeadOwned = await write(dead.id, 2 * OWNER_TTL_MS);
+    await submitUpload(
+      { db: world.api.db, queues: world.api.queues, config: world.config, logger },
+      { sub: 'alice', role: 'user' },
+      [{ stagedPath: ofDeadOwned, fileName: 'recorded.bin', contentType: 'application/octet-stream', size: 7 }],
+      { tags: [], metadata: {} },
+    );
     const ofDeadJustNow = await write(dead.id, 0);
     const ofLive = await write(live.id, 2 * OWNER_TTL_MS);
     try {
       const liveOwners = (ids: string[]) => liveWriters(redis, prefix, ids);
       await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners, confirmDeadAfterMs: 50 });
       await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(fs.stat(ofDeadOwned)).resolves.toBeTruthy();
       // Younger than a key's lifetime: its writer may merely have missed a refresh.
       await expect(fs.stat(ofDeadJustNow)).resolves.toBeTruthy();
       await expect(fs.stat(ofLive)).resolves.toBeTruthy();

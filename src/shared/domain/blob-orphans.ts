@@ -4,6 +4,7 @@
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { TEMP_MAX_AGE_MS } from '../storage/store-temp.js';
 import { inMaintenanceSharedTx } from './maintenance-lock.js';
 
 export interface OrphanDeps {
@@ -22,8 +23,6 @@ export interface OrphanSweepReport {
   temporariesRemoved: number;
 }
 
-/** Temp files younger than this may belong to a put still running. */
-const TEMPORARY_MIN_AGE_MS = 60 * 60_000;
 const CHUNK = 500;
 
 /**
@@ -72,7 +71,7 @@ export async function sweepUnrecordedBlobs(deps: OrphanDeps, now = Date.now()): 
     }
   }
   report.adopted += await adoptUnrecordedBlobs(deps, chunk);
-  const olderThan = new Date(now - TEMPORARY_MIN_AGE_MS);
+  const olderThan = new Date(now - TEMP_MAX_AGE_MS);
   report.temporariesRemoved = await deps.blobStore.sweepTemporaries(olderThan);
   return report;
 }

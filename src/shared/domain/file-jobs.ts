@@ -13,7 +13,7 @@ import type { MetadataPatch } from './file-requests.js';
 import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
 import { isFinalState } from './job-view.js';
 import { inMaintenanceSharedTx } from './maintenance-lock.js';
-import { assertModeAllows, type ModeReader } from './modes.js';
+import { assertModeAllows, MODE_LOCK_SQL, type ModeReader } from './modes.js';
 
 export interface FileJobDeps {
   db: Db;
@@ -40,7 +40,7 @@ class RevisionMoved extends Error {}
  * before a mode change or sees it, never in between.
  */
 async function modeInTransaction(tx: Prisma.TransactionClient): Promise<Mode> {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtext('artstore:element-mode'))`;
+  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${MODE_LOCK_SQL})`);
   const [latest] = await tx.$queryRaw<Array<{ mode: Mode }>>`SELECT mode FROM element_state ORDER BY id DESC LIMIT 1`;
   if (!latest) throw new AppError('conflict', 'the element has no persisted mode yet');
   return latest.mode;

@@ -28,6 +28,9 @@ export function assertModeAllows(mode: Mode, op: ModeOperation): void {
 /** Transitions SPEC §4 allows: rw -> ro -> ar, one way; an edit element stays edit. */
 const NEXT: Record<Mode, Mode | null> = { edit: null, rw: 'ro', ro: 'ar', ar: null };
 
+/** The advisory lock that orders mode changes against commits that must see the current mode. */
+export const MODE_LOCK_SQL = "hashtext('artstore:element-mode')";
+
 export function modeChannel(queuePrefix: string): string {
   return `${queuePrefix}:element-mode`;
 }
@@ -71,7 +74,7 @@ export class ModeReader {
 /** Persists APP_MODE as the first ElementState row of a new element; after that the persisted mode wins. */
 export async function ensureInitialMode(db: Db, config: Pick<Config, 'appMode'>): Promise<void> {
   await db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('artstore:element-mode'))`;
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${MODE_LOCK_SQL})`);
     if ((await tx.elementState.count()) === 0) {
       await tx.elementState.create({ data: { mode: config.appMode, changedBy: 'APP_MODE', reason: 'initial mode of a new element' } });
     }
@@ -97,7 +100,7 @@ export async function changeMode(
   const { db } = deps;
   const result = await db.$transaction(async (tx) => {
     // One mode change at a time, element-wide.
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('artstore:element-mode'))`;
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${MODE_LOCK_SQL})`);
     const latest = await tx.elementState.findFirst({ orderBy: { id: 'desc' }, select: { mode: true } });
     const previous = (latest?.mode as Mode | undefined) ?? deps.config.appMode;
     if (previous === target) return { mode: target, previous, changed: false };
