@@ -13,6 +13,7 @@ const RERUN_WINDOW_MS = 24 * 3_600_000;
 const JOB_NAME_OF_KIND = { ingest: 'ingest-file', update: 'update-metadata', delete: 'delete-file' } as const;
 type RowKind = keyof typeof JOB_NAME_OF_KIND;
 const BATCH = 500;
+const MAX_PAGES = 40;
 
 /** Ends a job row as failed the way its own processor would (staged file, WAL entry, attr.json). */
 export async function recordJobFailure(ctx: WorkerContext, kind: RowKind, id: string, failure: JobFailure): Promise<void> {
@@ -43,19 +44,39 @@ export interface SweepReport {
  * is run again; every step is idempotent.
  */
 export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, staleAfterMs = STALE_AFTER_MS): Promise<SweepReport> {
-  const stale = await ctx.db.ingestJob.findMany({
-    where: { state: { in: ['queued', 'hashing', 'committing'] }, updatedAt: { lt: new Date(Date.now() - staleAfterMs) } },
-    select: { id: true, kind: true, createdAt: true },
-    orderBy: { updatedAt: 'asc' },
-    take: BATCH,
-  });
   const report: SweepReport = { requeued: 0, rerun: 0, failed: 0 };
+  // Every stale row, page by page in (updated_at, id) order: rows legitimately waiting in a long queue must not
+  // hide the ones behind them. A sweep looks at MAX_PAGES pages at most; rows past that wait for the next one.
+  let after: { updatedAt: Date; id: string } | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const rows = await ctx.db.ingestJob.findMany({
+      where: {
+        state: { in: ['queued', 'hashing', 'committing'] },
+        updatedAt: { lt: new Date(Date.now() - staleAfterMs) },
+        ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
+      },
+      select: { id: true, kind: true, createdAt: true, updatedAt: true },
+      orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
+      take: BATCH,
+    });
+    await sweepPage(ctx, queues, rows, report);
+    if (rows.length < BATCH) break;
+    const last = rows[rows.length - 1]!;
+    after = { updatedAt: last.updatedAt, id: last.id };
+  }
+  return report;
+}
+
+async function sweepPage(ctx: WorkerContext, queues: Queues, stale: Array<{ id: string; kind: string; createdAt: Date }>, report: SweepReport): Promise<void> {
   for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND) as Array<[RowKind, (typeof JOB_NAME_OF_KIND)[RowKind]]>) {
     const queue = queues[JOB_QUEUE[name]];
     const readd: string[] = [];
     for (const row of stale.filter((j) => j.kind === kind)) {
-      const job: Job | undefined = await queue.getJob(row.id);
-      const state = job ? await job.getState() : 'unknown';
+      // One round trip for the common case (a job still waiting); the job itself only when it has ended.
+      let state: string = await queue.getJobState(row.id);
+      const job: Job | undefined = state === 'completed' || state === 'failed' ? await queue.getJob(row.id) : undefined;
+      // Removed by retention between the two calls: as good as never enqueued.
+      if ((state === 'completed' || state === 'failed') && !job) state = 'unknown';
       if (state === 'unknown') {
         readd.push(row.id);
         report.requeued++;
@@ -84,5 +105,4 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
     }
     await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { ingestJobId: id } })));
   }
-  return report;
 }
