@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { sweepUnrecordedBlobs } from '../../src/shared/domain/blob-orphans.js';
 import { runIngest, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
-import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { MaintenanceBusyError, withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
@@ -18,12 +17,12 @@ import { OWNER_TTL_MS, liveWriters, registerWriter, writerOfFile } from '../../s
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { createWorld, type World } from '../helpers/world.js';
+import { stageIngestJob } from '../helpers/ingest-jobs.js';
 import { until } from '../helpers/wait.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noProgress = async () => undefined;
 const silent = createLogger({ logLevel: 'silent' }, 'test');
-
 
 describe('blob safety', () => {
   let world: World;
@@ -39,20 +38,7 @@ describe('blob safety', () => {
     await world?.close();
   });
 
-  async function stageJob(bytes: Buffer, fileId?: string) {
-    await fs.mkdir(world.config.stagingPath, { recursive: true });
-    const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
-    await fs.writeFile(stagedPath, bytes);
-    const { jobs } = await submitUpload(
-      { db: world.api.db, queues: world.api.queues, config: world.config, logger: silent },
-      { sub: 'alice', role: 'user' },
-      [{ stagedPath, fileName: 'x.bin', contentType: 'application/octet-stream', size: bytes.length }],
-      { tags: [], metadata: {}, ...(fileId ? { fileId } : {}) },
-    );
-    // Keep BullMQ's copy from running: this test is the only runner.
-    await world.api.queues.ingest.remove(jobs[0]!.id);
-    return { ...jobs[0]!, stagedPath };
-  }
+  const stageJob = (bytes: Buffer, fileId?: string) => stageIngestJob(world, bytes, fileId);
 
   /** The state a delete leaves once GC_GRACE_SECONDS have passed: the file gone, its blob unreferenced and due. */
   async function deleteAndAge(fileId: string, digest: string) {

@@ -1,18 +1,16 @@
 // rebuild-index while workers run: a deletion whose job has not released its reference yet, an ingest between its
 // attr.json and its commit, and a maintenance lock a delete job waits for without its transaction timing out.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { runDelete } from '../../src/shared/domain/file-jobs.js';
 import { requestDelete } from '../../src/shared/domain/file-requests.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { runIngest } from '../../src/shared/domain/ingest-commit.js';
-import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { stageIngestJob } from '../helpers/ingest-jobs.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -36,14 +34,8 @@ describe('rebuild-index while workers commit', () => {
   const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
 
   async function ingest(bytes: Buffer, hook?: Parameters<typeof runIngest>[0]['crashPoint']) {
-    await fs.mkdir(world.config.stagingPath, { recursive: true });
-    const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
-    await fs.writeFile(stagedPath, bytes);
-    const { jobs } = await submitUpload(deps(), { sub: 'alice', role: 'user' }, [
-      { stagedPath, fileName: 'r.bin', contentType: 'application/octet-stream', size: bytes.length },
-    ], { tags: [], metadata: {} });
-    await world.api.queues.ingest.remove(jobs[0]!.id);
-    return runIngest(hook ? { ...ctx, crashPoint: hook } : ctx, jobs[0]!.id, noProgress);
+    const job = await stageIngestJob(world, bytes);
+    return runIngest(hook ? { ...ctx, crashPoint: hook } : ctx, job.id, noProgress);
   }
 
   async function deleteJob(fileId: string) {

@@ -1,0 +1,25 @@
+// Ingest jobs a test runs itself: bytes staged and recorded as the API would, BullMQ's copy removed so no worker
+// takes it, for tests that drive runIngest (and pause it) step by step.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
+import { createLogger } from '../../src/shared/logger.js';
+import type { World } from './world.js';
+
+const silent = createLogger({ logLevel: 'silent' }, 'test');
+
+export async function stageIngestJob(world: World, bytes: Buffer, fileId?: string) {
+  await fs.mkdir(world.config.stagingPath, { recursive: true });
+  const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
+  await fs.writeFile(stagedPath, bytes);
+  const { jobs } = await submitUpload(
+    { db: world.api.db, queues: world.api.queues, config: world.config, logger: silent },
+    { sub: 'alice', role: 'user' },
+    [{ stagedPath, fileName: 'x.bin', contentType: 'application/octet-stream', size: bytes.length }],
+    { tags: [], metadata: {}, ...(fileId ? { fileId } : {}) },
+  );
+  // Keep BullMQ's copy from running: the test is the only runner.
+  await world.api.queues.ingest.remove(jobs[0]!.id);
+  return { ...jobs[0]!, stagedPath };
+}
