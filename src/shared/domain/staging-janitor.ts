@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
-import { OWNER_TTL_MS, confirmedLive, writerOfFile } from '../storage/writers.js';
+import { confirmedLive, isAbandoned, writerOfFile } from '../storage/writers.js';
 import { FINAL_JOB_STATES } from './job-view.js';
 
 export interface JanitorReport {
@@ -28,7 +28,6 @@ export interface JanitorDeps {
 
 export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise<JanitorReport> {
   const { stagingPath, stagingMaxAgeHours } = deps.config;
-  const cutoff = now - stagingMaxAgeHours * 3_600_000;
   const names = await fs.readdir(stagingPath).catch(() => [] as string[]);
   const files: Array<{ file: string; mtimeMs: number }> = [];
   for (const name of names) {
@@ -48,11 +47,8 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   const unowned = files.filter((f) => !finished.has(f.file) && !keep.has(f.file));
   const writers = unowned.map((f) => writerOfFile(f.file)).filter((id): id is string => id !== null);
   const live = deps.liveOwners && writers.length > 0 ? await confirmedLive(deps.liveOwners, writers, deps.confirmDeadAfterMs) : null;
-  const abandoned = (f: { file: string; mtimeMs: number }) => {
-    if (f.mtimeMs < cutoff) return true;
-    const owner = writerOfFile(f.file);
-    return live !== null && owner !== null && !live.has(owner) && f.mtimeMs < now - OWNER_TTL_MS;
-  };
+  const maxAgeMs = stagingMaxAgeHours * 3_600_000;
+  const abandoned = (f: { file: string; mtimeMs: number }) => isAbandoned(f.file, f.mtimeMs, live, maxAgeMs, now);
   // The staged file of a finished job goes at once, whatever its age: its run died between the commit (or the
   // failure) and removing it.
   let candidates = unowned.filter(abandoned).map((f) => f.file);

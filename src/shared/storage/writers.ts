@@ -97,8 +97,17 @@ export async function removeAbandonedFiles(
   const alive = writers.length > 0 ? await confirmedLive(live, writers, confirmAfterMs) : new Set<string>();
   let removed = 0;
   for (const f of files) {
-    const dead = f.writer !== null && !alive.has(f.writer) && f.mtimeMs < now - OWNER_TTL_MS;
-    if ((dead || f.mtimeMs < now - maxAgeMs) && (await removeIfExists(f.file))) removed += 1;
+    if (isAbandoned(f.file, f.mtimeMs, alive, maxAgeMs, now) && (await removeIfExists(f.file))) removed += 1;
   }
   return removed;
+}
+
+/**
+ * Whether a file nobody else claims was left behind: older than maxAgeMs whoever wrote it, or written by a writer
+ * not among alive and older than a writer key's lifetime (a live writer may just have missed a refresh).
+ */
+export function isAbandoned(file: string, mtimeMs: number, alive: ReadonlySet<string> | null, maxAgeMs: number, now: number): boolean {
+  if (mtimeMs < now - maxAgeMs) return true;
+  const writer = writerOfFile(file);
+  return alive !== null && writer !== null && !alive.has(writer) && mtimeMs < now - OWNER_TTL_MS;
 }
