@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '../src/shared/config.js';
-import { createDb } from '../src/shared/db.js';
+import { createDb } from '../src/shared/records/database.js';
 import { rebuildIndex, type RebuildProgress } from '../src/shared/domain/index-rebuild.js';
 import { LocalBlobStore } from '../src/shared/storage/local-blob-store.js';
 

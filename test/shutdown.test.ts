@@ -69,14 +69,14 @@ describe('graceful shutdown', () => {
     expect(res.status, api.output()).toBe(202);
     const jobId = JSON.parse(res.body).jobs[0].id as string;
     expect(await api.exited).toBe(0);
-    expect(await world.api.db.ingestJob.count({ where: { id: jobId } })).toBe(1);
+    expect(await world.api.db.fileJob.count({ where: { id: jobId } })).toBe(1);
     expect(api.output()).toContain('api stopped');
   });
 
   it('api: past SHUTDOWN_TIMEOUT_MS an unfinished upload is cut off, its staged bytes removed, exit 0', async () => {
     const port = await freePort();
     const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '500' }), 'api listening');
-    const before = await world.api.db.ingestJob.count();
+    const before = await world.api.db.fileJob.count();
     // Jobs of the test before (no worker runs here) still own their staged files.
     const stagedBefore = await world.stagedFiles();
     const req = http.request({
@@ -94,7 +94,7 @@ describe('graceful shutdown', () => {
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await world.api.db.ingestJob.count()).toBe(before);
+    expect(await world.api.db.fileJob.count()).toBe(before);
     expect(await world.stagedFiles()).toEqual(stagedBefore);
   });
 
@@ -105,12 +105,12 @@ describe('graceful shutdown', () => {
     // Stop as soon as the worker has picked the job up.
     const jobId = res.body.jobs[0].id as string;
     const deadline = Date.now() + 15_000;
-    while ((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } })).state === 'queued' && Date.now() < deadline) {
+    while ((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state === 'queued' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     worker.child.kill('SIGTERM');
     expect(await worker.exited, worker.output()).toBe(0);
-    const job = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const job = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(job.state).toBe('committed');
     expect(worker.output()).toContain('worker stopped');
   });

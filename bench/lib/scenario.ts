@@ -85,7 +85,7 @@ export async function jobCounts(env: BenchEnv, principal: string): Promise<JobCo
             count(*) FILTER (WHERE state = 'failed')::int AS failed,
             count(*)::int AS total,
             count(*) FILTER (WHERE attempts > 1)::int AS rerun
-       FROM ingest_jobs WHERE principal = $1`,
+       FROM file_jobs WHERE principal = $1`,
     [principal],
   );
   return rows[0]!;

@@ -11,12 +11,12 @@ export const statusScenario: Scenario = async (ctx) => {
   const { env } = ctx;
   // Jobs of the small scenario when it ran; otherwise 100 of our own.
   let sub = 'bench-small-0';
-  let { rows } = await env.db.query<{ id: string }>('SELECT id FROM ingest_jobs WHERE principal = $1 ORDER BY created_at LIMIT 100', [sub]);
+  let { rows } = await env.db.query<{ id: string }>('SELECT id FROM file_jobs WHERE principal = $1 ORDER BY created_at LIMIT 100', [sub]);
   if (rows.length < 100) {
     sub = 'bench-status';
     ctx.log('status: uploading 100 jobs to poll');
     await uploadSmallFiles(env, sub, 100);
-    ({ rows } = await env.db.query<{ id: string }>('SELECT id FROM ingest_jobs WHERE principal = $1 LIMIT 100', [sub]));
+    ({ rows } = await env.db.query<{ id: string }>('SELECT id FROM file_jobs WHERE principal = $1 LIMIT 100', [sub]));
   }
   const ids = rows.map((r) => r.id);
   const headers = { Authorization: `Bearer ${await env.token(sub)}` };

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { TokenVerifier } from '../shared/auth/token-verifier.js';
 import type { Config } from '../shared/config.js';
-import { createDb, type Db } from '../shared/db.js';
+import { createDb, type Db } from '../shared/records/database.js';
 import { CapacityReader } from '../shared/domain/capacity.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { Logger } from '../shared/logger.js';

@@ -1,6 +1,8 @@
 // Request and response types of the client, derived from the API's own zod schemas and domain types (type-only imports).
 import type { z } from 'zod';
-import type { fileMetadataSchema, jobListSchema, jobSchema, problemSchema } from '../api/http/schemas.js';
+import type { fileMetadataSchema } from '../contract/files.js';
+import type { jobListSchema, jobSchema } from '../contract/jobs.js';
+import type { problemSchema } from '../contract/problem.js';
 import type { uploadFieldsSchema, uploadQuerySchema } from '../api/http/upload-fields.js';
 import type { fileSearchQuerySchema } from '../api/routes/search.js';
 import type { Mode } from '../shared/config.js';

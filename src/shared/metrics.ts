@@ -1,6 +1,6 @@
 // Prometheus metrics: one registry per process, with the names every dashboard relies on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Prisma, type Db } from './db.js';
+import { Prisma, type Db } from './records/database.js';
 import { QUEUE_NAMES, type Queues } from './queues.js';
 
 const PREFIX = 'artstore_';

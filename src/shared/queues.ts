@@ -10,12 +10,12 @@ type FileJobResult = { state: 'committed' | 'duplicate' | 'failed'; fileId?: str
 
 /** Job name -> payload and result. Names are wire format: never rename one without handling the old name. */
 export interface JobRegistry {
-  /** Commit a staged upload (IngestJob row id). */
-  'ingest-file': { payload: { ingestJobId: string }; result: FileJobResult };
-  /** Apply a metadata patch to a file: attr.json, row and WAL together (IngestJob row of kind 'update'). */
-  'update-metadata': { payload: { ingestJobId: string }; result: FileJobResult };
-  /** Finish a deletion: WAL, attr.json tombstone, blob reference released (IngestJob row of kind 'delete'). */
-  'delete-file': { payload: { ingestJobId: string }; result: FileJobResult };
+  /** Commit a staged upload (FileJob row id). */
+  'ingest-file': { payload: { fileJobId: string }; result: FileJobResult };
+  /** Apply a metadata patch to a file: attr.json, row and WAL together (FileJob row of kind 'update'). */
+  'update-metadata': { payload: { fileJobId: string }; result: FileJobResult };
+  /** Finish a deletion: WAL, attr.json tombstone, blob reference released (FileJob row of kind 'delete'). */
+  'delete-file': { payload: { fileJobId: string }; result: FileJobResult };
   /** Remove a blob nobody references any more, once its grace period has passed. */
   'gc-blob': { payload: { sha256: string }; result: { removed: boolean } };
   /**

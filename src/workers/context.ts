@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../shared/config.js';
-import { createDb, type Db } from '../shared/db.js';
+import { createDb, type Db } from '../shared/records/database.js';
 import { HashPool } from '../shared/hashing/hash-pool.js';
 import type { Logger } from '../shared/logger.js';
 import { createRegistry, createWorkerMetrics, type WorkerMetrics } from '../shared/metrics.js';

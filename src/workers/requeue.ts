@@ -49,7 +49,7 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   // hide the ones behind them. A sweep looks at MAX_PAGES pages at most; rows past that wait for the next one.
   let after: { updatedAt: Date; id: string } | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const rows = await ctx.db.ingestJob.findMany({
+    const rows = await ctx.db.fileJob.findMany({
       where: {
         state: { in: ['queued', 'hashing', 'committing'] },
         updatedAt: { lt: new Date(Date.now() - staleAfterMs) },
@@ -103,6 +103,6 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: Array<{ id: 
         else report.requeued++;
       }
     }
-    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { ingestJobId: id } })));
+    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { fileJobId: id } })));
   }
 }

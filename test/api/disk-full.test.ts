@@ -90,7 +90,7 @@ describe('a full disk', () => {
     await w.api.capacity.assertRoomFor(0);
     const filler = path.join(mountDir, 'enospc', 'filler');
     await fs.writeFile(filler, Buffer.alloc(Math.max(0, (await freeBytes(mountDir)) - MiB / 2)));
-    const jobsBefore = await w.api.db.ingestJob.count();
+    const jobsBefore = await w.api.db.fileJob.count();
 
     // Two parts: the first fits and is staged whole, the second meets ENOSPC; neither may stay behind.
     const res = await upload(randomBytes(64 * 1024)).attach('file', randomBytes(MiB), 'g.bin');
@@ -99,7 +99,7 @@ describe('a full disk', () => {
     expect(res.body).toMatchObject({ status: 507, code: 'insufficient_storage' });
     expect(res.body.detail).toContain('ENOSPC');
     expect(await w.stagedFiles()).toEqual([]);
-    expect(await w.api.db.ingestJob.count()).toBe(jobsBefore);
+    expect(await w.api.db.fileJob.count()).toBe(jobsBefore);
 
     await fs.rm(filler);
     await expectIntact(w, token, stored);

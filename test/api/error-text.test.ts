@@ -31,7 +31,7 @@ describe('error text of a failed job', () => {
     expect(res.status).toBe(202);
     const jobId = res.body.jobs[0].id as string;
     // No worker yet: the staged file becomes a symlink to itself, so hashing it fails with ELOOP and its path.
-    const { stagedPath } = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const { stagedPath } = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     await fs.rm(stagedPath!);
     await fs.symlink(stagedPath!, stagedPath!);
 

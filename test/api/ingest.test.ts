@@ -170,7 +170,7 @@ describe('ingest', () => {
     expect(batch.status).toBe(200);
     expect(batch.body.jobs.map((j: { id: string; state: string }) => [j.id, j.state])).toEqual(ids.map((id: string) => [id, 'committed']));
     // The status routes read a lean row with timestamps formatted by PostgreSQL: the same view as the full row.
-    const rows = await world.api.db.ingestJob.findMany({ where: { id: { in: ids } } });
+    const rows = await world.api.db.fileJob.findMany({ where: { id: { in: ids } } });
     for (const view of batch.body.jobs) {
       const row = rows.find((r) => r.id === view.id)!;
       expect(view).toEqual(toJobView(row));

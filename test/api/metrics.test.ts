@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Prisma } from '../../src/shared/db.js';
+import { Prisma } from '../../src/shared/records/database.js';
 import { PENDING_WAL_ENTRIES, sharedRead } from '../../src/shared/metrics.js';
 import { createWorld, type World } from '../helpers/world.js';
 

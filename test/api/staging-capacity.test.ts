@@ -96,6 +96,6 @@ describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
     expect(over.status, over.text).toBe(507);
     const fits = await upload(randomBytes(256 * KiB));
     expect(fits.status, fits.text).toBe(202);
-    expect(await world.api.db.ingestJob.count({ where: { state: 'queued' } })).toBe(2);
+    expect(await world.api.db.fileJob.count({ where: { state: 'queued' } })).toBe(2);
   });
 });

@@ -105,11 +105,11 @@ describe('per-principal caps on uploads and streams', () => {
     expect(third.body.code).toBe('too_many_requests');
     expect(third.headers['retry-after']).toBeDefined();
 
-    const jobsBefore = await world.api.db.ingestJob.count();
+    const jobsBefore = await world.api.db.fileJob.count();
     const stagedBefore = (await world.stagedFiles()).length;
     const longPoll = await upload(alice).query({ wait: '5' }).attach('file', Buffer.from('would wait'), 'w.txt');
     expect(longPoll.status).toBe(429);
-    expect(await world.api.db.ingestJob.count()).toBe(jobsBefore);
+    expect(await world.api.db.fileJob.count()).toBe(jobsBefore);
     expect(await world.stagedFiles()).toHaveLength(stagedBefore);
 
     open.shift()!.close();
@@ -134,7 +134,7 @@ describe('per-principal caps on uploads and streams', () => {
     await until('the stream to end at exp', () => Promise.race([stream.ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]));
     expect(stream.status()).toBe(200);
     expect(stream.text()).toContain('event: expired');
-    const state = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job } });
+    const state = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job } });
     expect(state.state).toBe('queued');
   });
 });

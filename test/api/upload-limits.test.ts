@@ -25,7 +25,7 @@ describe('upload limits and bad input', () => {
   });
 
   const upload = () => request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`);
-  const jobCount = () => world.api.db.ingestJob.count();
+  const jobCount = () => world.api.db.fileJob.count();
 
   it('answers 413 payload_too_large over MAX_UPLOAD_BYTES, creates no job and leaves staging empty', async () => {
     const before = await jobCount();
@@ -120,7 +120,7 @@ describe('upload limits and bad input', () => {
       expect(job.state).toBe('committed');
       expect(String(job.fileName)).not.toMatch(/[/\\\u0000-\u001f]/);
     }
-    const [a, b, c, d] = (await world.api.db.ingestJob.findMany({ orderBy: { createdAt: 'desc' }, take: 4 })).reverse();
+    const [a, b, c, d] = (await world.api.db.fileJob.findMany({ orderBy: { createdAt: 'desc' }, take: 4 })).reverse();
     expect([a!.fileName, b!.fileName, c!.fileName, d!.fileName]).toEqual(['passwd', 'win.ini', 'evilname.txt', '.hidden']);
     // A part whose name is only "..": the parser keeps no file name, so there is no file to store.
     const dots = await upload().attach('file', randomBytes(8), '..');

@@ -61,7 +61,7 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     const stagedPath = staged[0]!.stagedPath;
     // As if the INSERT had not committed when the connection dropped: no row names the file.
     const neverRecorded = async () => {
-      await world.api.db.$executeRaw`DELETE FROM ingest_jobs WHERE staged_path = ${stagedPath}`;
+      await world.api.db.$executeRaw`DELETE FROM file_jobs WHERE staged_path = ${stagedPath}`;
       await connectionLost();
     };
     await expect(submitUpload(deps({ afterRecord: neverRecorded }), { sub: 'alice', role: 'user' }, staged, { tags: [], metadata: {} })).rejects.toThrow(
@@ -80,6 +80,6 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     const staged = await stage(randomBytes(50));
     await fs.rm(staged[0]!.stagedPath);
     await expect(submitUpload(deps(), { sub: 'alice', role: 'user' }, staged, { tags: [], metadata: {} })).rejects.toMatchObject({ code: 'unavailable' });
-    expect(await world.api.db.ingestJob.count({ where: { stagedPath: staged[0]!.stagedPath } })).toBe(0);
+    expect(await world.api.db.fileJob.count({ where: { stagedPath: staged[0]!.stagedPath } })).toBe(0);
   });
 });

@@ -59,7 +59,7 @@ describe('idle connections (UPLOAD_IDLE_TIMEOUT_MS)', () => {
     await world?.close();
   });
 
-  const jobsOfSub = () => world.api.db.ingestJob.count({ where: { principal: sub } });
+  const jobsOfSub = () => world.api.db.fileJob.count({ where: { principal: sub } });
 
   it('cuts an upload that sends its headers and part of the body and then nothing, removes its staged file, records no job', async () => {
     const boundary = 'STALLBOUNDARY';

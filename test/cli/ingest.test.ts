@@ -31,7 +31,7 @@ describe('artstore ingest', () => {
       .filter((l) => l.startsWith('artstore_http_requests_total') && l.includes('route="/api/v1/files/upload"'))
       .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
   };
-  const jobRows = () => cw.world.api.db.ingestJob.count({ where: { principal: owner } });
+  const jobRows = () => cw.world.api.db.fileJob.count({ where: { principal: owner } });
 
   beforeAll(async () => {
     cw = await createCliWorld();

@@ -72,7 +72,7 @@ const LATE_SECONDS = 30;
 
 async function allJobs(scenario: Scenario): Promise<JobRow[]> {
   const { rows } = await scenario.db.query<JobRow>(
-    `SELECT id, state, file_id, idempotency_key, error_code, error_message, attempts, created_at, finished_at FROM ingest_jobs`,
+    `SELECT id, state, file_id, idempotency_key, error_code, error_message, attempts, created_at, finished_at FROM file_jobs`,
   );
   return rows;
 }
@@ -92,7 +92,7 @@ async function findOrphans(scenario: Scenario): Promise<Orphans> {
     `SELECT id, operation, job_id FROM wal_entries WHERE status = 'pending'`,
   );
   const { rows: strays } = await scenario.db.query<{ id: string }>(
-    `SELECT f.id FROM files f WHERE NOT EXISTS (SELECT 1 FROM ingest_jobs j WHERE j.file_id = f.id AND j.state IN ('committed', 'duplicate'))`,
+    `SELECT f.id FROM files f WHERE NOT EXISTS (SELECT 1 FROM file_jobs j WHERE j.file_id = f.id AND j.state IN ('committed', 'duplicate'))`,
   );
   const blobNames = new Set(blobFiles.map((f) => path.basename(f)));
   const blobRows = new Set(blobs.map((b) => b.sha256.trim()));

@@ -9,7 +9,7 @@ import type { World } from './world.js';
 
 const silent = createLogger({ logLevel: 'silent' }, 'test');
 
-export async function stageIngestJob(world: World, bytes: Buffer, fileId?: string) {
+export async function stageFileJob(world: World, bytes: Buffer, fileId?: string) {
   await fs.mkdir(world.config.stagingPath, { recursive: true });
   const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
   await fs.writeFile(stagedPath, bytes);

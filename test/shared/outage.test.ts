@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createDb, type Db } from '../../src/shared/db.js';
+import { createDb, type Db } from '../../src/shared/records/database.js';
 import { AppError } from '../../src/shared/errors.js';
 import { isOutageError } from '../../src/shared/outage.js';
 import { createProducerConnection } from '../../src/shared/redis.js';
@@ -35,7 +35,7 @@ describe('isOutageError', () => {
   it('recognises PostgreSQL that cannot be reached, through Prisma and through pg', async () => {
     const dead = createDb({ databaseUrl: deadUrl, databasePoolSize: 1 });
     try {
-      expect(isOutageError(await caught(dead.ingestJob.findFirst()))).toBe(true);
+      expect(isOutageError(await caught(dead.fileJob.findFirst()))).toBe(true);
       expect(isOutageError(await caught(dead.$queryRaw`SELECT 1`))).toBe(true);
       expect(isOutageError(await caught(dead.$transaction(async (tx) => tx.file.count())))).toBe(true);
     } finally {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
-import { createDb, Prisma, type Db } from '../../src/shared/db.js';
+import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
 import { encodeCursor, fileSearchSql, type FileSearch, type FileSort } from '../../src/shared/domain/file-search.js';
 
 interface PlanNode {

@@ -17,7 +17,7 @@ import { OWNER_TTL_MS, liveWriters, registerWriter, writerOfFile } from '../../s
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { createWorld, type World } from '../helpers/world.js';
-import { stageIngestJob } from '../helpers/ingest-jobs.js';
+import { stageFileJob } from '../helpers/ingest-jobs.js';
 import { until } from '../helpers/wait.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -38,7 +38,7 @@ describe('blob safety', () => {
     await world?.close();
   });
 
-  const stageJob = (bytes: Buffer, fileId?: string) => stageIngestJob(world, bytes, fileId);
+  const stageJob = (bytes: Buffer, fileId?: string) => stageFileJob(world, bytes, fileId);
 
   /** The state a delete leaves once GC_GRACE_SECONDS have passed: the file gone, its blob unreferenced and due. */
   async function deleteAndAge(fileId: string, digest: string) {
@@ -153,9 +153,9 @@ describe('blob safety', () => {
     // While the first job holds the id, a second job with it cannot even be recorded.
     await expect(stageJob(randomBytes(10), fileId)).rejects.toMatchObject({ code: 'conflict' });
     await expect(world.api.db.$executeRaw`
-      INSERT INTO ingest_jobs (id, kind, state, principal, file_name, content_type, size, file_id)
+      INSERT INTO file_jobs (id, kind, state, principal, file_name, content_type, size, file_id)
       VALUES (${randomUUID()}::uuid, 'ingest', 'queued', 'bob', 'y', 'application/octet-stream', 1, ${fileId}::uuid)`).rejects.toThrow();
-    await world.api.db.ingestJob.update({ where: { id: bad.id }, data: { declaredSha256: '0'.repeat(64) } });
+    await world.api.db.fileJob.update({ where: { id: bad.id }, data: { declaredSha256: '0'.repeat(64) } });
     await expect(runIngest(ctx, bad.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
     const { failIngest } = await import('../../src/shared/domain/ingest-commit.js');
     await failIngest(ctx, bad.id, 'checksum_mismatch', 'declared sha256 differs');
@@ -172,7 +172,7 @@ describe('blob safety', () => {
 
   it('a failed ingest ends failed even when its attr.json cannot be removed', async () => {
     const job = await stageJob(randomBytes(500));
-    await world.api.db.ingestJob.update({ where: { id: job.id }, data: { declaredSha256: '0'.repeat(64) } });
+    await world.api.db.fileJob.update({ where: { id: job.id }, data: { declaredSha256: '0'.repeat(64) } });
     await expect(runIngest(ctx, job.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
     // The WAL entry is pending only once the checksum passed; make it so, with an attr "file" unlink refuses.
     const { attrRelativePath } = await import('../../src/shared/storage/attr-files.js');
@@ -183,7 +183,7 @@ describe('blob safety', () => {
     });
     const { failIngest } = await import('../../src/shared/domain/ingest-commit.js');
     await failIngest(ctx, job.id, 'checksum_mismatch', 'declared sha256 differs');
-    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('failed');
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('failed');
     await fs.rm(path.join(world.config.storagePath, attrPath), { recursive: true });
   });
 
@@ -200,12 +200,12 @@ describe('blob safety', () => {
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
         return Number(row?.n ?? 0) > 0;
       });
-      expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('committing');
+      expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('committing');
       // ...and a second maintenance run does not queue for hours: it is refused.
       await expect(rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent })).rejects.toBeInstanceOf(MaintenanceBusyError);
     });
     await committing;
-    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('committed');
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job.id } })).state).toBe('committed');
     expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(1);
   });
 

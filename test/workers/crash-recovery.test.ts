@@ -76,7 +76,7 @@ describe('crash recovery', () => {
     await fs.mkdir(path.join(world.config.storagePath, 'files/2026/01/01/00'), { recursive: true });
     const createdAt = new Date('2026-01-01T00:30:00.000Z');
     await fs.writeFile(path.join(world.config.storagePath, attrPath), JSON.stringify({ id: fileId, createdAt: createdAt.toISOString() }));
-    await world.api.db.ingestJob.create({
+    await world.api.db.fileJob.create({
       data: {
         id: jobId, kind: 'ingest', state: 'failed', principal: 'alice', fileName: 'x', contentType: 'application/octet-stream',
         size: BigInt(bytes.length), stagedPath: staged, fileId, errorCode: 'internal', finishedAt: new Date(), createdAt,

@@ -65,7 +65,7 @@ describe('ingest job run more than once', () => {
       const ok = results.filter((r) => r.status === 'fulfilled');
       expect(ok.length).toBeGreaterThanOrEqual(1);
       const sha = createHash('sha256').update(bytes).digest('hex');
-      const row = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: job.id } });
+      const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job.id } });
       expect(row.state).toBe('committed');
       expect(await world.api.db.file.count({ where: { sha256: sha } })).toBe(1);
       expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha } })).refCount).toBe(1);

@@ -64,14 +64,14 @@ describe('job finality', () => {
     await startWorker(ctx);
     const jobId = await upload(world, token, { sha256: '0'.repeat(64) });
     await pollUntil('BullMQ failed the job', 20_000, async () => (await bullState(world, jobId)) === 'failed');
-    const open = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const open = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(open.state).toBe('hashing');
 
     await proxy.restore();
     await requeueStaleJobs(ctx, ctx.queues, 0);
     const job = await world.waitForJob(jobId, token, 10_000);
     expect(job).toMatchObject({ state: 'failed', error: { code: 'checksum_mismatch' } });
-    const row = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(row.stagedPath).toBeNull();
     await expect(fs.stat(open.stagedPath!)).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -82,7 +82,7 @@ describe('job finality', () => {
     proxy.cut();
     const jobId = await upload(world, token);
     await pollUntil('BullMQ failed the job', 20_000, async () => (await bullState(world, jobId)) === 'failed');
-    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } })).state).toBe('queued');
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state).toBe('queued');
 
     await proxy.restore();
     const report = await requeueStaleJobs(ctx, ctx.queues, 0);
@@ -117,7 +117,7 @@ describe('job finality', () => {
     const job = await world.waitForJob(jobId, token, 15_000);
     expect(job).toMatchObject({ state: 'failed', error: { code: 'internal' } });
     expect(String((job.error as { message: string }).message)).toMatch(/stopped its worker/);
-    const row = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(row.stagedPath).toBeNull();
   });
 });

@@ -10,7 +10,7 @@ import { runIngest } from '../../src/shared/domain/ingest-commit.js';
 import { withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
-import { stageIngestJob } from '../helpers/ingest-jobs.js';
+import { stageFileJob } from '../helpers/ingest-jobs.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -34,7 +34,7 @@ describe('rebuild-index while workers commit', () => {
   const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
 
   async function ingest(bytes: Buffer, hook?: Parameters<typeof runIngest>[0]['crashPoint']) {
-    const job = await stageIngestJob(world, bytes);
+    const job = await stageFileJob(world, bytes);
     return runIngest(hook ? { ...ctx, crashPoint: hook } : ctx, job.id, noProgress);
   }
 
@@ -87,10 +87,10 @@ describe('rebuild-index while workers commit', () => {
       deleting = runDelete(ctx, del.id);
       // Longer than Prisma's 5 s interactive-transaction timeout: the job must not be failed by it.
       await new Promise((r) => setTimeout(r, 6_000));
-      expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: del.id } })).state).not.toBe('committed');
+      expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: del.id } })).state).not.toBe('committed');
     });
     await deleting;
-    expect((await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: del.id } })).state).toBe('committed');
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: del.id } })).state).toBe('committed');
     expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(0);
   });
 });

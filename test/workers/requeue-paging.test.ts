@@ -26,16 +26,16 @@ describe('requeue sweep paging', () => {
     const lost = randomUUID();
     // Older rows first: the waiting ones fill the first page of the sweep's (updated_at, id) order.
     await world.api.db.$executeRaw`
-      INSERT INTO ingest_jobs (id, kind, state, principal, file_name, content_type, size, file_id, created_at, updated_at)
+      INSERT INTO file_jobs (id, kind, state, principal, file_name, content_type, size, file_id, created_at, updated_at)
       SELECT w.id, 'ingest', 'queued', 'alice', 'w.bin', 'application/octet-stream', 1, gen_random_uuid(),
         now() - interval '2 hours', now() - interval '2 hours' + w.n * interval '1 millisecond'
       FROM unnest(${waiting}::uuid[]) WITH ORDINALITY AS w(id, n)`;
     await world.api.db.$executeRaw`
-      INSERT INTO ingest_jobs (id, kind, state, principal, file_name, content_type, size, file_id, created_at, updated_at)
+      INSERT INTO file_jobs (id, kind, state, principal, file_name, content_type, size, file_id, created_at, updated_at)
       VALUES (${lost}::uuid, 'ingest', 'queued', 'alice', 'lost.bin', 'application/octet-stream', 1, gen_random_uuid(),
         now() - interval '1 hour', now() - interval '1 hour')`;
     // No worker runs in this world: these stay waiting in BullMQ; the lost row's job was never added (or Redis lost it).
-    await enqueue(ctx.queues, world.config, 'ingest-file', waiting.map((id) => ({ id, payload: { ingestJobId: id } })));
+    await enqueue(ctx.queues, world.config, 'ingest-file', waiting.map((id) => ({ id, payload: { fileJobId: id } })));
 
     const report = await requeueStaleJobs(ctx, ctx.queues, 0);
     expect(report.requeued).toBe(1);

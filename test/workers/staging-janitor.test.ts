@@ -49,7 +49,7 @@ describe('staging janitor', () => {
     const token = await world.token('user');
     const res = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', Buffer.from('x'), 'x.txt');
     expect(res.status).toBe(202);
-    const job = await world.api.db.ingestJob.findUniqueOrThrow({ where: { id: res.body.jobs[0].id } });
+    const job = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: res.body.jobs[0].id } });
     const writer = writerOfFile(job.stagedPath!);
     expect(writer).toBe(world.api.stagingWriter.id);
     expect(await liveWriters(world.api.redis, world.config.queuePrefix, [writer!])).toEqual(new Set([writer]));

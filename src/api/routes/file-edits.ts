@@ -9,7 +9,9 @@ import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors, fileMetadataSchema, jobSchema } from '../http/schemas.js';
+import { errors } from '../http/schemas.js';
+import { fileMetadataSchema } from '../../contract/files.js';
+import { jobSchema } from '../../contract/jobs.js';
 
 const PATCH_WAIT_MS = 10_000;
 const MAX_EXISTS = 1000;

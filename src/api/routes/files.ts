@@ -8,7 +8,8 @@ import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors, fileMetadataSchema } from '../http/schemas.js';
+import { errors } from '../http/schemas.js';
+import { fileMetadataSchema } from '../../contract/files.js';
 
 function contentDisposition(fileName: string): string {
   // RFC 8187 ext-value: UTF-8, percent-encoding everything outside attr-char.

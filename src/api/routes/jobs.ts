@@ -2,13 +2,15 @@
 import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import type { IngestJob } from '../../shared/db/generated/client.js';
+import type { FileJob } from '../../shared/db/generated/client.js';
 import { getJob, getJobView, getJobViews } from '../../shared/domain/job-queries.js';
-import { isFinalState, toJobView } from '../../shared/domain/job-view.js';
+import { isFinalState } from '../../contract/jobs.js';
+import { toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors, jobListSchema, jobSchema } from '../http/schemas.js';
+import { errors } from '../http/schemas.js';
+import { jobListSchema, jobSchema } from '../../contract/jobs.js';
 
 const MAX_IDS = 100;
 
@@ -54,7 +56,7 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
   });
   res.flushHeaders();
   let seq = 0;
-  const send = (job: IngestJob) => res.write(`id: ${++seq}\nevent: job\ndata: ${JSON.stringify(toJobView(job))}\n\n`);
+  const send = (job: FileJob) => res.write(`id: ${++seq}\nevent: job\ndata: ${JSON.stringify(toJobView(job))}\n\n`);
   send(last);
   if (isFinalState(last.state)) {
     res.end();

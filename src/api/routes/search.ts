@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { DEFAULT_FILE_SORT, FILE_SORTS, isStorableInstant, searchFiles } from '../../shared/domain/file-search.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors, fileMetadataSchema } from '../http/schemas.js';
+import { errors } from '../http/schemas.js';
+import { fileMetadataSchema } from '../../contract/files.js';
 
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 50;

@@ -1,7 +1,7 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Db, Prisma } from '../db.js';
+import type { Db, Prisma } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';

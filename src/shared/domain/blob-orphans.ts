@@ -1,7 +1,7 @@
 // Bytes in the blob store that no blob row describes (an ingest that failed or was rolled back after its put):
 // adopted as unreferenced rows, so capacity counts them and garbage collection removes them after the grace
 // period through its one safe path (mark, pin check, unlink), never by a direct delete that could race an ingest.
-import type { Db } from '../db.js';
+import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { TEMP_MAX_AGE_MS } from '../storage/store-temp.js';

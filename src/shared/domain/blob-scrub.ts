@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
+import type { Db } from '../records/database.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics.js';

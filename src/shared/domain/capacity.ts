@@ -1,7 +1,7 @@
 // Capacity of the element (SPEC §5): what is stored, what is on its way in, and whether one more byte may be staged.
 import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
+import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 
 export type CapacityStatus = 'ok' | 'warning' | 'critical' | 'full';
@@ -117,7 +117,7 @@ export class CapacityReader {
     // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums.
     const [row] = await this.db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
       SELECT (SELECT sum(size) FROM blobs)::bigint AS used,
-             (SELECT sum(size) FROM ingest_jobs WHERE kind = 'ingest' AND state IN ('queued', 'hashing', 'committing'))::bigint AS pending`;
+             (SELECT sum(size) FROM file_jobs WHERE kind = 'ingest' AND state IN ('queued', 'hashing', 'committing'))::bigint AS pending`;
     const sums = { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) };
     this.lastSums = { ...sums, takenAt: Date.now() };
     return sums;

@@ -1,8 +1,8 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
 import type { Mode } from '../config.js';
-import type { Db } from '../db.js';
-import { Prisma } from '../db.js';
-import type { File, IngestJob } from '../db/generated/client.js';
+import type { Db } from '../records/database.js';
+import { Prisma } from '../records/database.js';
+import type { File, FileJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EnqueueConfig, Queues } from '../queues.js';
@@ -11,7 +11,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { toAttrRecord, toFileMetadata, type FileMetadata } from './file-view.js';
 import type { MetadataPatch } from './file-requests.js';
 import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
-import { isFinalState } from './job-view.js';
+import { isFinalState } from '../../contract/jobs.js';
 import { inMaintenanceSharedTx } from './maintenance-lock.js';
 import { assertModeAllows, MODE_LOCK_SQL, type ModeReader } from './modes.js';
 
@@ -46,17 +46,17 @@ async function modeInTransaction(tx: Prisma.TransactionClient): Promise<Mode> {
   return latest.mode;
 }
 
-const outcome = (job: IngestJob, ranNow: boolean): FileJobOutcome => ({
+const outcome = (job: FileJob, ranNow: boolean): FileJobOutcome => ({
   state: job.state === 'failed' ? 'failed' : 'committed',
   fileId: job.fileId,
   ranNow,
 });
 
-async function loadOpenJob(db: Db, id: string): Promise<IngestJob | FileJobOutcome> {
-  const job = await db.ingestJob.findUnique({ where: { id } });
+async function loadOpenJob(db: Db, id: string): Promise<FileJob | FileJobOutcome> {
+  const job = await db.fileJob.findUnique({ where: { id } });
   if (!job) throw new AppError('not_found', `job ${id} does not exist`);
   if (isFinalState(job.state) || !(await advanceJob(db, id, { state: 'committing', progress: 50, attempts: { increment: 1 } }))) {
-    return outcome(await db.ingestJob.findUniqueOrThrow({ where: { id } }), false);
+    return outcome(await db.fileJob.findUniqueOrThrow({ where: { id } }), false);
   }
   return job;
 }
@@ -117,10 +117,10 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
         if (changed === 0) throw new RevisionMoved();
         const now = new Date();
         await commitWal(tx, wal, now);
-        await tx.ingestJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
+        await tx.fileJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
         return true;
       });
-      return outcome(done ? { ...job, state: 'committed' } : await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }), done);
+      return outcome(done ? { ...job, state: 'committed' } : await db.fileJob.findUniqueOrThrow({ where: { id: job.id } }), done);
     } catch (err) {
       if (!(err instanceof RevisionMoved)) throw err;
       // Another patch won the race: put attr.json back in step with the row before deciding.
@@ -155,10 +155,10 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
       WHERE sha256 = ${row.sha256} RETURNING ref_count, orphaned_at`;
     const now = new Date();
     await commitWal(tx, wal, now);
-    await tx.ingestJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
+    await tx.fileJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
     return blob ?? null;
   });
-  if (released === null) return outcome(await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } }), false);
+  if (released === null) return outcome(await db.fileJob.findUniqueOrThrow({ where: { id: job.id } }), false);
   // A blob left without references is removed by the GC sweep once its grace period has passed.
   return { state: 'committed', fileId: job.fileId, ranNow: true };
 }

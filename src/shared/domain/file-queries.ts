@@ -1,6 +1,6 @@
 // Reading files: metadata rows and their bytes through the blob store interface.
 import type { Readable } from 'node:stream';
-import { poolOf, type Db } from '../db.js';
+import { poolOf, type Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { File } from '../db/generated/client.js';

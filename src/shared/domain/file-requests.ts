@@ -1,8 +1,8 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db.js';
-import { Prisma } from '../db.js';
-import type { File, IngestJob } from '../db/generated/client.js';
+import type { Db } from '../records/database.js';
+import { Prisma } from '../records/database.js';
+import type { File, FileJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
@@ -44,9 +44,9 @@ function jobRow(kind: 'update' | 'delete', principal: Principal, file: File, par
   };
 }
 
-async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: IngestJob): Promise<void> {
+async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: FileJob): Promise<void> {
   try {
-    await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { ingestJobId: job.id } }]);
+    await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { fileJobId: job.id } }]);
   } catch (err) {
     deps.logger.warn({ err, jobId: job.id }, 'enqueue failed; the job stays queued for the requeue sweep');
   }
@@ -69,7 +69,7 @@ export async function requestMetadataUpdate(
   fileId: string,
   patch: MetadataPatch,
   expectedRevision?: number,
-): Promise<IngestJob> {
+): Promise<FileJob> {
   const file = UUID.test(fileId) ? await deps.db.file.findFirst({ where: { id: fileId.toLowerCase(), deletedAt: null } }) : null;
   if (!file) throw new AppError('not_found', `no file ${fileId}`);
   if (!can(principal, 'file:patch-any') && file.owner !== principal.sub) {
@@ -79,7 +79,7 @@ export async function requestMetadataUpdate(
     throw new AppError('precondition_failed', `If-Match names revision ${expectedRevision}; the file is at revision ${file.revision}`);
   }
   const params = { patch: patch as Prisma.InputJsonObject, expectedRevision: expectedRevision ?? null };
-  const job = await deps.db.ingestJob.create({ data: jobRow('update', principal, file, params) });
+  const job = await deps.db.fileJob.create({ data: jobRow('update', principal, file, params) });
   await enqueueAfterCommit(deps, 'update-metadata', job);
   return job;
 }
@@ -88,7 +88,7 @@ export async function requestMetadataUpdate(
  * Deletes a file as readers see it at once (404 from now on) and records a 'delete' job that releases its
  * blob reference; the bytes go when no file references them and the grace period has passed.
  */
-export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<IngestJob> {
+export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
   if (!UUID.test(fileId)) throw new AppError('not_found', `no file ${fileId}`);
   const job = await deps.db.$transaction(async (tx) => {
     const [file] = await tx.$queryRaw<File[]>`
@@ -96,7 +96,7 @@ export async function requestDelete(deps: RequestDeps, principal: Principal, fil
       WHERE id = ${fileId.toLowerCase()}::uuid AND deleted_at IS NULL
       RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
     if (!file) throw new AppError('not_found', `no file ${fileId}`);
-    return tx.ingestJob.create({ data: jobRow('delete', principal, file, {}) });
+    return tx.fileJob.create({ data: jobRow('delete', principal, file, {}) });
   });
   await enqueueAfterCommit(deps, 'delete-file', job);
   return job;

@@ -1,5 +1,5 @@
 // File search and listing (SPEC §5): filters, full text, sort orders and keyset cursors over the live files.
-import { poolOf, Prisma, type Db } from '../db.js';
+import { poolOf, Prisma, type Db } from '../records/database.js';
 import type { File } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import { unstorableTextReason } from '../storable-text.js';

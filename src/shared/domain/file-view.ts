@@ -1,24 +1,9 @@
 // The FileMetadata resource as clients see it (SPEC §5), and the attr.json record of the same file.
+import type { FileMetadata } from '../../contract/files.js';
 import type { File } from '../db/generated/client.js';
 import { ATTR_SCHEMA_VERSION, type AttrRecord } from '../storage/attr-files.js';
 
-export interface FileMetadata {
-  id: string;
-  fileName: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  description: string | null;
-  version: string | null;
-  tags: string[];
-  metadata: Record<string, unknown>;
-  owner: string;
-  ownerName: string | null;
-  createdAt: string;
-  updatedAt: string;
-  revision: number;
-  elementId: string;
-}
+export type { FileMetadata };
 
 type FileFields = File;
 

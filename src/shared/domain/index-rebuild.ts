@@ -4,11 +4,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { Prisma, type Db } from '../db.js';
+import { Prisma, type Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { ATTR_SCHEMA_VERSION, AttrFileStore, type AttrRecord } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { FINAL_JOB_STATES } from './job-view.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { withMaintenanceLock } from './maintenance-lock.js';
 
 export interface RebuildDeps {
@@ -352,14 +352,14 @@ async function writeBatch(db: Db, blobStore: BlobStore, rows: Candidate[], blobS
  * (that commit releases it): counting only live files would release such a reference twice.
  */
 const HOLDS_REFERENCE = Prisma.sql`(f.deleted_at IS NULL OR EXISTS (
-  SELECT 1 FROM ingest_jobs j WHERE j.file_id = f.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[])))`;
+  SELECT 1 FROM file_jobs j WHERE j.file_id = f.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[])))`;
 
 /**
  * A deletion readers already see (the row) whose job has not yet tombstoned attr.json stays: the attr file is
  * the truth for everything else, but it is not yet the truth about this deletion.
  */
 const KEEP_DELETION_IN_FLIGHT = Prisma.sql`CASE WHEN files.deleted_at IS NOT NULL AND EXISTS (
-  SELECT 1 FROM ingest_jobs j WHERE j.file_id = files.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[]))
+  SELECT 1 FROM file_jobs j WHERE j.file_id = files.id AND j.kind = 'delete' AND j.state <> ALL(${[...FINAL_JOB_STATES]}::text[]))
   THEN files.deleted_at ELSE EXCLUDED.deleted_at END`;
 
 /** Of these file ids, those a job is committing right now (a pending WAL entry names them). */

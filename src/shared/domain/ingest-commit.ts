@@ -1,8 +1,8 @@
 // The ingest rules (SPEC §1): hash, verify, WAL pending, blob, attr.json, then metadata + WAL committed in one
 // transaction. Every step is idempotent, so a job that runs twice (BullMQ is at-least-once) yields one file.
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
-import type { IngestJob } from '../db/generated/client.js';
+import type { Db } from '../records/database.js';
+import type { FileJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
@@ -11,9 +11,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { toAttrRecord, type FileMetadata } from './file-view.js';
-import { isFinalState } from './job-view.js';
+import { isFinalState } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
-import { claimIngestJob, commitIngest, prepareIngestCommit } from './ingest-sql.js';
+import { claimFileJob, commitIngest, prepareIngestCommit } from './ingest-sql.js';
 import { markJobFailed } from './job-steps.js';
 
 export interface IngestDeps {
@@ -66,7 +66,7 @@ export class BlobInGcError extends Error {
   }
 }
 
-function outcomeOf(job: IngestJob): IngestOutcome {
+function outcomeOf(job: FileJob): IngestOutcome {
   return {
     state: job.state as IngestOutcome['state'],
     fileId: job.state === 'failed' ? undefined : job.fileId,
@@ -77,19 +77,19 @@ function outcomeOf(job: IngestJob): IngestOutcome {
 }
 
 async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
-  return outcomeOf(await db.ingestJob.findUniqueOrThrow({ where: { id } }));
+  return outcomeOf(await db.fileJob.findUniqueOrThrow({ where: { id } }));
 }
 
 /** Files smaller than this report no intermediate progress: for them it is noise, and a Redis call each. */
 const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
 /** Runs the ingest job to a final state. Throws AppError (permanent or transient) or infrastructure errors. */
-export async function runIngest(deps: IngestDeps, ingestJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
+export async function runIngest(deps: IngestDeps, fileJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
   const { db, blobStore, attrStore, hashPool } = deps;
-  const job = await claimIngestJob(db, ingestJobId);
+  const job = await claimFileJob(db, fileJobId);
   if (!job) {
-    const latest = await db.ingestJob.findUnique({ where: { id: ingestJobId } });
-    if (!latest) throw new AppError('not_found', `ingest job ${ingestJobId} does not exist`);
+    const latest = await db.fileJob.findUnique({ where: { id: fileJobId } });
+    if (!latest) throw new AppError('not_found', `ingest job ${fileJobId} does not exist`);
     // A run that died between the commit and removing its staged file left it behind: this run removes it.
     if (latest.stagedPath && isInStaging(deps.config.stagingPath, latest.stagedPath)) await removeStagedFiles([latest.stagedPath]);
     return outcomeOf(latest);
@@ -110,7 +110,7 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
     digest = await hashPool.hashFile(staged, Number(job.size));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const latest = await db.ingestJob.findUniqueOrThrow({ where: { id: job.id } });
+    const latest = await db.fileJob.findUniqueOrThrow({ where: { id: job.id } });
     if (isFinalState(latest.state)) return outcomeOf(latest);
     const stored = latest.sha256 ? await blobStore.stat(latest.sha256) : null;
     if (!latest.sha256 || !stored || stored.size !== Number(latest.size)) {
@@ -194,9 +194,9 @@ export async function runIngest(deps: IngestDeps, ingestJobId: string, report: P
  * the job still claims its file id, so a new upload with the same client-chosen id cannot have written one yet.
  * A blob written by this job stays for recovery/GC, which own unreferenced blobs.
  */
-export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, ingestJobId: string, code: string, message: string): Promise<void> {
+export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, fileJobId: string, code: string, message: string): Promise<void> {
   const { db } = deps;
-  const failed = await markJobFailed(db, ingestJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
+  const failed = await markJobFailed(db, fileJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending) return;
     const [row] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM files WHERE id = ${job.fileId}::uuid`;
     if (Number(row?.n ?? 0) > 0) return;
@@ -210,6 +210,6 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
   const { job } = failed;
   if (job.stagedPath) {
     await removeStagedFiles([job.stagedPath]);
-    await db.ingestJob.update({ where: { id: job.id }, data: { stagedPath: null } });
+    await db.fileJob.update({ where: { id: job.id }, data: { stagedPath: null } });
   }
 }

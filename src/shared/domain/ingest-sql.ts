@@ -1,11 +1,11 @@
 // The ingest hot path as three SQL statements (claim, prepare, commit), one round trip each, on the pool under
 // Prisma: the query compiler and interactive-transaction round trips cost more CPU than the work itself (bench/).
 import { randomUUID } from 'node:crypto';
-import { poolOf, type Db } from '../db.js';
-import type { IngestJob } from '../db/generated/client.js';
+import { poolOf, type Db } from '../records/database.js';
+import type { FileJob } from '../db/generated/client.js';
 import type { FileMetadata } from './file-view.js';
-import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
-import { FINAL_JOB_STATES } from './job-view.js';
+import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 
 const FINAL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
@@ -14,14 +14,14 @@ const FINAL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
  * Moves a non-final job to `hashing` (attempts + 1) and returns its row, or null when the job is already final
  * or does not exist (the caller tells the two apart).
  */
-export async function claimIngestJob(db: Db, id: string): Promise<IngestJob | null> {
-  const { rows: [row] } = await poolOf(db).query<IngestJobRow>(
-    `UPDATE ingest_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
+export async function claimFileJob(db: Db, id: string): Promise<FileJob | null> {
+  const { rows: [row] } = await poolOf(db).query<FileJobRow>(
+    `UPDATE file_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
      WHERE id = $1 AND state NOT IN (${FINAL})
      RETURNING ${INGEST_JOB_COLUMNS}`,
     [id],
   );
-  return row ? ingestJobFromRow(row) : null;
+  return row ? fileJobFromRow(row) : null;
 }
 
 /** What the blob store should do with bytes that are already there (decided from the blob's row). */
@@ -46,7 +46,7 @@ export type PreparedCommit =
  */
 export async function prepareIngestCommit(
   db: Db,
-  job: Pick<IngestJob, 'id' | 'fileId' | 'principal'>,
+  job: Pick<FileJob, 'id' | 'fileId' | 'principal'>,
   sha256: string,
   operation: string,
   payload: Record<string, unknown>,
@@ -58,7 +58,7 @@ export async function prepareIngestCommit(
     `WITH taken AS (SELECT EXISTS (SELECT 1 FROM files WHERE id = $2) AS taken),
     blob AS (SELECT gc_started_at, corrupt_at FROM blobs WHERE sha256 = $3 FOR SHARE),
     job AS (
-      UPDATE ingest_jobs SET state = 'committing', progress = 50, sha256 = $3, updated_at = now()
+      UPDATE file_jobs SET state = 'committing', progress = 50, sha256 = $3, updated_at = now()
       WHERE id = $1 AND state NOT IN (${FINAL}) AND NOT (SELECT taken FROM taken)
         AND NOT EXISTS (SELECT 1 FROM blob WHERE gc_started_at IS NOT NULL)
       RETURNING id
@@ -148,7 +148,7 @@ export async function commitIngest(
       RETURNING w.id
     ),
     job AS (
-      UPDATE ingest_jobs SET
+      UPDATE file_jobs SET
         state = CASE WHEN EXISTS (SELECT 1 FROM existing) THEN 'duplicate' ELSE 'committed' END,
         progress = 100, duplicate_of = (SELECT id FROM existing), error_code = NULL,
         error_message = NULL, finished_at = now(), updated_at = now()

@@ -2,16 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { poolOf, type Db } from '../db.js';
-import type { IngestJob } from '../db/generated/client.js';
+import { poolOf, type Db } from '../records/database.js';
+import type { FileJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { isOutageError } from '../outage.js';
-import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
-import { isFinalState } from './job-view.js';
+import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
+import { isFinalState } from '../../contract/jobs.js';
 import type { Principal } from './principal.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600 * 1_000;
@@ -43,7 +43,7 @@ export interface SubmitDeps {
 }
 
 export interface SubmitResult {
-  jobs: IngestJob[];
+  jobs: FileJob[];
   /** true when an earlier request with the same Idempotency-Key already created these jobs. */
   replayed: boolean;
 }
@@ -103,10 +103,10 @@ export async function submitUpload(
   return result;
 }
 
-async function enqueueJobs(deps: SubmitDeps, jobs: IngestJob[]): Promise<void> {
+async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
   if (jobs.length === 0) return;
   try {
-    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
+    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { fileJobId: j.id } })));
   } catch (err) {
     // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
     deps.logger.warn({ err, jobIds: jobs.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
@@ -139,7 +139,7 @@ class OutageSettler {
       const batch = [...this.paths];
       try {
         const { rows } = await poolOf(this.deps.db).query<{ staged_path: string }>(
-          'SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY($1::text[])',
+          'SELECT staged_path FROM file_jobs WHERE staged_path = ANY($1::text[])',
           [batch],
         );
         const owned = new Set(rows.map((r) => r.staged_path));
@@ -165,19 +165,19 @@ function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): void {
 }
 
 /** The jobs an earlier request with this Idempotency-Key created, in batch order. */
-async function jobsOfKey(db: Db, principal: string, idempotencyKey: string): Promise<IngestJob[]> {
-  const { rows } = await poolOf(db).query<IngestJobRow>(
-    `SELECT ${INGEST_JOB_COLUMNS} FROM ingest_jobs WHERE principal = $1 AND idempotency_key = $2 ORDER BY batch_index`,
+async function jobsOfKey(db: Db, principal: string, idempotencyKey: string): Promise<FileJob[]> {
+  const { rows } = await poolOf(db).query<FileJobRow>(
+    `SELECT ${INGEST_JOB_COLUMNS} FROM file_jobs WHERE principal = $1 AND idempotency_key = $2 ORDER BY batch_index`,
     [principal, idempotencyKey],
   );
-  return rows.map(ingestJobFromRow);
+  return rows.map(fileJobFromRow);
 }
 
 const isUniqueViolation = (err: unknown, constraint?: string) =>
   (err as { code?: string }).code === '23505' && (constraint === undefined || (err as { constraint?: string }).constraint === constraint);
 
 /** The unique index that lets one unfinished (or successful) ingest job at a time hold a file id. */
-const FILE_ID_CLAIM = 'ingest_jobs_file_id_claim_key';
+const FILE_ID_CLAIM = 'file_jobs_file_id_claim_key';
 
 /**
  * Plain SQL, no interactive transaction: each statement is atomic on its own and the unique (principal, key,
@@ -199,12 +199,12 @@ async function recordJobs(
       }
       if (earlier.length > 0) {
         // Past the window the key is free again: detach it from the old jobs.
-        await pool.query('UPDATE ingest_jobs SET idempotency_key = NULL WHERE principal = $1 AND idempotency_key = $2', [principal.sub, idempotencyKey]);
+        await pool.query('UPDATE file_jobs SET idempotency_key = NULL WHERE principal = $1 AND idempotency_key = $2', [principal.sub, idempotencyKey]);
       }
     }
     if (fields.fileId) {
       const { rows: [row] } = await pool.query<{ taken: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) OR EXISTS (SELECT 1 FROM ingest_jobs WHERE file_id = $1 AND state <> 'failed') AS taken`,
+        `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) OR EXISTS (SELECT 1 FROM file_jobs WHERE file_id = $1 AND state <> 'failed') AS taken`,
         [fields.fileId],
       );
       if (row?.taken) throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
@@ -220,8 +220,8 @@ async function recordJobs(
       file_id: fields.fileId ?? randomUUID(),
       declared_sha256: fields.sha256?.[index] ?? null,
     }));
-    const { rows: inserted } = await pool.query<IngestJobRow>(
-      `INSERT INTO ingest_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
+    const { rows: inserted } = await pool.query<FileJobRow>(
+      `INSERT INTO file_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
          content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
        SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, r.declared_sha256,
          r.file_id, $5::jsonb, $6, $6
@@ -230,7 +230,7 @@ async function recordJobs(
        RETURNING ${INGEST_JOB_COLUMNS}`,
       [JSON.stringify(rows), principal.sub, principal.name ?? null, idempotencyKey ?? null, JSON.stringify(params), new Date()],
     );
-    return { jobs: inserted.map(ingestJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex), replayed: false };
+    return { jobs: inserted.map(fileJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex), replayed: false };
   } catch (err) {
     // Two requests raced with the same key: the loser answers with the winner's jobs.
     if (idempotencyKey && isUniqueViolation(err)) {

@@ -1,21 +1,22 @@
 // Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { poolOf, type Db } from '../db.js';
-import type { IngestJob } from '../db/generated/client.js';
+import { poolOf, type Db } from '../records/database.js';
+import type { FileJob } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
-import { INGEST_JOB_COLUMNS, ingestJobFromRow, type IngestJobRow } from './job-rows.js';
-import { isFinalState, toJobView, type JobView, type JobViewSource } from './job-view.js';
+import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
+import { isFinalState } from '../../contract/jobs.js';
+import { toJobView, type JobView, type JobViewSource } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The rows among ids (plain SQL: status polling is the hottest read), optionally only those of one principal. */
-async function selectJobs(db: Db, ids: string[], principal?: string): Promise<IngestJob[]> {
-  const { rows } = await poolOf(db).query<IngestJobRow>(
-    `SELECT ${INGEST_JOB_COLUMNS} FROM ingest_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
+async function selectJobs(db: Db, ids: string[], principal?: string): Promise<FileJob[]> {
+  const { rows } = await poolOf(db).query<FileJobRow>(
+    `SELECT ${INGEST_JOB_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
     [ids, principal ?? null],
   );
-  return rows.map(ingestJobFromRow);
+  return rows.map(fileJobFromRow);
 }
 
 // Only what a Job view shows, timestamps formatted by PostgreSQL: status polling reads up to 100 jobs a request.
@@ -31,7 +32,7 @@ export async function getJobViews(db: Db, principal: Principal, ids: string[]): 
   const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
   if (wanted.length === 0) return [];
   const { rows } = await poolOf(db).query<JobViewSource>(
-    `SELECT ${JOB_VIEW_COLUMNS} FROM ingest_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
+    `SELECT ${JOB_VIEW_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
     [wanted, ownerFilter(principal) ?? null],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -53,7 +54,7 @@ function ownerFilter(principal: Principal): string | undefined {
 }
 
 /** One job; 404 when it does not exist or belongs to someone the principal may not see. */
-export async function getJob(db: Db, principal: Principal, id: string): Promise<IngestJob> {
+export async function getJob(db: Db, principal: Principal, id: string): Promise<FileJob> {
   const [job] = UUID.test(id) ? await selectJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
   if (!job) throw new AppError('not_found', `no job ${id}`);
   return job;
@@ -63,7 +64,7 @@ export async function getJob(db: Db, principal: Principal, id: string): Promise<
  * Polls the database until every job is final or timeoutMs passes (or signal aborts); returns the latest rows.
  * The database is the truth and is shared by every API process, so this works whichever worker runs the job.
  */
-export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, signal?: AbortSignal): Promise<IngestJob[]> {
+export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, signal?: AbortSignal): Promise<FileJob[]> {
   const deadline = Date.now() + timeoutMs;
   let delay = 25;
   while (true) {

@@ -1,9 +1,9 @@
 // Steps every file job shares: guarded state moves, its WAL entry, and ending it as failed.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db.js';
-import { Prisma } from '../db.js';
-import type { IngestJob, WalEntry } from '../db/generated/client.js';
-import { FINAL_JOB_STATES } from './job-view.js';
+import type { Db } from '../records/database.js';
+import { Prisma } from '../records/database.js';
+import type { FileJob, WalEntry } from '../db/generated/client.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
 export type WalOperation = 'file_create' | 'file_update' | 'file_delete' | 'mode_change' | 'blob_gc';
 
@@ -11,8 +11,8 @@ export type WalOperation = 'file_create' | 'file_update' | 'file_delete' | 'mode
  * Moves a job between non-final states. Returns false when the job is already final: a concurrent run of the
  * same job finished first, and a late progress update must never overwrite its outcome.
  */
-export async function advanceJob(db: Db, id: string, data: Prisma.IngestJobUpdateManyMutationInput): Promise<boolean> {
-  const { count } = await db.ingestJob.updateMany({
+export async function advanceJob(db: Db, id: string, data: Prisma.FileJobUpdateManyMutationInput): Promise<boolean> {
+  const { count } = await db.fileJob.updateMany({
     where: { id, state: { notIn: [...FINAL_JOB_STATES] } },
     data: { ...data, updatedAt: new Date() },
   });
@@ -22,7 +22,7 @@ export async function advanceJob(db: Db, id: string, data: Prisma.IngestJobUpdat
 /** The job's WAL entry for operation, created pending on first use (one entry per job and operation). */
 export async function pendingWalEntry(
   db: Db,
-  job: Pick<IngestJob, 'id' | 'fileId' | 'principal'>,
+  job: Pick<FileJob, 'id' | 'fileId' | 'principal'>,
   operation: WalOperation,
   payload: Prisma.InputJsonObject,
 ): Promise<WalEntry> {
@@ -48,7 +48,7 @@ export async function commitWal(tx: Prisma.TransactionClient, wal: Pick<WalEntry
 }
 
 export interface FailedJob {
-  job: IngestJob;
+  job: FileJob;
   /** true when the job's WAL entry was pending (its side effects may need undoing). */
   walWasPending: boolean;
 }
@@ -64,7 +64,7 @@ export async function markJobFailed(
   code: string,
   message: string,
   /** Runs inside the transaction, before the job becomes final (undo side effects while the job still owns them). */
-  beforeFinal?: (tx: Prisma.TransactionClient, job: IngestJob, walWasPending: boolean) => Promise<void>,
+  beforeFinal?: (tx: Prisma.TransactionClient, job: FileJob, walWasPending: boolean) => Promise<void>,
 ): Promise<FailedJob | null> {
   return db.$transaction(async (tx) => {
     const [wal] = await tx.$queryRaw<Array<{ id: bigint; status: string; started_at: Date }>>`
@@ -72,12 +72,12 @@ export async function markJobFailed(
     if (wal?.status === 'committed') return null;
     if (beforeFinal) {
       const [current] = await tx.$queryRaw<Array<{ id: string }>>`
-        SELECT id FROM ingest_jobs WHERE id = ${jobId}::uuid AND state <> ALL(${[...FINAL_JOB_STATES]}::text[]) FOR UPDATE`;
+        SELECT id FROM file_jobs WHERE id = ${jobId}::uuid AND state <> ALL(${[...FINAL_JOB_STATES]}::text[]) FOR UPDATE`;
       if (!current) return null;
-      await beforeFinal(tx, await tx.ingestJob.findUniqueOrThrow({ where: { id: jobId } }), wal?.status === 'pending');
+      await beforeFinal(tx, await tx.fileJob.findUniqueOrThrow({ where: { id: jobId } }), wal?.status === 'pending');
     }
     const now = new Date();
-    const { count } = await tx.ingestJob.updateMany({
+    const { count } = await tx.fileJob.updateMany({
       where: { id: jobId, state: { notIn: [...FINAL_JOB_STATES] } },
       data: { state: 'failed', errorCode: code, errorMessage: message.slice(0, 2_000), finishedAt: now, updatedAt: now },
     });
@@ -88,7 +88,7 @@ export async function markJobFailed(
         data: { status: 'failed', error: `${code}: ${message}`.slice(0, 2_000), completedAt: now, durationMs: now.getTime() - wal.started_at.getTime() },
       });
     }
-    const job = await tx.ingestJob.findUniqueOrThrow({ where: { id: jobId } });
+    const job = await tx.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     return { job, walWasPending: wal?.status === 'pending' };
   });
 }

@@ -1,9 +1,8 @@
-// The Job resource as clients see it (SPEC §5), built from an IngestJob row.
-import type { IngestJob } from '../db/generated/client.js';
+// The Job resource as clients see it (SPEC §5), built from an FileJob row.
+import type { FileJob } from '../db/generated/client.js';
 import type { FileMetadata } from './file-view.js';
 
-export const FINAL_JOB_STATES = ['committed', 'duplicate', 'failed'] as const;
-export type JobState = 'queued' | 'hashing' | 'committing' | (typeof FINAL_JOB_STATES)[number];
+import type { JobState } from '../../contract/jobs.js';
 
 export interface JobView {
   id: string;
@@ -23,13 +22,9 @@ export interface JobView {
   file?: FileMetadata;
 }
 
-export function isFinalState(state: string): boolean {
-  return (FINAL_JOB_STATES as readonly string[]).includes(state);
-}
-
-/** What a Job view is built from: an IngestJob row, or the leaner status row (timestamps already ISO text). */
+/** What a Job view is built from: an FileJob row, or the leaner status row (timestamps already ISO text). */
 export type JobViewSource = Pick<
-  IngestJob,
+  FileJob,
   'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts'
 > & {
   size: bigint | number | string;

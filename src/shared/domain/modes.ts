@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config, Mode } from '../config.js';
-import type { Db } from '../db.js';
+import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 
 export type ModeOperation = 'upload' | 'read' | 'download' | 'patch' | 'delete';

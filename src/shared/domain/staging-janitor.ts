@@ -4,11 +4,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
+import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { confirmedLive, isAbandoned, writerOfFile } from '../storage/writers.js';
-import { FINAL_JOB_STATES } from './job-view.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
 export interface JanitorReport {
   scanned: number;
@@ -38,7 +38,7 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   if (files.length === 0) return { scanned: names.length, removed: 0, kept: 0 };
   const owners = await deps.db.$queryRaw<Array<{ staged_path: string; final: boolean }>>`
     SELECT staged_path, state = ANY(${[...FINAL_JOB_STATES]}::text[]) AS final
-    FROM ingest_jobs WHERE staged_path = ANY(${files.map((f) => f.file)}::text[])`;
+    FROM file_jobs WHERE staged_path = ANY(${files.map((f) => f.file)}::text[])`;
   const finished = new Set(owners.filter((o) => o.final).map((o) => o.staged_path));
   // A job that is not final still owns its staged file, however old (a long queue, a paused worker).
   const keep = new Set(owners.filter((o) => !o.final).map((o) => o.staged_path));
@@ -55,7 +55,7 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   // Confirming a writer dead took a while: a file a job claimed meanwhile is the job's now.
   if (candidates.length > 0) {
     const claimed = await deps.db.$queryRaw<Array<{ staged_path: string }>>`
-      SELECT staged_path FROM ingest_jobs WHERE staged_path = ANY(${candidates}::text[])`;
+      SELECT staged_path FROM file_jobs WHERE staged_path = ANY(${candidates}::text[])`;
     const claimedMeanwhile = new Set(claimed.map((c) => c.staged_path));
     candidates = candidates.filter((f) => !claimedMeanwhile.has(f));
   }

@@ -1,8 +1,8 @@
 // WAL recovery: pending entries older than the lease are rolled forward (their job runs again, idempotently)
 // or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
 import type { Config } from '../config.js';
-import type { Db } from '../db.js';
-import type { IngestJob, WalEntry } from '../db/generated/client.js';
+import type { Db } from '../records/database.js';
+import type { FileJob, WalEntry } from '../db/generated/client.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
 import type { AttrFileStore } from '../storage/attr-files.js';
@@ -11,7 +11,7 @@ import { removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc } from './blob-gc.js';
 import { adoptUnrecordedBlobs } from './blob-orphans.js';
 import { toAttrRecord, toFileMetadata } from './file-view.js';
-import { isFinalState } from './job-view.js';
+import { isFinalState } from '../../contract/jobs.js';
 
 export interface RecoveryDeps {
   db: Db;
@@ -49,7 +49,7 @@ async function settle(db: Db, entry: WalEntry, status: 'rolled_back' | 'committe
  * it stored that no row describes are adopted as an unreferenced blob, which GC removes after the grace period
  * unless another ingest takes them first: deleting them here could race an ingest that found them present.
  */
-async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: IngestJob | null): Promise<void> {
+async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: FileJob | null): Promise<void> {
   const p = entry.payload as Payload;
   if (!(await settle(deps.db, entry, 'rolled_back', 'recovery: the ingest ended without a commit'))) return;
   if (p.fileId && p.attrPath && job && (await deps.db.file.count({ where: { id: p.fileId } })) === 0) {
@@ -72,7 +72,7 @@ export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.
   });
   for (const entry of stale) {
     try {
-      const job = entry.jobId ? await db.ingestJob.findUnique({ where: { id: entry.jobId } }) : null;
+      const job = entry.jobId ? await db.fileJob.findUnique({ where: { id: entry.jobId } }) : null;
       const jobName = JOB_OF_OPERATION[entry.operation];
       if (entry.operation === 'blob_gc') {
         // GC marked the blob before touching its bytes: finishing the run is always safe.
@@ -84,9 +84,9 @@ export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.
         // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
         // since readers already see the file as gone.
         if (isFinalState(job.state)) {
-          await db.ingestJob.update({ where: { id: job.id }, data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() } });
+          await db.fileJob.update({ where: { id: job.id }, data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() } });
         }
-        await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { ingestJobId: job.id } }]);
+        await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { fileJobId: job.id } }]);
         report.rolledForward++;
       } else if (entry.operation === 'file_create') {
         await rollBackCreate(deps, entry, job);

@@ -3,11 +3,11 @@
 // findFirst where the pool costs 0.12 ms (bench/), which decides the req/s of status polling and ingest.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from './db/generated/client.js';
-import type { Config } from './config.js';
+import { PrismaClient } from '../db/generated/client.js';
+import type { Config } from '../config.js';
 
 export type Db = PrismaClient;
-export { Prisma } from './db/generated/client.js';
+export { Prisma } from '../db/generated/client.js';
 
 const pools = new WeakMap<Db, pg.Pool>();
 

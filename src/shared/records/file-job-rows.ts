@@ -1,12 +1,12 @@
-// ingest_jobs rows read with plain SQL (the hot status and ingest paths), mapped to the Prisma IngestJob shape.
-import type { IngestJob } from '../db/generated/client.js';
+// file_jobs rows read with plain SQL (the hot status and ingest paths), mapped to the Prisma FileJob shape.
+import type { FileJob } from '../db/generated/client.js';
 
-/** Every column of ingest_jobs, in the shape ingestJobFromRow reads. */
+/** Every column of file_jobs, in the shape fileJobFromRow reads. */
 export const INGEST_JOB_COLUMNS = `id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
   content_type, size, staged_path, declared_sha256, sha256, file_id, duplicate_of, params, error_code, error_message,
   attempts, created_at, updated_at, finished_at`;
 
-export interface IngestJobRow {
+export interface FileJobRow {
   id: string;
   kind: string;
   state: string;
@@ -24,7 +24,7 @@ export interface IngestJobRow {
   sha256: string | null;
   file_id: string;
   duplicate_of: string | null;
-  params: IngestJob['params'];
+  params: FileJob['params'];
   error_code: string | null;
   error_message: string | null;
   attempts: number;
@@ -33,7 +33,7 @@ export interface IngestJobRow {
   finished_at: Date | null;
 }
 
-export function ingestJobFromRow(r: IngestJobRow): IngestJob {
+export function fileJobFromRow(r: FileJobRow): FileJob {
   return {
     id: r.id,
     kind: r.kind,
