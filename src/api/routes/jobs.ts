@@ -4,13 +4,12 @@ import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import type { FileJob } from '../../shared/db/generated/client.js';
 import { getJob, getJobView, getJobViews } from '../../shared/domain/job-queries.js';
-import { isFinalState } from '../../contract/jobs.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/schemas.js';
-import { jobListSchema, jobSchema } from '../../contract/jobs.js';
+import { isFinalState, jobListSchema, jobSchema } from '../../contract/jobs.js';
 
 const MAX_IDS = 100;
 

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { getFilesByIds } from '../../shared/domain/file-queries.js';
 import { submitUpload, type StagedUpload } from '../../shared/domain/ingest-submit.js';
 import { waitForJobs } from '../../shared/domain/job-queries.js';
-import { isFinalState } from '../../contract/jobs.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import type { StagingReservation } from '../../shared/domain/capacity.js';
 import { removeStagedFiles } from '../../shared/storage/staging.js';
@@ -15,7 +14,7 @@ import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
 import { stagingEngine } from '../staging-engine.js';
 import { errors } from '../http/schemas.js';
-import { jobListSchema } from '../../contract/jobs.js';
+import { isFinalState, jobListSchema } from '../../contract/jobs.js';
 import {
   parseIdempotencyKey,
   parseUploadFields,
