@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { pipeline } from 'node:stream/promises';
 import { getFileMetadata, getServableFile, openFileContent, readFileRange, SMALL_RANGE_MAX_BYTES } from '../../shared/domain/file-queries.js';
-import type { FileMetadata } from '../../shared/domain/file-view.js';
+import type { FileMetadata } from '../../contract/files.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';

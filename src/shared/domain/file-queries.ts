@@ -4,7 +4,8 @@ import { poolOf, type Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { File } from '../db/generated/client.js';
-import { fileColumns, toFileMetadata, type FileMetadata } from './file-view.js';
+import { type FileMetadata } from '../../contract/files.js';
+import { fileColumns, toFileMetadata } from '../records/files.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

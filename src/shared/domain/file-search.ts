@@ -3,7 +3,8 @@ import { poolOf, Prisma, type Db } from '../records/database.js';
 import type { File } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
 import { unstorableTextReason } from '../storable-text.js';
-import { fileColumns, toFileMetadata, type FileMetadata } from './file-view.js';
+import { type FileMetadata } from '../../contract/files.js';
+import { fileColumns, toFileMetadata } from '../records/files.js';
 
 export const FILE_SORTS = ['createdAt', '-createdAt', 'size', '-size', 'fileName'] as const;
 export type FileSort = (typeof FILE_SORTS)[number];

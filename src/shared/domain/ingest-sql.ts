@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { poolOf, type Db } from '../records/database.js';
 import type { FileJob } from '../db/generated/client.js';
-import type { FileMetadata } from './file-view.js';
+import type { FileMetadata } from '../../contract/files.js';
 import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';

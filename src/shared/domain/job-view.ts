@@ -1,6 +1,6 @@
 // The Job resource as clients see it (SPEC §5), built from an FileJob row.
 import type { FileJob } from '../db/generated/client.js';
-import type { FileMetadata } from './file-view.js';
+import type { FileMetadata } from '../../contract/files.js';
 
 import type { JobState } from '../../contract/jobs.js';
 

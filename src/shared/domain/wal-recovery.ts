@@ -5,12 +5,12 @@ import type { Db } from '../records/database.js';
 import type { FileJob, WalEntry } from '../db/generated/client.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
-import type { AttrFileStore } from '../storage/attr-files.js';
+import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc } from './blob-gc.js';
 import { adoptUnrecordedBlobs } from './blob-orphans.js';
-import { toAttrRecord, toFileMetadata } from './file-view.js';
+import { toFileMetadata } from '../records/files.js';
 import { isFinalState } from '../../contract/jobs.js';
 
 export interface RecoveryDeps {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeIfExists, writeFileAtomic, type TempFileOptions } from './durable-fs.js';
 import { storeTempDir } from './store-temp.js';
+import type { FileMetadata } from '../../contract/files.js';
 
 export const ATTR_SCHEMA_VERSION = 1;
 
@@ -69,4 +70,13 @@ export class AttrFileStore {
   async remove(relative: string): Promise<boolean> {
     return removeIfExists(this.resolve(relative));
   }
+}
+
+/** The attr.json record of a file: its metadata and where its bytes are. */
+export function toAttrRecord(meta: FileMetadata, storageKey: string): AttrRecord {
+  return {
+    schemaVersion: ATTR_SCHEMA_VERSION,
+    ...meta,
+    blob: { sha256: meta.sha256, size: meta.size, storageKey },
+  };
 }

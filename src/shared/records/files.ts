@@ -1,11 +1,6 @@
-// The FileMetadata resource as clients see it (SPEC §5), and the attr.json record of the same file.
+// The files table's record: its columns for plain-SQL reads and the mapping of a row to the FileMetadata resource.
 import type { FileMetadata } from '../../contract/files.js';
 import type { File } from '../db/generated/client.js';
-import { ATTR_SCHEMA_VERSION, type AttrRecord } from '../storage/attr-files.js';
-
-export type { FileMetadata };
-
-type FileFields = File;
 
 /**
  * The files columns under the names of the File row, for plain-SQL reads that map with toFileMetadata (int8 size
@@ -22,7 +17,7 @@ export function fileColumns(alias?: string): string {
   ].join(', ');
 }
 
-export function toFileMetadata(row: FileFields): FileMetadata {
+export function toFileMetadata(row: File): FileMetadata {
   return {
     id: row.id,
     fileName: row.fileName,
@@ -39,13 +34,5 @@ export function toFileMetadata(row: FileFields): FileMetadata {
     updatedAt: row.updatedAt.toISOString(),
     revision: row.revision,
     elementId: row.elementId,
-  };
-}
-
-export function toAttrRecord(meta: FileMetadata, storageKey: string): AttrRecord {
-  return {
-    schemaVersion: ATTR_SCHEMA_VERSION,
-    ...meta,
-    blob: { sha256: meta.sha256, size: meta.size, storageKey },
   };
 }
