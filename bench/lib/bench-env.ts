@@ -62,7 +62,10 @@ function baseEnv(): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir() };
 }
 
-export async function openBenchEnv(): Promise<BenchEnv> {
+type BenchDirs = Record<'storagePath' | 'stagingPath' | 'workPath' | 'devKeys' | 'acceptStaging' | 'acceptServe' | 'tus', string>;
+
+/** The run's own database (created and migrated), queue prefix and temp directories; each owned as soon as made. */
+async function makeWorld(): Promise<{ id: string; databaseUrl: string; redisUrl: string; queuePrefix: string; root: string; dirs: BenchDirs; db: pg.Pool }> {
   // Where PostgreSQL and Redis are: the service's own config (DATABASE_URL, REDIS_URL, .env), as npm start sees it.
   const config = loadConfig();
   const id = randomBytes(4).toString('hex');
@@ -76,7 +79,7 @@ export async function openBenchEnv(): Promise<BenchEnv> {
   // Under the OS temp dir, which is on the same filesystem as the physical baseline's copies.
   const root = await fs.mkdtemp(path.join(os.tmpdir(), `artstore-bench-${id}-`));
   owned.root = root;
-  const dirs = {
+  const dirs: BenchDirs = {
     storagePath: path.join(root, 'storage'),
     stagingPath: path.join(root, 'staging'),
     workPath: path.join(root, 'work'),
@@ -93,23 +96,23 @@ export async function openBenchEnv(): Promise<BenchEnv> {
   await migrateDeploy(databaseUrl, { quiet: true });
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   owned.db = db;
+  return { id, databaseUrl, redisUrl: config.redisUrl, queuePrefix, root, dirs, db };
+}
 
-  const keys = await ensureDevKeyPair(dirs.devKeys);
-  const privateKey = await importPKCS8(keys.privateKeyPem, 'RS256');
-
-  const [apiPort, workerMetricsPort, acceptPort, tusPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const serviceEnv: Record<string, string> = {
+/** The environment of the api and worker under test: explicit, nothing inherited but PATH and HOME. */
+function serviceEnvFor(world: Awaited<ReturnType<typeof makeWorld>>, apiPort: number, workerMetricsPort: number): Record<string, string> {
+  return {
     ...baseEnv(),
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
     PORT: String(apiPort),
     HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: config.redisUrl,
-    QUEUE_PREFIX: queuePrefix,
-    STORAGE_PATH: dirs.storagePath,
-    STAGING_PATH: dirs.stagingPath,
-    DEV_KEYS_PATH: dirs.devKeys,
+    DATABASE_URL: world.databaseUrl,
+    REDIS_URL: world.redisUrl,
+    QUEUE_PREFIX: world.queuePrefix,
+    STORAGE_PATH: world.dirs.storagePath,
+    STAGING_PATH: world.dirs.stagingPath,
+    DEV_KEYS_PATH: world.dirs.devKeys,
     WORKER_METRICS_PORT: String(workerMetricsPort),
     WORKER_METRICS_HOST: '127.0.0.1',
     // One principal drives every connection of a scenario (32 uploads at once in `small`): above the default cap.
@@ -119,54 +122,69 @@ export async function openBenchEnv(): Promise<BenchEnv> {
     CAPACITY_FULL_PERCENT: '0',
     CAPACITY_FULL_BYTES: '0',
   };
+}
+
+const own = (service: Service): Service => {
+  owned.services.push(service);
+  return service;
+};
+
+/** The peer baseline (@tus/server): optional, so a failure to start is a note, not an error. */
+async function startTusPeer(dir: string): Promise<{ tusUrl: string | null; tusNote: string }> {
+  const tusPort = await freePort();
+  try {
+    await startService(
+      'tus-peer',
+      ['--import', 'tsx', path.join(REPO_ROOT, 'bench/baselines/tus-peer.ts'), '--port', String(tusPort), '--dir', dir],
+      { ...baseEnv(), NODE_ENV: 'production' },
+      // Any HTTP answer means it listens (tus answers OPTIONS with 204).
+      async () => (await fetch(`http://127.0.0.1:${tusPort}/files`, { method: 'OPTIONS', signal: AbortSignal.timeout(2_000) })).status > 0,
+      30_000,
+    ).then(own);
+    return { tusUrl: `http://127.0.0.1:${tusPort}/files`, tusNote: '' };
+  } catch (err) {
+    const tusNote = `@tus/server did not start: ${(err as Error).message.split('\n')[0]}`;
+    log(`${tusNote}; the peer baseline is skipped`);
+    return { tusUrl: null, tusNote };
+  }
+}
+
+export async function openBenchEnv(): Promise<BenchEnv> {
+  const world = await makeWorld();
+  const { dirs } = world;
+  const keys = await ensureDevKeyPair(dirs.devKeys);
+  const privateKey = await importPKCS8(keys.privateKeyPem, 'RS256');
+
+  const [apiPort, workerMetricsPort, acceptPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const serviceEnv = serviceEnvFor(world, apiPort, workerMetricsPort);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workerMetricsUrl = `http://127.0.0.1:${workerMetricsPort}/metrics`;
   const acceptOnlyUrl = `http://127.0.0.1:${acceptPort}`;
-  const tsx = ['--import', 'tsx'];
 
   // All four start at once (start-up is most of a smoke run); each is owned, and so stopped, as soon as it runs.
-  const own = (service: Service) => {
-    owned.services.push(service);
-    return service;
-  };
-  const tusStarting = startService(
-    'tus-peer',
-    [...tsx, path.join(REPO_ROOT, 'bench/baselines/tus-peer.ts'), '--port', String(tusPort), '--dir', dirs.tus],
-    { ...baseEnv(), NODE_ENV: 'production' },
-    // Any HTTP answer means it listens (tus answers OPTIONS with 204).
-    async () => (await fetch(`http://127.0.0.1:${tusPort}/files`, { method: 'OPTIONS', signal: AbortSignal.timeout(2_000) })).status > 0,
-    30_000,
-  ).then(own);
-  const [apiStarted, workerStarted, acceptStarted, tusStarted] = await Promise.allSettled([
+  const tusStarting = startTusPeer(dirs.tus);
+  const [apiStarted, workerStarted, acceptStarted] = await Promise.allSettled([
     startService('api', [DIST_API], serviceEnv, () => httpOk(`${apiUrl}/health/ready`)).then(own),
     startService('worker', [DIST_WORKER], serviceEnv, () => httpOk(workerMetricsUrl)).then(own),
     startService(
       'accept-only',
-      [...tsx, path.join(REPO_ROOT, 'bench/baselines/accept-only.ts'), '--port', String(acceptPort), '--dir', dirs.acceptStaging, '--serve', dirs.acceptServe],
+      ['--import', 'tsx', path.join(REPO_ROOT, 'bench/baselines/accept-only.ts'), '--port', String(acceptPort), '--dir', dirs.acceptStaging, '--serve', dirs.acceptServe],
       { ...baseEnv(), NODE_ENV: 'production' },
       () => httpOk(`${acceptOnlyUrl}/ping`),
     ).then(own),
-    tusStarting,
   ]);
+  const { tusUrl, tusNote } = await tusStarting;
   for (const started of [apiStarted, workerStarted, acceptStarted]) if (started.status === 'rejected') throw started.reason;
   const api = (apiStarted as PromiseFulfilledResult<Service>).value;
   const worker = (workerStarted as PromiseFulfilledResult<Service>).value;
-  let tusUrl: string | null = null;
-  let tusNote = '';
-  if (tusStarted.status === 'fulfilled') {
-    tusUrl = `http://127.0.0.1:${tusPort}/files`;
-  } else {
-    tusNote = `@tus/server did not start: ${(tusStarted.reason as Error).message.split('\n')[0]}`;
-    log(`${tusNote}; the peer baseline is skipped`);
-  }
   log(`api pid ${api.pid} on ${apiUrl}, worker pid ${worker.pid}, accept-only on ${acceptOnlyUrl}${tusUrl ? `, tus on ${tusUrl}` : ''}`);
 
   return {
-    id,
-    databaseUrl,
-    redisUrl: config.redisUrl,
-    queuePrefix,
-    root,
+    id: world.id,
+    databaseUrl: world.databaseUrl,
+    redisUrl: world.redisUrl,
+    queuePrefix: world.queuePrefix,
+    root: world.root,
     storagePath: dirs.storagePath,
     stagingPath: dirs.stagingPath,
     workPath: dirs.workPath,
@@ -178,7 +196,7 @@ export async function openBenchEnv(): Promise<BenchEnv> {
     tusNote,
     api,
     worker,
-    db,
+    db: world.db,
     token: (sub) => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setIssuedAt().setExpirationTime('2h').sign(privateKey),
   };
 }

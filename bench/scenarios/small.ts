@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { cannon, multipartFrame, type CannonResult } from '../lib/http-client.js';
 import { row } from '../lib/report.js';
 import { sampleLag, type LagSummary } from '../lib/samplers.js';
-import { alternate, emptyDir, waitForFinal, type Scenario } from '../lib/scenario.js';
+import { alternate, emptyDir, waitForFinal, type Scenario, type ScenarioContext, type ScenarioOutcome } from '../lib/scenario.js';
 import { max, median } from '../lib/stats.js';
 
 const FILE_BYTES = 16 * 1024;
@@ -40,13 +40,101 @@ function uploads(url: string, count: number, maxSeconds: number, headers: Record
   });
 }
 
+interface Bounds {
+  uploadCapSeconds: number;
+  drainCapSeconds: number;
+  settleSeconds: number;
+}
+
+const NO_LAG: LagSummary = { maxMs: 0, p99Ms: 0, scrapes: 0, failedScrapes: 0 };
+
+/** One repetition against the element: n uploads as principal sub, timed until every accepted job is final. */
+async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: number, measure: boolean): Promise<OursRep> {
+  const { env } = ctx;
+  const token = await env.token(sub);
+  const lagApi = measure ? await sampleLag(`${env.apiUrl}/metrics`) : null;
+  const lagWorker = measure ? await sampleLag(env.workerMetricsUrl) : null;
+  const started = performance.now();
+  const accept = await uploads(`${env.apiUrl}/api/v1/files/upload`, n, bounds.uploadCapSeconds, { Authorization: `Bearer ${token}` });
+  const final = await waitForFinal(env, sub, accept.ok, Date.now() + bounds.drainCapSeconds * 1000);
+  const seconds = (final.at - started) / 1000;
+  const lagSummaries = { api: lagApi ? await lagApi.stop() : null, worker: lagWorker ? await lagWorker.stop() : null };
+  let settled = final;
+  if (final.done + final.failed < accept.ok) {
+    // The next measurement must not inherit this one's backlog.
+    ctx.log(`small: ${accept.ok - final.done - final.failed} jobs left after the bound; letting them settle (unmeasured)`);
+    settled = await waitForFinal(env, sub, accept.ok, Date.now() + bounds.settleSeconds * 1000);
+  }
+  return {
+    accepted: accept.ok,
+    committed: final.done,
+    failed: settled.failed,
+    rerun: settled.rerun,
+    seconds,
+    filesPerSecond: final.done / seconds,
+    accept,
+    capped: accept.ok < n || final.done + final.failed < accept.ok,
+    lagApi: lagSummaries.api ?? NO_LAG,
+    lagWorker: lagSummaries.worker ?? NO_LAG,
+  };
+}
+
+interface SmallSamples {
+  count: number;
+  ours: OursRep[];
+  acceptOnly: CannonResult[];
+}
+
+/** The report rows of small and lag from every repetition's samples. */
+function smallRows(ctx: ScenarioContext, bounds: Bounds, samples: SmallSamples, stalledCount: number): ScenarioOutcome['rows'] {
+  const { count } = samples;
+  const rate = median(samples.ours.map((r) => r.filesPerSecond));
+  const base = median(samples.acceptOnly.map((r) => r.rps));
+  const capped = samples.ours.filter((r) => r.capped).length;
+  const failed = samples.ours.reduce((n, r) => n + r.failed, 0);
+  const rejected = samples.ours.reduce((n, r) => n + r.accept.non2xx + r.accept.errors, 0);
+  const rerun = samples.ours.reduce((n, r) => n + r.rerun, 0);
+  const smallNote = [
+    `${count} files x ${ctx.reps}, ${CONNECTIONS} clients`,
+    capped ? `${capped} repetition(s) hit the ${bounds.uploadCapSeconds}+${bounds.drainCapSeconds} s bound (rate = committed / elapsed)` : '',
+    failed ? `${failed} jobs failed` : '',
+    rejected ? `${rejected} uploads not accepted` : '',
+  ].filter(Boolean).join('; ');
+  const lagNote = (k: 'lagApi' | 'lagWorker') => {
+    const misses = samples.ours.reduce((n, r) => n + r[k].failedScrapes, 0);
+    return `max over repetitions; highest per-scrape p99 ${max(samples.ours.map((r) => r[k].p99Ms)).toFixed(1)} ms${misses ? `; ${misses} scrapes failed or timed out` : ''}`;
+  };
+  return [
+    row({
+      scenario: 'small', measure: '16 KiB files/s, upload to committed', unit: 'files/s', ours: rate,
+      baseline: base, baselineName: 'accept-only',
+      target: { text: '>= 1,500 files/s and >= 0.6x accept-only', met: (o, r) => o >= 1500 && r !== null && r >= 0.6 && failed === 0 },
+      note: smallNote,
+    }),
+    row({
+      scenario: 'small', measure: '16 KiB uploads accepted (202) per s', unit: 'files/s', ours: median(samples.ours.map((r) => r.accept.rps)),
+      baseline: base, baselineName: 'accept-only', note: `p99 ${median(samples.ours.map((r) => r.accept.p99Ms))} ms (accept-only ${median(samples.acceptOnly.map((r) => r.p99Ms))} ms)`,
+    }),
+    row({
+      scenario: 'lag', measure: 'API event-loop delay max during small', unit: 'ms', ours: max(samples.ours.map((r) => r.lagApi.maxMs)),
+      target: { text: '< 100 ms', met: (o) => o < 100 }, note: lagNote('lagApi'),
+    }),
+    row({
+      scenario: 'lag', measure: 'worker event-loop delay max during small', unit: 'ms', ours: max(samples.ours.map((r) => r.lagWorker.maxMs)),
+      target: { text: '< 100 ms', met: (o) => o < 100 }, note: lagNote('lagWorker'),
+    }),
+    row({
+      scenario: 'lag', measure: 'stalled jobs during small', unit: 'jobs', ours: stalledCount,
+      target: { text: '0', met: (o) => o === 0 }, note: `BullMQ 'stalled' events; ${rerun} jobs ran more than once (attempts > 1 in the database)`,
+    }),
+  ];
+}
+
 export const smallScenario: Scenario = async (ctx) => {
   const { env } = ctx;
   const count = ctx.files ?? (ctx.quick ? 2_000 : 20_000);
   // Bounds per repetition (the rate is then what was committed in the time taken); leftovers settle unmeasured.
-  const uploadCapSeconds = ctx.quick ? 20 : 30;
-  const drainCapSeconds = ctx.quick ? 20 : 30;
-  const settleSeconds = 120;
+  const bounds: Bounds = { uploadCapSeconds: ctx.quick ? 20 : 30, drainCapSeconds: ctx.quick ? 20 : 30, settleSeconds: 120 };
   const warmup = Math.min(200, Math.max(10, Math.floor(count / 10)));
   const acceptDir = path.join(env.root, 'accept-only');
 
@@ -57,52 +145,23 @@ export const smallScenario: Scenario = async (ctx) => {
   events.on('stalled', () => (stalled += 1));
   await events.waitUntilReady();
 
-  const ours = async (sub: string, n: number, measure: boolean): Promise<OursRep> => {
-    const token = await env.token(sub);
-    const lagApi = measure ? await sampleLag(`${env.apiUrl}/metrics`) : null;
-    const lagWorker = measure ? await sampleLag(env.workerMetricsUrl) : null;
-    const started = performance.now();
-    const accept = await uploads(`${env.apiUrl}/api/v1/files/upload`, n, uploadCapSeconds, { Authorization: `Bearer ${token}` });
-    const final = await waitForFinal(env, sub, accept.ok, Date.now() + drainCapSeconds * 1000);
-    const seconds = (final.at - started) / 1000;
-    const lagSummaries = { api: lagApi ? await lagApi.stop() : null, worker: lagWorker ? await lagWorker.stop() : null };
-    let settled = final;
-    if (final.done + final.failed < accept.ok) {
-      // The next measurement must not inherit this one's backlog.
-      ctx.log(`small: ${accept.ok - final.done - final.failed} jobs left after the bound; letting them settle (unmeasured)`);
-      settled = await waitForFinal(env, sub, accept.ok, Date.now() + settleSeconds * 1000);
-    }
-    const summary = { maxMs: 0, p99Ms: 0, scrapes: 0, failedScrapes: 0 };
-    return {
-      accepted: accept.ok,
-      committed: final.done,
-      failed: settled.failed,
-      rerun: settled.rerun,
-      seconds,
-      filesPerSecond: final.done / seconds,
-      accept,
-      capped: accept.ok < n || final.done + final.failed < accept.ok,
-      lagApi: lagSummaries.api ?? summary,
-      lagWorker: lagSummaries.worker ?? summary,
-    };
-  };
   const baseline = async (n: number) => {
-    const result = await uploads(`${env.acceptOnlyUrl}/upload`, n, uploadCapSeconds, {});
+    const result = await uploads(`${env.acceptOnlyUrl}/upload`, n, bounds.uploadCapSeconds, {});
     await emptyDir(acceptDir);
     return result;
   };
 
   try {
     ctx.log(`small: warm-up (${warmup} files each)`);
-    await ours('bench-small-warmup', warmup, false);
+    await runOurs(ctx, bounds, 'bench-small-warmup', warmup, false);
     await baseline(warmup);
     const stalledBefore = stalled;
 
-    const samples = { count, ours: [] as OursRep[], acceptOnly: [] as CannonResult[] };
+    const samples: SmallSamples = { count, ours: [], acceptOnly: [] };
     await alternate(
       ctx.reps,
       async (i) => {
-        const r = await ours(`bench-small-${i}`, count, true);
+        const r = await runOurs(ctx, bounds, `bench-small-${i}`, count, true);
         samples.ours.push(r);
         ctx.log(
           `small: rep ${i + 1} ours ${r.committed}/${count} committed in ${r.seconds.toFixed(1)} s = ${r.filesPerSecond.toFixed(0)} files/s ` +
@@ -117,50 +176,8 @@ export const smallScenario: Scenario = async (ctx) => {
     );
     // Stall checks run every JOB_LOCK_MS: a stall near the end shows up only after one more interval at most.
     const stalledCount = stalled - stalledBefore;
-
-    const rate = median(samples.ours.map((r) => r.filesPerSecond));
-    const base = median(samples.acceptOnly.map((r) => r.rps));
-    const capped = samples.ours.filter((r) => r.capped).length;
-    const failed = samples.ours.reduce((n, r) => n + r.failed, 0);
-    const rejected = samples.ours.reduce((n, r) => n + r.accept.non2xx + r.accept.errors, 0);
     const rerun = samples.ours.reduce((n, r) => n + r.rerun, 0);
-    const smallNote = [
-      `${count} files x ${ctx.reps}, ${CONNECTIONS} clients`,
-      capped ? `${capped} repetition(s) hit the ${uploadCapSeconds}+${drainCapSeconds} s bound (rate = committed / elapsed)` : '',
-      failed ? `${failed} jobs failed` : '',
-      rejected ? `${rejected} uploads not accepted` : '',
-    ].filter(Boolean).join('; ');
-    const lagNote = (k: 'lagApi' | 'lagWorker') => {
-      const misses = samples.ours.reduce((n, r) => n + r[k].failedScrapes, 0);
-      return `max over repetitions; highest per-scrape p99 ${max(samples.ours.map((r) => r[k].p99Ms)).toFixed(1)} ms${misses ? `; ${misses} scrapes failed or timed out` : ''}`;
-    };
-    return {
-      rows: [
-        row({
-          scenario: 'small', measure: '16 KiB files/s, upload to committed', unit: 'files/s', ours: rate,
-          baseline: base, baselineName: 'accept-only',
-          target: { text: '>= 1,500 files/s and >= 0.6x accept-only', met: (o, r) => o >= 1500 && r !== null && r >= 0.6 && failed === 0 },
-          note: smallNote,
-        }),
-        row({
-          scenario: 'small', measure: '16 KiB uploads accepted (202) per s', unit: 'files/s', ours: median(samples.ours.map((r) => r.accept.rps)),
-          baseline: base, baselineName: 'accept-only', note: `p99 ${median(samples.ours.map((r) => r.accept.p99Ms))} ms (accept-only ${median(samples.acceptOnly.map((r) => r.p99Ms))} ms)`,
-        }),
-        row({
-          scenario: 'lag', measure: 'API event-loop delay max during small', unit: 'ms', ours: max(samples.ours.map((r) => r.lagApi.maxMs)),
-          target: { text: '< 100 ms', met: (o) => o < 100 }, note: lagNote('lagApi'),
-        }),
-        row({
-          scenario: 'lag', measure: 'worker event-loop delay max during small', unit: 'ms', ours: max(samples.ours.map((r) => r.lagWorker.maxMs)),
-          target: { text: '< 100 ms', met: (o) => o < 100 }, note: lagNote('lagWorker'),
-        }),
-        row({
-          scenario: 'lag', measure: 'stalled jobs during small', unit: 'jobs', ours: stalledCount,
-          target: { text: '0', met: (o) => o === 0 }, note: `BullMQ 'stalled' events; ${rerun} jobs ran more than once (attempts > 1 in the database)`,
-        }),
-      ],
-      samples: { ...samples, stalled: stalledCount, rerun },
-    };
+    return { rows: smallRows(ctx, bounds, samples, stalledCount), samples: { ...samples, stalled: stalledCount, rerun } };
   } finally {
     await events.close();
     connection.disconnect();
