@@ -3,9 +3,6 @@
 import { Prisma, type Db } from './database.js';
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
-/** The database handle or an open transaction: reads and writes that take part in the caller's transaction. */
-type Queryable = Db | Prisma.TransactionClient;
-
 export interface GcCandidateRow {
   refCount: number;
   orphanedAt: Date | null;
