@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '../src/shared/config.js';
 import { createDb } from '../src/shared/records/database.js';
+import { probeFilesTable } from '../src/shared/records/files.js';
 import { rebuildIndex, type RebuildProgress } from '../src/shared/domain/index-rebuild.js';
 import { LocalBlobStore } from '../src/shared/storage/local-blob-store.js';
 
@@ -74,7 +75,7 @@ let exitCode = 0;
 try {
   if (!values['dry-run']) {
     // Fail fast, before any walk, when the database or its schema is not there.
-    await db.$queryRaw`SELECT 1 FROM files LIMIT 0`;
+    await probeFilesTable(db);
   }
   const report = await rebuildIndex(
     { db, config, blobStore: new LocalBlobStore(config.storagePath), logger },

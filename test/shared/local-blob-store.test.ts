@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BlobStore } from '../../src/shared/storage/blob-store.js';
 import { LocalBlobStore } from '../../src/shared/storage/local-blob-store.js';
 
 describe('LocalBlobStore', () => {
@@ -30,6 +31,16 @@ describe('LocalBlobStore', () => {
     expect((await store.put(b.sha, b.p)).created).toBe(false);
     expect(await fs.readFile(path.join(root, 'storage', store.keyFor(a.sha)), 'utf8')).toBe('hello blob');
     expect(await store.stat(a.sha)).toEqual({ size: 10 });
+  });
+
+  it('offers the localPath capability: the file of each blob, present or not, for readers that take a path', async () => {
+    const a = await staged('local path');
+    await store.put(a.sha, a.p);
+    const backend: BlobStore = store;
+    const localPath = backend.localPath?.(a.sha);
+    expect(localPath).toBe(path.join(root, 'storage', store.keyFor(a.sha)));
+    expect(await fs.readFile(localPath!, 'utf8')).toBe('local path');
+    expect(() => backend.localPath?.('../etc/passwd')).toThrow(/not a lowercase sha256/);
   });
 
   it('never overwrites an existing blob, even with other bytes under the same name', async () => {

@@ -4,7 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
-import { encodeCursor, fileSearchSql, type FileSearch, type FileSort } from '../../src/shared/domain/file-search.js';
+import { encodeCursor, toFileSearchQuery, type FileSearch, type FileSort } from '../../src/shared/domain/file-search.js';
+import { fileSearchSql } from '../../src/shared/records/file-search-query.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -60,7 +61,7 @@ describe('search query plans', () => {
   });
 
   async function plan(search: FileSearch): Promise<PlanNode[]> {
-    const rows = await db.$queryRaw<Array<{ 'QUERY PLAN': unknown }>>(Prisma.sql`EXPLAIN (FORMAT JSON) ${fileSearchSql(search)}`);
+    const rows = await db.$queryRaw<Array<{ 'QUERY PLAN': unknown }>>(Prisma.sql`EXPLAIN (FORMAT JSON) ${fileSearchSql(toFileSearchQuery(search))}`);
     const raw = rows[0]!['QUERY PLAN'];
     const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>;
     return nodesOf(doc[0]!.Plan);
@@ -135,7 +136,7 @@ describe('search query plans', () => {
   it('finds the rows the plans were made for', async () => {
     const { rows } = await pool.query('SELECT count(*)::int AS n FROM files WHERE owner = ANY($1)', [owners]);
     expect(rows[0].n).toBe(ROWS);
-    const found = await db.$queryRaw<unknown[]>(fileSearchSql(page('-createdAt', { q: 'xylophone', fileName: 'xylophone', tags: [`rare-${run}`] })));
+    const found = await db.$queryRaw<unknown[]>(fileSearchSql(toFileSearchQuery(page('-createdAt', { q: 'xylophone', fileName: 'xylophone', tags: [`rare-${run}`] }))));
     expect(found).toHaveLength(RARE);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrubBlobs, scrubCheckpointKey, type ScrubReport } from '../../src/shared/domain/blob-scrub.js';
+import type { BlobStore } from '../../src/shared/storage/blob-store.js';
 import { SCRUB_SCHEDULER_ID, scheduleScrub } from '../../src/workers/scrub.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -173,5 +174,13 @@ describe('integrity scrub', () => {
     expect((await queue.getJobScheduler(SCRUB_SCHEDULER_ID))!.next).toBe(scheduler!.next);
     await scheduleScrub({ ...world.worker!, config: { ...world.config, scrubIntervalHours: 0 } });
     expect(await queue.getJobScheduler(SCRUB_SCHEDULER_ID)).toBeUndefined();
+  });
+
+  it('refuses a blob store without the localPath capability before taking its lock', async () => {
+    const local = world.worker!.blobStore;
+    // A backend without local files (as S3 will be): the same store with the capability taken away.
+    const remote = Object.create(local, { backend: { value: 'remote' }, localPath: { value: undefined } }) as BlobStore;
+    await expect(scrubBlobs({ ...world.worker!, blobStore: remote }, { budgetMs: 1_000 })).rejects.toThrow(/local files only, not 'remote'/);
+    expect((await scrub()).checked).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,8 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { Db, Prisma } from '../records/database.js';
+import type { Db } from '../records/database.js';
+import { deleteCollectedBlob, findGcDueBlobs, isBlobPinnedByIngest, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -13,15 +14,6 @@ export interface GcDeps {
   config: Pick<Config, 'gcGraceSeconds'> & EnqueueConfig;
   blobStore: BlobStore;
   logger: Logger;
-}
-
-/** An ingest between its prepare and its commit (pending file_create WAL entry) names these bytes. */
-async function isPinned(tx: Prisma.TransactionClient, sha256: string): Promise<boolean> {
-  const [row] = await tx.$queryRaw<Array<{ pinned: boolean }>>`
-    SELECT EXISTS (
-      SELECT 1 FROM wal_entries WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${sha256}
-    ) AS pinned`;
-  return row?.pinned ?? false;
 }
 
 /**
@@ -39,24 +31,22 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   const { db } = deps;
   const graceMs = deps.config.gcGraceSeconds * 1_000;
   const wal = await inMaintenanceSharedTx(db, async (tx) => {
-    const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null; gc_started_at: Date | null; storage_key: string }>>`
-      SELECT ref_count, orphaned_at, gc_started_at, storage_key FROM blobs WHERE sha256 = ${sha256} FOR UPDATE`;
-    if (!blob || blob.ref_count > 0 || !blob.orphaned_at) return null;
-    if (!blob.gc_started_at) {
-      if (blob.orphaned_at.getTime() > Date.now() - graceMs) return null;
-      if (await isPinned(tx, sha256)) return null;
-      await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
+    const blob = await lockBlobForGc(tx, sha256);
+    if (!blob || blob.refCount > 0 || !blob.orphanedAt) return null;
+    if (!blob.gcStartedAt) {
+      if (blob.orphanedAt.getTime() > Date.now() - graceMs) return null;
+      if (await isBlobPinnedByIngest(tx, sha256)) return null;
+      await markBlobGcStarted(tx, sha256);
     }
     return tx.walEntry.create({
-      data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } },
+      data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storageKey } },
     });
   });
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
   await inMaintenanceSharedTx(db, async (tx) => {
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
-    await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
-    await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+    await deleteCollectedBlob(tx, sha256);
     await commitWal(tx, wal);
   });
   deps.logger.info({ sha256 }, 'blob garbage-collected');
@@ -69,14 +59,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
  */
 export async function sweepOrphanBlobs(deps: GcDeps & { queues: Queues }, limit = 500): Promise<number> {
   const graceMs = deps.config.gcGraceSeconds * 1_000;
-  const rows = await deps.db.blob.findMany({
-    where: {
-      refCount: 0,
-      OR: [{ gcStartedAt: { not: null } }, { orphanedAt: { lt: new Date(Date.now() - graceMs) } }],
-    },
-    select: { sha256: true, orphanedAt: true },
-    take: limit,
-  });
+  const rows = await findGcDueBlobs(deps.db, new Date(Date.now() - graceMs), limit);
   const items = rows.flatMap((r) => (r.orphanedAt ? [{ id: gcJobId(r.sha256, r.orphanedAt), payload: { sha256: r.sha256 } }] : []));
   await enqueue(deps.queues, deps.config, 'gc-blob', items);
   return items.length;

@@ -6,13 +6,13 @@ import type { Logger } from '../logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { TEMP_MAX_AGE_MS } from '../storage/store-temp.js';
 import { inMaintenanceSharedTx } from './maintenance-lock.js';
+import { findRecordedSha256s, insertUnreferencedBlobs } from '../records/blobs.js';
 
 export interface OrphanDeps {
   db: Db;
   blobStore: BlobStore;
   logger: Logger;
 }
-
 
 export interface OrphanSweepReport {
   /** Blobs found in the store. */
@@ -32,9 +32,7 @@ const CHUNK = 500;
  */
 export async function adoptUnrecordedBlobs(deps: OrphanDeps, digests: string[]): Promise<number> {
   if (digests.length === 0) return 0;
-  const known = await deps.db.$queryRaw<Array<{ sha256: string }>>`
-    SELECT sha256 FROM blobs WHERE sha256 = ANY(${digests}::char(64)[])`;
-  const recorded = new Set(known.map((r) => r.sha256));
+  const recorded = await findRecordedSha256s(deps.db, digests);
   const candidates: Array<{ sha256: string; size: number }> = [];
   for (const sha256 of digests) {
     if (recorded.has(sha256)) continue;
@@ -43,14 +41,8 @@ export async function adoptUnrecordedBlobs(deps: OrphanDeps, digests: string[]):
   }
   if (candidates.length === 0) return 0;
   // A full rebuild recounts every row: adoption waits for it like any other reference change.
-  const adopted = await inMaintenanceSharedTx(deps.db, async (tx) => {
-    return tx.$executeRaw`
-      INSERT INTO blobs (sha256, size, storage_key, ref_count, orphaned_at, created_at)
-      SELECT c.sha256, c.size, c.storage_key, 0, now(), now()
-      FROM jsonb_to_recordset(${JSON.stringify(candidates.map((c) => ({ ...c, storage_key: deps.blobStore.keyFor(c.sha256) })))}::jsonb)
-        AS c(sha256 char(64), size bigint, storage_key text)
-      ON CONFLICT (sha256) DO NOTHING`;
-  });
+  const rows = candidates.map((c) => ({ ...c, storageKey: deps.blobStore.keyFor(c.sha256) }));
+  const adopted = await inMaintenanceSharedTx(deps.db, (tx) => insertUnreferencedBlobs(tx, rows));
   if (adopted > 0) deps.logger.info({ blobs: adopted }, 'unrecorded blobs adopted for garbage collection');
   return adopted;
 }

@@ -7,7 +7,8 @@ import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { LocalBlobStore } from '../storage/local-blob-store.js';
+import { findBlobsToScrub, markBlobCorrupt, markBlobsIntact, type BlobToScrub } from '../records/blobs.js';
+import { findLiveFileIdsOfBlob } from '../records/files.js';
 
 /** Blob rows read per keyset query (and the checkpoint is written at least this often). */
 const BATCH = 100;
@@ -41,12 +42,6 @@ export interface ScrubReport {
   resumeAfter: string | null;
 }
 
-interface BlobToCheck {
-  sha256: string;
-  size: bigint;
-  corruptAt: Date | null;
-}
-
 type Verdict = { intact: true } | { intact: false; reason: CorruptReason; detail: string };
 
 /** Redis key of the resume hint: the last sha256 checked. Losing it only restarts the pass. */
@@ -65,7 +60,7 @@ const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  */
 export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number }): Promise<ScrubReport> {
   const { connection, config, logger } = deps;
-  const fileOf = blobFileOf(deps.blobStore);
+  const hashPathOf = localPathsOf(deps.blobStore);
   const checkpointKey = scrubCheckpointKey(config.queuePrefix);
   const lockKey = scrubLockKey(config.queuePrefix);
   const token = randomUUID();
@@ -84,13 +79,8 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
     const lanes = Math.max(1, Math.floor(config.hashThreads / 2));
 
     while (true) {
-      const rows: BlobToCheck[] = await deps.db.blob.findMany({
-        // A blob being garbage-collected loses its bytes on purpose.
-        where: { gcStartedAt: null, ...(after !== null ? { sha256: { gt: after } } : {}) },
-        orderBy: { sha256: 'asc' },
-        take: BATCH,
-        select: { sha256: true, size: true, corruptAt: true },
-      });
+      // A blob being garbage-collected loses its bytes on purpose: findBlobsToScrub leaves it out.
+      const rows = await findBlobsToScrub(deps.db, after, BATCH);
       if (rows.length === 0 && !restarted && report.checked === 0) {
         // The checkpoint was the last blob: this run starts the next pass rather than check nothing.
         after = null;
@@ -98,21 +88,7 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
         continue;
       }
 
-      const verdicts: Verdict[] = [];
-      let next = 0;
-      let failure: { sha256: string; err: unknown } | undefined;
-      const lane = async () => {
-        while (next < rows.length && !failure && mayStart()) {
-          const i = next++;
-          started++;
-          try {
-            verdicts[i] = await checkBlob(deps, fileOf, rows[i]!);
-          } catch (err) {
-            failure ??= { sha256: rows[i]!.sha256, err };
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: lanes }, lane));
+      const { verdicts, next, failure } = await checkBatch(deps, hashPathOf, rows, lanes, mayStart, () => started++);
 
       // Blobs are started in order, so the checked ones are a prefix of the batch, up to a failure.
       let done = 0;
@@ -142,14 +118,44 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
   }
 }
 
-async function checkBlob(deps: ScrubDeps, fileOf: (sha256: string) => string, row: BlobToCheck): Promise<Verdict> {
+/**
+ * Checks rows in order on `lanes` lanes while mayStart() allows; stops starting new ones at the first failure
+ * (an error that is not a verdict). next = how many were started.
+ */
+async function checkBatch(
+  deps: ScrubDeps,
+  hashPathOf: (sha256: string) => string,
+  rows: BlobToScrub[],
+  lanes: number,
+  mayStart: () => boolean,
+  onStart: () => void,
+): Promise<{ verdicts: Verdict[]; next: number; failure?: { sha256: string; err: unknown } }> {
+  const verdicts: Verdict[] = [];
+  let next = 0;
+  let failure: { sha256: string; err: unknown } | undefined;
+  const lane = async () => {
+    while (next < rows.length && !failure && mayStart()) {
+      const i = next++;
+      onStart();
+      try {
+        verdicts[i] = await checkBlob(deps, hashPathOf, rows[i]!);
+      } catch (err) {
+        failure ??= { sha256: rows[i]!.sha256, err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return { verdicts, next, failure };
+}
+
+async function checkBlob(deps: ScrubDeps, hashPathOf: (sha256: string) => string, row: BlobToScrub): Promise<Verdict> {
   const expectedSize = Number(row.size);
   const stat = await deps.blobStore.stat(row.sha256);
   if (!stat) return { intact: false, reason: 'missing', detail: 'the blob file is gone' };
   // A truncated or grown file needs no hashing to be found out.
   if (stat.size !== expectedSize) return { intact: false, reason: 'mismatch', detail: `${stat.size} bytes stored, ${expectedSize} expected` };
   try {
-    const got = await deps.hashPool.hashFile(fileOf(row.sha256), expectedSize);
+    const got = await deps.hashPool.hashFile(hashPathOf(row.sha256), expectedSize);
     deps.metrics.scrubCheckedBytes.inc(got.size);
     if (got.sha256 === row.sha256 && got.size === expectedSize) return { intact: true };
     return { intact: false, reason: 'mismatch', detail: `the stored bytes hash to ${got.sha256} (${got.size} bytes)` };
@@ -163,13 +169,10 @@ async function checkBlob(deps: ScrubDeps, fileOf: (sha256: string) => string, ro
   }
 }
 
-async function recordVerdicts(deps: ScrubDeps, rows: BlobToCheck[], verdicts: Verdict[], report: ScrubReport): Promise<void> {
+async function recordVerdicts(deps: ScrubDeps, rows: BlobToScrub[], verdicts: Verdict[], report: ScrubReport): Promise<void> {
   const intact = rows.filter((_, i) => verdicts[i]!.intact);
   if (intact.length > 0) {
-    await deps.db.blob.updateMany({
-      where: { sha256: { in: intact.map((r) => r.sha256) } },
-      data: { lastVerifiedAt: new Date(), corruptAt: null, corruptReason: null },
-    });
+    await markBlobsIntact(deps.db, intact.map((r) => r.sha256));
   }
   for (const row of intact) {
     if (row.corruptAt) deps.logger.info({ sha256: row.sha256, corruptSince: row.corruptAt }, 'blob intact again: corrupt mark cleared');
@@ -177,25 +180,23 @@ async function recordVerdicts(deps: ScrubDeps, rows: BlobToCheck[], verdicts: Ve
   for (const [i, row] of rows.entries()) {
     const verdict = verdicts[i]!;
     if (verdict.intact) continue;
-    // Guarded: a GC that started meanwhile removes the bytes on purpose.
-    const marked = await deps.db.$executeRaw`
-      UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${verdict.reason}
-      WHERE sha256 = ${row.sha256} AND gc_started_at IS NULL`;
-    if (marked === 0) continue;
+    // Not marked when a GC started meanwhile: it removes the bytes on purpose.
+    if (!(await markBlobCorrupt(deps.db, row.sha256, verdict.reason))) continue;
     if (verdict.reason === 'missing') report.missing++;
     else report.corrupt++;
     deps.metrics.scrubCorruptBlobs.inc({ reason: verdict.reason });
-    const files = await deps.db.file.findMany({ where: { sha256: row.sha256, deletedAt: null }, select: { id: true }, take: 20 });
+    const fileIds = await findLiveFileIdsOfBlob(deps.db, row.sha256, 20);
     deps.logger.error(
-      { sha256: row.sha256, reason: verdict.reason, detail: verdict.detail, fileIds: files.map((f) => f.id), corruptSince: row.corruptAt ?? undefined },
+      { sha256: row.sha256, reason: verdict.reason, detail: verdict.detail, fileIds, corruptSince: row.corruptAt ?? undefined },
       'blob corrupt: downloads of its files answer 409 until the bytes are restored',
     );
   }
   report.checked += rows.length;
 }
 
-function blobFileOf(store: BlobStore): (sha256: string) => string {
-  // The hash pool's threads read by path; other backends need their own way to hash off the event loop.
-  if (store instanceof LocalBlobStore) return (sha256) => store.pathFor(sha256);
-  throw new Error(`the integrity scrub supports the local blob store only, not '${store.backend}'`);
+function localPathsOf(store: BlobStore): (sha256: string) => string {
+  // The hash pool's threads read by path; a backend without local files needs its own way to hash off the event loop.
+  const localPath = store.localPath?.bind(store);
+  if (localPath) return localPath;
+  throw new Error(`the integrity scrub supports blob stores with local files only, not '${store.backend}'`);
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
+import { sumStoredAndPendingBytes } from '../records/blobs.js';
 
 export type CapacityStatus = 'ok' | 'warning' | 'critical' | 'full';
 
@@ -114,11 +115,8 @@ export class CapacityReader {
     if (this.config.storageMaxBytes === 0 && last && Date.now() - last.takenAt < UNLIMITED_SUMS_TTL_MS) {
       return { usedBytes: last.usedBytes, pendingBytes: last.pendingBytes };
     }
-    // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums.
-    const [row] = await this.db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
-      SELECT (SELECT sum(size) FROM blobs)::bigint AS used,
-             (SELECT sum(size) FROM file_jobs WHERE kind = 'ingest' AND state IN ('queued', 'hashing', 'committing'))::bigint AS pending`;
-    const sums = { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) };
+    // One snapshot for both sums: a job that commits meanwhile is counted in exactly one of them.
+    const sums = await sumStoredAndPendingBytes(this.db);
     this.lastSums = { ...sums, takenAt: Date.now() };
     return sums;
   }

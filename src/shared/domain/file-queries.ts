@@ -1,26 +1,22 @@
 // Reading files: metadata rows and their bytes through the blob store interface.
 import type { Readable } from 'node:stream';
-import { poolOf, type Db } from '../records/database.js';
+import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
-import type { File } from '../db/generated/client.js';
 import { type FileMetadata } from '../../contract/files.js';
-import { fileColumns, toFileMetadata } from '../records/files.js';
+import {
+  findLiveFilesByIds,
+  findLiveFileWithIntegrity,
+  findLiveSha256s,
+  toFileMetadata,
+  type FileRowWithIntegrity,
+} from '../records/files.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type FileRow = File & { corruptAt: Date | null; corruptReason: string | null };
-
-/** A live file's row with its blob's integrity mark, in one query (plain SQL: downloads and metadata are hot). */
-async function liveFile(db: Db, id: string): Promise<FileRow> {
-  const { rows: [row] } = UUID.test(id)
-    ? await poolOf(db).query<FileRow>(
-        `SELECT ${fileColumns('f')}, b.corrupt_at AS "corruptAt", b.corrupt_reason AS "corruptReason"
-         FROM files f JOIN blobs b ON b.sha256 = f.sha256
-         WHERE f.id = $1 AND f.deleted_at IS NULL`,
-        [id.toLowerCase()],
-      )
-    : { rows: [] };
+/** A live file's row with its blob's integrity mark; 404 when there is none (or the id is not a UUID). */
+async function liveFile(db: Db, id: string): Promise<FileRowWithIntegrity> {
+  const row = UUID.test(id) ? await findLiveFileWithIntegrity(db, id.toLowerCase()) : undefined;
   if (!row) throw new AppError('not_found', `no file ${id}`);
   return row;
 }
@@ -44,7 +40,7 @@ export async function getServableFile(db: Db, id: string): Promise<FileMetadata>
 
 export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, FileMetadata>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.file.findMany({ where: { id: { in: ids }, deletedAt: null } });
+  const rows = await findLiveFilesByIds(db, ids);
   return new Map(rows.map((r) => [r.id, toFileMetadata(r)]));
 }
 
@@ -64,7 +60,5 @@ export function openFileContent(blobStore: BlobStore, file: FileMetadata, range?
 /** The digests among sha256s that some live file has. */
 export async function findPresentSha256(db: Db, sha256s: string[]): Promise<Set<string>> {
   if (sha256s.length === 0) return new Set();
-  const rows = await db.$queryRaw<Array<{ sha256: string }>>`
-    SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY(${sha256s}::char(64)[]) AND deleted_at IS NULL`;
-  return new Set(rows.map((r) => r.sha256));
+  return findLiveSha256s(db, sha256s);
 }

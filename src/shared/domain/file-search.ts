@@ -1,33 +1,17 @@
-// File search and listing (SPEC §5): filters, full text, sort orders and keyset cursors over the live files.
-import { poolOf, Prisma, type Db } from '../records/database.js';
-import type { File } from '../db/generated/client.js';
+// File search and listing (SPEC §5): sort orders, keyset cursors and the meaning of a search request over the
+// live files (the SQL is records/file-search-query.ts).
 import { AppError } from '../errors.js';
 import { unstorableTextReason } from '../storable-text.js';
 import { type FileMetadata } from '../../contract/files.js';
-import { fileColumns, toFileMetadata } from '../records/files.js';
+import { toFileMetadata, type FileRow } from '../records/files.js';
+import { selectFileSearchRows, type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';
+import type { Db } from '../records/database.js';
 
 export const FILE_SORTS = ['createdAt', '-createdAt', 'size', '-size', 'fileName'] as const;
 export type FileSort = (typeof FILE_SORTS)[number];
 export const DEFAULT_FILE_SORT: FileSort = '-createdAt';
 
-export interface FileSearch {
-  /** Full text (websearch syntax) over file name, tags and description; the last word also matches as a prefix. */
-  q?: string;
-  /** Case-insensitive substring of the file name. */
-  fileName?: string;
-  /** Exact media type, or "type/*" for every subtype of a type. */
-  contentType?: string;
-  /** The file carries every one of these tags. */
-  tags?: string[];
-  owner?: string;
-  minSize?: number;
-  maxSize?: number;
-  /** Inclusive. */
-  createdFrom?: Date;
-  /** Exclusive. */
-  createdTo?: Date;
-  /** Lower-case hex. */
-  sha256?: string;
+export interface FileSearch extends FileFilters {
   sort: FileSort;
   limit: number;
   /** nextCursor of the previous page, made with the same sort. */
@@ -40,12 +24,12 @@ export interface FilePage {
 }
 
 interface SortKey {
-  column: Prisma.Sql;
+  field: FileSortField;
   descending: boolean;
   /** The row's sort value as the cursor keeps it. */
-  keyOf(row: File): string;
-  /** A cursor's sort value as an SQL value of the column's type, or undefined when it cannot be one. */
-  parseKey(raw: string): Prisma.Sql | undefined;
+  keyOf(row: FileRow): string;
+  /** Whether a cursor's sort value is one a row of this code can have (and PostgreSQL can take as the column's type). */
+  isKey(raw: string): boolean;
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -62,47 +46,38 @@ export function isStorableInstant(date: Date): boolean {
 }
 
 /** A cursor's createdAt as this code wrote it: a round trip of toISOString (2026-02-30 would roll over). */
-function parseInstantKey(raw: string): Prisma.Sql | undefined {
-  if (!ISO_INSTANT.test(raw)) return undefined;
+function isInstantKey(raw: string): boolean {
+  if (!ISO_INSTANT.test(raw)) return false;
   const date = new Date(raw);
-  return isStorableInstant(date) && date.toISOString() === raw ? Prisma.sql`${raw}::timestamptz` : undefined;
+  return isStorableInstant(date) && date.toISOString() === raw;
 }
 
 const createdAt = (descending: boolean): SortKey => ({
-  column: Prisma.sql`created_at`,
+  field: 'createdAt',
   descending,
   keyOf: (row) => row.createdAt.toISOString(),
-  parseKey: parseInstantKey,
+  isKey: isInstantKey,
 });
 const size = (descending: boolean): SortKey => ({
-  column: Prisma.sql`size`,
+  field: 'size',
   descending,
   keyOf: (row) => String(row.size),
-  parseKey: (raw) => (/^\d{1,19}$/.test(raw) && BigInt(raw) <= MAX_BIGINT ? Prisma.sql`${raw}::bigint` : undefined),
+  isKey: (raw) => /^\d{1,19}$/.test(raw) && BigInt(raw) <= MAX_BIGINT,
 });
 
-// Each order is served by an index that ends in id (files_created_at_id_idx, files_size_id_idx,
-// files_file_name_id_idx), read forwards or backwards; id breaks ties so pages never skip or repeat a row.
 const SORTS: Record<FileSort, SortKey> = {
   createdAt: createdAt(false),
   '-createdAt': createdAt(true),
   size: size(false),
   '-size': size(true),
   fileName: {
-    column: Prisma.sql`file_name`,
+    field: 'fileName',
     descending: false,
     keyOf: (row) => row.fileName,
     // Text PostgreSQL refuses (NUL), or that no row this code wrote can hold, is not one of our cursors.
-    parseKey: (raw) => (unstorableTextReason(raw) ? undefined : Prisma.sql`${raw}::text`),
+    isKey: (raw) => !unstorableTextReason(raw),
   },
 };
-
-const COLUMNS = Prisma.raw(fileColumns());
-
-interface Cursor {
-  key: Prisma.Sql;
-  id: string;
-}
 
 function invalidCursor(reason: string): never {
   throw new AppError('validation_failed', `query parameter 'cursor': ${reason}`, { parameter: 'cursor' });
@@ -113,7 +88,7 @@ export function encodeCursor(sort: FileSort, key: string, id: string): string {
   return Buffer.from(JSON.stringify({ s: sort, k: key, id })).toString('base64url');
 }
 
-function decodeCursor(raw: string, sort: FileSort): Cursor {
+function decodeCursor(raw: string, sort: FileSort): { key: string; id: string } {
   let value: unknown;
   try {
     if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw new Error('not base64url');
@@ -126,70 +101,28 @@ function decodeCursor(raw: string, sort: FileSort): Cursor {
     return invalidCursor('not a cursor of this listing; pass nextCursor of the previous page unchanged');
   }
   if (s !== sort) return invalidCursor(`the cursor belongs to sort '${s}', not '${sort}'; keep the sort while paging`);
-  const key = SORTS[sort].parseKey(k);
-  if (!key) return invalidCursor('not a cursor of this listing; pass nextCursor of the previous page unchanged');
-  return { key, id };
-}
-
-/** LIKE pattern that matches the text literally (the default escape character is the backslash). */
-function likeLiteral(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  if (!SORTS[sort].isKey(k)) return invalidCursor('not a cursor of this listing; pass nextCursor of the previous page unchanged');
+  return { key: k, id };
 }
 
 /**
- * websearch_to_tsquery of q; when q ends in a plain word (not quoted, not negated), that word also matches as a
- * prefix, so results follow what is being typed ("annual rep" finds "annual report").
+ * The query of one page: limit + 1 rows (the extra one tells whether a next page exists), after the cursor's
+ * row. 400 validation_failed for a cursor this listing did not make.
  */
-function textQuery(q: string): Prisma.Sql {
-  const query = Prisma.sql`websearch_to_tsquery('simple', ${q})`;
-  const last = q.trim().split(/\s+/).pop() ?? '';
-  if (last.startsWith('-') || last.includes('"') || !/[\p{L}\p{N}]$/u.test(last)) return query;
-  // The query's text form ends with its last lexeme in quotes; ':*' after it makes that lexeme a prefix.
-  return Prisma.sql`to_tsquery('simple', regexp_replace((${query})::text, '''$', ''':*'))`;
-}
-
-/** The SQL of one page (limit + 1 rows, the extra one tells whether a next page exists). Exported for EXPLAIN. */
-export function fileSearchSql(search: FileSearch): Prisma.Sql {
-  const sort = SORTS[search.sort];
-  const where: Prisma.Sql[] = [Prisma.sql`deleted_at IS NULL`];
-  if (search.q !== undefined) where.push(Prisma.sql`search_vector @@ ${textQuery(search.q)}`);
-  if (search.fileName !== undefined) where.push(Prisma.sql`file_name ILIKE ${`%${likeLiteral(search.fileName)}%`}`);
-  if (search.contentType !== undefined) {
-    // "image/*" -> starts with "image/" (^@, served by the SP-GiST index like =).
-    where.push(
-      search.contentType.endsWith('/*')
-        ? Prisma.sql`content_type ^@ ${search.contentType.slice(0, -1)}`
-        : Prisma.sql`content_type = ${search.contentType}`,
-    );
-  }
-  if (search.tags !== undefined && search.tags.length > 0) where.push(Prisma.sql`tags @> ${search.tags}::text[]`);
-  if (search.owner !== undefined) where.push(Prisma.sql`owner = ${search.owner}`);
-  if (search.minSize !== undefined) where.push(Prisma.sql`size >= ${search.minSize}::bigint`);
-  if (search.maxSize !== undefined) where.push(Prisma.sql`size <= ${search.maxSize}::bigint`);
-  if (search.createdFrom !== undefined) where.push(Prisma.sql`created_at >= ${search.createdFrom.toISOString()}::timestamptz`);
-  if (search.createdTo !== undefined) where.push(Prisma.sql`created_at < ${search.createdTo.toISOString()}::timestamptz`);
-  if (search.sha256 !== undefined) where.push(Prisma.sql`sha256 = ${search.sha256}::bpchar`);
-  if (search.cursor !== undefined) {
-    const after = decodeCursor(search.cursor, search.sort);
-    // A row comparison, so the index on (key, id) seeks straight to the first row after the cursor.
-    where.push(
-      sort.descending
-        ? Prisma.sql`(${sort.column}, id) < (${after.key}, ${after.id}::uuid)`
-        : Prisma.sql`(${sort.column}, id) > (${after.key}, ${after.id}::uuid)`,
-    );
-  }
-  const direction = sort.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
-  return Prisma.sql`SELECT ${COLUMNS} FROM files
-    WHERE ${Prisma.join(where, ' AND ')}
-    ORDER BY ${sort.column} ${direction}, id ${direction}
-    LIMIT ${search.limit + 1}`;
+export function toFileSearchQuery(search: FileSearch): FileSearchQuery {
+  const { sort, limit, cursor, ...filters } = search;
+  const { field, descending } = SORTS[sort];
+  return {
+    ...filters,
+    order: { field, descending },
+    ...(cursor !== undefined ? { after: decodeCursor(cursor, sort) } : {}),
+    rows: limit + 1,
+  };
 }
 
 /** One page of live files matching the search, in the sort's order, with the cursor of the next page (or null). */
 export async function searchFiles(db: Db, search: FileSearch): Promise<FilePage> {
-  // On the pool, not $queryRaw: Prisma's per-row decoding cost about 3 ms of a 5 ms search returning 51 rows.
-  const sql = fileSearchSql(search);
-  const { rows } = await poolOf(db).query<File>(sql.text, sql.values as unknown[]);
+  const rows = await selectFileSearchRows(db, toFileSearchQuery(search));
   const page = rows.slice(0, search.limit);
   const last = page.at(-1);
   const nextCursor = rows.length > search.limit && last ? encodeCursor(search.sort, SORTS[search.sort].keyOf(last), last.id) : null;

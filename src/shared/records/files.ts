@@ -1,6 +1,14 @@
-// The files table's record: its columns for plain-SQL reads and the mapping of a row to the FileMetadata resource.
+// The files table's record: its columns for plain-SQL reads, the mapping of a row to the FileMetadata resource, and
+// the reads of files by id and digest.
 import type { FileMetadata } from '../../contract/files.js';
 import type { File } from '../db/generated/client.js';
+import { poolOf, type Db } from './database.js';
+
+/** A row of the files table. */
+export type FileRow = File;
+
+/** A live file's row with its blob's integrity mark (set by the scrub). */
+export type FileRowWithIntegrity = FileRow & { corruptAt: Date | null; corruptReason: string | null };
 
 /**
  * The files columns under the names of the File row, for plain-SQL reads that map with toFileMetadata (int8 size
@@ -35,4 +43,38 @@ export function toFileMetadata(row: File): FileMetadata {
     revision: row.revision,
     elementId: row.elementId,
   };
+}
+
+/** A live file's row with its blob's integrity mark, in one query (plain SQL: downloads and metadata are hot). */
+export async function findLiveFileWithIntegrity(db: Db, id: string): Promise<FileRowWithIntegrity | undefined> {
+  const { rows: [row] } = await poolOf(db).query<FileRowWithIntegrity>(
+    `SELECT ${fileColumns('f')}, b.corrupt_at AS "corruptAt", b.corrupt_reason AS "corruptReason"
+     FROM files f JOIN blobs b ON b.sha256 = f.sha256
+     WHERE f.id = $1 AND f.deleted_at IS NULL`,
+    [id],
+  );
+  return row;
+}
+
+/** The live files among these ids. */
+export async function findLiveFilesByIds(db: Db, ids: string[]): Promise<FileRow[]> {
+  return db.file.findMany({ where: { id: { in: ids }, deletedAt: null } });
+}
+
+/** The digests among sha256s that some live file has. */
+export async function findLiveSha256s(db: Db, sha256s: string[]): Promise<Set<string>> {
+  const rows = await db.$queryRaw<Array<{ sha256: string }>>`
+    SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY(${sha256s}::char(64)[]) AND deleted_at IS NULL`;
+  return new Set(rows.map((r) => r.sha256));
+}
+
+/** Up to limit ids of live files whose bytes are this blob. */
+export async function findLiveFileIdsOfBlob(db: Db, sha256: string, limit: number): Promise<string[]> {
+  const files = await db.file.findMany({ where: { sha256, deletedAt: null }, select: { id: true }, take: limit });
+  return files.map((f) => f.id);
+}
+
+/** Fails (as the driver does) when the database is unreachable or the files table does not exist. */
+export async function probeFilesTable(db: Db): Promise<void> {
+  await db.$queryRaw`SELECT 1 FROM files LIMIT 0`;
 }

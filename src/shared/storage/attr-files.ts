@@ -1,41 +1,26 @@
 // attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt.
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeIfExists, writeFileAtomic, type TempFileOptions } from './durable-fs.js';
 import { storeTempDir } from './store-temp.js';
+import { ATTR_SCHEMA_VERSION, type AttrRecord } from './attr-record.js';
 import type { FileMetadata } from '../../contract/files.js';
 
-export const ATTR_SCHEMA_VERSION = 1;
-
-export interface AttrRecord {
-  schemaVersion: number;
-  elementId: string;
-  id: string;
-  fileName: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  description: string | null;
-  version: string | null;
-  tags: string[];
-  metadata: Record<string, unknown>;
-  owner: string;
-  ownerName: string | null;
-  createdAt: string;
-  updatedAt: string;
-  revision: number;
-  blob: { sha256: string; size: number; storageKey: string };
-  /** Set on a deleted file's tombstone: a rebuild restores it as deleted, never as live. */
-  deletedAt?: string;
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ATTR_NAME = /^(.+)\.attr\.json$/;
+const PARTITION_LEVELS = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/, /^\d{2}$/];
 
 /** files/<yyyy>/<mm>/<dd>/<hh>/<fileId>.attr.json, partitioned by the UTC upload hour. */
 export function attrRelativePath(fileId: string, uploadedAt: Date): string {
   if (!UUID.test(fileId)) throw new Error(`not a file id: ${JSON.stringify(fileId)}`);
   const iso = uploadedAt.toISOString();
   return path.posix.join('files', iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10), iso.slice(11, 13), `${fileId}.attr.json`);
+}
+
+/** The file id an attr file's name gives (<fileId>.attr.json), or undefined when the name is not one. */
+export function fileIdOfAttrPath(relative: string): string | undefined {
+  return ATTR_NAME.exec(path.posix.basename(relative))?.[1];
 }
 
 export class AttrFileStore {
@@ -58,6 +43,7 @@ export class AttrFileStore {
     await writeFileAtomic(this.resolve(relative), `${JSON.stringify(record, null, 2)}\n`, this.temp);
   }
 
+  /** The record as written, not validated (attrRecordSchema does that); null when the file is absent. */
   async read(relative: string): Promise<AttrRecord | null> {
     try {
       return JSON.parse(await fs.readFile(this.resolve(relative), 'utf8')) as AttrRecord;
@@ -70,6 +56,43 @@ export class AttrFileStore {
   async remove(relative: string): Promise<boolean> {
     return removeIfExists(this.resolve(relative));
   }
+
+  /**
+   * files/<yyyy>/<mm>/<dd>/<hh>/*.attr.json relative to the storage root (posix separators). Partition directories
+   * are few and read whole; an hour directory is streamed, since one hour of a bulk import can hold very many files.
+   */
+  async *list(): AsyncGenerator<string> {
+    const root = this.root;
+    async function* descend(relative: string, depth: number): AsyncGenerator<string> {
+      const full = path.join(root, ...relative.split('/'));
+      const pattern = PARTITION_LEVELS[depth];
+      if (pattern) {
+        for (const name of await subdirectories(full, pattern)) yield* descend(`${relative}/${name}`, depth + 1);
+        return;
+      }
+      const dir = await fs.opendir(full).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (!dir) return;
+      // Temp files of an atomic write start with a dot and end in .tmp: never records.
+      for await (const entry of dir) {
+        if (entry.isFile() && ATTR_NAME.test(entry.name) && !entry.name.startsWith('.')) yield `${relative}/${entry.name}`;
+      }
+    }
+    yield* descend('files', 0);
+  }
+}
+
+async function subdirectories(dir: string, pattern: RegExp): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries.filter((e) => e.isDirectory() && pattern.test(e.name)).map((e) => e.name).sort();
 }
 
 /** The attr.json record of a file: its metadata and where its bytes are. */

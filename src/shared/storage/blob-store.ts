@@ -46,6 +46,12 @@ export interface BlobStore {
   sweepTemporaries(olderThan: Date): Promise<number>;
   /** The backend's key for a sha256 (recorded in the Blob row). */
   keyFor(sha256: string): string;
+  /**
+   * A capability of backends that keep each blob as a file on this machine: the blob's path (present or not), for
+   * readers that take a path, such as the hash pool's threads. Backends without local files (S3) leave it out, and
+   * what needs it (the integrity scrub) says so instead of guessing the backend's class.
+   */
+  localPath?(sha256: string): string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -27,13 +27,13 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** The blob's file (present or not): for readers that take a path, such as the hash pool's threads. */
-  pathFor(sha256: string): string {
+  localPath(sha256: string): string {
     assertSha256(sha256);
     return path.join(this.blobsRoot, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
   async put(sha256: string, sourcePath: string, options: PutOptions = {}): Promise<PutResult> {
-    const target = this.pathFor(sha256);
+    const target = this.localPath(sha256);
     const storageKey = this.keyFor(sha256);
     const dir = path.dirname(target);
     const present = await this.sizeOf(target);
@@ -154,7 +154,7 @@ export class LocalBlobStore implements BlobStore {
 
   async stat(sha256: string): Promise<{ size: number } | null> {
     try {
-      const s = await fs.stat(this.pathFor(sha256));
+      const s = await fs.stat(this.localPath(sha256));
       return { size: s.size };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -163,7 +163,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async delete(sha256: string): Promise<boolean> {
-    const file = this.pathFor(sha256);
+    const file = this.localPath(sha256);
     const removed = await removeIfExists(file);
     if (removed) await fsyncDir(path.dirname(file));
     return removed;
@@ -192,7 +192,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** The blob's file opened for reading; 404 not_found when it is missing. */
   private async openBlob(sha256: string): Promise<fs.FileHandle> {
-    return fs.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
+    return fs.open(this.localPath(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw new AppError('not_found', 'blob is missing from the store');
       throw err;
     });

@@ -1,0 +1,114 @@
+// The SQL of a file search (domain/file-search.ts decides what a request means): filters, full text, sort orders
+// and keyset positions over the live files, run on the pg pool.
+import { poolOf, Prisma, type Db } from './database.js';
+import { fileColumns, type FileRow } from './files.js';
+
+export type FileSortField = 'createdAt' | 'size' | 'fileName';
+
+export interface FileFilters {
+  /** Full text (websearch syntax) over file name, tags and description; the last word also matches as a prefix. */
+  q?: string;
+  /** Case-insensitive substring of the file name. */
+  fileName?: string;
+  /** Exact media type, or "type/*" for every subtype of a type. */
+  contentType?: string;
+  /** The file carries every one of these tags. */
+  tags?: string[];
+  owner?: string;
+  minSize?: number;
+  maxSize?: number;
+  /** Inclusive. */
+  createdFrom?: Date;
+  /** Exclusive. */
+  createdTo?: Date;
+  /** Lower-case hex. */
+  sha256?: string;
+}
+
+export interface FileSearchQuery extends FileFilters {
+  order: { field: FileSortField; descending: boolean };
+  /**
+   * The position after which the rows start: the sort value of the last row read (in the text form a value of its
+   * column takes: an ISO instant, a decimal, the name) and that row's id. The caller has checked both.
+   */
+  after?: { key: string; id: string };
+  /** Rows to read. */
+  rows: number;
+}
+
+// Each order is served by an index that ends in id (files_created_at_id_idx, files_size_id_idx,
+// files_file_name_id_idx), read forwards or backwards; id breaks ties so pages never skip or repeat a row.
+const SORT_COLUMNS: Record<FileSortField, { column: Prisma.Sql; value: (key: string) => Prisma.Sql }> = {
+  createdAt: { column: Prisma.sql`created_at`, value: (key) => Prisma.sql`${key}::timestamptz` },
+  size: { column: Prisma.sql`size`, value: (key) => Prisma.sql`${key}::bigint` },
+  fileName: { column: Prisma.sql`file_name`, value: (key) => Prisma.sql`${key}::text` },
+};
+
+const COLUMNS = Prisma.raw(fileColumns());
+
+/** LIKE pattern that matches the text literally (the default escape character is the backslash). */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * websearch_to_tsquery of q; when q ends in a plain word (not quoted, not negated), that word also matches as a
+ * prefix, so results follow what is being typed ("annual rep" finds "annual report").
+ */
+function textQuery(q: string): Prisma.Sql {
+  const query = Prisma.sql`websearch_to_tsquery('simple', ${q})`;
+  const last = q.trim().split(/\s+/).pop() ?? '';
+  if (last.startsWith('-') || last.includes('"') || !/[\p{L}\p{N}]$/u.test(last)) return query;
+  // The query's text form ends with its last lexeme in quotes; ':*' after it makes that lexeme a prefix.
+  return Prisma.sql`to_tsquery('simple', regexp_replace((${query})::text, '''$', ''':*'))`;
+}
+
+function filterConditions(filters: FileFilters): Prisma.Sql[] {
+  const where: Prisma.Sql[] = [Prisma.sql`deleted_at IS NULL`];
+  if (filters.q !== undefined) where.push(Prisma.sql`search_vector @@ ${textQuery(filters.q)}`);
+  if (filters.fileName !== undefined) where.push(Prisma.sql`file_name ILIKE ${`%${likeLiteral(filters.fileName)}%`}`);
+  if (filters.contentType !== undefined) {
+    // "image/*" -> starts with "image/" (^@, served by the SP-GiST index like =).
+    where.push(
+      filters.contentType.endsWith('/*')
+        ? Prisma.sql`content_type ^@ ${filters.contentType.slice(0, -1)}`
+        : Prisma.sql`content_type = ${filters.contentType}`,
+    );
+  }
+  if (filters.tags !== undefined && filters.tags.length > 0) where.push(Prisma.sql`tags @> ${filters.tags}::text[]`);
+  if (filters.owner !== undefined) where.push(Prisma.sql`owner = ${filters.owner}`);
+  if (filters.minSize !== undefined) where.push(Prisma.sql`size >= ${filters.minSize}::bigint`);
+  if (filters.maxSize !== undefined) where.push(Prisma.sql`size <= ${filters.maxSize}::bigint`);
+  if (filters.createdFrom !== undefined) where.push(Prisma.sql`created_at >= ${filters.createdFrom.toISOString()}::timestamptz`);
+  if (filters.createdTo !== undefined) where.push(Prisma.sql`created_at < ${filters.createdTo.toISOString()}::timestamptz`);
+  if (filters.sha256 !== undefined) where.push(Prisma.sql`sha256 = ${filters.sha256}::bpchar`);
+  return where;
+}
+
+/** The SQL of one search query. Exported for EXPLAIN (test/shared/search-plan.test.ts). */
+export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
+  const { column, value } = SORT_COLUMNS[query.order.field];
+  const where = filterConditions(query);
+  if (query.after !== undefined) {
+    const key = value(query.after.key);
+    // A row comparison, so the index on (key, id) seeks straight to the first row after the position.
+    where.push(
+      query.order.descending
+        ? Prisma.sql`(${column}, id) < (${key}, ${query.after.id}::uuid)`
+        : Prisma.sql`(${column}, id) > (${key}, ${query.after.id}::uuid)`,
+    );
+  }
+  const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+  return Prisma.sql`SELECT ${COLUMNS} FROM files
+    WHERE ${Prisma.join(where, ' AND ')}
+    ORDER BY ${column} ${direction}, id ${direction}
+    LIMIT ${query.rows}`;
+}
+
+/** The rows of a search query, in its order. */
+export async function selectFileSearchRows(db: Db, query: FileSearchQuery): Promise<FileRow[]> {
+  // On the pool, not $queryRaw: Prisma's per-row decoding cost about 3 ms of a 5 ms search returning 51 rows.
+  const sql = fileSearchSql(query);
+  const { rows } = await poolOf(db).query<FileRow>(sql.text, sql.values as unknown[]);
+  return rows;
+}
