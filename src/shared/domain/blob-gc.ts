@@ -1,12 +1,11 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { commitWal } from './job-steps.js';
-import { inMaintenanceSharedTx } from './maintenance-lock.js';
+import { markWalCommitted, prepareWalEntry } from '../records/wal.js';
+import { inMaintenanceSharedTx } from '../records/maintenance-lock.js';
 
 export interface GcDeps {
   db: Db;
@@ -47,9 +46,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
       if (await isPinned(tx, sha256)) return null;
       await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;
     }
-    return tx.walEntry.create({
-      data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } },
-    });
+    return prepareWalEntry(tx, { operation: 'blob_gc', actor: 'gc', payload: { sha256, storageKey: blob.storage_key } });
   });
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
@@ -57,7 +54,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
     await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
     await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
-    await commitWal(tx, wal);
+    await markWalCommitted(tx, wal.id);
   });
   deps.logger.info({ sha256 }, 'blob garbage-collected');
   return { removed: true };

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { ATTR_SCHEMA_VERSION, AttrFileStore, type AttrRecord } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
-import { withMaintenanceLock } from './maintenance-lock.js';
+import { withMaintenanceLock } from '../records/maintenance-lock.js';
 
 export interface RebuildDeps {
   db: Db;
