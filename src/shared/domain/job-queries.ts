@@ -1,13 +1,13 @@
 // Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../records/database.js';
-import { selectFileJobs, selectFileJobStatuses, type FileJob } from '../records/file-jobs.js';
+import { selectFileJobs, selectFileJobStatuses, selectStaleOpenJobs, type FileJob, type StaleJob } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
 import { isFinalState } from '../../contract/jobs.js';
 import { toJobView, type JobView } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
-export type { FileJob };
+export type { FileJob, StaleJob };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -61,4 +61,17 @@ export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, sign
     await sleep(Math.min(delay, remaining), undefined, { signal }).catch(() => undefined);
     delay = Math.min(delay * 2, 250);
   }
+}
+
+/**
+ * One page of the jobs that are not final and untouched for staleAfterMs, in (updatedAt, id) order after `after`
+ * (the requeue sweep pages through them all).
+ */
+export async function listStaleOpenJobs(
+  db: Db,
+  staleAfterMs: number,
+  after: { updatedAt: Date; id: string } | undefined,
+  limit: number,
+): Promise<StaleJob[]> {
+  return selectStaleOpenJobs(db, new Date(Date.now() - staleAfterMs), after, limit);
 }

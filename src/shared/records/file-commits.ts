@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { File } from '../db/generated/client.js';
 import type { FileMetadata } from '../../contract/files.js';
 import { isUniqueViolation, poolOf, type Db, type DbClient, type Prisma } from './database.js';
-import { FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
+import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL } from './wal.js';
 
@@ -181,16 +181,24 @@ export async function releaseBlobReference(tx: Prisma.TransactionClient, sha256:
   return rows.length > 0;
 }
 
-/** Hides a live file from readers at once (deleted_at); null when there is no such live file. */
-export async function softDeleteFile(
-  tx: Prisma.TransactionClient,
+type DeletedFile = Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>;
+
+/**
+ * In one transaction: hides a live file from readers at once (deleted_at) and records the job that finishes the
+ * deletion (jobOf builds it from the file). Null, with nothing changed, when there is no such live file.
+ */
+export async function softDeleteFileWithJob(
+  db: Db,
   fileId: string,
-): Promise<Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'> | null> {
-  const [file] = await tx.$queryRaw<Array<Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>>>`
-    UPDATE files SET deleted_at = now(), updated_at = now()
-    WHERE id = ${fileId}::uuid AND deleted_at IS NULL
-    RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
-  return file ?? null;
+  jobOf: (file: DeletedFile) => Prisma.FileJobUncheckedCreateInput,
+): Promise<FileJob | null> {
+  return db.$transaction(async (tx) => {
+    const [file] = await tx.$queryRaw<DeletedFile[]>`
+      UPDATE files SET deleted_at = now(), updated_at = now()
+      WHERE id = ${fileId}::uuid AND deleted_at IS NULL
+      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
+    return file ? createFileJob(tx, jobOf(file)) : null;
+  });
 }
 
 /** The file's row, deleted or not. */
