@@ -13,7 +13,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
-import { isFinalState } from '../../contract/jobs.js';
+import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
 
 export interface IngestDeps {
@@ -35,7 +35,7 @@ export const CRASH_STEPS = ['after-hash', 'after-wal', 'after-blob', 'after-attr
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 export interface IngestOutcome {
-  state: 'committed' | 'duplicate' | 'failed';
+  state: (typeof FINAL_JOB_STATES)[number];
   fileId?: string;
   sha256?: string;
   size?: number;

@@ -8,7 +8,7 @@ import type { FileMetadata } from '../../contract/files.js';
 import { isUniqueViolation, poolOf, type Db, type DbClient, type Prisma } from './database.js';
 import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
-import { WAL_SQL } from './wal.js';
+import { WAL_SQL, type WalOperation } from './wal.js';
 
 export type { File };
 
@@ -36,7 +36,7 @@ export async function prepareIngestCommit(
   db: Db,
   job: Pick<FileJob, 'id' | 'fileId' | 'principal'>,
   sha256: string,
-  operation: string,
+  operation: WalOperation,
   payload: Record<string, unknown>,
 ): Promise<PreparedCommit> {
   const { rows: [row] } = await poolOf(db).query<{
