@@ -15,13 +15,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function httpMetrics(ctx: ApiContext): RequestHandler {
   return (req, res, next) => {
-    const end = process.hrtime.bigint();
+    const started = process.hrtime.bigint();
     res.once('finish', () => {
       // The route template (not the raw path) keeps label cardinality bounded.
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       ctx.metrics.httpRequests.inc(labels);
-      ctx.metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - end) / 1e9);
+      ctx.metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   };

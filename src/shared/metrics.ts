@@ -1,6 +1,5 @@
 // Prometheus metrics: one registry per process, with the names every dashboard relies on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { Prisma, type Db } from './records/database.js';
 import { QUEUE_NAMES, type Queues } from './queues.js';
 
 const PREFIX = 'artstore_';
@@ -25,16 +24,6 @@ export function sharedRead<T>(read: () => Promise<T>, ttlMs: number, now: () => 
       });
     return inflight;
   };
-}
-
-/**
- * Pending WAL entries by operation. Settled entries (nearly all of the table) are not read: the condition on status
- * is served by wal_entries(status, started_at), so the cost follows the pending entries, not the table's size.
- */
-export const PENDING_WAL_ENTRIES = Prisma.sql`SELECT operation, count(*)::int AS n FROM wal_entries WHERE status = 'pending' GROUP BY operation`;
-
-export async function countPendingWalEntries(db: Db): Promise<Array<{ operation: string; n: number }>> {
-  return db.$queryRaw<Array<{ operation: string; n: number }>>(PENDING_WAL_ENTRIES);
 }
 
 export function createRegistry(process: 'api' | 'worker'): Registry {

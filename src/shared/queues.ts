@@ -2,11 +2,12 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import type { FINAL_JOB_STATES } from '../contract/jobs.js';
 
 export const QUEUE_NAMES = { ingest: 'ingest', files: 'files', maintenance: 'maintenance' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-type FileJobResult = { state: 'committed' | 'duplicate' | 'failed'; fileId?: string };
+type FileJobResult = { state: (typeof FINAL_JOB_STATES)[number]; fileId?: string };
 
 /** Job name -> payload and result. Names are wire format: never rename one without handling the old name. */
 export interface JobRegistry {

@@ -1,7 +1,6 @@
 // Processors of 'update-metadata' and 'delete-file' jobs.
 import type { Job } from 'bullmq';
-import { failFileJob, runDelete, runMetadataUpdate, type FileJobOutcome } from '../shared/domain/file-jobs.js';
-import type { WalOperation } from '../shared/domain/job-steps.js';
+import { failFileJob, runDelete, runMetadataUpdate, type FileJobOutcome, type WalOperation } from '../shared/domain/file-jobs.js';
 import type { JobPayload, JobResult } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { settleJobError } from './job-errors.js';

@@ -1,6 +1,6 @@
 // Processor of 'ingest-file' jobs: runs the ingest rules and records metrics; errors go to settleJobError.
 import type { Job } from 'bullmq';
-import { failIngest, runIngest } from '../shared/domain/ingest-commit.js';
+import { failIngest, runIngestJob } from '../shared/domain/ingest-commit.js';
 import type { JobPayload, JobResult } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { settleJobError } from './job-errors.js';
@@ -16,7 +16,7 @@ export function ingestProcessor(ctx: WorkerContext) {
       metrics.jobDuration.observe({ queue: 'ingest', state }, (performance.now() - started) / 1_000);
     };
     try {
-      const outcome = await runIngest(ctx, id, (p) => job.updateProgress(p));
+      const outcome = await runIngestJob(ctx, id, (p) => job.updateProgress(p));
       if (outcome.ranNow) {
         observe(outcome.state);
         metrics.bytesCommitted.inc(outcome.size ?? 0);

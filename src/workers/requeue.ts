@@ -3,6 +3,7 @@
 import type { Job } from 'bullmq';
 import { failFileJob } from '../shared/domain/file-jobs.js';
 import { failIngest } from '../shared/domain/ingest-commit.js';
+import { listStaleOpenJobs, type StaleJob } from '../shared/domain/job-queries.js';
 import { enqueue, JOB_QUEUE, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
@@ -49,16 +50,7 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   // hide the ones behind them. A sweep looks at MAX_PAGES pages at most; rows past that wait for the next one.
   let after: { updatedAt: Date; id: string } | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const rows = await ctx.db.fileJob.findMany({
-      where: {
-        state: { in: ['queued', 'hashing', 'committing'] },
-        updatedAt: { lt: new Date(Date.now() - staleAfterMs) },
-        ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
-      },
-      select: { id: true, kind: true, createdAt: true, updatedAt: true },
-      orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
-      take: BATCH,
-    });
+    const rows = await listStaleOpenJobs(ctx.db, staleAfterMs, after, BATCH);
     await sweepPage(ctx, queues, rows, report);
     if (rows.length < BATCH) break;
     const last = rows[rows.length - 1]!;
@@ -67,7 +59,7 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   return report;
 }
 
-async function sweepPage(ctx: WorkerContext, queues: Queues, stale: Array<{ id: string; kind: string; createdAt: Date }>, report: SweepReport): Promise<void> {
+async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], report: SweepReport): Promise<void> {
   for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND) as Array<[RowKind, (typeof JOB_NAME_OF_KIND)[RowKind]]>) {
     const queue = queues[JOB_QUEUE[name]];
     const readd: string[] = [];

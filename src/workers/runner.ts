@@ -81,6 +81,31 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
 
+  const timers = startSweeps(ctx);
+
+  return {
+    workers,
+    async close(timeoutMs = 25_000) {
+      for (const t of timers) clearInterval(t);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([Promise.all(workers.map((w) => w.close())).then(() => 'drained' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        ctx.logger.warn({ timeoutMs }, 'shutdown timeout: releasing active jobs to stall detection');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}
+
+/**
+ * WAL recovery, the requeue sweep, the GC sweep, the staging janitor and the unrecorded-blob sweep: each runs once
+ * now and then on its interval; failures are logged and the next run tries again. Returns the (unref'd) timers.
+ */
+function startSweeps(ctx: WorkerContext): NodeJS.Timeout[] {
   const requeue = async () => {
     const report = await requeueStaleJobs(ctx, ctx.queues).catch((err: unknown) => {
       ctx.logger.warn({ err }, 'requeue sweep failed');
@@ -125,23 +150,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     setInterval(() => void recovery(), Math.min(300_000, ctx.config.walLeaseSeconds * 1_000)),
   ];
   for (const t of timers) t.unref();
-
-  return {
-    workers,
-    async close(timeoutMs = 25_000) {
-      for (const t of timers) clearInterval(t);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      });
-      const outcome = await Promise.race([Promise.all(workers.map((w) => w.close())).then(() => 'drained' as const), timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        ctx.logger.warn({ timeoutMs }, 'shutdown timeout: releasing active jobs to stall detection');
-        await Promise.all(workers.map((w) => w.close(true)));
-      }
-    },
-  };
+  return timers;
 }
 
 /**

@@ -5,7 +5,8 @@ import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/shared/records/database.js';
-import { PENDING_WAL_ENTRIES, sharedRead } from '../../src/shared/metrics.js';
+import { sharedRead } from '../../src/shared/metrics.js';
+import { PENDING_WAL_ENTRIES } from '../../src/shared/records/wal.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const TOKEN = 'scrape-token-0123456789abcdef';

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { openApiContext } from '../../src/api/context.js';
-import { runIngest } from '../../src/shared/domain/ingest-commit.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -134,7 +134,7 @@ describe('a mode change seen by other processes', () => {
 
       // The worker side refuses to commit what was staged before the switch.
       await new Promise((r) => setTimeout(r, 1_100));
-      await expect(runIngest(world.worker!, staged.body.jobs[0].id, async () => undefined)).rejects.toMatchObject({ code: 'mode_forbids' });
+      await expect(runIngestJob(world.worker!, staged.body.jobs[0].id, async () => undefined)).rejects.toMatchObject({ code: 'mode_forbids' });
       world.running!.workers.find((w) => w.name === 'ingest')!.resume();
       const job = await world.waitForJob(staged.body.jobs[0].id, user);
       expect(job).toMatchObject({ state: 'failed', error: { code: 'mode_forbids' } });

@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runIngest } from '../../src/shared/domain/ingest-commit.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { submitUpload, type SubmitDeps } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
@@ -51,7 +51,7 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     const jobId = retry.jobs[0]!.id;
     expect(await world.api.queues.ingest.getJob(jobId)).toBeTruthy();
     await world.api.queues.ingest.remove(jobId);
-    const outcome = await runIngest(ctx, jobId, async () => undefined);
+    const outcome = await runIngestJob(ctx, jobId, async () => undefined);
     expect(outcome.state).toBe('committed');
     expect(outcome.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });

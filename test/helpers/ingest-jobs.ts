@@ -1,5 +1,5 @@
 // Ingest jobs a test runs itself: bytes staged and recorded as the API would, BullMQ's copy removed so no worker
-// takes it, for tests that drive runIngest (and pause it) step by step.
+// takes it, for tests that drive runIngestJob (and pause it) step by step.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';

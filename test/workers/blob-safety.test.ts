@@ -7,8 +7,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { sweepUnrecordedBlobs } from '../../src/shared/domain/blob-orphans.js';
-import { runIngest, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
-import { MaintenanceBusyError, withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
+import { runIngestJob, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
+import { MaintenanceBusyError, withMaintenanceLock } from '../../src/shared/records/maintenance-lock.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { sweepStaging } from '../../src/shared/domain/staging-janitor.js';
 import { storeTempDir, sweepStoreTemp } from '../../src/shared/storage/store-temp.js';
@@ -29,7 +29,7 @@ describe('blob safety', () => {
   let ctx: WorkerContext;
 
   beforeAll(async () => {
-    // The test drives runIngest, GC and the sweeps itself; no BullMQ worker runs.
+    // The test drives runIngestJob, GC and the sweeps itself; no BullMQ worker runs.
     world = await createWorld({ worker: false, isolatedDatabase: true });
     ctx = await openWorkerContext(world.config, silent);
   });
@@ -62,12 +62,12 @@ describe('blob safety', () => {
   it('GC that runs while an ingest of the same bytes sits between put and commit leaves the bytes alone', async () => {
     const bytes = randomBytes(30_000);
     const digest = sha(bytes);
-    const first = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    const first = await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     await deleteAndAge(first.fileId!, digest);
 
     const again = await stageJob(bytes);
     let gcResult: { removed: boolean } | undefined;
-    const outcome = await runIngest(
+    const outcome = await runIngestJob(
       ingestWithHook(async (step) => {
         // The put found the bytes present and reused them; GC runs to completion before the commit.
         if (step === 'after-blob') gcResult = await runBlobGc(gcDeps(), digest);
@@ -87,12 +87,12 @@ describe('blob safety', () => {
   it('an ingest that meets a blob GC has marked finishes that GC, then stores the bytes anew from its staged copy', async () => {
     const bytes = randomBytes(20_000);
     const digest = sha(bytes);
-    const first = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    const first = await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     await deleteAndAge(first.fileId!, digest);
     await world.api.db.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${digest}`;
 
     const again = await stageJob(bytes);
-    const outcome = await runIngest(ctx, again.id, noProgress);
+    const outcome = await runIngestJob(ctx, again.id, noProgress);
     expect(outcome).toMatchObject({ state: 'committed', blobCreated: true });
     // The marked run finished: its WAL entry committed, the blob row made anew with this job's reference.
     const gcEntries = await world.api.db.walEntry.findMany({ where: { operation: 'blob_gc', payload: { path: ['sha256'], equals: digest } } });
@@ -106,14 +106,14 @@ describe('blob safety', () => {
   it('a good re-upload repairs a blob the scrub marked corrupt, for the old file too', async () => {
     const bytes = randomBytes(10_000);
     const digest = sha(bytes);
-    const first = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    const first = await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     const blobFile = path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));
     await fs.chmod(blobFile, 0o640);
     await fs.writeFile(blobFile, randomBytes(bytes.length));
     await world.api.db.$executeRaw`UPDATE blobs SET corrupt_at = now(), corrupt_reason = 'mismatch' WHERE sha256 = ${digest}`;
     expect((await download(first.fileId!)).status).toBe(409);
 
-    const again = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    const again = await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     expect(again.state).toBe('duplicate');
     const blob = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } });
     expect(blob).toMatchObject({ corruptAt: null, corruptReason: null, refCount: 2 });
@@ -128,11 +128,11 @@ describe('blob safety', () => {
   it('replaces stored bytes of the wrong size, and unrecorded bytes, with the verified upload', async () => {
     const bytes = randomBytes(12_000);
     const digest = sha(bytes);
-    const first = await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    const first = await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     const blobFile = path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));
     await fs.chmod(blobFile, 0o640);
     await fs.truncate(blobFile, 100);
-    await runIngest(ctx, (await stageJob(bytes)).id, noProgress);
+    await runIngestJob(ctx, (await stageJob(bytes)).id, noProgress);
     expect(sha(await fs.readFile(blobFile))).toBe(digest);
     expect(sha((await download(first.fileId!)).body as Buffer)).toBe(digest);
 
@@ -142,7 +142,7 @@ describe('blob safety', () => {
     const otherFile = path.join(world.config.storagePath, ctx.blobStore.keyFor(otherDigest));
     await fs.mkdir(path.dirname(otherFile), { recursive: true });
     await fs.writeFile(otherFile, randomBytes(other.length));
-    const stored = await runIngest(ctx, (await stageJob(other)).id, noProgress);
+    const stored = await runIngestJob(ctx, (await stageJob(other)).id, noProgress);
     expect(stored.state).toBe('committed');
     expect(sha(await fs.readFile(otherFile))).toBe(otherDigest);
   });
@@ -156,13 +156,13 @@ describe('blob safety', () => {
       INSERT INTO file_jobs (id, kind, state, principal, file_name, content_type, size, file_id)
       VALUES (${randomUUID()}::uuid, 'ingest', 'queued', 'bob', 'y', 'application/octet-stream', 1, ${fileId}::uuid)`).rejects.toThrow();
     await world.api.db.fileJob.update({ where: { id: bad.id }, data: { declaredSha256: '0'.repeat(64) } });
-    await expect(runIngest(ctx, bad.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
+    await expect(runIngestJob(ctx, bad.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
     const { failIngest } = await import('../../src/shared/domain/ingest-commit.js');
     await failIngest(ctx, bad.id, 'checksum_mismatch', 'declared sha256 differs');
 
     const good = randomBytes(2_000);
     const next = await stageJob(good, fileId);
-    expect((await runIngest(ctx, next.id, noProgress)).state).toBe('committed');
+    expect((await runIngestJob(ctx, next.id, noProgress)).state).toBe('committed');
     // A late, repeated failure of the first job must leave the committed file's record alone.
     await failIngest(ctx, bad.id, 'checksum_mismatch', 'declared sha256 differs');
     const row = await world.api.db.file.findUniqueOrThrow({ where: { id: fileId } });
@@ -173,7 +173,7 @@ describe('blob safety', () => {
   it('a failed ingest ends failed even when its attr.json cannot be removed', async () => {
     const job = await stageJob(randomBytes(500));
     await world.api.db.fileJob.update({ where: { id: job.id }, data: { declaredSha256: '0'.repeat(64) } });
-    await expect(runIngest(ctx, job.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
+    await expect(runIngestJob(ctx, job.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
     // The WAL entry is pending only once the checksum passed; make it so, with an attr "file" unlink refuses.
     const { attrRelativePath } = await import('../../src/shared/storage/attr-files.js');
     const attrPath = attrRelativePath(job.fileId, job.createdAt);
@@ -192,7 +192,7 @@ describe('blob safety', () => {
     const job = await stageJob(bytes);
     let committing: Promise<unknown> | undefined;
     await withMaintenanceLock(world.api.db, async () => {
-      committing = runIngest(ctx, job.id, noProgress);
+      committing = runIngestJob(ctx, job.id, noProgress);
       // The commit statement is queued behind the lock...
       await until('the commit to wait for the lock', async () => {
         const [row] = await world.api.db.$queryRaw<Array<{ n: bigint }>>`
@@ -268,10 +268,10 @@ describe('blob safety', () => {
   it('removes the staged file a finished job left behind: on its retry and in the janitor, whatever its age', async () => {
     const bytes = randomBytes(3_000);
     const job = await stageJob(bytes);
-    expect((await runIngest(ctx, job.id, noProgress)).state).toBe('committed');
+    expect((await runIngestJob(ctx, job.id, noProgress)).state).toBe('committed');
     // A run that died between its commit and removing the staged file.
     await fs.writeFile(job.stagedPath, bytes);
-    expect((await runIngest(ctx, job.id, noProgress)).ranNow).toBe(false);
+    expect((await runIngestJob(ctx, job.id, noProgress)).ranNow).toBe(false);
     await expect(fs.stat(job.stagedPath)).rejects.toMatchObject({ code: 'ENOENT' });
 
     await fs.writeFile(job.stagedPath, bytes);

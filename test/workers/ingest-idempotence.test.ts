@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runIngest } from '../../src/shared/domain/ingest-commit.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -13,7 +13,7 @@ describe('ingest job run more than once', () => {
   const noProgress = async () => undefined;
 
   beforeAll(async () => {
-    // A worker context without running BullMQ workers: the test drives runIngest itself.
+    // A worker context without running BullMQ workers: the test drives runIngestJob itself.
     world = await createWorld({ worker: false });
   });
   afterAll(async () => world?.close());
@@ -43,8 +43,8 @@ describe('ingest job run more than once', () => {
     try {
       const bytes = randomBytes(40_000);
       const job = await stageJob(bytes);
-      const first = await runIngest(ctx, job.id, noProgress);
-      const second = await runIngest(ctx, job.id, noProgress);
+      const first = await runIngestJob(ctx, job.id, noProgress);
+      const second = await runIngestJob(ctx, job.id, noProgress);
       expect(first).toMatchObject({ state: 'committed', ranNow: true });
       expect(second).toMatchObject({ state: 'committed', fileId: first.fileId, ranNow: false });
       const sha = createHash('sha256').update(bytes).digest('hex');
@@ -61,7 +61,7 @@ describe('ingest job run more than once', () => {
     try {
       const bytes = randomBytes(2 * 1024 * 1024);
       const job = await stageJob(bytes);
-      const results = await Promise.allSettled([runIngest(ctx, job.id, noProgress), runIngest(ctx, job.id, noProgress)]);
+      const results = await Promise.allSettled([runIngestJob(ctx, job.id, noProgress), runIngestJob(ctx, job.id, noProgress)]);
       const ok = results.filter((r) => r.status === 'fulfilled');
       expect(ok.length).toBeGreaterThanOrEqual(1);
       const sha = createHash('sha256').update(bytes).digest('hex');

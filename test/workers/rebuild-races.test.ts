@@ -6,8 +6,8 @@ import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { runDelete } from '../../src/shared/domain/file-jobs.js';
 import { requestDelete } from '../../src/shared/domain/file-requests.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
-import { runIngest } from '../../src/shared/domain/ingest-commit.js';
-import { withMaintenanceLock } from '../../src/shared/domain/maintenance-lock.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
+import { withMaintenanceLock } from '../../src/shared/records/maintenance-lock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { stageFileJob } from '../helpers/ingest-jobs.js';
@@ -33,9 +33,9 @@ describe('rebuild-index while workers commit', () => {
   const deps = () => ({ db: world.api.db, queues: world.api.queues, config: world.config, logger: silent });
   const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
 
-  async function ingest(bytes: Buffer, hook?: Parameters<typeof runIngest>[0]['crashPoint']) {
+  async function ingest(bytes: Buffer, hook?: Parameters<typeof runIngestJob>[0]['crashPoint']) {
     const job = await stageFileJob(world, bytes);
-    return runIngest(hook ? { ...ctx, crashPoint: hook } : ctx, job.id, noProgress);
+    return runIngestJob(hook ? { ...ctx, crashPoint: hook } : ctx, job.id, noProgress);
   }
 
   async function deleteJob(fileId: string) {

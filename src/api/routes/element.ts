@@ -1,8 +1,7 @@
 // GET /api/v1/info (element, mode, capacity, files, queues) and PUT /api/v1/mode (admin).
 import { z } from 'zod';
+import { readElementInfo } from '../../shared/domain/element-status.js';
 import { changeMode } from '../../shared/domain/modes.js';
-import { QUEUE_NAMES } from '../../shared/queues.js';
-import { APP_VERSION } from '../../shared/version.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
@@ -37,21 +36,7 @@ export function elementRoutes(ctx: ApiContext): RouteSpec[] {
       permission: 'element:info',
       responses: { 200: { description: 'ElementInfo', schema: infoSchema }, ...errors(401, 403) },
       handler: async (_req, res) => {
-        const [mode, capacity, files, counts] = await Promise.all([
-          ctx.modes.current(),
-          ctx.capacity.report(),
-          ctx.db.file.count({ where: { deletedAt: null } }),
-          Promise.all(Object.values(QUEUE_NAMES).map((q) => ctx.queues[q].getJobCounts('waiting', 'active', 'failed', 'delayed'))),
-        ]);
-        const sum = (state: string) => counts.reduce((n, c) => n + (c[state] ?? 0), 0);
-        res.json({
-          elementId: ctx.config.elementId,
-          mode,
-          version: APP_VERSION,
-          capacity,
-          files,
-          queue: { waiting: sum('waiting'), active: sum('active'), failed: sum('failed'), delayed: sum('delayed') },
-        });
+        res.json(await readElementInfo(ctx));
       },
     }),
     defineRoute({

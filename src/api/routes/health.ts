@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { z } from 'zod';
+import { checkDatabase } from '../../shared/domain/element-status.js';
 import { modeAllows } from '../../shared/domain/modes.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
@@ -62,7 +63,7 @@ export function healthRoutes(ctx: ApiContext): RouteSpec[] {
       responses: { 200: { description: 'ready', schema: readySchema }, 503: { description: 'not ready', schema: readySchema } },
       handler: async (_req, res) => {
         const [database, redis, storage] = await Promise.all([
-          check(() => ctx.db.$queryRaw`SELECT 1`),
+          check(() => checkDatabase(ctx.db)),
           check(() => ctx.redis.ping()),
           check(async () => {
             const writable = modeAllows(await ctx.modes.current(), 'upload');

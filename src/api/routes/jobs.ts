@@ -2,8 +2,7 @@
 import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import type { FileJob } from '../../shared/db/generated/client.js';
-import { getJob, getJobView, getJobViews } from '../../shared/domain/job-queries.js';
+import { getJob, getJobView, getJobViews, type FileJob } from '../../shared/domain/job-queries.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';

@@ -1,13 +1,12 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
-import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { deleteCollectedBlob, findGcDueBlobs, isBlobPinnedByIngest, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { commitWal } from './job-steps.js';
-import { inMaintenanceSharedTx } from './maintenance-lock.js';
+import { markWalCommitted, prepareWalEntry } from '../records/wal.js';
+import { inMaintenanceSharedTx } from '../records/maintenance-lock.js';
 
 export interface GcDeps {
   db: Db;
@@ -38,16 +37,14 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
       if (await isBlobPinnedByIngest(tx, sha256)) return null;
       await markBlobGcStarted(tx, sha256);
     }
-    return tx.walEntry.create({
-      data: { txId: randomUUID(), operation: 'blob_gc', status: 'pending', actor: 'gc', payload: { sha256, storageKey: blob.storageKey } },
-    });
+    return prepareWalEntry(tx, { operation: 'blob_gc', actor: 'gc', payload: { sha256, storageKey: blob.storageKey } });
   });
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
   await inMaintenanceSharedTx(db, async (tx) => {
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
     await deleteCollectedBlob(tx, sha256);
-    await commitWal(tx, wal);
+    await markWalCommitted(tx, wal.id);
   });
   deps.logger.info({ sha256 }, 'blob garbage-collected');
   return { removed: true };

@@ -5,7 +5,7 @@ import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { TEMP_MAX_AGE_MS } from '../storage/store-temp.js';
-import { inMaintenanceSharedTx } from './maintenance-lock.js';
+import { inMaintenanceSharedTx } from '../records/maintenance-lock.js';
 import { findRecordedSha256s, insertUnreferencedBlobs } from '../records/blobs.js';
 
 export interface OrphanDeps {

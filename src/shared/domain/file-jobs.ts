@@ -1,8 +1,10 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
 import type { Mode } from '../config.js';
-import type { Db } from '../records/database.js';
-import { Prisma } from '../records/database.js';
-import type { File, FileJob } from '../db/generated/client.js';
+import type { Db, Prisma } from '../records/database.js';
+import { latestModeForCommit } from '../records/element-state.js';
+import { findFileRow, findLiveFileRow, patchFileAtRevision, releaseBlobReference, type File } from '../records/file-commits.js';
+import { advanceFileJob, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
+import { commitWalEntry, failJobWithWal, prepareWalEntry, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EnqueueConfig, Queues } from '../queues.js';
@@ -11,10 +13,10 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { toFileMetadata } from '../records/files.js';
 import type { MetadataPatch } from './file-requests.js';
-import { advanceJob, commitWal, lockPendingWal, markJobFailed, pendingWalEntry, type WalOperation } from './job-steps.js';
 import { isFinalState } from '../../contract/jobs.js';
-import { inMaintenanceSharedTx } from './maintenance-lock.js';
-import { assertModeAllows, MODE_LOCK_SQL, type ModeReader } from './modes.js';
+import { assertModeAllows, type ModeReader } from './modes.js';
+
+export type { WalOperation };
 
 export interface FileJobDeps {
   db: Db;
@@ -41,10 +43,9 @@ class RevisionMoved extends Error {}
  * before a mode change or sees it, never in between.
  */
 async function modeInTransaction(tx: Prisma.TransactionClient): Promise<Mode> {
-  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock_shared(${MODE_LOCK_SQL})`);
-  const [latest] = await tx.$queryRaw<Array<{ mode: Mode }>>`SELECT mode FROM element_state ORDER BY id DESC LIMIT 1`;
-  if (!latest) throw new AppError('conflict', 'the element has no persisted mode yet');
-  return latest.mode;
+  const mode = await latestModeForCommit(tx);
+  if (!mode) throw new AppError('conflict', 'the element has no persisted mode yet');
+  return mode;
 }
 
 const outcome = (job: FileJob, ranNow: boolean): FileJobOutcome => ({
@@ -54,10 +55,10 @@ const outcome = (job: FileJob, ranNow: boolean): FileJobOutcome => ({
 });
 
 async function loadOpenJob(db: Db, id: string): Promise<FileJob | FileJobOutcome> {
-  const job = await db.fileJob.findUnique({ where: { id } });
+  const job = await findFileJob(db, id);
   if (!job) throw new AppError('not_found', `job ${id} does not exist`);
-  if (isFinalState(job.state) || !(await advanceJob(db, id, { state: 'committing', progress: 50, attempts: { increment: 1 } }))) {
-    return outcome(await db.fileJob.findUniqueOrThrow({ where: { id } }), false);
+  if (isFinalState(job.state) || !(await advanceFileJob(db, id, { state: 'committing', progress: 50, attempts: { increment: 1 } }))) {
+    return outcome(await getFileJob(db, id), false);
   }
   return job;
 }
@@ -91,7 +92,7 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
   const job = loaded;
   const params = job.params as unknown as { patch: MetadataPatch; expectedRevision: number | null };
   for (let round = 0; ; round++) {
-    const row = await db.file.findFirst({ where: { id: job.fileId, deletedAt: null } });
+    const row = await findLiveFileRow(db, job.fileId);
     if (!row) throw new AppError('not_found', `file ${job.fileId} no longer exists`);
     if (params.expectedRevision !== null && row.revision !== params.expectedRevision) {
       throw new AppError('precondition_failed', `the file moved to revision ${row.revision}; If-Match named ${params.expectedRevision}`);
@@ -99,33 +100,24 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
     // A patch queued in rw is not applied after a switch to ro/ar (SPEC §4); checked before attr.json changes.
     assertModeAllows(await deps.modes.current(), 'patch');
     const next = applyPatch(toFileMetadata(row), params.patch, new Date());
-    const wal = await pendingWalEntry(db, job, 'file_update', {
-      fileId: row.id,
-      fromRevision: row.revision,
-      patch: params.patch as Prisma.InputJsonObject,
+    const wal = await prepareWalEntry(db, {
+      operation: 'file_update',
+      job,
+      payload: { fileId: row.id, fromRevision: row.revision, patch: params.patch as Prisma.InputJsonObject },
     });
     await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
     await deps.beforeUpdateCommit?.(job.id);
     try {
-      const done = await db.$transaction(async (tx) => {
-        if (!(await lockPendingWal(tx, wal.id))) return false;
+      const done = await commitWalEntry(db, wal.id, { jobId: job.id }, async (tx) => {
         // The cached mode can be up to a second old: the commit re-reads it, serialised with mode changes.
         assertModeAllows(await modeInTransaction(tx), 'patch');
-        const changed = await tx.$executeRaw`
-          UPDATE files SET description = ${next.description}, version = ${next.version}, tags = ${next.tags},
-            metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)}
-          WHERE id = ${row.id}::uuid AND revision = ${row.revision} AND deleted_at IS NULL`;
-        if (changed === 0) throw new RevisionMoved();
-        const now = new Date();
-        await commitWal(tx, wal, now);
-        await tx.fileJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
-        return true;
+        if (!(await patchFileAtRevision(tx, row, next))) throw new RevisionMoved();
       });
-      return outcome(done ? { ...job, state: 'committed' } : await db.fileJob.findUniqueOrThrow({ where: { id: job.id } }), done);
+      return outcome(done ? { ...job, state: 'committed' } : await getFileJob(db, job.id), done !== null);
     } catch (err) {
       if (!(err instanceof RevisionMoved)) throw err;
       // Another patch won the race: put attr.json back in step with the row before deciding.
-      const current = await db.file.findUnique({ where: { id: row.id } });
+      const current = await findFileRow(db, row.id);
       if (current) await writeAttrFromRow(deps, current, current.deletedAt ? { deletedAt: current.deletedAt.toISOString() } : {});
       if (params.expectedRevision !== null || round >= 3) {
         throw new AppError('precondition_failed', 'the file changed while the patch was applied');
@@ -143,23 +135,14 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
   const loaded = await loadOpenJob(db, jobId);
   if (!('params' in loaded)) return loaded;
   const job = loaded;
-  const row = await db.file.findUnique({ where: { id: job.fileId } });
+  const row = await findFileRow(db, job.fileId);
   if (!row?.deletedAt) throw new AppError('conflict', `file ${job.fileId} is not marked deleted`);
-  const wal = await pendingWalEntry(db, job, 'file_delete', { fileId: row.id, sha256: row.sha256, attrPath: row.attrPath });
+  const wal = await prepareWalEntry(db, { operation: 'file_delete', job, payload: { fileId: row.id, sha256: row.sha256, attrPath: row.attrPath } });
   await writeAttrFromRow(deps, row, { deletedAt: row.deletedAt.toISOString() });
   // Not while a full rebuild recounts references: it counts this file's reference as held until this commit.
-  const released = await inMaintenanceSharedTx(db, async (tx) => {
-    if (!(await lockPendingWal(tx, wal.id))) return null;
-    const [blob] = await tx.$queryRaw<Array<{ ref_count: number; orphaned_at: Date | null }>>`
-      UPDATE blobs SET ref_count = GREATEST(ref_count - 1, 0),
-        orphaned_at = CASE WHEN ref_count - 1 <= 0 THEN now() ELSE orphaned_at END
-      WHERE sha256 = ${row.sha256} RETURNING ref_count, orphaned_at`;
-    const now = new Date();
-    await commitWal(tx, wal, now);
-    await tx.fileJob.update({ where: { id: job.id }, data: { state: 'committed', progress: 100, finishedAt: now, updatedAt: now } });
-    return blob ?? null;
-  });
-  if (released === null) return outcome(await db.fileJob.findUniqueOrThrow({ where: { id: job.id } }), false);
+  const released = await commitWalEntry(db, wal.id, { jobId: job.id, holdMaintenanceShared: true }, (tx) => releaseBlobReference(tx, row.sha256));
+  // Another run settled the entry first (or the blob has no row): report the job as it stands.
+  if (!released?.value) return outcome(await getFileJob(db, job.id), false);
   // A blob left without references is removed by the GC sweep once its grace period has passed.
   return { state: 'committed', fileId: job.fileId, ranNow: true };
 }
@@ -169,9 +152,9 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
  * turns final, so whoever sees the failure finds the two agreeing.
  */
 export async function failFileJob(deps: FileJobDeps, jobId: string, operation: WalOperation, code: string, message: string): Promise<void> {
-  await markJobFailed(deps.db, jobId, operation, code, message, async (tx, job, walWasPending) => {
+  await failJobWithWal(deps.db, jobId, operation, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending || operation !== 'file_update') return;
-    const row = await tx.file.findUnique({ where: { id: job.fileId } });
+    const row = await findFileRow(tx, job.fileId);
     if (!row) return;
     // A disk that refuses the write must not keep the job from becoming final: attr.json and row then differ
     // until the next update of the file or a rebuild, which is logged; the job's outcome is not held hostage.

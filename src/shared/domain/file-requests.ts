@@ -1,8 +1,8 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../records/database.js';
-import { Prisma } from '../records/database.js';
-import type { File, FileJob } from '../db/generated/client.js';
+import type { Db, Prisma } from '../records/database.js';
+import { findLiveFileRow, softDeleteFileWithJob, type File } from '../records/file-commits.js';
+import { createFileJob, type FileJob } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
@@ -24,7 +24,12 @@ export interface MetadataPatch {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function jobRow(kind: 'update' | 'delete', principal: Principal, file: File, params: Prisma.InputJsonObject) {
+function jobRow(
+  kind: 'update' | 'delete',
+  principal: Principal,
+  file: Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>,
+  params: Prisma.InputJsonObject,
+) {
   const now = new Date();
   return {
     id: randomUUID(),
@@ -70,7 +75,7 @@ export async function requestMetadataUpdate(
   patch: MetadataPatch,
   expectedRevision?: number,
 ): Promise<FileJob> {
-  const file = UUID.test(fileId) ? await deps.db.file.findFirst({ where: { id: fileId.toLowerCase(), deletedAt: null } }) : null;
+  const file = UUID.test(fileId) ? await findLiveFileRow(deps.db, fileId.toLowerCase()) : null;
   if (!file) throw new AppError('not_found', `no file ${fileId}`);
   if (!can(principal, 'file:patch-any') && file.owner !== principal.sub) {
     throw new AppError('forbidden', 'only the owner, an operator or an admin may patch this file');
@@ -79,7 +84,7 @@ export async function requestMetadataUpdate(
     throw new AppError('precondition_failed', `If-Match names revision ${expectedRevision}; the file is at revision ${file.revision}`);
   }
   const params = { patch: patch as Prisma.InputJsonObject, expectedRevision: expectedRevision ?? null };
-  const job = await deps.db.fileJob.create({ data: jobRow('update', principal, file, params) });
+  const job = await createFileJob(deps.db, jobRow('update', principal, file, params));
   await enqueueAfterCommit(deps, 'update-metadata', job);
   return job;
 }
@@ -90,14 +95,8 @@ export async function requestMetadataUpdate(
  */
 export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
   if (!UUID.test(fileId)) throw new AppError('not_found', `no file ${fileId}`);
-  const job = await deps.db.$transaction(async (tx) => {
-    const [file] = await tx.$queryRaw<File[]>`
-      UPDATE files SET deleted_at = now(), updated_at = now()
-      WHERE id = ${fileId.toLowerCase()}::uuid AND deleted_at IS NULL
-      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
-    if (!file) throw new AppError('not_found', `no file ${fileId}`);
-    return tx.fileJob.create({ data: jobRow('delete', principal, file, {}) });
-  });
+  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}));
+  if (!job) throw new AppError('not_found', `no file ${fileId}`);
   await enqueueAfterCommit(deps, 'delete-file', job);
   return job;
 }

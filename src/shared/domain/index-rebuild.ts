@@ -8,7 +8,7 @@ import { AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { recountAllBlobReferences } from '../records/blobs.js';
 import { truncateFilesAndBlobs } from '../records/index-rebuild.js';
-import { withMaintenanceLock } from './maintenance-lock.js';
+import { withMaintenanceLock } from '../records/maintenance-lock.js';
 import type { SkipReason } from './index-rebuild-attrs.js';
 import { RebuildRun } from './index-rebuild-run.js';
 

@@ -2,7 +2,9 @@
 // transaction. Every step is idempotent, so a job that runs twice (BullMQ is at-least-once) yields one file.
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
-import type { FileJob } from '../db/generated/client.js';
+import { claimFileJob, clearStagedPath, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
+import { commitIngest, fileRowExists, prepareIngestCommit, type PreparedCommit } from '../records/file-commits.js';
+import { failJobWithWal, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
@@ -11,10 +13,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { isInStaging, removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
-import { isFinalState } from '../../contract/jobs.js';
+import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
-import { claimFileJob, commitIngest, prepareIngestCommit } from './ingest-sql.js';
-import { markJobFailed } from './job-steps.js';
 
 export interface IngestDeps {
   db: Db;
@@ -35,7 +35,7 @@ export const CRASH_STEPS = ['after-hash', 'after-wal', 'after-blob', 'after-attr
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 export interface IngestOutcome {
-  state: 'committed' | 'duplicate' | 'failed';
+  state: (typeof FINAL_JOB_STATES)[number];
   fileId?: string;
   sha256?: string;
   size?: number;
@@ -56,7 +56,7 @@ interface UploadParams {
   metadata: Record<string, unknown>;
 }
 
-const WAL_OPERATION = 'file_create';
+const WAL_OPERATION: WalOperation = 'file_create';
 
 /** A transient state, not a fault: the job's bytes are being garbage-collected; its retry stores them anew. */
 export class BlobInGcError extends Error {
@@ -77,51 +77,47 @@ function outcomeOf(job: FileJob): IngestOutcome {
 }
 
 async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
-  return outcomeOf(await db.fileJob.findUniqueOrThrow({ where: { id } }));
+  return outcomeOf(await getFileJob(db, id));
 }
 
 /** Files smaller than this report no intermediate progress: for them it is noise, and a Redis call each. */
 const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
-/** Runs the ingest job to a final state. Throws AppError (permanent or transient) or infrastructure errors. */
-export async function runIngest(deps: IngestDeps, fileJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
-  const { db, blobStore, attrStore, hashPool } = deps;
-  const job = await claimFileJob(db, fileJobId);
-  if (!job) {
-    const latest = await db.fileJob.findUnique({ where: { id: fileJobId } });
-    if (!latest) throw new AppError('not_found', `ingest job ${fileJobId} does not exist`);
-    // A run that died between the commit and removing its staged file left it behind: this run removes it.
-    if (latest.stagedPath && isInStaging(deps.config.stagingPath, latest.stagedPath)) await removeStagedFiles([latest.stagedPath]);
-    return outcomeOf(latest);
-  }
-  const staged = job.stagedPath;
-  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
-    throw new AppError('validation_failed', 'staged path is outside the staging area');
-  }
-  const progress = Number(job.size) >= PROGRESS_MIN_BYTES ? report : async () => {};
-  await progress(10);
+/** Claims the job; when it is final already (or missing), settles what an earlier run left and says so. */
+async function claimOrSettle(deps: IngestDeps, fileJobId: string): Promise<FileJob | IngestOutcome> {
+  const job = await claimFileJob(deps.db, fileJobId);
+  if (job) return job;
+  const latest = await findFileJob(deps.db, fileJobId);
+  if (!latest) throw new AppError('not_found', `ingest job ${fileJobId} does not exist`);
+  // A run that died between the commit and removing its staged file left it behind: this run removes it.
+  if (latest.stagedPath && isInStaging(deps.config.stagingPath, latest.stagedPath)) await removeStagedFiles([latest.stagedPath]);
+  return outcomeOf(latest);
+}
 
-  // 1. Hash the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of
-  //    this job got past the commit, or crashed after moving it; both are settled from the database.
-  let digest: { sha256: string; size: number };
-  const hashStart = performance.now();
+type Digest = { sha256: string; size: number };
+
+/**
+ * Hashes the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of this job got
+ * past the commit, or crashed after moving it; both are settled from the database (an outcome, or the digest of
+ * the bytes already in the blob store).
+ */
+async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | IngestOutcome> {
   try {
-    if (!staged) throw Object.assign(new Error('no staged path'), { code: 'ENOENT' });
-    digest = await hashPool.hashFile(staged, Number(job.size));
+    if (job.stagedPath) return await deps.hashPool.hashFile(job.stagedPath, Number(job.size));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const latest = await db.fileJob.findUniqueOrThrow({ where: { id: job.id } });
-    if (isFinalState(latest.state)) return outcomeOf(latest);
-    const stored = latest.sha256 ? await blobStore.stat(latest.sha256) : null;
-    if (!latest.sha256 || !stored || stored.size !== Number(latest.size)) {
-      throw new AppError('staged_file_missing', 'the staged upload is gone and its bytes are not in the blob store');
-    }
-    digest = { sha256: latest.sha256, size: stored.size };
   }
-  const hashSeconds = (performance.now() - hashStart) / 1_000;
-  await deps.crashPoint?.('after-hash');
+  const latest = await getFileJob(deps.db, job.id);
+  if (isFinalState(latest.state)) return outcomeOf(latest);
+  const stored = latest.sha256 ? await deps.blobStore.stat(latest.sha256) : null;
+  if (!latest.sha256 || !stored || stored.size !== Number(latest.size)) {
+    throw new AppError('staged_file_missing', 'the staged upload is gone and its bytes are not in the blob store');
+  }
+  return { sha256: latest.sha256, size: stored.size };
+}
 
-  // 2. Verify what the client declared; a mismatch is final (no retry) and nothing becomes visible.
+/** What the client declared must match what arrived; a mismatch is final (no retry) and nothing becomes visible. */
+function assertDeclaredDigest(job: FileJob, digest: Digest): void {
   if (digest.size !== Number(job.size)) {
     throw new AppError('checksum_mismatch', `staged size ${digest.size} differs from the received size ${job.size}`);
   }
@@ -131,32 +127,34 @@ export async function runIngest(deps: IngestDeps, fileJobId: string, report: Pro
       actual: digest.sha256,
     });
   }
-  // An upload staged before a switch to ro/ar is not committed (SPEC §4).
-  assertModeAllows(await deps.modes.current(), 'upload');
+}
 
-  // 3. Job `committing` and its WAL entry pending before the blob store changes (one entry per job: a rerun
-  //    continues the same entry). A client-chosen file id already taken fails before anything is written under it.
-  const attrPath = attrRelativePath(job.fileId, job.createdAt);
-  const storageKey = blobStore.keyFor(digest.sha256);
-  const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
-  let prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+/**
+ * Job `committing` and its WAL entry pending before the blob store changes (one entry per job: a rerun continues
+ * the same entry). A client-chosen file id already taken fails before anything is written under it.
+ */
+async function prepareCommit(
+  deps: IngestDeps,
+  job: FileJob,
+  digest: Digest,
+  walPayload: Record<string, unknown>,
+): Promise<Extract<PreparedCommit, { kind: 'final' | 'ready' }>> {
+  let prepared = await prepareIngestCommit(deps.db, job, digest.sha256, WAL_OPERATION, walPayload);
   if (prepared.kind === 'blob-in-gc') {
     // GC has decided to remove these bytes: help it finish (every GC step is idempotent), then store them anew
     // from the staged copy. A GC run that died half-way would otherwise hold this job until recovery.
     await runBlobGc(deps, digest.sha256);
-    prepared = await prepareIngestCommit(db, job, digest.sha256, WAL_OPERATION, walPayload);
+    prepared = await prepareIngestCommit(deps.db, job, digest.sha256, WAL_OPERATION, walPayload);
   }
   if (prepared.kind === 'file-id-taken') throw new AppError('conflict', `file id ${job.fileId} already exists`);
-  if (prepared.kind === 'final') return latestOutcome(db, job.id);
   if (prepared.kind === 'blob-in-gc') throw new BlobInGcError(digest.sha256);
-  await progress(50);
-  await deps.crashPoint?.('after-wal');
+  return prepared;
+}
 
-  // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
-  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob }) : null;
-  await deps.crashPoint?.('after-blob');
+/** The file's metadata as the commit records it: the job's upload parameters over the verified digest. */
+function fileMetadataOf(job: FileJob, digest: Digest, elementId: string): FileMetadata {
   const params = job.params as unknown as UploadParams;
-  const meta: FileMetadata = {
+  return {
     id: job.fileId,
     fileName: job.fileName,
     contentType: job.contentType,
@@ -171,8 +169,48 @@ export async function runIngest(deps: IngestDeps, fileJobId: string, report: Pro
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.createdAt.toISOString(),
     revision: 1,
-    elementId: deps.config.elementId,
+    elementId,
   };
+}
+
+/**
+ * Runs an ingest job to a final state: hash, verify, WAL pending, blob, attr.json, then metadata + WAL committed
+ * in one statement. Throws AppError (permanent or transient) or infrastructure errors.
+ */
+export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
+  const { db, blobStore, attrStore } = deps;
+  const job = await claimOrSettle(deps, fileJobId);
+  if ('ranNow' in job) return job;
+  const staged = job.stagedPath;
+  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
+    throw new AppError('validation_failed', 'staged path is outside the staging area');
+  }
+  const progress = Number(job.size) >= PROGRESS_MIN_BYTES ? report : async () => {};
+  await progress(10);
+
+  // 1. Hash, 2. verify.
+  const hashStart = performance.now();
+  const digest = await hashStaged(deps, job);
+  if ('ranNow' in digest) return digest;
+  const hashSeconds = (performance.now() - hashStart) / 1_000;
+  await deps.crashPoint?.('after-hash');
+  assertDeclaredDigest(job, digest);
+  // An upload staged before a switch to ro/ar is not committed (SPEC §4).
+  assertModeAllows(await deps.modes.current(), 'upload');
+
+  // 3. Job committing, WAL entry pending.
+  const attrPath = attrRelativePath(job.fileId, job.createdAt);
+  const storageKey = blobStore.keyFor(digest.sha256);
+  const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
+  const prepared = await prepareCommit(deps, job, digest, walPayload);
+  if (prepared.kind === 'final') return latestOutcome(db, job.id);
+  await progress(50);
+  await deps.crashPoint?.('after-wal');
+
+  // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
+  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob }) : null;
+  await deps.crashPoint?.('after-blob');
+  const meta = fileMetadataOf(job, digest, deps.config.elementId);
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
   await deps.crashPoint?.('after-attr');
   await progress(80);
@@ -196,10 +234,8 @@ export async function runIngest(deps: IngestDeps, fileJobId: string, report: Pro
  */
 export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, fileJobId: string, code: string, message: string): Promise<void> {
   const { db } = deps;
-  const failed = await markJobFailed(db, fileJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
-    if (!walWasPending) return;
-    const [row] = await tx.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM files WHERE id = ${job.fileId}::uuid`;
-    if (Number(row?.n ?? 0) > 0) return;
+  const failed = await failJobWithWal(db, fileJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
+    if (!walWasPending || (await fileRowExists(tx, job.fileId))) return;
     // A disk that refuses the unlink must not keep the job from becoming final. The leftover attr.json is logged:
     // until it is removed by hand, rebuild-index would restore it as a file while its blob is still stored.
     await deps.attrStore.remove(attrRelativePath(job.fileId, job.createdAt)).catch((err: unknown) => {
@@ -210,6 +246,6 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
   const { job } = failed;
   if (job.stagedPath) {
     await removeStagedFiles([job.stagedPath]);
-    await db.fileJob.update({ where: { id: job.id }, data: { stagedPath: null } });
+    await clearStagedPath(db, job.id);
   }
 }

@@ -2,15 +2,22 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { poolOf, type Db } from '../records/database.js';
-import type { FileJob } from '../db/generated/client.js';
+import { isUniqueViolation, type Db } from '../records/database.js';
+import {
+  detachIdempotencyKey,
+  FILE_ID_CLAIM,
+  insertIngestJobs,
+  isFileIdClaimed,
+  selectJobsOfIdempotencyKey,
+  selectStagedPathOwners,
+  type FileJob,
+} from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { isOutageError } from '../outage.js';
-import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
 import { isFinalState } from '../../contract/jobs.js';
 import type { Principal } from './principal.js';
 
@@ -138,11 +145,7 @@ class OutageSettler {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS).unref());
       const batch = [...this.paths];
       try {
-        const { rows } = await poolOf(this.deps.db).query<{ staged_path: string }>(
-          'SELECT staged_path FROM file_jobs WHERE staged_path = ANY($1::text[])',
-          [batch],
-        );
-        const owned = new Set(rows.map((r) => r.staged_path));
+        const owned = new Set((await selectStagedPathOwners(this.deps.db, batch)).map((o) => o.stagedPath));
         await removeStagedFiles(batch.filter((p) => !owned.has(p)));
         for (const p of batch) this.paths.delete(p);
         this.deps.logger.info({ owned: owned.size, removed: batch.length - owned.size }, 'staged files of uploads interrupted by an outage settled');
@@ -164,21 +167,6 @@ function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): void {
   settler.add(stagedPaths);
 }
 
-/** The jobs an earlier request with this Idempotency-Key created, in batch order. */
-async function jobsOfKey(db: Db, principal: string, idempotencyKey: string): Promise<FileJob[]> {
-  const { rows } = await poolOf(db).query<FileJobRow>(
-    `SELECT ${INGEST_JOB_COLUMNS} FROM file_jobs WHERE principal = $1 AND idempotency_key = $2 ORDER BY batch_index`,
-    [principal, idempotencyKey],
-  );
-  return rows.map(fileJobFromRow);
-}
-
-const isUniqueViolation = (err: unknown, constraint?: string) =>
-  (err as { code?: string }).code === '23505' && (constraint === undefined || (err as { constraint?: string }).constraint === constraint);
-
-/** The unique index that lets one unfinished (or successful) ingest job at a time hold a file id. */
-const FILE_ID_CLAIM = 'file_jobs_file_id_claim_key';
-
 /**
  * Plain SQL, no interactive transaction: each statement is atomic on its own and the unique (principal, key,
  * index) constraint settles racing replays, so an upload costs one INSERT ... RETURNING (plus a lookup with a key).
@@ -190,51 +178,38 @@ async function recordJobs(
   fields: UploadFields,
   idempotencyKey?: string,
 ): Promise<SubmitResult> {
-  const pool = poolOf(db);
   try {
     if (idempotencyKey) {
-      const earlier = await jobsOfKey(db, principal.sub, idempotencyKey);
+      const earlier = await selectJobsOfIdempotencyKey(db, principal.sub, idempotencyKey);
       if (earlier.length > 0 && earlier[0]!.createdAt.getTime() > Date.now() - IDEMPOTENCY_WINDOW_MS) {
         return { jobs: earlier, replayed: true };
       }
-      if (earlier.length > 0) {
-        // Past the window the key is free again: detach it from the old jobs.
-        await pool.query('UPDATE file_jobs SET idempotency_key = NULL WHERE principal = $1 AND idempotency_key = $2', [principal.sub, idempotencyKey]);
-      }
+      // Past the window the key is free again: detach it from the old jobs.
+      if (earlier.length > 0) await detachIdempotencyKey(db, principal.sub, idempotencyKey);
     }
-    if (fields.fileId) {
-      const { rows: [row] } = await pool.query<{ taken: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1) OR EXISTS (SELECT 1 FROM file_jobs WHERE file_id = $1 AND state <> 'failed') AS taken`,
-        [fields.fileId],
-      );
-      if (row?.taken) throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
+    if (fields.fileId && (await isFileIdClaimed(db, fields.fileId))) {
+      throw new AppError('conflict', `file id ${fields.fileId} already exists`, { parameter: 'fileId' });
     }
     const params = { description: fields.description ?? null, version: fields.version ?? null, tags: fields.tags, metadata: fields.metadata };
-    const rows = staged.map((s, index) => ({
-      id: randomUUID(),
-      batch_index: index,
-      file_name: s.fileName,
-      content_type: s.contentType,
-      size: s.size,
-      staged_path: s.stagedPath,
-      file_id: fields.fileId ?? randomUUID(),
-      declared_sha256: fields.sha256?.[index] ?? null,
-    }));
-    const { rows: inserted } = await pool.query<FileJobRow>(
-      `INSERT INTO file_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
-         content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
-       SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, r.declared_sha256,
-         r.file_id, $5::jsonb, $6, $6
-       FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text)
-       RETURNING ${INGEST_JOB_COLUMNS}`,
-      [JSON.stringify(rows), principal.sub, principal.name ?? null, idempotencyKey ?? null, JSON.stringify(params), new Date()],
+    const owner = { principal: principal.sub, principalName: principal.name ?? null, idempotencyKey: idempotencyKey ?? null, params };
+    const jobs = await insertIngestJobs(
+      db,
+      owner,
+      staged.map((s, index) => ({
+        batchIndex: index,
+        fileName: s.fileName,
+        contentType: s.contentType,
+        size: s.size,
+        stagedPath: s.stagedPath,
+        fileId: fields.fileId ?? randomUUID(),
+        declaredSha256: fields.sha256?.[index] ?? null,
+      })),
     );
-    return { jobs: inserted.map(fileJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex), replayed: false };
+    return { jobs, replayed: false };
   } catch (err) {
     // Two requests raced with the same key: the loser answers with the winner's jobs.
     if (idempotencyKey && isUniqueViolation(err)) {
-      const jobs = await jobsOfKey(db, principal.sub, idempotencyKey);
+      const jobs = await selectJobsOfIdempotencyKey(db, principal.sub, idempotencyKey);
       if (jobs.length > 0) return { jobs, replayed: true };
     }
     // Another upload claimed the same client-chosen file id between the check above and this insert.

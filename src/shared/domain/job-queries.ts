@@ -1,29 +1,15 @@
 // Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { poolOf, type Db } from '../records/database.js';
-import type { FileJob } from '../db/generated/client.js';
+import type { Db } from '../records/database.js';
+import { selectFileJobs, selectFileJobStatuses, selectStaleOpenJobs, type FileJob, type StaleJob } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
-import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
 import { isFinalState } from '../../contract/jobs.js';
-import { toJobView, type JobView, type JobViewSource } from './job-view.js';
+import { toJobView, type JobView } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
+export type { FileJob, StaleJob };
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The rows among ids (plain SQL: status polling is the hottest read), optionally only those of one principal. */
-async function selectJobs(db: Db, ids: string[], principal?: string): Promise<FileJob[]> {
-  const { rows } = await poolOf(db).query<FileJobRow>(
-    `SELECT ${INGEST_JOB_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
-    [ids, principal ?? null],
-  );
-  return rows.map(fileJobFromRow);
-}
-
-// Only what a Job view shows, timestamps formatted by PostgreSQL: status polling reads up to 100 jobs a request.
-const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const JOB_VIEW_COLUMNS = `id, kind, state, progress, file_name AS "fileName", size, sha256, file_id AS "fileId",
-  duplicate_of AS "duplicateOf", error_code AS "errorCode", error_message AS "errorMessage", attempts,
-  ${ISO('created_at')} AS "createdAt", ${ISO('updated_at')} AS "updatedAt", ${ISO('finished_at')} AS "finishedAt"`;
 
 /**
  * The Job views of the visible jobs among ids, in the order asked; unknown or invisible ids are omitted.
@@ -31,10 +17,7 @@ const JOB_VIEW_COLUMNS = `id, kind, state, progress, file_name AS "fileName", si
 export async function getJobViews(db: Db, principal: Principal, ids: string[]): Promise<JobView[]> {
   const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
   if (wanted.length === 0) return [];
-  const { rows } = await poolOf(db).query<JobViewSource>(
-    `SELECT ${JOB_VIEW_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
-    [wanted, ownerFilter(principal) ?? null],
-  );
+  const rows = await selectFileJobStatuses(db, wanted, ownerFilter(principal));
   const byId = new Map(rows.map((r) => [r.id, r]));
   return wanted.flatMap((id) => {
     const row = byId.get(id);
@@ -55,7 +38,7 @@ function ownerFilter(principal: Principal): string | undefined {
 
 /** One job; 404 when it does not exist or belongs to someone the principal may not see. */
 export async function getJob(db: Db, principal: Principal, id: string): Promise<FileJob> {
-  const [job] = UUID.test(id) ? await selectJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
+  const [job] = UUID.test(id) ? await selectFileJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
   if (!job) throw new AppError('not_found', `no job ${id}`);
   return job;
 }
@@ -68,7 +51,7 @@ export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, sign
   const deadline = Date.now() + timeoutMs;
   let delay = 25;
   while (true) {
-    const rows = await selectJobs(db, ids);
+    const rows = await selectFileJobs(db, ids);
     const done = rows.every((r) => isFinalState(r.state));
     const remaining = deadline - Date.now();
     if (done || remaining <= 0 || signal?.aborted) {
@@ -78,4 +61,17 @@ export async function waitForJobs(db: Db, ids: string[], timeoutMs: number, sign
     await sleep(Math.min(delay, remaining), undefined, { signal }).catch(() => undefined);
     delay = Math.min(delay * 2, 250);
   }
+}
+
+/**
+ * One page of the jobs that are not final and untouched for staleAfterMs, in (updatedAt, id) order after `after`
+ * (the requeue sweep pages through them all).
+ */
+export async function listStaleOpenJobs(
+  db: Db,
+  staleAfterMs: number,
+  after: { updatedAt: Date; id: string } | undefined,
+  limit: number,
+): Promise<StaleJob[]> {
+  return selectStaleOpenJobs(db, new Date(Date.now() - staleAfterMs), after, limit);
 }

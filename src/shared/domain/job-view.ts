@@ -1,8 +1,7 @@
-// The Job resource as clients see it (SPEC §5), built from an FileJob row.
-import type { FileJob } from '../db/generated/client.js';
+// The Job resource as clients see it (SPEC §5), built from a FileJob row.
 import type { FileMetadata } from '../../contract/files.js';
-
 import type { JobState } from '../../contract/jobs.js';
+import type { FileJobStatusRow } from '../records/file-jobs.js';
 
 export interface JobView {
   id: string;
@@ -22,16 +21,8 @@ export interface JobView {
   file?: FileMetadata;
 }
 
-/** What a Job view is built from: an FileJob row, or the leaner status row (timestamps already ISO text). */
-export type JobViewSource = Pick<
-  FileJob,
-  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts'
-> & {
-  size: bigint | number | string;
-  createdAt: Date | string;
-  updatedAt: Date | string;
-  finishedAt: Date | string | null;
-};
+/** What a Job view is built from: a FileJob row, or the leaner status row (timestamps already ISO text). */
+export type JobViewSource = FileJobStatusRow;
 
 const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 

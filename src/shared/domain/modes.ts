@@ -1,8 +1,9 @@
 // The element's mode (SPEC §4): what each mode allows, and a cached reader of the persisted mode.
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config, Mode } from '../config.js';
 import type { Db } from '../records/database.js';
+import { appendModeRow, hasModeRows, inModeChangeTx, latestMode } from '../records/element-state.js';
+import { recordCommittedWalEntry } from '../records/wal.js';
 import { AppError } from '../errors.js';
 
 export type ModeOperation = 'upload' | 'read' | 'download' | 'patch' | 'delete';
@@ -28,9 +29,6 @@ export function assertModeAllows(mode: Mode, op: ModeOperation): void {
 /** Transitions SPEC §4 allows: rw -> ro -> ar, one way; an edit element stays edit. */
 const NEXT: Record<Mode, Mode | null> = { edit: null, rw: 'ro', ro: 'ar', ar: null };
 
-/** The advisory lock that orders mode changes against commits that must see the current mode. */
-export const MODE_LOCK_SQL = "hashtext('artstore:element-mode')";
-
 export function modeChannel(queuePrefix: string): string {
   return `${queuePrefix}:element-mode`;
 }
@@ -51,8 +49,7 @@ export class ModeReader {
   async current(): Promise<Mode> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < this.ttlMs) return this.cached.mode;
-    const latest = await this.db.elementState.findFirst({ orderBy: { id: 'desc' }, select: { mode: true } });
-    const mode = (latest?.mode as Mode | undefined) ?? this.config.appMode;
+    const mode = (await latestMode(this.db)) ?? this.config.appMode;
     this.cached = { mode, at: now };
     return mode;
   }
@@ -73,11 +70,8 @@ export class ModeReader {
 
 /** Persists APP_MODE as the first ElementState row of a new element; after that the persisted mode wins. */
 export async function ensureInitialMode(db: Db, config: Pick<Config, 'appMode'>): Promise<void> {
-  await db.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${MODE_LOCK_SQL})`);
-    if ((await tx.elementState.count()) === 0) {
-      await tx.elementState.create({ data: { mode: config.appMode, changedBy: 'APP_MODE', reason: 'initial mode of a new element' } });
-    }
+  await inModeChangeTx(db, async (tx) => {
+    if (!(await hasModeRows(tx))) await appendModeRow(tx, { mode: config.appMode, changedBy: 'APP_MODE', reason: 'initial mode of a new element' });
   });
 }
 
@@ -98,11 +92,9 @@ export async function changeMode(
   reason?: string,
 ): Promise<ModeChange> {
   const { db } = deps;
-  const result = await db.$transaction(async (tx) => {
-    // One mode change at a time, element-wide.
-    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${MODE_LOCK_SQL})`);
-    const latest = await tx.elementState.findFirst({ orderBy: { id: 'desc' }, select: { mode: true } });
-    const previous = (latest?.mode as Mode | undefined) ?? deps.config.appMode;
+  // One mode change at a time, element-wide.
+  const result = await inModeChangeTx(db, async (tx) => {
+    const previous = (await latestMode(tx)) ?? deps.config.appMode;
     if (previous === target) return { mode: target, previous, changed: false };
     if (NEXT[previous] !== target) {
       const allowed = NEXT[previous];
@@ -113,18 +105,13 @@ export async function changeMode(
       );
     }
     const now = new Date();
-    await tx.elementState.create({ data: { mode: target, changedAt: now, changedBy: actor, reason: reason ?? null } });
-    await tx.walEntry.create({
-      data: {
-        txId: randomUUID(),
-        operation: 'mode_change',
-        status: 'committed',
-        actor,
-        payload: { from: previous, to: target, ...(reason ? { reason } : {}) },
-        startedAt: now,
-        completedAt: now,
-        durationMs: 0,
-      },
+    await appendModeRow(tx, { mode: target, changedAt: now, changedBy: actor, reason: reason ?? null });
+    // The mode row is the whole change: its WAL entry is committed with it.
+    await recordCommittedWalEntry(tx, {
+      operation: 'mode_change',
+      actor,
+      payload: { from: previous, to: target, ...(reason ? { reason } : {}) },
+      at: now,
     });
     return { mode: target, previous, changed: true };
   });

@@ -5,10 +5,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
+import { selectStagedPathOwners } from '../records/file-jobs.js';
 import type { Logger } from '../logger.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { confirmedLive, isAbandoned, writerOfFile } from '../storage/writers.js';
-import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
 export interface JanitorReport {
   scanned: number;
@@ -36,12 +36,10 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
     if (stat?.isFile()) files.push({ file, mtimeMs: stat.mtimeMs });
   }
   if (files.length === 0) return { scanned: names.length, removed: 0, kept: 0 };
-  const owners = await deps.db.$queryRaw<Array<{ staged_path: string; final: boolean }>>`
-    SELECT staged_path, state = ANY(${[...FINAL_JOB_STATES]}::text[]) AS final
-    FROM file_jobs WHERE staged_path = ANY(${files.map((f) => f.file)}::text[])`;
-  const finished = new Set(owners.filter((o) => o.final).map((o) => o.staged_path));
+  const owners = await selectStagedPathOwners(deps.db, files.map((f) => f.file));
+  const finished = new Set(owners.filter((o) => o.final).map((o) => o.stagedPath));
   // A job that is not final still owns its staged file, however old (a long queue, a paused worker).
-  const keep = new Set(owners.filter((o) => !o.final).map((o) => o.staged_path));
+  const keep = new Set(owners.filter((o) => !o.final).map((o) => o.stagedPath));
   // A file no job names may be an upload still being written: it goes once its writer is gone (the writer's
   // key expired, and the file is older than that key's lifetime) or, failing that, once it is old.
   const unowned = files.filter((f) => !finished.has(f.file) && !keep.has(f.file));
@@ -54,9 +52,7 @@ export async function sweepStaging(deps: JanitorDeps, now = Date.now()): Promise
   let candidates = unowned.filter(abandoned).map((f) => f.file);
   // Confirming a writer dead took a while: a file a job claimed meanwhile is the job's now.
   if (candidates.length > 0) {
-    const claimed = await deps.db.$queryRaw<Array<{ staged_path: string }>>`
-      SELECT staged_path FROM file_jobs WHERE staged_path = ANY(${candidates}::text[])`;
-    const claimedMeanwhile = new Set(claimed.map((c) => c.staged_path));
+    const claimedMeanwhile = new Set((await selectStagedPathOwners(deps.db, candidates)).map((c) => c.stagedPath));
     candidates = candidates.filter((f) => !claimedMeanwhile.has(f));
   }
   const remove = [...files.filter((f) => finished.has(f.file)).map((f) => f.file), ...candidates];

@@ -1,8 +1,10 @@
 // WAL recovery: pending entries older than the lease are rolled forward (their job runs again, idempotently)
 // or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
 import type { Config } from '../config.js';
+import { fileRowExists, findFileRow } from '../records/file-commits.js';
+import { findFileJob, reopenFileJob, type FileJob } from '../records/file-jobs.js';
+import { countPendingWalEntries, selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } from '../records/wal.js';
 import type { Db } from '../records/database.js';
-import type { FileJob, WalEntry } from '../db/generated/client.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
 import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
@@ -35,15 +37,6 @@ const JOB_OF_OPERATION: Record<string, JobName> = {
 
 type Payload = { fileId?: string; sha256?: string; attrPath?: string; stagedPath?: string | null };
 
-async function settle(db: Db, entry: WalEntry, status: 'rolled_back' | 'committed', note: string): Promise<boolean> {
-  const now = new Date();
-  const { count } = await db.walEntry.updateMany({
-    where: { id: entry.id, status: 'pending' },
-    data: { status, error: note, completedAt: now, durationMs: now.getTime() - entry.startedAt.getTime() },
-  });
-  return count === 1;
-}
-
 /**
  * Undoes a file_create that will never commit: its attr.json, its staged file, and the pin on its blob. Bytes
  * it stored that no row describes are adopted as an unreferenced blob, which GC removes after the grace period
@@ -51,8 +44,8 @@ async function settle(db: Db, entry: WalEntry, status: 'rolled_back' | 'committe
  */
 async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: FileJob | null): Promise<void> {
   const p = entry.payload as Payload;
-  if (!(await settle(deps.db, entry, 'rolled_back', 'recovery: the ingest ended without a commit'))) return;
-  if (p.fileId && p.attrPath && job && (await deps.db.file.count({ where: { id: p.fileId } })) === 0) {
+  if (!(await settlePendingWalEntry(deps.db, entry, 'rolled_back', 'recovery: the ingest ended without a commit'))) return;
+  if (p.fileId && p.attrPath && job && !(await fileRowExists(deps.db, p.fileId))) {
     // The job's file id is no longer claimed: a newer upload with the same client-chosen id may have written
     // the attr.json at the same path since. Only this job's own record goes.
     const record = await deps.attrStore.read(p.attrPath).catch(() => null);
@@ -62,55 +55,61 @@ async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: FileJob 
   if (job?.stagedPath) await removeStagedFiles([job.stagedPath]);
 }
 
+/** Settles one stale entry: rolled forward (its job or GC run continues) or back. */
+async function recoverEntry(deps: RecoveryDeps, entry: WalEntry): Promise<'forward' | 'back'> {
+  const { db } = deps;
+  const job = entry.jobId ? await findFileJob(db, entry.jobId) : null;
+  const jobName = JOB_OF_OPERATION[entry.operation];
+  if (entry.operation === 'blob_gc') {
+    // GC marked the blob before touching its bytes: finishing the run is always safe.
+    const sha256 = (entry.payload as Payload).sha256;
+    if (sha256) await runBlobGc(deps, sha256);
+    await settlePendingWalEntry(db, entry, 'rolled_back', 'recovery: superseded by a completed GC run');
+    return 'forward';
+  }
+  if (jobName && job && (!isFinalState(job.state) || entry.operation === 'file_delete')) {
+    // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
+    // since readers already see the file as gone.
+    if (isFinalState(job.state)) await reopenFileJob(db, job.id);
+    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { fileJobId: job.id } }]);
+    return 'forward';
+  }
+  if (entry.operation === 'file_create') {
+    await rollBackCreate(deps, entry, job);
+  } else if (entry.operation === 'file_update') {
+    // The row was never changed: make attr.json say what the row says.
+    const fileId = (entry.payload as Payload).fileId ?? entry.fileId;
+    const row = fileId ? await findFileRow(db, fileId) : null;
+    if (row) {
+      await deps.attrStore.write(row.attrPath, {
+        ...toAttrRecord(toFileMetadata(row), deps.blobStore.keyFor(row.sha256)),
+        ...(row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {}),
+      });
+    }
+    await settlePendingWalEntry(db, entry, 'rolled_back', 'recovery: the update ended without a commit; attr.json restored from the row');
+  } else {
+    await settlePendingWalEntry(db, entry, 'rolled_back', `recovery: nothing to continue for ${entry.operation}`);
+  }
+  return 'back';
+}
+
 export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.walLeaseSeconds): Promise<RecoveryReport> {
-  const { db, logger } = deps;
+  const { logger } = deps;
   const report: RecoveryReport = { rolledForward: 0, rolledBack: 0 };
-  const stale = await db.walEntry.findMany({
-    where: { status: 'pending', startedAt: { lt: new Date(Date.now() - leaseSeconds * 1_000) } },
-    orderBy: { id: 'asc' },
-    take: 500,
-  });
+  const stale = await selectStalePendingWalEntries(deps.db, new Date(Date.now() - leaseSeconds * 1_000), 500);
   for (const entry of stale) {
     try {
-      const job = entry.jobId ? await db.fileJob.findUnique({ where: { id: entry.jobId } }) : null;
-      const jobName = JOB_OF_OPERATION[entry.operation];
-      if (entry.operation === 'blob_gc') {
-        // GC marked the blob before touching its bytes: finishing the run is always safe.
-        const sha256 = (entry.payload as Payload).sha256;
-        if (sha256) await runBlobGc(deps, sha256);
-        await settle(db, entry, 'rolled_back', 'recovery: superseded by a completed GC run');
-        report.rolledForward++;
-      } else if (jobName && job && (!isFinalState(job.state) || entry.operation === 'file_delete')) {
-        // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
-        // since readers already see the file as gone.
-        if (isFinalState(job.state)) {
-          await db.fileJob.update({ where: { id: job.id }, data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() } });
-        }
-        await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { fileJobId: job.id } }]);
-        report.rolledForward++;
-      } else if (entry.operation === 'file_create') {
-        await rollBackCreate(deps, entry, job);
-        report.rolledBack++;
-      } else if (entry.operation === 'file_update') {
-        // The row was never changed: make attr.json say what the row says.
-        const fileId = (entry.payload as Payload).fileId ?? entry.fileId;
-        const row = fileId ? await db.file.findUnique({ where: { id: fileId } }) : null;
-        if (row) {
-          await deps.attrStore.write(row.attrPath, {
-            ...toAttrRecord(toFileMetadata(row), deps.blobStore.keyFor(row.sha256)),
-            ...(row.deletedAt ? { deletedAt: row.deletedAt.toISOString() } : {}),
-          });
-        }
-        await settle(db, entry, 'rolled_back', 'recovery: the update ended without a commit; attr.json restored from the row');
-        report.rolledBack++;
-      } else {
-        await settle(db, entry, 'rolled_back', `recovery: nothing to continue for ${entry.operation}`);
-        report.rolledBack++;
-      }
+      if ((await recoverEntry(deps, entry)) === 'forward') report.rolledForward++;
+      else report.rolledBack++;
     } catch (err) {
       logger.error({ err, walId: String(entry.id), operation: entry.operation }, 'WAL recovery of an entry failed; retried next time');
     }
   }
   if (stale.length > 0) logger.info({ ...report, pending: stale.length }, 'WAL recovery settled stale entries');
   return report;
+}
+
+/** Pending WAL entries by operation (the artstore_wal_entries gauge). */
+export async function pendingWalEntriesByOperation(db: Db): Promise<Array<{ operation: string; n: number }>> {
+  return countPendingWalEntries(db);
 }

@@ -3,11 +3,11 @@
 // findFirst where the pool costs 0.12 ms (bench/), which decides the req/s of status polling and ingest.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../db/generated/client.js';
+import { Prisma, PrismaClient } from '../db/generated/client.js';
 import type { Config } from '../config.js';
 
 export type Db = PrismaClient;
-export { Prisma } from '../db/generated/client.js';
+export { Prisma };
 
 const pools = new WeakMap<Db, pg.Pool>();
 
@@ -34,4 +34,21 @@ export function poolOf(db: Db): pg.Pool {
   const pool = pools.get(db);
   if (!pool) throw new Error('poolOf: this Prisma client was not made by createDb');
   return pool;
+}
+
+/** A client that runs queries: the database handle itself, or the transaction a caller opened on it. */
+export type DbClient = Db | Prisma.TransactionClient;
+
+/**
+ * Whether err is PostgreSQL's unique_violation (SQLSTATE 23505), from pg or from Prisma's driver adapter, optionally
+ * on one named constraint. The one place a conflict decided by a unique constraint is recognised.
+ */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}
+
+/** One round trip that proves the database answers (readiness). */
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.$queryRaw`SELECT 1`;
 }

@@ -1,28 +1,16 @@
-// The ingest hot path as three SQL statements (claim, prepare, commit), one round trip each, on the pool under
-// Prisma: the query compiler and interactive-transaction round trips cost more CPU than the work itself (bench/).
+// The files and blobs writes that commits make, beside the WAL protocol (wal.ts) they are part of: the ingest's
+// prepare and commit as one SQL statement each on the pool under Prisma (the query compiler and interactive-
+// transaction round trips cost more CPU than the work itself: bench/), an update's guarded patch of the file row,
+// a delete's soft delete and blob reference release, and the reads of file rows these jobs and requests need.
 import { randomUUID } from 'node:crypto';
-import { poolOf, type Db } from '../records/database.js';
-import type { FileJob } from '../db/generated/client.js';
+import type { File } from '../db/generated/client.js';
 import type { FileMetadata } from '../../contract/files.js';
-import { INGEST_JOB_COLUMNS, fileJobFromRow, type FileJobRow } from '../records/file-job-rows.js';
-import { FINAL_JOB_STATES } from '../../contract/jobs.js';
+import { isUniqueViolation, poolOf, type Db, type DbClient, type Prisma } from './database.js';
+import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
+import { WAL_SQL, type WalOperation } from './wal.js';
 
-const FINAL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
-
-/**
- * Moves a non-final job to `hashing` (attempts + 1) and returns its row, or null when the job is already final
- * or does not exist (the caller tells the two apart).
- */
-export async function claimFileJob(db: Db, id: string): Promise<FileJob | null> {
-  const { rows: [row] } = await poolOf(db).query<FileJobRow>(
-    `UPDATE file_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
-     WHERE id = $1 AND state NOT IN (${FINAL})
-     RETURNING ${INGEST_JOB_COLUMNS}`,
-    [id],
-  );
-  return row ? fileJobFromRow(row) : null;
-}
+export type { File };
 
 /** What the blob store should do with bytes that are already there (decided from the blob's row). */
 export type ExistingBlobPolicy = 'reuse' | 'replace';
@@ -48,7 +36,7 @@ export async function prepareIngestCommit(
   db: Db,
   job: Pick<FileJob, 'id' | 'fileId' | 'principal'>,
   sha256: string,
-  operation: string,
+  operation: WalOperation,
   payload: Record<string, unknown>,
 ): Promise<PreparedCommit> {
   const { rows: [row] } = await poolOf(db).query<{
@@ -59,17 +47,14 @@ export async function prepareIngestCommit(
     blob AS (SELECT gc_started_at, corrupt_at FROM blobs WHERE sha256 = $3 FOR SHARE),
     job AS (
       UPDATE file_jobs SET state = 'committing', progress = 50, sha256 = $3, updated_at = now()
-      WHERE id = $1 AND state NOT IN (${FINAL}) AND NOT (SELECT taken FROM taken)
+      WHERE id = $1 AND state NOT IN (${FINAL_STATES_SQL}) AND NOT (SELECT taken FROM taken)
         AND NOT EXISTS (SELECT 1 FROM blob WHERE gc_started_at IS NOT NULL)
       RETURNING id
     ),
-    ins AS (
-      INSERT INTO wal_entries (tx_id, operation, status, file_id, job_id, actor, payload)
-      SELECT $4::uuid, $5::text, 'pending', $2::uuid, $1::uuid, $6::text, $7::jsonb FROM job
-      ON CONFLICT (job_id, operation) DO NOTHING
-      RETURNING id, started_at, status
-    ),
-    earlier AS (SELECT id, started_at, status FROM wal_entries WHERE job_id = $1 AND operation = $5)
+    ins AS (${WAL_SQL.insertPending('job', {
+      txId: '$4::uuid', operation: '$5::text', fileId: '$2::uuid', jobId: '$1::uuid', actor: '$6::text', payload: '$7::jsonb',
+    })}),
+    earlier AS (${WAL_SQL.entryOfJob('$1', '$5')})
     SELECT EXISTS (SELECT 1 FROM job) AS advanced, (SELECT taken FROM taken) AS taken,
       COALESCE((SELECT id FROM ins), (SELECT id FROM earlier)) AS wal_id,
       COALESCE((SELECT started_at FROM ins), (SELECT started_at FROM earlier)) AS started_at,
@@ -117,9 +102,7 @@ export async function commitIngest(
 ): Promise<CommitResult> {
   const result = await poolOf(db).query<{ locked: boolean; referenced: boolean; state: string | null; duplicate_of: string | null }>(
     `WITH maintenance AS (${MAINTENANCE_SHARED_LOCK_SQL}),
-    wal AS (
-      SELECT w.id, w.started_at FROM wal_entries w, maintenance WHERE w.id = $1::bigint AND w.status = 'pending' FOR UPDATE OF w
-    ),
+    wal AS (${WAL_SQL.lockPending('$1::bigint', 'maintenance')}),
     existing AS (
       SELECT id FROM files WHERE sha256 = $2::bpchar AND deleted_at IS NULL ORDER BY created_at, id LIMIT 1
     ),
@@ -141,12 +124,7 @@ export async function commitIngest(
       FROM blob
       RETURNING id
     ),
-    wal_done AS (
-      UPDATE wal_entries w SET status = 'committed', completed_at = now(),
-        duration_ms = (extract(epoch FROM now() - wal.started_at) * 1000)::int
-      FROM wal WHERE w.id = wal.id AND EXISTS (SELECT 1 FROM file)
-      RETURNING w.id
-    ),
+    wal_done AS (${WAL_SQL.markCommitted('wal', 'EXISTS (SELECT 1 FROM file)')}),
     job AS (
       UPDATE file_jobs SET
         state = CASE WHEN EXISTS (SELECT 1 FROM existing) THEN 'duplicate' ELSE 'committed' END,
@@ -164,7 +142,7 @@ export async function commitIngest(
     ],
   ).catch((err: unknown) => {
     // unique_violation on files.id: the whole statement rolled back.
-    if ((err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'files_pkey') return null;
+    if (isUniqueViolation(err, 'files_pkey')) return null;
     throw err;
   });
   if (result === null) return { kind: 'file-id-taken' };
@@ -176,4 +154,69 @@ export async function commitIngest(
     throw new Error(`ingest commit of job ${jobId} wrote the blob reference but not the job (state ${String(row!.state)})`);
   }
   return { kind: 'committed', state: row!.state, duplicateOf: row!.duplicate_of };
+}
+
+/** Inside an update's commit: the patched fields and revision written, only while the row is still at `from`. */
+export async function patchFileAtRevision(
+  tx: Prisma.TransactionClient,
+  from: Pick<File, 'id' | 'revision'>,
+  next: Pick<FileMetadata, 'description' | 'version' | 'tags' | 'metadata' | 'revision' | 'updatedAt'>,
+): Promise<boolean> {
+  const changed = await tx.$executeRaw`
+    UPDATE files SET description = ${next.description}, version = ${next.version}, tags = ${next.tags},
+      metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)}
+    WHERE id = ${from.id}::uuid AND revision = ${from.revision} AND deleted_at IS NULL`;
+  return changed === 1;
+}
+
+/**
+ * Inside a delete's commit: the blob's reference count released (orphaned from now when it reaches 0). False when
+ * the blob has no row.
+ */
+export async function releaseBlobReference(tx: Prisma.TransactionClient, sha256: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<unknown[]>`
+    UPDATE blobs SET ref_count = GREATEST(ref_count - 1, 0),
+      orphaned_at = CASE WHEN ref_count - 1 <= 0 THEN now() ELSE orphaned_at END
+    WHERE sha256 = ${sha256} RETURNING ref_count, orphaned_at`;
+  return rows.length > 0;
+}
+
+type DeletedFile = Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>;
+
+/**
+ * In one transaction: hides a live file from readers at once (deleted_at) and records the job that finishes the
+ * deletion (jobOf builds it from the file). Null, with nothing changed, when there is no such live file.
+ */
+export async function softDeleteFileWithJob(
+  db: Db,
+  fileId: string,
+  jobOf: (file: DeletedFile) => Prisma.FileJobUncheckedCreateInput,
+): Promise<FileJob | null> {
+  return db.$transaction(async (tx) => {
+    const [file] = await tx.$queryRaw<DeletedFile[]>`
+      UPDATE files SET deleted_at = now(), updated_at = now()
+      WHERE id = ${fileId}::uuid AND deleted_at IS NULL
+      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
+    return file ? createFileJob(tx, jobOf(file)) : null;
+  });
+}
+
+/** The file's row, deleted or not. */
+export async function findFileRow(client: DbClient, id: string): Promise<File | null> {
+  return client.file.findUnique({ where: { id } });
+}
+
+/** The file's row while it is not deleted. */
+export async function findLiveFileRow(client: DbClient, id: string): Promise<File | null> {
+  return client.file.findFirst({ where: { id, deletedAt: null } });
+}
+
+/** Whether a row (deleted or not) holds this file id. */
+export async function fileRowExists(client: DbClient, id: string): Promise<boolean> {
+  return (await client.file.count({ where: { id } })) > 0;
+}
+
+/** Files readers can see. */
+export async function countLiveFiles(db: Db): Promise<number> {
+  return db.file.count({ where: { deletedAt: null } });
 }

@@ -3,7 +3,7 @@
 // every such commit for the length of its transaction and held exclusively by the rebuild, works across every
 // API and worker process and ends with the session of a process that dies holding it.
 import type pg from 'pg';
-import { poolOf, type Db, type Prisma } from '../records/database.js';
+import { poolOf, type Db, type Prisma } from './database.js';
 
 /** An arbitrary constant that names this lock among the advisory locks of the database. */
 export const MAINTENANCE_LOCK_KEY = '4702111234474983745';
