@@ -1,5 +1,6 @@
 // The table of hostile-input.test.ts: raw requests, each with the statuses it may be answered with.
-import { frame, multipart, type RawRequest } from '../helpers/raw-http.js';
+import { multipart } from '../helpers/multipart.js';
+import { frame, type RawRequest } from '../helpers/raw-http.js';
 
 export interface Tokens {
   user: string;

@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frame, listen, liveLatency, multipart, sendRaw, type RawAnswer, type RawServer } from '../helpers/raw-http.js';
+import { multipart } from '../helpers/multipart.js';
+import { frame, listen, liveLatency, sendRaw, type RawAnswer, type RawServer } from '../helpers/raw-http.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { hostileCases, type Hostile, type Tokens } from './hostile-cases.js';
 

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createClient } from '../../src/client/index.js';
-import { pollUntil } from '../helpers/fault-services.js';
+import { pollUntil } from '../helpers/wait.js';
 import { TcpProxy, targetOf } from '../helpers/tcp-proxy.js';
 import { createWorld, type World } from '../helpers/world.js';
 

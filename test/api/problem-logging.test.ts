@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { problemHandler } from '../../src/api/http/problem.js';
 import { createLogger, type Logger } from '../../src/shared/logger.js';
-import { pollUntil } from '../helpers/fault-services.js';
+import { pollUntil } from '../helpers/wait.js';
 import { freePort } from '../helpers/processes.js';
 import { createWorld, type World } from '../helpers/world.js';
 
