@@ -4,6 +4,8 @@ import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, freePort, startService } from './helpers/processes.js';
+import { fileDisposition, multipartEnd, multipartType, partHead } from './helpers/multipart.js';
+import { until } from './helpers/wait.js';
 import { createWorld, type World } from './helpers/world.js';
 
 function connectRefused(port: number): Promise<boolean> {
@@ -30,11 +32,13 @@ describe('graceful shutdown', () => {
     const port = await freePort();
     const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '20000' }), 'api listening');
     const boundary = 'SHUTDOWNBOUNDARY';
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="inflight.bin"\r\n\r\n`);
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const head = Buffer.from(partHead(boundary, [fileDisposition('inflight.bin')]));
+    const tail = Buffer.from(multipartEnd(boundary));
     const payload = randomBytes(1024 * 1024);
+    const stagedBefore = new Set(await world.stagedFiles());
+    let req!: http.ClientRequest;
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(
+      req = http.request(
         {
           host: '127.0.0.1',
           port,
@@ -42,7 +46,7 @@ describe('graceful shutdown', () => {
           path: '/api/v1/files/upload',
           headers: {
             Authorization: `Bearer ${token}`,
-            'Content-Type': `multipart/form-data; boundary=${boundary}`,
+            'Content-Type': multipartType(boundary),
             'Content-Length': String(head.length + payload.length + tail.length),
           },
         },
@@ -53,18 +57,15 @@ describe('graceful shutdown', () => {
         },
       );
       req.on('error', reject);
-      req.write(head);
-      req.write(payload.subarray(0, 512 * 1024));
-      setTimeout(() => {
-        api.child.kill('SIGTERM');
-        setTimeout(() => {
-          void connectRefused(port).then((refused) => {
-            expect(refused).toBe(true);
-            req.end(Buffer.concat([payload.subarray(512 * 1024), tail]));
-          });
-        }, 300);
-      }, 300);
     });
+    // Awaited once the body is sent; until then a failure must not count as unhandled.
+    response.catch(() => undefined);
+    req.write(head);
+    req.write(payload.subarray(0, 512 * 1024));
+    await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.has(f)), 15_000);
+    api.child.kill('SIGTERM');
+    await until('the api to refuse new connections', () => connectRefused(port), 15_000, 50);
+    req.end(Buffer.concat([payload.subarray(512 * 1024), tail]));
     const res = await response;
     expect(res.status, api.output()).toBe(202);
     const jobId = JSON.parse(res.body).jobs[0].id as string;
@@ -84,12 +85,12 @@ describe('graceful shutdown', () => {
       port,
       method: 'POST',
       path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'multipart/form-data; boundary=B', 'Content-Length': String(10 * 1024 * 1024) },
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': multipartType('B'), 'Content-Length': String(10 * 1024 * 1024) },
     });
     req.on('error', () => undefined);
-    req.write('--B\r\nContent-Disposition: form-data; name="file"; filename="never.bin"\r\n\r\n');
+    req.write(partHead('B', [fileDisposition('never.bin')]));
     req.write(randomBytes(64 * 1024));
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.includes(f)), 15_000);
     const started = Date.now();
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
@@ -104,10 +105,9 @@ describe('graceful shutdown', () => {
     expect(res.status).toBe(202);
     // Stop as soon as the worker has picked the job up.
     const jobId = res.body.jobs[0].id as string;
-    const deadline = Date.now() + 15_000;
-    while ((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state === 'queued' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const picked = async () => (await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state !== 'queued';
+    // Past the deadline SIGTERM anyway: the assertions below tell what happened.
+    await until('the worker to pick the job up', picked, 15_000, 10).catch(() => undefined);
     worker.child.kill('SIGTERM');
     expect(await worker.exited, worker.output()).toBe(0);
     const job = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
