@@ -2,10 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileDisposition, multipartEnd, multipartType, partHead } from '../helpers/multipart.js';
+import { serve, type Served } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { until } from '../helpers/wait.js';
 
@@ -23,7 +24,7 @@ function openUpload(port: number, token: string, fileName: string) {
       port,
       method: 'POST',
       path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': multipartType(boundary) },
     },
     (res) => {
       let text = '';
@@ -32,11 +33,11 @@ function openUpload(port: number, token: string, fileName: string) {
     },
   );
   req.on('error', () => undefined);
-  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\n\r\n`);
+  req.write(partHead(boundary, [fileDisposition(fileName)]));
   return {
     answer,
     write: (bytes: Buffer) => req.write(bytes),
-    finish: () => req.end(`\r\n--${boundary}--\r\n`),
+    finish: () => req.end(multipartEnd(boundary)),
   };
 }
 
@@ -44,7 +45,7 @@ function openUpload(port: number, token: string, fileName: string) {
 describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
   let world: World;
   let token: string;
-  let server: http.Server;
+  let api: Served;
   let port: number;
 
   beforeAll(async () => {
@@ -54,13 +55,11 @@ describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
       env: { STORAGE_MAX_BYTES: String(1.5 * MiB), CAPACITY_FULL_PERCENT: '0', CAPACITY_FULL_BYTES: '0' },
     });
     token = await world.token('user', 'alice');
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    api = await serve(world.app);
+    port = api.port;
   });
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 
