@@ -4,7 +4,7 @@ import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, freePort, startService } from './helpers/processes.js';
-import { fileDisposition, multipartEnd, multipartType, partHead } from './helpers/multipart.js';
+import { startUpload, uploadLength } from './helpers/streamed-upload.js';
 import { until } from './helpers/wait.js';
 import { createWorld, type World } from './helpers/world.js';
 
@@ -31,44 +31,17 @@ describe('graceful shutdown', () => {
   it('api: SIGTERM refuses new connections, lets an in-flight upload finish, exits 0', async () => {
     const port = await freePort();
     const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '20000' }), 'api listening');
-    const boundary = 'SHUTDOWNBOUNDARY';
-    const head = Buffer.from(partHead(boundary, [fileDisposition('inflight.bin')]));
-    const tail = Buffer.from(multipartEnd(boundary));
     const payload = randomBytes(1024 * 1024);
     const stagedBefore = new Set(await world.stagedFiles());
-    let req!: http.ClientRequest;
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/api/v1/files/upload',
-          headers: {
-            Authorization: `Bearer ${token}`,
-            'Content-Type': multipartType(boundary),
-            'Content-Length': String(head.length + payload.length + tail.length),
-          },
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-    });
-    // Awaited once the body is sent; until then a failure must not count as unhandled.
-    response.catch(() => undefined);
-    req.write(head);
-    req.write(payload.subarray(0, 512 * 1024));
+    const inflight = startUpload(port, token, { fileName: 'inflight.bin', contentLength: uploadLength('inflight.bin', payload.length) });
+    inflight.write(payload.subarray(0, 512 * 1024));
     await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.has(f)), 15_000);
     api.child.kill('SIGTERM');
     await until('the api to refuse new connections', () => connectRefused(port), 15_000, 50);
-    req.end(Buffer.concat([payload.subarray(512 * 1024), tail]));
-    const res = await response;
+    inflight.finish(payload.subarray(512 * 1024));
+    const res = await inflight.answer;
     expect(res.status, api.output()).toBe(202);
-    const jobId = JSON.parse(res.body).jobs[0].id as string;
+    const jobId = JSON.parse(res.text).jobs[0].id as string;
     expect(await api.exited).toBe(0);
     expect(await world.api.db.fileJob.count({ where: { id: jobId } })).toBe(1);
     expect(api.output()).toContain('api stopped');
@@ -80,16 +53,8 @@ describe('graceful shutdown', () => {
     const before = await world.api.db.fileJob.count();
     // Jobs of the test before (no worker runs here) still own their staged files.
     const stagedBefore = await world.stagedFiles();
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': multipartType('B'), 'Content-Length': String(10 * 1024 * 1024) },
-    });
-    req.on('error', () => undefined);
-    req.write(partHead('B', [fileDisposition('never.bin')]));
-    req.write(randomBytes(64 * 1024));
+    const never = startUpload(port, token, { boundary: 'B', fileName: 'never.bin', contentLength: 10 * 1024 * 1024 });
+    never.write(randomBytes(64 * 1024));
     await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.includes(f)), 15_000);
     const started = Date.now();
     api.child.kill('SIGTERM');

@@ -1,12 +1,11 @@
 // GET /api/v1/info and STORAGE_MAX_BYTES: capacity is element-wide, so this world has its own database.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityStatus } from '../../src/shared/domain/capacity.js';
 import { loadConfig } from '../../src/shared/config.js';
-import { fileDisposition, multipart, multipartType } from '../helpers/multipart.js';
 import { serve } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -58,23 +57,11 @@ describe('element info and capacity', () => {
 
     // Chunked (no Content-Length): cut off while staging, remains removed.
     const token = await world.token('user', 'alice');
-    const boundary = 'CAPBOUNDARY';
-    const body = multipart(boundary, [{ headers: [fileDisposition('big.bin')], content: randomBytes(5000) }]);
     const api = await serve(world.app);
-    const chunked = await new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
-      const req = http.request(
-        { host: '127.0.0.1', port: api.port, method: 'POST', path: '/api/v1/files/upload', headers: { Authorization: `Bearer ${token}`, 'Content-Type': multipartType(boundary) } },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-        },
-      );
-      req.on('error', reject);
-      // No Content-Length: Node sends the body chunked, so only staging can tell the size.
-      req.write(body.subarray(0, 100));
-      req.end(body.subarray(100));
-    });
+    // No Content-Length: Node sends the body chunked, so only staging can tell the size.
+    const big = startUpload(api.port, token, { boundary: 'CAPBOUNDARY', fileName: 'big.bin' });
+    big.finish(randomBytes(5000));
+    const chunked = await big.answer;
     await api.close();
     expect(chunked.status).toBe(507);
     expect(chunked.body.code).toBe('insufficient_storage');

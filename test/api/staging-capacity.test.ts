@@ -1,12 +1,11 @@
 // STORAGE_MAX_BYTES counts more than committed blobs: bytes still arriving and staged files whose jobs are unfinished.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileDisposition, multipartEnd, multipartType, partHead } from '../helpers/multipart.js';
 import { serve, type Served } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { until } from '../helpers/wait.js';
 
@@ -15,32 +14,8 @@ const MiB = 1024 * KiB;
 
 /** An upload sent chunked (no Content-Length) whose end the test decides. */
 function openUpload(port: number, token: string, fileName: string) {
-  const boundary = `B${randomBytes(6).toString('hex')}`;
-  let resolveAnswer!: (a: { status: number; body: Record<string, unknown> }) => void;
-  const answer = new Promise<{ status: number; body: Record<string, unknown> }>((r) => (resolveAnswer = r));
-  const req = http.request(
-    {
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': multipartType(boundary) },
-    },
-    (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Record<string, unknown> }));
-    },
-  );
-  req.on('error', () => undefined);
-  req.write(partHead(boundary, [fileDisposition(fileName)]));
-  return {
-    answer,
-    write: (bytes: Buffer) => req.write(bytes),
-    finish: () => req.end(multipartEnd(boundary)),
-  };
+  return startUpload(port, token, { boundary: `B${randomBytes(6).toString('hex')}`, fileName });
 }
-
 
 describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
   let world: World;

@@ -5,8 +5,8 @@ import { importPKCS8, SignJWT } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
-import { fileDisposition, multipartEnd, multipartType, partHead } from '../helpers/multipart.js';
 import { serve, type Served } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
 import { settled, until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -57,17 +57,8 @@ describe('per-principal caps on uploads and streams', () => {
   const subOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string;
 
   it('answers 429 too_many_requests with Retry-After past MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL, per principal', async () => {
-    const boundary = 'CAPBOUNDARY';
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${alice}`, 'Content-Type': multipartType(boundary) },
-    });
-    const answer = new Promise<number>((resolve) => req.on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0))));
-    req.write(partHead(boundary, [fileDisposition('slow.bin')]));
-    req.write(randomBytes(1024));
+    const slow = startUpload(port, alice, { boundary: 'CAPBOUNDARY', fileName: 'slow.bin' });
+    slow.write(randomBytes(1024));
     await until("alice's first upload to hold its slot", () => world.api.uploadSlots.heldBy(subOf(alice)) === 1);
 
     const refused = await upload(alice).attach('file', Buffer.from('second'), 's.txt');
@@ -77,8 +68,8 @@ describe('per-principal caps on uploads and streams', () => {
     expect(refused.body).toMatchObject({ status: 429, code: 'too_many_requests' });
     expect((await upload(bob).attach('file', Buffer.from('bob'), 'b.txt')).status).toBe(202);
 
-    req.end(multipartEnd(boundary));
-    expect(await answer).toBe(202);
+    slow.finish();
+    expect((await slow.answer).status).toBe(202);
     await until('the slot to be given back', () => world.api.uploadSlots.heldBy(subOf(alice)) === 0);
     expect((await upload(alice).attach('file', Buffer.from('third'), 't.txt')).status).toBe(202);
   });

@@ -1,9 +1,9 @@
 // Bad input at the upload endpoint: limits, malformed bodies, hostile names, aborted clients. Nothing stays behind.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileDisposition, multipartType, partHead } from '../helpers/multipart.js';
+import { startUpload } from '../helpers/streamed-upload.js';
 import { serve, type Served } from '../helpers/serve.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -131,24 +131,16 @@ describe('upload limits and bad input', () => {
 
   it('leaves nothing behind when the client aborts mid-upload', async () => {
     const before = await jobCount();
-    const boundary = 'ABORTBOUNDARY';
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: {
-        Authorization: `Bearer ${token}`,
-        'Content-Type': multipartType(boundary),
-        'Content-Length': String(10 * 1024 * 1024),
-      },
+    const partial = startUpload(port, token, {
+      boundary: 'ABORTBOUNDARY',
+      fileName: 'partial.bin',
+      partHeaders: [fileDisposition('partial.bin'), 'Content-Type: application/octet-stream'],
+      contentLength: 10 * 1024 * 1024,
     });
-    req.on('error', () => undefined);
-    req.write(partHead(boundary, [fileDisposition('partial.bin'), 'Content-Type: application/octet-stream']));
-    req.write(randomBytes(32 * 1024));
+    partial.write(randomBytes(32 * 1024));
     // Let the server open the staged file and write some bytes, then vanish.
     await until('the upload to be staged', async () => (await world.stagedFiles()).length > 0);
-    req.destroy();
+    partial.req.destroy();
     // The server notices the close asynchronously: wait until staging is empty (bounded).
     await until('staging to be empty', async () => (await world.stagedFiles()).length === 0, 5_000, 50);
     expect(await world.stagedFiles()).toEqual([]);
