@@ -8,9 +8,10 @@ import { startUpload, uploadLength } from './helpers/streamed-upload.js';
 import { until } from './helpers/wait.js';
 import { createWorld, type World } from './helpers/world.js';
 
+/** Whether a new connection is refused (agent: false, so never a pooled keep-alive socket from an earlier probe). */
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health/live' }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health/live', agent: false }, (res) => {
       res.resume();
       resolve(false);
     });
