@@ -4,11 +4,14 @@ import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, freePort, startService } from './helpers/processes.js';
+import { startUpload, uploadLength } from './helpers/streamed-upload.js';
+import { until } from './helpers/wait.js';
 import { createWorld, type World } from './helpers/world.js';
 
+/** Whether a new connection is refused (agent: false, so never a pooled keep-alive socket from an earlier probe). */
 function connectRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health/live' }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/health/live', agent: false }, (res) => {
       res.resume();
       resolve(false);
     });
@@ -29,45 +32,17 @@ describe('graceful shutdown', () => {
   it('api: SIGTERM refuses new connections, lets an in-flight upload finish, exits 0', async () => {
     const port = await freePort();
     const api = await startService('api', envFor(world.config, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '20000' }), 'api listening');
-    const boundary = 'SHUTDOWNBOUNDARY';
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="inflight.bin"\r\n\r\n`);
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const payload = randomBytes(1024 * 1024);
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/api/v1/files/upload',
-          headers: {
-            Authorization: `Bearer ${token}`,
-            'Content-Type': `multipart/form-data; boundary=${boundary}`,
-            'Content-Length': String(head.length + payload.length + tail.length),
-          },
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.write(head);
-      req.write(payload.subarray(0, 512 * 1024));
-      setTimeout(() => {
-        api.child.kill('SIGTERM');
-        setTimeout(() => {
-          void connectRefused(port).then((refused) => {
-            expect(refused).toBe(true);
-            req.end(Buffer.concat([payload.subarray(512 * 1024), tail]));
-          });
-        }, 300);
-      }, 300);
-    });
-    const res = await response;
+    const stagedBefore = new Set(await world.stagedFiles());
+    const inflight = startUpload(port, token, { fileName: 'inflight.bin', contentLength: uploadLength('inflight.bin', payload.length) });
+    inflight.write(payload.subarray(0, 512 * 1024));
+    await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.has(f)), 15_000);
+    api.child.kill('SIGTERM');
+    await until('the api to refuse new connections', () => connectRefused(port), 15_000, 50);
+    inflight.finish(payload.subarray(512 * 1024));
+    const res = await inflight.answer;
     expect(res.status, api.output()).toBe(202);
-    const jobId = JSON.parse(res.body).jobs[0].id as string;
+    const jobId = JSON.parse(res.text).jobs[0].id as string;
     expect(await api.exited).toBe(0);
     expect(await world.api.db.fileJob.count({ where: { id: jobId } })).toBe(1);
     expect(api.output()).toContain('api stopped');
@@ -79,17 +54,9 @@ describe('graceful shutdown', () => {
     const before = await world.api.db.fileJob.count();
     // Jobs of the test before (no worker runs here) still own their staged files.
     const stagedBefore = await world.stagedFiles();
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'multipart/form-data; boundary=B', 'Content-Length': String(10 * 1024 * 1024) },
-    });
-    req.on('error', () => undefined);
-    req.write('--B\r\nContent-Disposition: form-data; name="file"; filename="never.bin"\r\n\r\n');
-    req.write(randomBytes(64 * 1024));
-    await new Promise((r) => setTimeout(r, 300));
+    const never = startUpload(port, token, { boundary: 'B', fileName: 'never.bin', contentLength: 10 * 1024 * 1024 });
+    never.write(randomBytes(64 * 1024));
+    await until('the upload to be staged', async () => (await world.stagedFiles()).some((f) => !stagedBefore.includes(f)), 15_000);
     const started = Date.now();
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
@@ -104,10 +71,9 @@ describe('graceful shutdown', () => {
     expect(res.status).toBe(202);
     // Stop as soon as the worker has picked the job up.
     const jobId = res.body.jobs[0].id as string;
-    const deadline = Date.now() + 15_000;
-    while ((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state === 'queued' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const picked = async () => (await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).state !== 'queued';
+    // Past the deadline SIGTERM anyway: the assertions below tell what happened.
+    await until('the worker to pick the job up', picked, 15_000, 10).catch(() => undefined);
     worker.child.kill('SIGTERM');
     expect(await worker.exited, worker.output()).toBe(0);
     const job = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('access log', () => {
@@ -35,8 +36,7 @@ describe('access log', () => {
     const session = cookie.split('=')[1]!;
     expect((await request(app).get('/admin/queues/api/queues').set('Cookie', cookie)).status).toBe(200);
 
-    const deadline = Date.now() + 5_000;
-    while (lines.filter((l) => l.req).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until('both requests in the access log', () => lines.filter((l) => l.req).length >= 2, 5_000, 20);
     const text = lines.map((l) => JSON.stringify(l)).join('\n');
     expect(text).not.toContain(session);
     expect(text).not.toContain(admin);

@@ -1,10 +1,9 @@
 // Bull Board in a real headless browser (Debian chromium + playwright-core): refused without a session, usable
 // after signing in at /admin/login with an admin token, refused again after a non-admin tries to sign in.
 import fs from 'node:fs';
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type Served } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 // CI installs Debian's chromium when it can (.ci/run); elsewhere this file is skipped with a reason.
@@ -13,22 +12,20 @@ const haveChromium = fs.existsSync(CHROMIUM);
 
 describe.skipIf(!haveChromium)(`queue dashboard in a headless browser (${CHROMIUM})`, () => {
   let world: World;
-  let server: http.Server;
+  let api: Served;
   let base: string;
   let browser: Browser;
 
   beforeAll(async () => {
     world = await createWorld();
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    api = await serve(world.app);
+    base = api.url;
     // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   });
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 

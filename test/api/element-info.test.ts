@@ -1,10 +1,12 @@
 // GET /api/v1/info and STORAGE_MAX_BYTES: capacity is element-wide, so this world has its own database.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityStatus } from '../../src/shared/domain/capacity.js';
 import { loadConfig } from '../../src/shared/config.js';
+import { serve } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('element info and capacity', () => {
@@ -41,7 +43,8 @@ describe('element info and capacity', () => {
 
   it('counts stored bytes and files, and refuses uploads past STORAGE_MAX_BYTES with 507', async () => {
     expect((await upload(6000)).status).toBe(201);
-    await new Promise((r) => setTimeout(r, 1_100));
+    // GET /info reads capacity through a cache of up to a second: wait until it has taken the stored bytes in.
+    await until('info to count the stored bytes', async () => (await info()).capacity.usedBytes > 0);
     const after = await info();
     expect(after.capacity).toMatchObject({ usedBytes: 6000, freeBytes: 4000 });
     expect(after.files).toBe(1);
@@ -54,30 +57,12 @@ describe('element info and capacity', () => {
 
     // Chunked (no Content-Length): cut off while staging, remains removed.
     const token = await world.token('user', 'alice');
-    const boundary = 'CAPBOUNDARY';
-    const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n`),
-      randomBytes(5000),
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    const server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const port = (server.address() as import('node:net').AddressInfo).port;
-    const chunked = await new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
-      const req = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/files/upload', headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` } },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') }));
-        },
-      );
-      req.on('error', reject);
-      // No Content-Length: Node sends the body chunked, so only staging can tell the size.
-      req.write(body.subarray(0, 100));
-      req.end(body.subarray(100));
-    });
-    await new Promise((r) => server.close(r));
+    const api = await serve(world.app);
+    // No Content-Length: Node sends the body chunked, so only staging can tell the size.
+    const big = startUpload(api.port, token, { boundary: 'CAPBOUNDARY', fileName: 'big.bin' });
+    big.finish(randomBytes(5000));
+    const chunked = await big.answer;
+    await api.close();
     expect(chunked.status).toBe(507);
     expect(chunked.body.code).toBe('insufficient_storage');
     expect(await world.stagedFiles()).toEqual([]);

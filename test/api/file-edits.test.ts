@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -29,6 +30,17 @@ describe('metadata patches, deletion and exists', () => {
   }
   const patch = (fileId: string, body: object, token = alice) =>
     request(world.app).patch(`/api/v1/files/${fileId}/metadata`).set('Authorization', `Bearer ${token}`).send(body);
+  /**
+   * Waits until the GC sweep has run past the grace period of every blob orphaned so far: it has removed a
+   * sentinel blob orphaned after them. Whatever it would wrongly have removed by then, it has had its chance to.
+   */
+  async function gcSweptPastNow(): Promise<void> {
+    const bytes = randomBytes(1_000);
+    const sentinel = await store(bytes, 'sentinel.bin');
+    const del = await request(world.app).delete(`/api/v1/files/${sentinel}`).set('Authorization', `Bearer ${operator}`);
+    await world.waitForJob(del.body.id, operator);
+    await until('the GC to remove the sentinel blob', async () => (await world.api.db.blob.count({ where: { sha256: sha(bytes) } })) === 0, 15_000, 100);
+  }
   const readAttr = async (fileId: string) => {
     const row = await world.api.db.file.findUniqueOrThrow({ where: { id: fileId } });
     return JSON.parse(await fs.readFile(path.join(world.config.storagePath, row.attrPath), 'utf8'));
@@ -99,7 +111,7 @@ describe('metadata patches, deletion and exists', () => {
     expect(job.state).toBe('committed');
     expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(1);
     expect(await readAttr(a)).toMatchObject({ id: a, deletedAt: expect.any(String) });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await gcSweptPastNow();
     const dl = await request(world.app).get(`/api/v1/files/${b}`).set('Authorization', `Bearer ${alice}`);
     expect(dl.status).toBe(200);
     expect(await world.api.db.walEntry.count({ where: { fileId: a, operation: 'file_delete', status: 'committed' } })).toBe(1);
@@ -116,8 +128,7 @@ describe('metadata patches, deletion and exists', () => {
     const orphan = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: h } });
     expect(orphan.refCount).toBe(0);
     expect(orphan.orphanedAt).not.toBeNull();
-    const deadline = Date.now() + 15_000;
-    while ((await world.api.db.blob.count({ where: { sha256: h } })) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await until('the GC to remove the blob', async () => (await world.api.db.blob.count({ where: { sha256: h } })) === 0, 15_000, 100);
     expect(await world.api.db.blob.count({ where: { sha256: h } })).toBe(0);
     await expect(fs.stat(blobPath)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await world.api.db.walEntry.count({ where: { operation: 'blob_gc', status: 'committed', payload: { path: ['sha256'], equals: h } } })).toBe(1);
@@ -130,7 +141,7 @@ describe('metadata patches, deletion and exists', () => {
     const del = await request(world.app).delete(`/api/v1/files/${first}`).set('Authorization', `Bearer ${operator}`);
     await world.waitForJob(del.body.id, operator);
     const second = await store(bytes);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await gcSweptPastNow();
     const blob = await world.api.db.blob.findUniqueOrThrow({ where: { sha256: h } });
     expect(blob).toMatchObject({ refCount: 1, orphanedAt: null });
     const dl = await request(world.app).get(`/api/v1/files/${second}`).set('Authorization', `Bearer ${alice}`);

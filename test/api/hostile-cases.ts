@@ -1,5 +1,6 @@
 // The table of hostile-input.test.ts: raw requests, each with the statuses it may be answered with.
-import { frame, multipart, type RawRequest } from '../helpers/raw-http.js';
+import { multipart, multipartType } from '../helpers/multipart.js';
+import { frame, type RawRequest } from '../helpers/raw-http.js';
 
 export interface Tokens {
   user: string;
@@ -36,7 +37,7 @@ export function hostileCases({ tokens, fileId }: { tokens: Tokens; fileId: strin
   const auth = (token = tokens.user) => ({ Authorization: `Bearer ${token}` });
   const req = (r: RawRequest) => frame(r);
   const upload = (body: Buffer, headers: Record<string, string> = {}, query = '') =>
-    req({ method: 'POST', path: `/api/v1/files/upload${query}`, headers: { ...auth(), 'Content-Type': `multipart/form-data; boundary=${B}`, ...headers }, body });
+    req({ method: 'POST', path: `/api/v1/files/upload${query}`, headers: { ...auth(), 'Content-Type': multipartType(B), ...headers }, body });
   const json = (method: string, path: string, body: string, headers: Record<string, string> = {}) =>
     req({ method, path, headers: { ...auth(), 'Content-Type': 'application/json', ...headers }, body });
   const patch = (body: string, headers: Record<string, string> = {}) => json('PATCH', `/api/v1/files/${fileId}/metadata`, body, headers);

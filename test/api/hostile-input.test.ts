@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frame, listen, liveLatency, multipart, sendRaw, type RawAnswer, type RawServer } from '../helpers/raw-http.js';
+import { fileDisposition, multipart, multipartType } from '../helpers/multipart.js';
+import { frame, listen, liveLatency, sendRaw, type RawAnswer, type RawServer } from '../helpers/raw-http.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { hostileCases, type Hostile, type Tokens } from './hostile-cases.js';
 
@@ -46,8 +47,8 @@ describe('hostile input', () => {
       frame({
         method: 'POST',
         path: '/api/v1/files/upload?wait=20',
-        headers: { Authorization: `Bearer ${tokens.user}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-        body: multipart(boundary, [{ headers: ['Content-Disposition: form-data; name="file"; filename="seed.bin"'], content: randomBytes(1000) }]),
+        headers: { Authorization: `Bearer ${tokens.user}`, 'Content-Type': multipartType(boundary) },
+        body: multipart(boundary, [{ headers: [fileDisposition('seed.bin')], content: randomBytes(1000) }]),
       }),
     );
     expect(seeded.status, seeded.raw).toBe(201);
@@ -101,7 +102,7 @@ describe('hostile input', () => {
   async function uploadLongNames(length: number): Promise<{ answer: RawAnswer; elapsedMs: number; slowestProbeMs: number }> {
     const boundary = 'longnames';
     const parts = Array.from({ length: 50 }, (_, i) => ({
-      headers: [`Content-Disposition: form-data; name="file"; filename="${String(i).padStart(2, '0')}${'n'.repeat(length - 6)}.bin"`],
+      headers: [fileDisposition(`${String(i).padStart(2, '0')}${'n'.repeat(length - 6)}.bin`)],
       content: randomBytes(8),
     }));
     const started = performance.now();
@@ -110,7 +111,7 @@ describe('hostile input', () => {
       frame({
         method: 'POST',
         path: '/api/v1/files/upload',
-        headers: { Authorization: `Bearer ${tokens.user}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+        headers: { Authorization: `Bearer ${tokens.user}`, 'Content-Type': multipartType(boundary) },
         body: multipart(boundary, parts),
       }),
       { timeoutMs: 300_000 },

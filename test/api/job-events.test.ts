@@ -1,9 +1,10 @@
 // GET /api/v1/jobs/{id}/events: Job snapshots as server-sent events until the job is final.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type Served } from '../helpers/serve.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 function readEvents(port: number, path: string, token: string): Promise<{ status: number; type: string; events: Array<{ event: string; data: Record<string, unknown> }> }> {
@@ -33,19 +34,18 @@ function readEvents(port: number, path: string, token: string): Promise<{ status
 
 describe('job events', () => {
   let world: World;
-  let server: http.Server;
+  let api: Served;
   let port: number;
   let token: string;
 
   beforeAll(async () => {
     world = await createWorld({ worker: true });
     token = await world.token('user', 'alice');
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    api = await serve(world.app);
+    port = api.port;
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 
@@ -54,7 +54,9 @@ describe('job events', () => {
     const res = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${token}`).attach('file', randomBytes(200_000), 'sse.bin');
     const jobId = res.body.jobs[0].id as string;
     const stream = readEvents(port, `/api/v1/jobs/${jobId}/events`, token);
-    await new Promise((r) => setTimeout(r, 200));
+    // Let the job move only once the stream follows it (its first snapshot then says queued).
+    await until('the stream to subscribe to the job', () => world.api.jobEvents.subscribers > 0);
+    await world.api.jobEvents.ready();
     world.running!.workers.find((w) => w.name === 'ingest')!.resume();
     const { status, type, events } = await stream;
     expect(status).toBe(200);

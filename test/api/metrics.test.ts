@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '../../src/shared/records/database.js';
 import { sharedRead } from '../../src/shared/metrics.js';
 import { PENDING_WAL_ENTRIES } from '../../src/shared/records/wal.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const TOKEN = 'scrape-token-0123456789abcdef';
@@ -89,9 +90,9 @@ describe('GET /metrics', () => {
             )
           ).rows[0]!.n,
         );
-      const deadline = Date.now() + 10_000;
-      while ((await waitingCounts()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      // The other seven scrapes are sent at the same time; give them the moment a second count would need to show up.
+      await until('a scrape to wait on the lock', async () => (await waitingCounts()) > 0, 10_000, 20);
+      // The other seven scrapes are sent at the same time; give them the moment a second count would need to show up
+      // (a fixed window on purpose: the assertion is that nothing more happens within it).
       const window = Date.now() + 500;
       let most = 0;
       while (Date.now() < window) {

@@ -7,6 +7,7 @@ import { createApp } from '../../src/api/app.js';
 import { openApiContext } from '../../src/api/context.js';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('an rw element', () => {
@@ -132,8 +133,8 @@ describe('a mode change seen by other processes', () => {
       }
       expect(seen).toBe('ro');
 
-      // The worker side refuses to commit what was staged before the switch.
-      await new Promise((r) => setTimeout(r, 1_100));
+      // The worker side refuses to commit what was staged before the switch, once it has learnt of it.
+      await until('the worker to see the ro mode', async () => (await world.worker!.modes.current()) === 'ro', 5_000);
       await expect(runIngestJob(world.worker!, staged.body.jobs[0].id, async () => undefined)).rejects.toMatchObject({ code: 'mode_forbids' });
       world.running!.workers.find((w) => w.name === 'ingest')!.resume();
       const job = await world.waitForJob(staged.body.jobs[0].id, user);

@@ -2,13 +2,12 @@
 // liveness probe stays 200, and everything answers again once the service is back. The outage is real: the API
 // reaches both services through a TCP proxy that the test cuts.
 import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createClient } from '../../src/client/index.js';
-import { pollUntil } from '../helpers/fault-services.js';
+import { serve } from '../helpers/serve.js';
+import { pollUntil } from '../helpers/wait.js';
 import { TcpProxy, targetOf } from '../helpers/tcp-proxy.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -86,12 +85,11 @@ describe('API during a database or Redis outage', () => {
     const up = await request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${user}`).attach('file', randomBytes(10), 'c.bin');
     expect(up.status).toBe(202);
     const jobId = up.body.jobs[0].id as string;
-    const server = http.createServer(world.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await serve(world.app);
     const retries: Array<{ delayMs: number; reason: string }> = [];
     // Retry-After: 5 is capped by retryMaxMs (200); without the header the backoff would stay under retryBaseMs (5).
     const client = createClient({
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      url: server.url,
       token: user,
       retryBaseMs: 5,
       retryMaxMs: 200,
@@ -105,8 +103,7 @@ describe('API during a database or Redis outage', () => {
       await expect(client.job(jobId)).resolves.toMatchObject({ id: jobId });
     } finally {
       await pgProxy.restore();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
     expect(retries[0]).toMatchObject({ delayMs: 200, reason: 'http 503' });
   });

@@ -1,7 +1,6 @@
 // How the error mapper logs: an upload its client aborts is an info line (not an unhandled 500), an unexpected
 // error is logged once, and an outage is a warning answered 503 with Retry-After.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
@@ -12,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { problemHandler } from '../../src/api/http/problem.js';
 import { createLogger, type Logger } from '../../src/shared/logger.js';
-import { pollUntil } from '../helpers/fault-services.js';
+import { pollUntil } from '../helpers/wait.js';
 import { freePort } from '../helpers/processes.js';
+import { fileDisposition, multipartType, partHead } from '../helpers/multipart.js';
+import { serve, type Served } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 type LogLine = { level: number; msg?: string; [k: string]: unknown };
@@ -38,10 +39,10 @@ describe('error mapper logging', () => {
   afterAll(async () => world?.close());
 
   /** Starts a multipart upload on server, lets part of the file through, then drops the connection. */
-  async function abortUpload(server: http.Server, token: string): Promise<void> {
+  async function abortUpload(server: Served, token: string): Promise<void> {
     const before = new Set(await world.stagedFiles());
     const boundary = 'xBoundaryx';
-    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const socket = net.connect(server.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     socket.on('error', () => undefined);
     socket.write(
@@ -49,31 +50,16 @@ describe('error mapper logging', () => {
         'POST /api/v1/files/upload HTTP/1.1',
         'Host: localhost',
         `Authorization: Bearer ${token}`,
-        `Content-Type: multipart/form-data; boundary=${boundary}`,
+        `Content-Type: ${multipartType(boundary)}`,
         'Content-Length: 10000000',
         '',
-        `--${boundary}`,
-        'Content-Disposition: form-data; name="file"; filename="cut.bin"',
-        'Content-Type: application/octet-stream',
-        '',
-        '',
+        partHead(boundary, [fileDisposition('cut.bin'), 'Content-Type: application/octet-stream']),
       ].join('\r\n'),
     );
     socket.write(randomBytes(256 * 1024));
     // The upload is being staged: now the client goes away mid-body.
     await pollUntil('the upload is being staged', 10_000, async () => (await world.stagedFiles()).some((f) => !before.has(f)));
     socket.destroy();
-  }
-
-  async function serve(handler: http.RequestListener): Promise<http.Server> {
-    const server = http.createServer(handler);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return server;
-  }
-
-  async function stop(server: http.Server): Promise<void> {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   it('maps multer\'s "Request aborted" to an info line and leaves the response unanswered', async () => {
@@ -95,7 +81,7 @@ describe('error mapper logging', () => {
       await pollUntil('the aborted request is logged', 10_000, async () => lines.some((l) => l.msg === 'client closed the request'));
       await pollUntil('the response closed', 10_000, async () => statuses.length === 1);
     } finally {
-      await stop(server);
+      await server.close();
     }
     expect(lines.filter((l) => l.level >= 50), JSON.stringify(lines)).toEqual([]);
     expect(lines.find((l) => l.msg === 'client closed the request')!.level).toBe(30);
@@ -104,14 +90,13 @@ describe('error mapper logging', () => {
 
   it('logs an upload aborted by its client without an error line (the whole app)', async () => {
     const { logger, lines } = capture();
-    const server = http.createServer(createApp({ ...world.api, logger }));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await serve(createApp({ ...world.api, logger }));
     const before = new Set(await world.stagedFiles());
     try {
       await abortUpload(server, await world.token('user', 'alice'));
       await pollUntil('the access log has the request', 10_000, async () => lines.some((l) => l.msg === 'request aborted'));
     } finally {
-      await stop(server);
+      await server.close();
     }
     expect(lines.filter((l) => l.level >= 50), JSON.stringify(lines)).toEqual([]);
     await pollUntil('the staged remains are removed', 10_000, async () => (await world.stagedFiles()).every((f) => before.has(f)));

@@ -1,11 +1,11 @@
 // STORAGE_MAX_BYTES counts more than committed blobs: bytes still arriving and staged files whose jobs are unfinished.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, type Served } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { until } from '../helpers/wait.js';
 
@@ -14,37 +14,13 @@ const MiB = 1024 * KiB;
 
 /** An upload sent chunked (no Content-Length) whose end the test decides. */
 function openUpload(port: number, token: string, fileName: string) {
-  const boundary = `B${randomBytes(6).toString('hex')}`;
-  let resolveAnswer!: (a: { status: number; body: Record<string, unknown> }) => void;
-  const answer = new Promise<{ status: number; body: Record<string, unknown> }>((r) => (resolveAnswer = r));
-  const req = http.request(
-    {
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-    },
-    (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Record<string, unknown> }));
-    },
-  );
-  req.on('error', () => undefined);
-  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\n\r\n`);
-  return {
-    answer,
-    write: (bytes: Buffer) => req.write(bytes),
-    finish: () => req.end(`\r\n--${boundary}--\r\n`),
-  };
+  return startUpload(port, token, { boundary: `B${randomBytes(6).toString('hex')}`, fileName });
 }
-
 
 describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
   let world: World;
   let token: string;
-  let server: http.Server;
+  let api: Served;
   let port: number;
 
   beforeAll(async () => {
@@ -54,13 +30,11 @@ describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
       env: { STORAGE_MAX_BYTES: String(1.5 * MiB), CAPACITY_FULL_PERCENT: '0', CAPACITY_FULL_BYTES: '0' },
     });
     token = await world.token('user', 'alice');
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    api = await serve(world.app);
+    port = api.port;
   });
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 

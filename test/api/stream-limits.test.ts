@@ -1,20 +1,14 @@
 // Per-principal caps: concurrent uploads, SSE streams plus wait= long polls (429 + Retry-After); streams end at exp.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { importPKCS8, SignJWT } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
+import { serve, type Served } from '../helpers/serve.js';
+import { startUpload } from '../helpers/streamed-upload.js';
+import { settled, until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface OpenResponse {
   status: () => number | undefined;
@@ -40,7 +34,7 @@ function openGet(port: number, path: string, token: string): OpenResponse {
 
 describe('per-principal caps on uploads and streams', () => {
   let world: World;
-  let server: http.Server;
+  let api: Served;
   let port: number;
   let alice: string;
   let bob: string;
@@ -50,14 +44,12 @@ describe('per-principal caps on uploads and streams', () => {
     world = await createWorld({ env: { MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: '1', MAX_STREAMS_PER_PRINCIPAL: '2' } });
     alice = await world.token('user', `alice-${randomBytes(3).toString('hex')}`);
     bob = await world.token('user', `bob-${randomBytes(3).toString('hex')}`);
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    api = await serve(world.app);
+    port = api.port;
   });
   afterAll(async () => {
     for (const o of open) o.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 
@@ -65,17 +57,8 @@ describe('per-principal caps on uploads and streams', () => {
   const subOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub as string;
 
   it('answers 429 too_many_requests with Retry-After past MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL, per principal', async () => {
-    const boundary = 'CAPBOUNDARY';
-    const req = http.request({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/api/v1/files/upload',
-      headers: { Authorization: `Bearer ${alice}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
-    });
-    const answer = new Promise<number>((resolve) => req.on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0))));
-    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.bin"\r\n\r\n`);
-    req.write(randomBytes(1024));
+    const slow = startUpload(port, alice, { boundary: 'CAPBOUNDARY', fileName: 'slow.bin' });
+    slow.write(randomBytes(1024));
     await until("alice's first upload to hold its slot", () => world.api.uploadSlots.heldBy(subOf(alice)) === 1);
 
     const refused = await upload(alice).attach('file', Buffer.from('second'), 's.txt');
@@ -85,8 +68,8 @@ describe('per-principal caps on uploads and streams', () => {
     expect(refused.body).toMatchObject({ status: 429, code: 'too_many_requests' });
     expect((await upload(bob).attach('file', Buffer.from('bob'), 'b.txt')).status).toBe(202);
 
-    req.end(`\r\n--${boundary}--\r\n`);
-    expect(await answer).toBe(202);
+    slow.finish();
+    expect((await slow.answer).status).toBe(202);
     await until('the slot to be given back', () => world.api.uploadSlots.heldBy(subOf(alice)) === 0);
     expect((await upload(alice).attach('file', Buffer.from('third'), 't.txt')).status).toBe(202);
   });
@@ -131,7 +114,7 @@ describe('per-principal caps on uploads and streams', () => {
       .sign(await importPKCS8(keys.privateKeyPem, 'RS256'));
     const stream = openGet(port, `/api/v1/jobs/${job}/events`, shortLived);
     open.push(stream);
-    await until('the stream to end at exp', () => Promise.race([stream.ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]));
+    await settled('the stream to end at exp', stream.ended);
     expect(stream.status()).toBe(200);
     expect(stream.text()).toContain('event: expired');
     const state = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job } });

@@ -1,26 +1,27 @@
 // Bad input at the upload endpoint: limits, malformed bodies, hostile names, aborted clients. Nothing stays behind.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileDisposition, multipartType, partHead } from '../helpers/multipart.js';
+import { startUpload } from '../helpers/streamed-upload.js';
+import { serve, type Served } from '../helpers/serve.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('upload limits and bad input', () => {
   let world: World;
   let token: string;
-  let server: http.Server;
+  let api: Served;
   let port: number;
 
   beforeAll(async () => {
     world = await createWorld({ worker: true, env: { MAX_UPLOAD_BYTES: String(64 * 1024), MAX_FILES_PER_UPLOAD: '3' } });
     token = await world.token('user', 'alice');
-    server = world.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    port = (server.address() as AddressInfo).port;
+    api = await serve(world.app);
+    port = api.port;
   });
   afterAll(async () => {
-    await new Promise((r) => server?.close(r));
+    await api?.close();
     await world?.close();
   });
 
@@ -53,8 +54,8 @@ describe('upload limits and bad input', () => {
 
   it('answers 400 validation_failed for a malformed multipart body and keeps serving', async () => {
     const res = await upload()
-      .set('Content-Type', 'multipart/form-data; boundary=XYZ')
-      .send('--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhalf a part without an end');
+      .set('Content-Type', multipartType('XYZ'))
+      .send(`${partHead('XYZ', [fileDisposition('a.txt')])}half a part without an end`);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('validation_failed');
     const noBoundary = await upload().set('Content-Type', 'multipart/form-data').send('garbage');
@@ -130,31 +131,18 @@ describe('upload limits and bad input', () => {
 
   it('leaves nothing behind when the client aborts mid-upload', async () => {
     const before = await jobCount();
-    await new Promise<void>((resolve) => {
-      const boundary = 'ABORTBOUNDARY';
-      const req = http.request({
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/api/v1/files/upload',
-        headers: {
-          Authorization: `Bearer ${token}`,
-          'Content-Type': `multipart/form-data; boundary=${boundary}`,
-          'Content-Length': String(10 * 1024 * 1024),
-        },
-      });
-      req.on('error', () => resolve());
-      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="partial.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-      req.write(randomBytes(32 * 1024));
-      // Let the server open the staged file and write some bytes, then vanish.
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 300);
+    const partial = startUpload(port, token, {
+      boundary: 'ABORTBOUNDARY',
+      fileName: 'partial.bin',
+      partHeaders: [fileDisposition('partial.bin'), 'Content-Type: application/octet-stream'],
+      contentLength: 10 * 1024 * 1024,
     });
+    partial.write(randomBytes(32 * 1024));
+    // Let the server open the staged file and write some bytes, then vanish.
+    await until('the upload to be staged', async () => (await world.stagedFiles()).length > 0);
+    partial.req.destroy();
     // The server notices the close asynchronously: wait until staging is empty (bounded).
-    const deadline = Date.now() + 5_000;
-    while ((await world.stagedFiles()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until('staging to be empty', async () => (await world.stagedFiles()).length === 0, 5_000, 50);
     expect(await world.stagedFiles()).toEqual([]);
     expect(await jobCount()).toBe(before);
     expect((await request(world.app).get('/health/live')).status).toBe(200);

@@ -9,6 +9,7 @@ import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { submitUpload, type SubmitDeps } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const silent = createLogger({ logLevel: 'silent' }, 'test');
@@ -69,11 +70,7 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     );
     // Kept while it is unknown, removed once the database answers that no job owns it.
     expect((await fs.stat(stagedPath)).isFile()).toBe(true);
-    const deadline = Date.now() + 20_000;
-    while (await fs.stat(stagedPath).then(() => true, () => false)) {
-      if (Date.now() > deadline) throw new Error('staged file still there after 20 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until('the staged file to be removed', () => fs.stat(stagedPath).then(() => false, () => true), 20_000, 100);
   });
 
   it('never records (or acknowledges) an upload whose staged file vanished before the INSERT', async () => {

@@ -4,9 +4,13 @@ import net from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, freePort, startService, type Service } from '../helpers/processes.js';
+import { fileDisposition, multipartType, partHead } from '../helpers/multipart.js';
+import { settled, until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const IDLE_MS = 1_000;
+/** How long a wait for the api process may take (it runs beside other tests on a loaded machine). */
+const WAIT_MS = 15_000;
 
 /** A raw connection: what the server sent, and whether it has closed the connection. */
 interface RawClient {
@@ -25,19 +29,6 @@ function connect(port: number): Promise<RawClient> {
     socket.once('connect', () => resolve({ socket, received: () => text, closed }));
     socket.once('error', reject);
   });
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** Resolves true when the connection closes within timeoutMs, false when it is still open then. */
-function closesWithin(client: RawClient, timeoutMs: number): Promise<boolean> {
-  return Promise.race([client.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
 }
 
 describe('idle connections (UPLOAD_IDLE_TIMEOUT_MS)', () => {
@@ -69,17 +60,17 @@ describe('idle connections (UPLOAD_IDLE_TIMEOUT_MS)', () => {
         'POST /api/v1/files/upload HTTP/1.1',
         `Host: 127.0.0.1:${port}`,
         `Authorization: Bearer ${token}`,
-        `Content-Type: multipart/form-data; boundary=${boundary}`,
+        `Content-Type: ${multipartType(boundary)}`,
         `Content-Length: ${10 * 1024 * 1024}`,
         '',
-        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="stalled.bin"\r\n\r\n`,
+        partHead(boundary, [fileDisposition('stalled.bin')]),
       ].join('\r\n'),
     );
     client.socket.write(randomBytes(64 * 1024));
-    await until('the staged file', async () => (await world.stagedFiles()).length > 0);
+    await until('the staged file', async () => (await world.stagedFiles()).length > 0, WAIT_MS);
     // Nothing more is sent: the server must close the connection on its own.
-    await until('the server to close the stalled upload', async () => (await closesWithin(client, 100)) === true);
-    await until('staging to be empty', async () => (await world.stagedFiles()).length === 0);
+    await settled('the server to close the stalled upload', client.closed, WAIT_MS);
+    await until('staging to be empty', async () => (await world.stagedFiles()).length === 0, WAIT_MS);
     expect(await jobsOfSub()).toBe(0);
     expect(api.output()).toContain('upload stalled');
   });
@@ -97,7 +88,7 @@ describe('idle connections (UPLOAD_IDLE_TIMEOUT_MS)', () => {
         '{"sha256": [',
       ].join('\r\n'),
     );
-    await until('the server to close the connection', async () => (await closesWithin(client, 100)) === true);
+    await settled('the server to close the connection', client.closed, WAIT_MS);
   });
 
   it('keeps an SSE stream open past the idle timeout with heartbeats', async () => {
@@ -115,7 +106,7 @@ describe('idle connections (UPLOAD_IDLE_TIMEOUT_MS)', () => {
     let closedEarly = false;
     void client.closed.then(() => (closedEarly = true));
     // Four heartbeats at IDLE_MS / 3 span more than the idle timeout.
-    await until('four heartbeats', () => closedEarly || heartbeats() >= 4);
+    await until('four heartbeats', () => closedEarly || heartbeats() >= 4, WAIT_MS);
     expect(closedEarly).toBe(false);
     expect(client.received()).toMatch(/^HTTP\/1\.1 200/);
     client.socket.destroy();

@@ -2,9 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { serve } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 export interface CliWorld {
@@ -15,15 +14,12 @@ export interface CliWorld {
 
 export async function createCliWorld(): Promise<CliWorld> {
   const world = await createWorld({ worker: true, isolatedDatabase: true });
-  const server: http.Server = world.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const api = await serve(world.app);
   return {
     world,
-    url,
+    url: api.url,
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await api.close();
       await world.close();
     },
   };

@@ -1,8 +1,7 @@
 // The client's retry policy against a tiny local server: what is retried, how often, and what is not.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArtstoreError, createClient } from '../../src/client/index.js';
+import { serve, type Served } from '../helpers/serve.js';
 import { freePort } from '../helpers/processes.js';
 
 const job = {
@@ -18,16 +17,16 @@ const job = {
 };
 
 describe('client retries', () => {
-  let server: http.Server | undefined;
+  let server: Served | undefined;
   afterEach(async () => {
-    if (server) await new Promise((r) => server!.close(r));
+    await server?.close();
     server = undefined;
   });
 
   /** A server that answers `failures` times with `status`, then 200 with `body`; counts requests. */
   async function flaky(failures: number, status: number, body: unknown) {
     const seen: Array<{ method: string; url: string; key?: string }> = [];
-    server = http.createServer((req, res) => {
+    server = await serve((req, res) => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', key: req.headers['idempotency-key'] as string | undefined });
       req.resume();
       req.on('end', () => {
@@ -40,10 +39,7 @@ describe('client retries', () => {
         res.end(JSON.stringify(body));
       });
     });
-    server.listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return { url, seen };
+    return { url: server.url, seen };
   }
 
   it('retries a GET after 503 twice and returns the third answer', async () => {
@@ -79,7 +75,7 @@ describe('client retries', () => {
     const plain = createClient({ url: a.url, token: 't', retryBaseMs: 5 });
     await expect(plain.upload([{ data: 'x', name: 'x.txt' }])).rejects.toMatchObject({ status: 502 });
     expect(a.seen).toHaveLength(1);
-    await new Promise((r) => server!.close(r));
+    await server!.close();
 
     const b = await flaky(2, 504, { jobs: [job] });
     const keyed = createClient({ url: b.url, token: 't', retryBaseMs: 5 });

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.js';
 import { createCliWorld, jsonLines, makeTree, readReportLines, runCli, startCli, type CliWorld } from './cli-harness.js';
 
 const DONE = ['committed', 'duplicate', 'present'];
@@ -29,13 +30,9 @@ describe('artstore ingest after a crash', () => {
     const args = ['ingest', path.join(dir, 'tree'), '--url', cw.url, '--token', token, '--report', report, '--concurrency', '1'];
 
     const first = startCli(args);
-    const deadline = Date.now() + 60_000;
     // `sending` lines record a batch before it is sent; wait for files that actually finished.
     const finished = async () => (await readReportLines(report)).filter((l) => l.state !== 'sending');
-    while ((await finished()).length < 10) {
-      if (Date.now() > deadline) throw new Error('the first run reported nothing in 60 s');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await until('the first run to report 10 finished files', async () => (await finished()).length >= 10, 60_000);
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.code).toBe('SIGKILL');

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, freePort } from '../helpers/processes.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const run = promisify(execFile);
@@ -37,12 +38,9 @@ describe('pm2 ecosystem file', () => {
 
   it('starts 2 api and 1 worker processes that commit an upload, and stops them', async () => {
     await run(process.execPath, [PM2, 'start', 'ecosystem.config.js'], { env, timeout: 60_000 });
-    const deadline = Date.now() + 60_000;
     let ready = false;
-    while (!ready && Date.now() < deadline) {
-      ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 250));
-    }
+    const answersReady = async () => (ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false));
+    await until('the api to answer /health/ready', answersReady, 60_000, 250);
     expect(ready).toBe(true);
 
     const list = JSON.parse((await run(process.execPath, [PM2, 'jlist'], { env, timeout: 30_000 })).stdout) as Array<{ name: string; pm2_env: { status: string; kill_timeout?: number } }>;

@@ -1,11 +1,10 @@
 // Install-time telemetry (@scarf/scarf, pulled in by swagger-ui-dist) stays off: in npm ci, in CI and in the image.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { serve } from '../helpers/serve.js';
 
 const run = promisify(execFile);
 const REPORT = path.resolve('node_modules/@scarf/scarf/report.js');
@@ -21,13 +20,12 @@ describe('install-time telemetry', () => {
   it('is refused by package.json alone: scarf sends nothing and says the user opted out', async () => {
     // SCARF_LOCAL_PORT points scarf's report at a local server instead of its own host, so a report would land here.
     const received: string[] = [];
-    const server = http.createServer((req, res) => {
+    const server = await serve((req, res) => {
       received.push(`${req.method} ${req.url}`);
       res.end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const port = (server.address() as AddressInfo).port;
+      const port = server.port;
       const { stdout, stderr } = await run(process.execPath, [REPORT], {
         // As npm runs a postinstall script: INIT_CWD is the project being installed.
         cwd: path.dirname(REPORT),
@@ -37,7 +35,7 @@ describe('install-time telemetry', () => {
       expect(received).toEqual([]);
       expect(`${stdout}${stderr}`).toContain('User has opted out');
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { pollUntil } from '../helpers/fault-services.js';
+import { pollUntil } from '../helpers/wait.js';
 import type { BurstResult } from './burst.js';
 import type { Scenario } from './fault-world.js';
 import { filesUnder } from '../helpers/wait.js';

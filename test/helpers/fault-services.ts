@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from './processes.js';
+import { pollUntil } from './wait.js';
 
 const run = promisify(execFile);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -30,21 +31,6 @@ export function faultSuiteSkipReason(): string | undefined {
     return 'redis-server is not on PATH';
   }
   return undefined;
-}
-
-/** Polls probe until it resolves true, or throws after timeoutMs with what the last attempt said. */
-export async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`${what}: not reached after ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
 // Servers still running when the test process exits (a crash, a timeout) are stopped here, synchronously.

@@ -10,6 +10,11 @@ export interface Service {
   exited: Promise<number | string>;
 }
 
+/**
+ * A port free a moment ago: for child processes, which must be told their port before they start (their log says
+ * the configured port, not the bound one), and for addresses nothing should answer on. A server in the test's own
+ * process listens on port 0 through serve() (helpers/serve.ts) instead.
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Express } from 'express';
 import { createApiServer } from '../../src/api/server.js';
 import type { Config } from '../../src/shared/config.js';
+import { serve } from './serve.js';
 
 export interface RawAnswer {
   status: number;
@@ -19,17 +20,7 @@ export interface RawServer {
 
 /** The API's own server (src/api/server.ts) over the app: Node's own refusals answered with problem+json. */
 export async function listen(app: Express, config: Pick<Config, 'uploadIdleTimeoutMs'> = { uploadIdleTimeoutMs: 60_000 }): Promise<RawServer> {
-  const server = createApiServer(app, config);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return serve(createApiServer(app, config));
 }
 
 function parse(bytes: Buffer): RawAnswer {
@@ -104,14 +95,4 @@ export async function liveLatency(port: number): Promise<number> {
   const answer = await sendRaw(port, frame({ path: '/health/live' }), { timeoutMs: 30_000 });
   if (answer.status !== 200) throw new Error(`/health/live answered ${answer.status}: ${answer.raw.slice(0, 300)}`);
   return performance.now() - started;
-}
-
-/** A multipart/form-data body from parts given as raw header lines and content. */
-export function multipart(boundary: string, parts: Array<{ headers: string[]; content: Buffer | string }>, close = true): Buffer {
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.from(part.content), Buffer.from('\r\n'));
-  }
-  if (close) chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(chunks);
 }

@@ -11,6 +11,7 @@ import { AppError } from '../../src/shared/errors.js';
 import { isOutageError } from '../../src/shared/outage.js';
 import { createProducerConnection } from '../../src/shared/redis.js';
 import { freePort } from '../helpers/processes.js';
+import { until } from '../helpers/wait.js';
 
 const caught = async (p: Promise<unknown>): Promise<unknown> =>
   p.then(
@@ -50,19 +51,17 @@ describe('isOutageError', () => {
     const admin = new pg.Client({ connectionString: inject('testEnv').databaseUrl });
     await admin.connect();
     try {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
+      let pid: number | undefined;
+      const running = async () => {
         const { rows } = await admin.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()`,
           [`%${marker}%`],
         );
-        if (rows[0]) {
-          await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
-          return;
-        }
-        if (Date.now() > deadline) throw new Error(`no backend runs ${marker}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+        pid = rows[0]?.pid;
+        return pid !== undefined;
+      };
+      await until(`a backend running ${marker}`, running, 10_000, 20);
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
     } finally {
       await admin.end();
     }

@@ -14,7 +14,7 @@ import { createWorkerConnection } from '../../src/shared/redis.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { requeueStaleJobs } from '../../src/workers/requeue.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/runner.js';
-import { pollUntil } from '../helpers/fault-services.js';
+import { pollUntil } from '../helpers/wait.js';
 import { TcpProxy, targetOf } from '../helpers/tcp-proxy.js';
 import { createWorld, type World } from '../helpers/world.js';
 
