@@ -1,11 +1,11 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
-import { deleteCollectedBlob, findGcDueBlobs, isBlobPinnedByIngest, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
+import { deleteCollectedBlob, findGcDueBlobs, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { markWalCommitted, prepareWalEntry } from '../records/wal.js';
+import { isBlobPinnedByPendingIngest, markWalCommitted, prepareWalEntry } from '../records/wal.js';
 import { inMaintenanceSharedTx } from '../records/maintenance-lock.js';
 
 export interface GcDeps {
@@ -34,7 +34,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
     if (!blob || blob.refCount > 0 || !blob.orphanedAt) return null;
     if (!blob.gcStartedAt) {
       if (blob.orphanedAt.getTime() > Date.now() - graceMs) return null;
-      if (await isBlobPinnedByIngest(tx, sha256)) return null;
+      if (await isBlobPinnedByPendingIngest(tx, sha256)) return null;
       await markBlobGcStarted(tx, sha256);
     }
     return prepareWalEntry(tx, { operation: 'blob_gc', actor: 'gc', payload: { sha256, storageKey: blob.storageKey } });

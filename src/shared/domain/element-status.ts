@@ -1,7 +1,7 @@
 // What the element reports about itself: GET /api/v1/info (mode, capacity, files, queue depth) and readiness.
 import type { Config, Mode } from '../config.js';
 import { pingDatabase, type Db } from '../records/database.js';
-import { countLiveFiles } from '../records/file-commits.js';
+import { countLiveFiles } from '../records/files.js';
 import { QUEUE_NAMES, type Queues } from '../queues.js';
 import { APP_VERSION } from '../version.js';
 import type { CapacityReader, CapacityReport } from './capacity.js';

@@ -2,7 +2,8 @@
 import type { Mode } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
 import { latestModeForCommit } from '../records/element-state.js';
-import { findFileRow, findLiveFileRow, patchFileAtRevision, releaseBlobReference, type File } from '../records/file-commits.js';
+import { patchFileAtRevision, releaseBlobReference } from '../records/file-commits.js';
+import { findFileRow, findLiveFileRow, type FileRow } from '../records/files.js';
 import { advanceFileJob, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
 import { commitWalEntry, failJobWithWal, prepareWalEntry, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
@@ -63,7 +64,7 @@ async function loadOpenJob(db: Db, id: string): Promise<FileJob | FileJobOutcome
   return job;
 }
 
-async function writeAttrFromRow(deps: FileJobDeps, row: File, extra: { deletedAt?: string } = {}): Promise<void> {
+async function writeAttrFromRow(deps: FileJobDeps, row: FileRow, extra: { deletedAt?: string } = {}): Promise<void> {
   const meta = toFileMetadata(row);
   await deps.attrStore.write(row.attrPath, { ...toAttrRecord(meta, deps.blobStore.keyFor(meta.sha256)), ...extra });
 }

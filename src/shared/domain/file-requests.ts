@@ -1,7 +1,8 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
 import type { Db, Prisma } from '../records/database.js';
-import { findLiveFileRow, softDeleteFileWithJob, type File } from '../records/file-commits.js';
+import { softDeleteFileWithJob } from '../records/file-commits.js';
+import { findLiveFileRow, type FileRow } from '../records/files.js';
 import { createFileJob, type FileJob } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -27,7 +28,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function jobRow(
   kind: 'update' | 'delete',
   principal: Principal,
-  file: Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>,
+  file: Pick<FileRow, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>,
   params: Prisma.InputJsonObject,
 ) {
   const now = new Date();

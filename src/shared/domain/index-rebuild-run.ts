@@ -1,12 +1,8 @@
 // One run of the index rebuild, batch by batch: its attr files judged, duplicates and files in flight set aside,
 // the rest counted and written while the next batch is read.
 import type { AttrFileStore } from '../storage/attr-files.js';
-import {
-  analyzeFilesAndBlobs,
-  findFileIdsWithPendingWal,
-  writeRestoredBatch,
-  type RestoredBlob,
-} from '../records/index-rebuild.js';
+import { analyzeFilesAndBlobs, writeRestoredBatch, type RestoredBlob } from '../records/index-rebuild.js';
+import { findFileIdsWithPendingWal } from '../records/wal.js';
 import { BlobSizes, judgeAttrFile, mapLimit, newer, SKIP_REASONS, type Candidate, type Skip, type SkipReason } from './index-rebuild-attrs.js';
 import type { RebuildDeps, RebuildProgress, RebuildReport } from './index-rebuild.js';
 

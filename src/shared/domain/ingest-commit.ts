@@ -3,7 +3,8 @@
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { claimFileJob, clearStagedPath, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
-import { commitIngest, fileRowExists, prepareIngestCommit, type PreparedCommit } from '../records/file-commits.js';
+import { commitIngest, prepareIngestCommit, type PreparedCommit } from '../records/file-commits.js';
+import { fileRowExists } from '../records/files.js';
 import { failJobWithWal, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';

@@ -1,7 +1,7 @@
 // WAL recovery: pending entries older than the lease are rolled forward (their job runs again, idempotently)
 // or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
 import type { Config } from '../config.js';
-import { fileRowExists, findFileRow } from '../records/file-commits.js';
+import { fileRowExists, findFileRow } from '../records/files.js';
 import { findFileJob, reopenFileJob, type FileJob } from '../records/file-jobs.js';
 import { countPendingWalEntries, selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } from '../records/wal.js';
 import type { Db } from '../records/database.js';

@@ -17,18 +17,6 @@ export async function lockBlobForGc(tx: Prisma.TransactionClient, sha256: string
   return row && { refCount: row.ref_count, orphanedAt: row.orphaned_at, gcStartedAt: row.gc_started_at, storageKey: row.storage_key };
 }
 
-/**
- * Whether an ingest between its prepare and its commit (a pending file_create WAL entry) names these bytes. Run
- * it as its own statement after lockBlobForGc: a fresh snapshot, which sees every entry written before the lock.
- */
-export async function isBlobPinnedByIngest(tx: Prisma.TransactionClient, sha256: string): Promise<boolean> {
-  const [row] = await tx.$queryRaw<Array<{ pinned: boolean }>>`
-    SELECT EXISTS (
-      SELECT 1 FROM wal_entries WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${sha256}
-    ) AS pinned`;
-  return row?.pinned ?? false;
-}
-
 /** The GC mark: from now on an ingest of the same bytes waits instead of reviving the row. */
 export async function markBlobGcStarted(tx: Prisma.TransactionClient, sha256: string): Promise<void> {
   await tx.$executeRaw`UPDATE blobs SET gc_started_at = now() WHERE sha256 = ${sha256}`;

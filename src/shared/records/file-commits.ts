@@ -1,7 +1,7 @@
 // The files and blobs writes that commits make, beside the WAL protocol (wal.ts) they are part of: the ingest's
 // prepare and commit as one SQL statement each on the pool under Prisma (the query compiler and interactive-
 // transaction round trips cost more CPU than the work itself: bench/), an update's guarded patch of the file row,
-// a delete's soft delete and blob reference release, and the reads of file rows these jobs and requests need.
+// and a delete's soft delete and blob reference release.
 import { randomUUID } from 'node:crypto';
 import type { File } from '../db/generated/client.js';
 import type { FileMetadata } from '../../contract/files.js';
@@ -9,8 +9,6 @@ import { isUniqueViolation, poolOf, type Db, type DbClient, type Prisma } from '
 import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL, type WalOperation } from './wal.js';
-
-export type { File };
 
 /** What the blob store should do with bytes that are already there (decided from the blob's row). */
 export type ExistingBlobPolicy = 'reuse' | 'replace';
@@ -199,24 +197,4 @@ export async function softDeleteFileWithJob(
       RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
     return file ? createFileJob(tx, jobOf(file)) : null;
   });
-}
-
-/** The file's row, deleted or not. */
-export async function findFileRow(client: DbClient, id: string): Promise<File | null> {
-  return client.file.findUnique({ where: { id } });
-}
-
-/** The file's row while it is not deleted. */
-export async function findLiveFileRow(client: DbClient, id: string): Promise<File | null> {
-  return client.file.findFirst({ where: { id, deletedAt: null } });
-}
-
-/** Whether a row (deleted or not) holds this file id. */
-export async function fileRowExists(client: DbClient, id: string): Promise<boolean> {
-  return (await client.file.count({ where: { id } })) > 0;
-}
-
-/** Files readers can see. */
-export async function countLiveFiles(db: Db): Promise<number> {
-  return db.file.count({ where: { deletedAt: null } });
 }

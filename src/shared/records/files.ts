@@ -2,7 +2,7 @@
 // the reads of files by id and digest.
 import type { FileMetadata } from '../../contract/files.js';
 import type { File } from '../db/generated/client.js';
-import { poolOf, type Db } from './database.js';
+import { poolOf, type Db, type DbClient } from './database.js';
 
 /** A row of the files table. */
 export type FileRow = File;
@@ -77,4 +77,24 @@ export async function findLiveFileIdsOfBlob(db: Db, sha256: string, limit: numbe
 /** Fails (as the driver does) when the database is unreachable or the files table does not exist. */
 export async function probeFilesTable(db: Db): Promise<void> {
   await db.$queryRaw`SELECT 1 FROM files LIMIT 0`;
+}
+
+/** The file's row, deleted or not. */
+export async function findFileRow(client: DbClient, id: string): Promise<FileRow | null> {
+  return client.file.findUnique({ where: { id } });
+}
+
+/** The file's row while it is not deleted. */
+export async function findLiveFileRow(client: DbClient, id: string): Promise<FileRow | null> {
+  return client.file.findFirst({ where: { id, deletedAt: null } });
+}
+
+/** Whether a row (deleted or not) holds this file id. */
+export async function fileRowExists(client: DbClient, id: string): Promise<boolean> {
+  return (await client.file.count({ where: { id } })) > 0;
+}
+
+/** Files readers can see. */
+export async function countLiveFiles(db: Db): Promise<number> {
+  return db.file.count({ where: { deletedAt: null } });
 }

@@ -28,14 +28,6 @@ export async function analyzeFilesAndBlobs(db: Db): Promise<void> {
   await db.$executeRaw`ANALYZE files, blobs`;
 }
 
-/** Of these file ids, those a job is committing right now (a pending WAL entry names them). */
-export async function findFileIdsWithPendingWal(db: Db, ids: string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const rows = await db.$queryRaw<Array<{ file_id: string }>>`
-    SELECT DISTINCT file_id::text FROM wal_entries WHERE status = 'pending' AND file_id = ANY(${ids}::uuid[])`;
-  return rows.map((r) => r.file_id);
-}
-
 /**
  * A deletion readers already see (the row) whose job has not yet tombstoned attr.json stays: the attr file is
  * the truth for everything else, but it is not yet the truth about this deletion.

@@ -199,11 +199,23 @@ export async function countPendingWalEntries(db: Db): Promise<Array<{ operation:
   return db.$queryRaw<Array<{ operation: string; n: number }>>(PENDING_WAL_ENTRIES);
 }
 
-/** An ingest between its prepare and its commit (pending file_create entry) names these bytes: they are pinned. */
+/**
+ * Whether an ingest between its prepare and its commit (a pending file_create WAL entry) names these bytes: they
+ * are pinned. GC runs it as its own statement after lockBlobForGc: a fresh snapshot, which sees every entry
+ * written before the lock.
+ */
 export async function isBlobPinnedByPendingIngest(client: DbClient, sha256: string): Promise<boolean> {
   const [row] = await client.$queryRaw<Array<{ pinned: boolean }>>`
     SELECT EXISTS (
       SELECT 1 FROM wal_entries WHERE status = 'pending' AND operation = 'file_create' AND payload->>'sha256' = ${sha256}
     ) AS pinned`;
   return row?.pinned ?? false;
+}
+
+/** Of these file ids, those a job is committing right now (a pending WAL entry names them). */
+export async function findFileIdsWithPendingWal(db: Db, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.$queryRaw<Array<{ file_id: string }>>`
+    SELECT DISTINCT file_id::text FROM wal_entries WHERE status = 'pending' AND file_id = ANY(${ids}::uuid[])`;
+  return rows.map((r) => r.file_id);
 }
