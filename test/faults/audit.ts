@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pollUntil } from '../helpers/wait.js';
+import { CONFIRM_DEAD_AFTER_MS, OWNER_TTL_MS } from '../../src/shared/storage/writers.js';
 import type { BurstResult } from './burst.js';
 import type { Scenario } from './fault-world.js';
 import { filesUnder } from '../helpers/wait.js';
@@ -142,7 +143,9 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 /**
  * Waits (deadline jobsTimeoutMs) for every job to be final, then restarts the api and the worker gracefully with
  * the staging janitor's age limit shortened to a few seconds (in an exclusive turn: starting processes is a
- * burst of CPU): their start-up recovery and sweeps are the pass that must leave no orphans (deadline 20 s).
+ * burst of CPU): their start-up recovery and sweeps are the pass that must leave no orphans. Deadline: 20 s, plus
+ * the time a killed process's files stay its own (its writer key's TTL, then the janitor's second look), since a
+ * burst that settles fast restarts the services before that.
  * Then audits.
  */
 export async function settleAndAudit(
@@ -162,7 +165,7 @@ export async function settleAndAudit(
   await new Promise((r) => setTimeout(r, Math.max(0, burst.finishedAt + 1_500 - Date.now())));
   await exclusive(() => Promise.all([scenario.restartApi({ graceful: true, env: sweepEnv }), scenario.restartWorker({ graceful: true, env: sweepEnv })]));
   let orphans = await findOrphans(scenario);
-  await pollUntil(`no orphans in ${scenario.name}`, 20_000, async () => {
+  await pollUntil(`no orphans in ${scenario.name}`, 20_000 + OWNER_TTL_MS + CONFIRM_DEAD_AFTER_MS, async () => {
     orphans = await findOrphans(scenario);
     return countOrphans(orphans) === 0;
   }, 250).catch(() => undefined);
