@@ -1,5 +1,7 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { metadataPatchSchema } from '../../contract/file-edits.js';
 import type { Db } from '../records/database.js';
 import { Prisma } from '../records/database.js';
 import type { File, FileJob } from '../db/generated/client.js';
@@ -15,12 +17,7 @@ export interface RequestDeps {
   logger: Logger;
 }
 
-export interface MetadataPatch {
-  description?: string | null;
-  version?: string | null;
-  tags?: string[];
-  metadata?: Record<string, unknown>;
-}
+export type MetadataPatch = z.output<typeof metadataPatchSchema>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,7 +2,7 @@
 import { poolOf, Prisma, type Db } from '../records/database.js';
 import type { File } from '../db/generated/client.js';
 import { AppError } from '../errors.js';
-import { unstorableTextReason } from '../storable-text.js';
+import { unstorableTextReason } from '../../contract/text.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { fileColumns, toFileMetadata } from '../records/files.js';
 
