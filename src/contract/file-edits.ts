@@ -1,5 +1,6 @@
-// Requests on stored files (SPEC §5): the metadata patch body and the exists question and answer. Imports only zod.
+// Requests on stored files (SPEC §5): the metadata patch body and the exists question and answer. Imports only zod and other contract files.
 import { z } from 'zod';
+import { utf8Bytes } from './text.js';
 
 export const MAX_EXISTS_DIGESTS = 1000;
 
@@ -10,7 +11,7 @@ export const metadataPatchSchema = z
     tags: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
     metadata: z
       .record(z.string(), z.unknown())
-      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'at most 16 KiB as JSON')
+      .refine((m) => utf8Bytes(JSON.stringify(m)) <= 16 * 1024, 'at most 16 KiB as JSON')
       .optional(),
   })
   .strict()

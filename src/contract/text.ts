@@ -16,6 +16,13 @@ export function unstorableTextReason(text: string): string | undefined {
   return undefined;
 }
 
+const utf8 = new TextEncoder();
+
+/** UTF-8 length of text (as Buffer.byteLength, an unpaired surrogate counting as U+FFFD), without Node's Buffer. */
+export function utf8Bytes(text: string): number {
+  return utf8.encode(text).length;
+}
+
 /**
  * Deeper JSON than this is refused: no resource of ours needs it, and a few thousand levels (which fit in 1 MB)
  * overflow the stack of JSON.stringify and of every recursive walker after us.

@@ -1,7 +1,7 @@
 // The upload request (SPEC §5): its form fields and its query, as the API validates them and the client sends
 // them. Imports only zod and other contract files.
 import { z } from 'zod';
-import { findInputFault, MAX_INPUT_DEPTH, storableText } from './text.js';
+import { findInputFault, MAX_INPUT_DEPTH, storableText, utf8Bytes } from './text.js';
 
 const METADATA_MAX_BYTES = 16 * 1024;
 const MAX_TAGS = 50;
@@ -31,7 +31,7 @@ const tagList = z
   .pipe(z.array(storableText.max(TAG_MAX_CHARS, `a tag has at most ${TAG_MAX_CHARS} characters`)).max(MAX_TAGS, `at most ${MAX_TAGS} tags`));
 
 const metadataObject = z.string().transform((raw, ctx): Record<string, unknown> => {
-  if (Buffer.byteLength(raw) > METADATA_MAX_BYTES) {
+  if (utf8Bytes(raw) > METADATA_MAX_BYTES) {
     ctx.addIssue({ code: 'custom', message: `at most ${METADATA_MAX_BYTES} bytes` });
     return z.NEVER;
   }
