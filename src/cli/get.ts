@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { CliHashPool } from './hash-pool.js';
+import { openCliHashPool } from './hashing.js';
 import { clientFrom, CONNECTION_FLAGS, EXIT_FAILED, EXIT_OK, parseFlags, UsageError } from './usage.js';
 
 export const GET_USAGE = `usage: artstore get <fileId> [-o PATH] [--url URL] [--token TOKEN]
@@ -22,10 +22,9 @@ async function sizeOf(file: string): Promise<number> {
 }
 
 async function sha256Of(file: string): Promise<string> {
-  const pool = new CliHashPool(1);
-  pool.open();
+  const pool = openCliHashPool(1);
   try {
-    return (await pool.hash(file)).sha256;
+    return (await pool.hashFile(file)).sha256;
   } finally {
     await pool.close();
   }

@@ -1,18 +1,17 @@
 // `artstore ingest --dry-run`: what would be sent (hashes locally; asks `exists` when a URL and token are known).
 import type { Client } from '../client/index.js';
-import { CliHashPool } from './hash-pool.js';
+import { openCliHashPool } from './hashing.js';
 import { Limiter } from './limiter.js';
 import { EXIT_OK } from './usage.js';
 import { walkPaths, type WalkFilter } from './walk.js';
 
 export async function runDryRun(paths: string[], filter: WalkFilter, client?: Client): Promise<number> {
   const files = await walkPaths(paths, filter);
-  const pool = new CliHashPool();
-  pool.open();
-  const limiter = new Limiter(pool.size * 2);
+  const pool = openCliHashPool();
+  const limiter = new Limiter(pool.threads * 2);
   let hashed;
   try {
-    hashed = await Promise.all(files.map((f) => limiter.run(async () => ({ ...f, sha256: (await pool.hash(f.path)).sha256 }))));
+    hashed = await Promise.all(files.map((f) => limiter.run(async () => ({ ...f, sha256: (await pool.hashFile(f.path)).sha256 }))));
   } finally {
     await pool.close();
   }

@@ -2,7 +2,7 @@
 import { readCliEnv } from './env.js';
 import { runDryRun } from './ingest-dry-run.js';
 import { jsonLinesOutput, progressBarOutput } from './ingest-output.js';
-import { runIngest } from './ingest-run.js';
+import { uploadLocalFiles } from './ingest-run.js';
 import { clientFrom, CONNECTION_FLAGS, describeError, EXIT_FAILED, EXIT_OK, intFlag, parseFlags, UsageError } from './usage.js';
 
 export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--token TOKEN] [--concurrency 8] [--report FILE]
@@ -51,7 +51,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
   const tty = process.stdout.isTTY === true && values.json !== true;
   let summary;
   try {
-    summary = await runIngest({
+    summary = await uploadLocalFiles({
       paths: positionals,
       client,
       concurrency,

@@ -4,7 +4,6 @@ import { getCommand } from './get.js';
 import { ingestCommand } from './ingest.js';
 import { searchCommand } from './search.js';
 import { statusCommand } from './status.js';
-import { tokenCommand } from './token.js';
 import { describeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './usage.js';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -12,7 +11,6 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   status: statusCommand,
   get: getCommand,
   search: searchCommand,
-  token: tokenCommand,
 };
 
 const USAGE = `usage: artstore <command> [options]
@@ -20,7 +18,7 @@ const USAGE = `usage: artstore <command> [options]
   status <jobId...>  state of ingest jobs
   get <fileId>       download a file (resumes, checks sha256)
   search [QUERY]     find files by text and filters
-  token              a development token (as npm run token)
+  token              a development token (as npm run token; bin/artstore.js runs it from this checkout)
   --url and --token default to ARTSTORE_URL and ARTSTORE_TOKEN. 'artstore <command> --help' for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,9 @@
 // The typed ArtStore client, as other services import it (package export "./client").
-export { createClient, type Client, type ClientOptions, type DownloadOptions, type UploadAnswer, type UploadOptions, type UploadSource } from './client.js';
+export { createClient, type Client } from './client.js';
 export { ArtstoreError } from './errors.js';
+export type { DownloadOptions } from './file-methods.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+export type { ClientOptions } from './transport.js';
 export { FINAL_JOB_STATES } from './types.js';
 export type {
   ElementInfo,
@@ -18,3 +20,4 @@ export type {
   UploadFields,
   UploadQuery,
 } from './types.js';
+export type { UploadAnswer, UploadOptions, UploadSource } from './upload.js';

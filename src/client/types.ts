@@ -1,20 +1,15 @@
-// Request and response types of the client, derived from the API's own zod schemas and domain types (type-only imports).
+// Request and response types of the client, all derived from the wire contract (src/contract): the schemas the API
+// validates with are the source, so the client cannot drift from them.
 import type { z } from 'zod';
-import type { fileMetadataSchema } from '../contract/files.js';
-import type { jobListSchema, jobSchema } from '../contract/jobs.js';
-import type { problemSchema } from '../contract/problem.js';
-import type { uploadFieldsSchema, uploadQuerySchema } from '../api/http/upload-fields.js';
-import type { fileSearchQuerySchema } from '../api/routes/search.js';
-import type { Mode } from '../shared/config.js';
-import type { CapacityReport } from '../shared/domain/capacity.js';
-import type { MetadataPatch } from '../shared/domain/file-requests.js';
+import type { ElementInfo, Mode } from '../contract/element.js';
+import type { ExistsAnswer, metadataPatchSchema } from '../contract/file-edits.js';
+import type { FilePage as FilePageWire, fileSearchQuerySchema } from '../contract/file-search.js';
+import type { FileMetadata } from '../contract/files.js';
+import { FINAL_JOB_STATES as FINAL_JOB_STATE_LIST, type Job, type JobList, type JobState } from '../contract/jobs.js';
+import type { Problem } from '../contract/problem.js';
+import type { uploadFieldsSchema, uploadQuerySchema } from '../contract/uploads.js';
 
-export type Job = z.output<typeof jobSchema>;
-export type JobState = Job['state'];
-export type JobList = z.output<typeof jobListSchema>;
-export type FileMetadata = z.output<typeof fileMetadataSchema>;
-export type Problem = z.output<typeof problemSchema>;
-export type { Mode };
+export type { ElementInfo, ExistsAnswer, FileMetadata, Job, JobList, JobState, Mode, Problem };
 
 /** Form fields of an upload as the API reads them (all text); tags and metadata may also be given unencoded. */
 type UploadFieldsWire = z.input<typeof uploadFieldsSchema>;
@@ -28,25 +23,8 @@ export type UploadQuery = z.input<typeof uploadQuerySchema>;
 type SearchQueryWire = z.input<typeof fileSearchQuerySchema>;
 export type SearchQuery = { [K in keyof SearchQueryWire]?: SearchQueryWire[K] | (K extends 'minSize' | 'maxSize' | 'limit' ? number : never) };
 
-// The API does not export the zod schemas of these bodies (route-local in file-edits.ts, search.ts, element.ts):
-// the client takes the domain types they mirror, and spells out only the small remainder.
-export type MetadataPatchBody = MetadataPatch;
-export interface FilePage {
-  items: FileMetadata[];
-  nextCursor: string | null;
-  total?: number;
-}
-export interface ExistsAnswer {
-  present: string[];
-  missing: string[];
-}
-export interface ElementInfo {
-  elementId: string;
-  mode: Mode;
-  version: string;
-  capacity: CapacityReport;
-  files: number;
-  queue: { waiting: number; active: number; failed: number; delayed: number };
-}
+export type MetadataPatchBody = z.input<typeof metadataPatchSchema>;
+/** One page of a search or listing. `total` is not sent by the API today; kept for callers that read it. */
+export type FilePage = FilePageWire & { total?: number };
 
-export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set<JobState>(['committed', 'duplicate', 'failed']);
+export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set<JobState>(FINAL_JOB_STATE_LIST);

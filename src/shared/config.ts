@@ -3,9 +3,9 @@ import 'dotenv/config';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { MODES, type Mode } from '../contract/element.js';
 
-const MODES = ['edit', 'rw', 'ro', 'ar'] as const;
-export type Mode = (typeof MODES)[number];
+export type { Mode };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const optionalText = z

@@ -5,7 +5,7 @@ import { enqueue } from '../../shared/queues.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 
 const scrubBody = z
   .object({

@@ -10,7 +10,7 @@ import { adminGuard, AdminSessions, clearSessionCookie, SESSION_COOKIE, SESSION_
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 
 const BASE = '/admin/queues';
 

@@ -9,33 +9,12 @@ import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 import { fileMetadataSchema } from '../../contract/files.js';
 import { jobSchema } from '../../contract/jobs.js';
+import { existsAnswerSchema, existsRequestSchema, metadataPatchSchema } from '../../contract/file-edits.js';
 
 const PATCH_WAIT_MS = 10_000;
-const MAX_EXISTS = 1000;
-
-const patchSchema = z
-  .object({
-    description: z.string().max(1000).nullable().optional(),
-    version: z.string().max(50).nullable().optional(),
-    tags: z.array(z.string().trim().min(1).max(100)).max(50).optional(),
-    metadata: z
-      .record(z.string(), z.unknown())
-      .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, 'at most 16 KiB as JSON')
-      .optional(),
-  })
-  .strict()
-  .refine((p) => Object.keys(p).length > 0, 'send at least one of description, version, tags, metadata');
-
-const existsSchema = z
-  .object({
-    sha256: z
-      .array(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase()))
-      .max(MAX_EXISTS, `at most ${MAX_EXISTS} digests`),
-  })
-  .strict();
 
 export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
   const fileParams = z.object({ fileId: z.string() });
@@ -48,7 +27,7 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       permission: 'file:patch-own',
       mode: 'patch',
       params: fileParams,
-      body: patchSchema,
+      body: metadataPatchSchema,
       responses: {
         200: { description: 'FileMetadata with revision + 1', schema: fileMetadataSchema },
         202: { description: 'accepted but not applied within 10 s: poll the job', schema: jobSchema },
@@ -95,9 +74,9 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       tag: 'files',
       permission: 'file:read',
       mode: 'read',
-      body: existsSchema,
+      body: existsRequestSchema,
       responses: {
-        200: { description: 'present and missing digests', schema: z.object({ present: z.array(z.string()), missing: z.array(z.string()) }) },
+        200: { description: 'present and missing digests', schema: existsAnswerSchema },
         ...errors(400, 401, 403),
       },
       handler: async (_req, res, { body }) => {

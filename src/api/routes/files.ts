@@ -8,7 +8,7 @@ import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 import { fileMetadataSchema } from '../../contract/files.js';
 
 function contentDisposition(fileName: string): string {

@@ -8,7 +8,7 @@ import { modeAllows } from '../../shared/domain/modes.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 
 const CHECK_TIMEOUT_MS = 1_000;
 

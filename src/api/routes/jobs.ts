@@ -7,7 +7,7 @@ import { toJobView } from '../../shared/domain/job-view.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 import { isFinalState, jobListSchema, jobSchema } from '../../contract/jobs.js';
 
 const MAX_IDS = 100;

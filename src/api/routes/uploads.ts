@@ -13,16 +13,10 @@ import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
 import { stagingEngine } from '../staging-engine.js';
-import { errors } from '../http/schemas.js';
+import { errors } from '../http/openapi-errors.js';
 import { isFinalState, jobListSchema } from '../../contract/jobs.js';
-import {
-  parseIdempotencyKey,
-  parseUploadFields,
-  sanitizeFileName,
-  uploadFieldsSchema,
-  uploadFileFilter,
-  uploadQuerySchema,
-} from '../http/upload-fields.js';
+import { uploadFieldsSchema, uploadQuerySchema } from '../../contract/uploads.js';
+import { parseIdempotencyKey, parseUploadFields, sanitizeFileName, uploadFileFilter } from '../http/upload-fields.js';
 
 const MAX_FIELDS = 20;
 const MAX_FIELD_BYTES = 64 * 1024;

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type J
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { isRole, type Principal } from '../domain/principal.js';
-import { unstorableTextReason } from '../storable-text.js';
+import { unstorableTextReason } from '../../contract/text.js';
 import { ensureDevKeyPair } from './dev-keys.js';
 
 const ALGORITHMS = ['RS256'];

@@ -1,18 +1,13 @@
 // Capacity of the element (SPEC §5): what is stored, what is on its way in, and whether one more byte may be staged.
 import fs from 'node:fs/promises';
+import type { CapacityReport } from '../../contract/element.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 import { sumStoredAndPendingBytes } from '../records/blobs.js';
 
-export type CapacityStatus = 'ok' | 'warning' | 'critical' | 'full';
-
-export interface CapacityReport {
-  totalBytes: number;
-  usedBytes: number;
-  freeBytes: number;
-  status: CapacityStatus;
-}
+export type { CapacityReport };
+export type CapacityStatus = CapacityReport['status'];
 
 type CapacityConfig = Pick<Config, 'storageMaxBytes' | 'storagePath' | 'stagingPath' | 'capacityThresholds'>;
 type Threshold = { percent: number; bytes: number };

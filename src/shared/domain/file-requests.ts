@@ -1,5 +1,7 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { metadataPatchSchema } from '../../contract/file-edits.js';
 import type { Db, Prisma } from '../records/database.js';
 import { softDeleteFileWithJob } from '../records/file-commits.js';
 import { findLiveFileRow, type FileRow } from '../records/files.js';
@@ -16,12 +18,7 @@ export interface RequestDeps {
   logger: Logger;
 }
 
-export interface MetadataPatch {
-  description?: string | null;
-  version?: string | null;
-  tags?: string[];
-  metadata?: Record<string, unknown>;
-}
+export type MetadataPatch = z.output<typeof metadataPatchSchema>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

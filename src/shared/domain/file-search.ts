@@ -1,7 +1,7 @@
 // File search and listing (SPEC §5): sort orders, keyset cursors and the meaning of a search request over the
 // live files (the SQL is records/file-search-query.ts).
 import { AppError } from '../errors.js';
-import { unstorableTextReason } from '../storable-text.js';
+import { unstorableTextReason } from '../../contract/text.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { toFileMetadata, type FileRow } from '../records/files.js';
 import { selectFileSearchRows, type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';

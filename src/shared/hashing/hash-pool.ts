@@ -1,5 +1,6 @@
-// The piscina pool that hashes staged files off the event loop, so BullMQ lock renewals never starve; small
-// files are hashed on the calling thread, where the hash costs less than the hand-off to a pool thread.
+// The piscina pool that hashes files off the event loop (for the workers, so BullMQ lock renewals never starve; for
+// the CLI, so many files hash at once); small files are hashed on the calling thread, where the hash costs less than
+// the hand-off to a pool thread. Its callers configure it: it imports nothing of the server, so the CLI can use it.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,19 +15,39 @@ export type { HashResult };
  */
 export const INLINE_HASH_MAX_BYTES = 64 * 1024;
 
+export interface HashPoolOptions {
+  /** Threads at most. */
+  threads: number;
+  /** Threads kept even when idle (default: all of them). */
+  minThreads?: number;
+  /** An idle thread above minThreads exits after this long (piscina's default when omitted). */
+  idleTimeoutMs?: number;
+}
+
+/** The workers' setting (HASH_THREADS): every thread kept, an idle one above that let go after a minute. */
+function optionsOf(threads: number): HashPoolOptions {
+  return { threads, minThreads: threads, idleTimeoutMs: 60_000 };
+}
+
 export class HashPool {
   private readonly pool: Piscina<HashTask, HashResult>;
+  /** Threads at most: callers size their own queues by it (e.g. twice as many files in flight). */
+  readonly threads: number;
 
-  constructor(threads: number) {
-    // Under tsx/vitest this module is .ts and so is the thread file; in the compiled build both are .js.
+  /** A number is the workers' HASH_THREADS; the CLI passes its own options. */
+  constructor(options: number | HashPoolOptions) {
+    const { threads, minThreads = threads, idleTimeoutMs } = typeof options === 'number' ? optionsOf(options) : options;
+    this.threads = threads;
+    // Under tsx/vitest this module is .ts and so is the thread file; in the compiled build (dist/) both are .js,
+    // side by side. tsx is resolved from this package, so a caller in any working directory finds it.
     const isTs = import.meta.url.endsWith('.ts');
     const filename = fileURLToPath(new URL(`./sha256-thread.${isTs ? 'ts' : 'js'}`, import.meta.url));
     this.pool = new Piscina<HashTask, HashResult>({
       filename,
-      minThreads: threads,
+      minThreads,
       maxThreads: threads,
-      idleTimeout: 60_000,
-      execArgv: isTs ? ['--import', 'tsx'] : [],
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeout: idleTimeoutMs }),
+      execArgv: isTs ? ['--import', import.meta.resolve('tsx')] : [],
     });
   }
 

@@ -1,9 +1,11 @@
-// `artstore token [--role user] [--sub dev] ...`: a development JWT; `npm run token` (scripts/token.ts) runs this too.
+// `npm run token` and `artstore token` [--role user] [--sub dev] ...: a development JWT signed with this checkout's
+// dev keypair. It reads the service's configuration, so it lives beside the service, not in the standalone CLI
+// (src/cli imports only the contract, the client and the hash pool); bin/artstore.js hands `token` to it.
 import { importPKCS8, SignJWT } from 'jose';
-import { ensureDevKeyPair } from '../shared/auth/dev-keys.js';
-import { loadConfigOrExit } from '../shared/config.js';
-import { ROLES } from '../shared/domain/principal.js';
-import { EXIT_OK, parseFlags, UsageError } from './usage.js';
+import { describeError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseFlags, UsageError } from '../src/cli/usage.js';
+import { ensureDevKeyPair } from '../src/shared/auth/dev-keys.js';
+import { loadConfigOrExit } from '../src/shared/config.js';
+import { ROLES } from '../src/shared/domain/principal.js';
 
 export const TOKEN_USAGE = `usage: artstore token [--role ${ROLES.join('|')}] [--sub NAME] [--name DISPLAY] [--ttl 1h] [--type admin_user|service_account]
   Signs with the development keypair of this checkout's configuration (DEV_KEYS_PATH); refused with NODE_ENV=production.`;
@@ -38,4 +40,22 @@ export async function tokenCommand(args: string[]): Promise<number> {
   if (config.jwt.audience) jwt = jwt.setAudience(config.jwt.audience);
   process.stdout.write(`${await jwt.sign(key)}\n`);
   return EXIT_OK;
+}
+
+/** Runs the token command as `name` (for messages): usage on --help, exit 2 on a usage error, 1 on a failure. */
+export async function runTokenCommand(args: string[], name: string): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${TOKEN_USAGE}\n`);
+    return EXIT_OK;
+  }
+  try {
+    return await tokenCommand(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${name}: ${err.message}\n${err.usage ?? TOKEN_USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`${name}: ${describeError(err)}\n`);
+    return EXIT_FAILED;
+  }
 }

@@ -1,0 +1,65 @@
+// POST /api/v1/files/upload from the client: local files streamed from disk (or bytes at hand) as one multipart form.
+import { openAsBlob } from 'node:fs';
+import path from 'node:path';
+import type { Transport } from './transport.js';
+import type { Job, JobList, UploadFields } from './types.js';
+
+/** A file to upload: a local path (streamed from disk, never held in memory) or bytes at hand. */
+export type UploadSource =
+  | { path: string; name?: string; contentType?: string }
+  | { data: Blob | Uint8Array | string; name: string; contentType?: string };
+
+export interface UploadOptions {
+  /** Same key, same principal, within 24 h: the original jobs come back. Makes the upload safe to retry. */
+  idempotencyKey?: string;
+  /** Seconds (0-60) the API waits for the jobs to finish. */
+  wait?: number;
+  signal?: AbortSignal;
+}
+
+export interface UploadAnswer {
+  /** 201 when `wait` was given and every job finished successfully in time; else 202. */
+  status: number;
+  jobs: Job[];
+  /** The Idempotency-Key matched an earlier upload: these are its jobs. */
+  replayed: boolean;
+}
+
+function formValue(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+async function uploadForm(files: UploadSource[], fields: UploadFields): Promise<FormData> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, formValue(v));
+  for (const f of files) {
+    if ('path' in f) {
+      // A file-backed Blob: undici streams it from disk while sending.
+      const blob = await openAsBlob(f.path, { type: f.contentType ?? '' });
+      form.append('file', blob, f.name ?? path.basename(f.path));
+    } else {
+      const blob = f.data instanceof Blob ? f.data : new Blob([f.data], { type: f.contentType ?? '' });
+      form.append('file', blob, f.name);
+    }
+  }
+  return form;
+}
+
+export function uploadMethods(t: Transport) {
+  return {
+    /** POST /api/v1/files/upload: one ingest job per file. Retried only with an Idempotency-Key. */
+    async upload(files: UploadSource[], fields: UploadFields = {}, opts: UploadOptions = {}): Promise<UploadAnswer> {
+      const headers: Record<string, string> = {};
+      if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+      const res = await t.call('POST', '/api/v1/files/upload', {
+        query: { wait: opts.wait === undefined ? undefined : String(opts.wait) },
+        headers,
+        body: () => uploadForm(files, fields),
+        idempotent: opts.idempotencyKey !== undefined,
+        signal: opts.signal,
+      });
+      const body = (await res.json()) as JobList;
+      return { status: res.status, jobs: body.jobs, replayed: res.headers.get('idempotent-replayed') === 'true' };
+    },
+  };
+}
