@@ -20,8 +20,11 @@ function param<T extends z.ZodType<unknown, string>>(schema: T) {
     .optional();
 }
 
-/** Year 0 (and an offset that lands before year 1 or after 9999) would reach PostgreSQL as text it refuses. */
-function isStorableInstant(date: Date): boolean {
+/**
+ * Whether an instant can be sent to PostgreSQL as its toISOString(): years 1-9999 only. JavaScript writes year 0
+ * as "0000" and earlier ones as "-000001", both of which PostgreSQL refuses (it counts 1 BC, not year 0).
+ */
+export function isStorableInstant(date: Date): boolean {
   const year = date.getUTCFullYear();
   return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
 }

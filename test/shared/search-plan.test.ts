@@ -4,7 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
-import { encodeCursor, toFileSearchQuery, type FileSearch, type FileSort } from '../../src/shared/domain/file-search.js';
+import type { FileSort } from '../../src/contract/file-search.js';
+import { encodeCursor, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchSql } from '../../src/shared/records/file-search-query.js';
 
 interface PlanNode {

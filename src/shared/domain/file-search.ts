@@ -3,13 +3,11 @@
 import { AppError } from '../errors.js';
 import { unstorableTextReason } from '../../contract/text.js';
 import { type FileMetadata } from '../../contract/files.js';
+import { isStorableInstant, type FileSort } from '../../contract/file-search.js';
 import { toFileMetadata, type FileRow } from '../records/files.js';
 import { selectFileSearchRows, type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';
 import type { Db } from '../records/database.js';
 
-export const FILE_SORTS = ['createdAt', '-createdAt', 'size', '-size', 'fileName'] as const;
-export type FileSort = (typeof FILE_SORTS)[number];
-export const DEFAULT_FILE_SORT: FileSort = '-createdAt';
 
 export interface FileSearch extends FileFilters {
   sort: FileSort;
@@ -35,15 +33,6 @@ interface SortKey {
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_BIGINT = 2n ** 63n - 1n;
-
-/**
- * Whether an instant can be sent to PostgreSQL as its toISOString(): years 1-9999 only. JavaScript writes year 0
- * as "0000" and earlier ones as "-000001", both of which PostgreSQL refuses (it counts 1 BC, not year 0).
- */
-export function isStorableInstant(date: Date): boolean {
-  const year = date.getUTCFullYear();
-  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
-}
 
 /** A cursor's createdAt as this code wrote it: a round trip of toISOString (2026-02-30 would roll over). */
 function isInstantKey(raw: string): boolean {
