@@ -8,7 +8,7 @@ import { createDb, type Db } from '../shared/records/database.js';
 import { CapacityReader } from '../shared/domain/capacity.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { Logger } from '../shared/logger.js';
-import { pendingWalEntriesByOperation } from '../shared/domain/wal-recovery.js';
+import { countPendingWalEntries } from '../shared/records/wal.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
@@ -65,7 +65,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     logger.warn({ err }, 'could not refresh the staging writer key');
   });
   metrics.queueJobs(queues, config.metricsCacheMs);
-  metrics.walEntries(() => pendingWalEntriesByOperation(db), config.metricsCacheMs);
+  metrics.walEntries(() => countPendingWalEntries(db), config.metricsCacheMs);
   return {
     config,
     logger,

@@ -9,14 +9,18 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 type FileJobResult = { state: (typeof FINAL_JOB_STATES)[number]; fileId?: string };
 
-/** Job name -> payload and result. Names are wire format: never rename one without handling the old name. */
+/**
+ * Job name -> payload and result. Names are wire format: never rename one without handling the old name.
+ * `ingestJobId` names a file_jobs row of any kind: the table was ingest_jobs once, and jobs already queued in Redis
+ * carry this key, so it stays.
+ */
 export interface JobRegistry {
   /** Commit a staged upload (FileJob row id). */
-  'ingest-file': { payload: { fileJobId: string }; result: FileJobResult };
+  'ingest-file': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Apply a metadata patch to a file: attr.json, row and WAL together (FileJob row of kind 'update'). */
-  'update-metadata': { payload: { fileJobId: string }; result: FileJobResult };
+  'update-metadata': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Finish a deletion: WAL, attr.json tombstone, blob reference released (FileJob row of kind 'delete'). */
-  'delete-file': { payload: { fileJobId: string }; result: FileJobResult };
+  'delete-file': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Remove a blob nobody references any more, once its grace period has passed. */
   'gc-blob': { payload: { sha256: string }; result: { removed: boolean } };
   /**

@@ -13,7 +13,7 @@ function fileJobProcessor(
 ) {
   return async (job: Job<JobPayload<'update-metadata'>>): Promise<JobResult<'update-metadata'>> => {
     const started = performance.now();
-    const id = job.data.fileJobId;
+    const id = job.data.ingestJobId;
     const log = ctx.logger.child({ jobId: id, kind, attempt: job.attemptsMade + 1 });
     const observe = (state: string) => {
       ctx.metrics.jobsFinished.inc({ queue: 'files', state });

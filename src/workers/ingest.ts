@@ -9,7 +9,7 @@ export function ingestProcessor(ctx: WorkerContext) {
   const { metrics } = ctx;
   return async (job: Job<JobPayload<'ingest-file'>>): Promise<JobResult<'ingest-file'>> => {
     const started = performance.now();
-    const id = job.data.fileJobId;
+    const id = job.data.ingestJobId;
     const log = ctx.logger.child({ jobId: id, attempt: job.attemptsMade + 1 });
     const observe = (state: string) => {
       metrics.jobsFinished.inc({ queue: 'ingest', state });

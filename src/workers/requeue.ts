@@ -95,6 +95,6 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], 
         else report.requeued++;
       }
     }
-    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { fileJobId: id } })));
+    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { ingestJobId: id } })));
   }
 }

@@ -161,7 +161,7 @@ function startSweeps(ctx: WorkerContext): NodeJS.Timeout[] {
 async function recordBullFailure(ctx: WorkerContext, job: Job, err: Error): Promise<void> {
   const kind = ROW_KIND[job.name as keyof typeof ROW_KIND];
   if (!kind || parseFailedReason(err.message)) return;
-  const id = (job.data as { fileJobId: string }).fileJobId;
+  const id = (job.data as { ingestJobId: string }).ingestJobId;
   await recordJobFailure(ctx, kind, id, failureOfFailedJob(err.message)).catch((recordErr: unknown) =>
     ctx.logger.error({ err: recordErr, jobId: id }, 'could not record a stalled-out job as failed; the requeue sweep records it later'),
   );

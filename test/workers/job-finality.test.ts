@@ -7,7 +7,6 @@ import fs from 'node:fs/promises';
 import { Worker } from 'bullmq';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { QUEUE_NAMES } from '../../src/shared/queues.js';
 import { createWorkerConnection } from '../../src/shared/redis.js';

@@ -35,7 +35,7 @@ describe('requeue sweep paging', () => {
       VALUES (${lost}::uuid, 'ingest', 'queued', 'alice', 'lost.bin', 'application/octet-stream', 1, gen_random_uuid(),
         now() - interval '1 hour', now() - interval '1 hour')`;
     // No worker runs in this world: these stay waiting in BullMQ; the lost row's job was never added (or Redis lost it).
-    await enqueue(ctx.queues, world.config, 'ingest-file', waiting.map((id) => ({ id, payload: { fileJobId: id } })));
+    await enqueue(ctx.queues, world.config, 'ingest-file', waiting.map((id) => ({ id, payload: { ingestJobId: id } })));
 
     const report = await requeueStaleJobs(ctx, ctx.queues, 0);
     expect(report.requeued).toBe(1);

@@ -8,7 +8,6 @@ import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import type { StagingReservation } from '../../shared/domain/capacity.js';
 import { removeStagedFiles } from '../../shared/storage/staging.js';
-import { AppError } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';

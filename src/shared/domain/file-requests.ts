@@ -49,7 +49,7 @@ function jobRow(
 
 async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: FileJob): Promise<void> {
   try {
-    await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { fileJobId: job.id } }]);
+    await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { ingestJobId: job.id } }]);
   } catch (err) {
     deps.logger.warn({ err, jobId: job.id }, 'enqueue failed; the job stays queued for the requeue sweep');
   }

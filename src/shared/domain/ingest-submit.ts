@@ -113,7 +113,7 @@ export async function submitUpload(
 async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
   if (jobs.length === 0) return;
   try {
-    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { fileJobId: j.id } })));
+    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
   } catch (err) {
     // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
     deps.logger.warn({ err, jobIds: jobs.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');

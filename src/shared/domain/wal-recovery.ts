@@ -1,9 +1,9 @@
 // WAL recovery: pending entries older than the lease are rolled forward (their job runs again, idempotently)
 // or back (what they wrote to the blob store is removed), so blob store, attr.json and database agree.
 import type { Config } from '../config.js';
-import { fileRowExists, findFileRow } from '../records/files.js';
+import { fileRowExists, findFileRow, toFileMetadata } from '../records/files.js';
 import { findFileJob, reopenFileJob, type FileJob } from '../records/file-jobs.js';
-import { countPendingWalEntries, selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } from '../records/wal.js';
+import { selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } from '../records/wal.js';
 import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
@@ -12,7 +12,6 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { runBlobGc } from './blob-gc.js';
 import { adoptUnrecordedBlobs } from './blob-orphans.js';
-import { toFileMetadata } from '../records/files.js';
 import { isFinalState } from '../../contract/jobs.js';
 
 export interface RecoveryDeps {
@@ -71,7 +70,7 @@ async function recoverEntry(deps: RecoveryDeps, entry: WalEntry): Promise<'forwa
     // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
     // since readers already see the file as gone.
     if (isFinalState(job.state)) await reopenFileJob(db, job.id);
-    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { fileJobId: job.id } }]);
+    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { ingestJobId: job.id } }]);
     return 'forward';
   }
   if (entry.operation === 'file_create') {
@@ -107,9 +106,4 @@ export async function recoverWal(deps: RecoveryDeps, leaseSeconds = deps.config.
   }
   if (stale.length > 0) logger.info({ ...report, pending: stale.length }, 'WAL recovery settled stale entries');
   return report;
-}
-
-/** Pending WAL entries by operation (the artstore_wal_entries gauge). */
-export async function pendingWalEntriesByOperation(db: Db): Promise<Array<{ operation: string; n: number }>> {
-  return countPendingWalEntries(db);
 }

@@ -40,8 +40,8 @@ export function poolOf(db: Db): pg.Pool {
 export type DbClient = Db | Prisma.TransactionClient;
 
 /**
- * Whether err is PostgreSQL's unique_violation (SQLSTATE 23505), from pg or from Prisma's driver adapter, optionally
- * on one named constraint. The one place a conflict decided by a unique constraint is recognised.
+ * Whether err is PostgreSQL's unique_violation (SQLSTATE 23505) as the pg pool reports it, optionally on one named
+ * constraint (Prisma's model API reports the same conflict as P2002 instead). The one place a conflict decided by a unique constraint is recognised.
  */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string } | null;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { File } from '../db/generated/client.js';
 import type { FileMetadata } from '../../contract/files.js';
-import { isUniqueViolation, poolOf, type Db, type DbClient, type Prisma } from './database.js';
+import { isUniqueViolation, poolOf, type Db, type Prisma } from './database.js';
 import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL, type WalOperation } from './wal.js';

@@ -82,7 +82,7 @@ export async function prepareWalEntry(
 }
 
 /** Inside a commit transaction: locks the entry; true while it is still pending (this run may commit). */
-export async function lockPendingWalEntry(tx: Tx, walId: bigint): Promise<boolean> {
+async function lockPendingWalEntry(tx: Tx, walId: bigint): Promise<boolean> {
   const rows = await tx.$queryRawUnsafe<unknown[]>(WAL_SQL.lockPending('$1::bigint'), walId);
   return rows.length === 1;
 }

@@ -1,5 +1,4 @@
 // Local-filesystem BlobStore: STORAGE_PATH/blobs/<aa>/<bb>/<sha256>, committed by hard link or copy+fsync+rename.
-import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
