@@ -28,7 +28,7 @@ type MetricValue = { labels: Record<string, string | number>; value: number; met
 export class RequestMetrics {
   /** route key (a route object, or UNMATCHED) -> route prefix -> method -> status -> series */
   private readonly routes = new Map<object, Map<string, Map<string, Map<number, Series>>>>();
-  private readonly all: Series[] = [];
+  private readonly byLabels = new Map<string, Series>();
 
   constructor(registry: Registry) {
     const counter = {
@@ -36,7 +36,7 @@ export class RequestMetrics {
       help: 'HTTP requests by method, route template and status',
       type: 'counter',
       aggregator: 'sum',
-      get: async () => ({ ...described(counter), values: this.all.map((s): MetricValue => ({ labels: s.labels, value: s.count })) }),
+      get: async () => ({ ...described(counter), values: [...this.byLabels.values()].map((s): MetricValue => ({ labels: s.labels, value: s.count })) }),
       reset: () => this.reset(),
     };
     const histogram = {
@@ -65,9 +65,8 @@ export class RequestMetrics {
     if (!byStatus) byMethod.set(method, (byStatus = new Map()));
     let series = byStatus.get(status);
     if (!series) {
-      series = { labels: { method, route: `${prefix}${path}`, status: String(status) }, buckets: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 };
+      series = this.seriesOf(method, `${prefix}${path}`, String(status));
       byStatus.set(status, series);
-      this.all.push(series);
     }
     let i = 0;
     while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
@@ -76,9 +75,20 @@ export class RequestMetrics {
     series.count += 1;
   }
 
+  /** The one series of these labels (two route objects may share a template: an app made twice on one registry). */
+  private seriesOf(method: string, route: string, status: string): Series {
+    const key = `${method} ${route} ${status}`;
+    let series = this.byLabels.get(key);
+    if (!series) {
+      series = { labels: { method, route, status }, buckets: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 };
+      this.byLabels.set(key, series);
+    }
+    return series;
+  }
+
   private histogramValues(name: string): MetricValue[] {
     const values: MetricValue[] = [];
-    for (const s of this.all) {
+    for (const s of this.byLabels.values()) {
       let cumulative = 0;
       for (let i = 0; i <= BUCKETS.length; i++) {
         cumulative += s.buckets[i]!;
@@ -92,6 +102,6 @@ export class RequestMetrics {
 
   private reset(): void {
     this.routes.clear();
-    this.all.length = 0;
+    this.byLabels.clear();
   }
 }

@@ -25,7 +25,10 @@ export interface JobStatus {
  * across API processes); a job still running is always read from the database, so it is never answered stale.
  */
 export class JobStatusReader {
-  /** Insertion order is recency: a hit moves its entry to the end, the first entry is the least recently used. */
+  /**
+   * Bounded first in, first out: a hit does not reorder (that would cost two map writes per id on every poll); a
+   * job pushed out while still polled is read once more and kept again.
+   */
   private readonly settled = new Map<string, JobStatus>();
 
   constructor(
@@ -36,28 +39,25 @@ export class JobStatusReader {
   /** The visible jobs among ids, in the order asked, each once; unknown, malformed or invisible ids are omitted. */
   async read(principal: Principal, ids: readonly string[]): Promise<JobStatus[]> {
     const owner = can(principal, 'job:read-all') ? undefined : principal.sub;
-    const wanted = ids.length === 1 ? ids.map((i) => i.toLowerCase()) : [...new Set(ids.map((i) => i.toLowerCase()))];
-    const found = new Map<string, JobStatus>();
-    const missing: string[] = [];
-    for (const id of wanted) {
-      if (!UUID.test(id)) continue;
-      const hit = this.settled.get(id);
-      if (!hit) missing.push(id);
-      else if (owner === undefined || hit.principal === owner) {
-        this.settled.delete(id);
-        this.settled.set(id, hit);
-        found.set(id, hit);
-      }
+    const wanted = ids.length === 1 ? [ids[0]!.toLowerCase()] : [...new Set(ids.map((i) => i.toLowerCase()))];
+    const found: Array<JobStatus | undefined> = new Array(wanted.length);
+    let missing: string[] | undefined;
+    for (let i = 0; i < wanted.length; i++) {
+      const hit = this.settled.get(wanted[i]!);
+      if (hit) found[i] = owner === undefined || hit.principal === owner ? hit : undefined;
+      else if (UUID.test(wanted[i]!)) (missing ??= []).push(wanted[i]!);
     }
-    if (missing.length > 0) {
+    if (missing) {
+      const read = new Map<string, JobStatus>();
       for (const row of await selectFileJobStatuses(this.db, missing, owner)) {
         const view = toJobView(row);
         const status = { view, json: JSON.stringify(view), principal: row.principal };
         if (isSettledForGood(row)) this.keep(row.id, status);
-        found.set(row.id, status);
+        read.set(row.id, status);
       }
+      for (let i = 0; i < wanted.length; i++) found[i] ??= read.get(wanted[i]!);
     }
-    return wanted.flatMap((id) => found.get(id) ?? []);
+    return found.filter((s) => s !== undefined);
   }
 
   /** How many jobs are cached (for tests and diagnostics). */
@@ -66,7 +66,7 @@ export class JobStatusReader {
   }
 
   private keep(id: string, status: JobStatus): void {
-    this.settled.delete(id);
+    if (this.settled.has(id)) return;
     if (this.settled.size >= this.maxEntries) this.settled.delete(this.settled.keys().next().value!);
     this.settled.set(id, status);
   }
