@@ -48,7 +48,7 @@ export interface SeedOptions {
   elementId?: string;
   onProgress?: (inserted: number, count: number) => void;
   /**
-   * Drop the secondary indexes of files while inserting, build them afterwards and VACUUM ANALYZE both tables: 1.6x
+   * Drop the secondary indexes of files while inserting, build them afterwards and VACUUM ANALYZE both tables: 1.2-1.6x
    * faster at 1,000,000 rows, but only for a database nobody else is using (the bench's own, a fresh one).
    */
   deferIndexes?: boolean;
