@@ -94,11 +94,13 @@ function hasTextFilter(filters: FileFilters): boolean {
   return filters.q !== undefined || filters.fileName !== undefined;
 }
 
-// Rows of the sort's order that a search reads before it stops walking and asks the filters' GIN indexes instead:
-// sqrt(600 x live rows) (24,000 at 1,000,000 rows, 77,000 at 10,000,000), at least 10,000. Walking the order costs
-// a row per row read whatever the table's size; the GIN path costs a row per match, and a filter that fills no page
-// in this many rows matches at most about 51 x rows / W of them, so the two costs stay about equal as the table grows.
-const WALK_ROWS = Prisma.sql`(SELECT greatest(10000, sqrt(greatest(reltuples, 0) * 600))::bigint FROM pg_class WHERE oid = 'files'::regclass)`;
+// Rows of the sort's order a search with a text filter reads before it asks the filters' GIN indexes instead.
+// Walking costs a row per row read whatever the table's size; the GIN path a row (or, for a phrase, a candidate)
+// per match, and a filter that fills no page of 51 in this many rows matches about 1 row in 500 or fewer: 2,000 at
+// 1,000,000 rows, 20,000 at 10,000,000. A constant, not a subquery on pg_class.reltuples: the planner takes an
+// unknown LIMIT as a tenth of the table, and at 10,000,000 rows then sorted the whole table instead of walking
+// the index (1.2 s a query in the bench at 10,000,000 rows).
+const WALK_ROWS = 25_000;
 
 /** The SQL of one search query. Exported for EXPLAIN (test/shared/search-plan.test.ts). */
 export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
@@ -128,7 +130,7 @@ export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
   const matching = Prisma.join([...filters, ...position], ' AND ');
   const rows = query.rows;
   return Prisma.sql`WITH head AS MATERIALIZED (
-      SELECT ${COLUMNS} FROM (SELECT * FROM files WHERE ${live} ${order} LIMIT ${WALK_ROWS}) files
+      SELECT ${COLUMNS} FROM (SELECT * FROM files WHERE ${live} ${order} LIMIT ${WALK_ROWS}::int) files
       WHERE ${Prisma.join(filters, ' AND ')} ${order} LIMIT ${rows}
     ), found AS (SELECT count(*) AS n FROM head)
     SELECT * FROM head WHERE (SELECT n FROM found) >= ${rows}
