@@ -25,8 +25,9 @@ const SCENARIOS: Record<string, Scenario> = {
 // `lag` is measured during `small`.
 const ALIASES: Record<string, string> = { lag: 'small' };
 
-const USAGE = `usage: npm run bench [-- [${[...Object.keys(SCENARIOS), ...Object.keys(ALIASES)].join('|')}]... [--quick] [--files N] [--out DIR]]
+const USAGE = `usage: npm run bench [-- [${[...Object.keys(SCENARIOS), ...Object.keys(ALIASES)].join('|')}]... [--quick] [--files N] [--rows N] [--out DIR]]
   no scenario: all of them (about 10 minutes); --quick: 1 repetition and small sizes; --files: files in small;
+  --rows: files seeded for search (default 1,000,000; 50,000 with --quick);
   --out: report directory (default bench/results; a full run writes latest.md/json there, any other run partial.md/json)`;
 
 function fail(message: string, code = 2): never {
@@ -41,6 +42,7 @@ try {
     options: {
       quick: { type: 'boolean', default: false },
       files: { type: 'string' },
+      rows: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -66,6 +68,11 @@ let files: number | undefined;
 if (values.files !== undefined) {
   if (!/^\d+$/.test(values.files) || Number(values.files) < 1) fail('--files must be a positive integer');
   files = Number(values.files);
+}
+let rows: number | undefined;
+if (values.rows !== undefined) {
+  if (!/^\d+$/.test(values.rows) || Number(values.rows) < 1) fail('--rows must be a positive integer');
+  rows = Number(values.rows);
 }
 if (!fs.existsSync(DIST_API) || !fs.existsSync(DIST_WORKER)) {
   process.stderr.write(`bench: the compiled build is missing (${path.relative(REPO_ROOT, DIST_API)}); run \`npm run build\` first\n`);
@@ -111,7 +118,7 @@ process.on('SIGTERM', onSignal);
 
 try {
   const env = await openBenchEnv();
-  const ctx: ScenarioContext = { env, quick: values.quick, reps: values.quick ? 1 : 3, files, state: {}, log };
+  const ctx: ScenarioContext = { env, quick: values.quick, reps: values.quick ? 1 : 3, files, rows, state: {}, log };
   report.notes.push(
     `${ctx.reps} repetition(s) of each measurement after a warm-up, ours and the baseline alternating; the figure is the median.`,
     'ours = the compiled api and one worker (default WORKER_CONCURRENCY and HASH_THREADS), PostgreSQL and Redis on the same machine; load generator (autocannon, in the bench process) shares the cores.',

@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfigOrExit } from '../src/shared/config.js';
+import { withIndexesBuiltAfter } from './bulk-indexes.js';
 
-const USAGE = 'usage: npm run seed:files -- --count N [--batch 20000] [--concurrency N (default: cores, at most 4)] [--element-id ID]';
+const USAGE =
+  'usage: npm run seed:files -- --count N [--batch 20000] [--concurrency N (default: cores, at most 4)] [--element-id ID] [--defer-indexes (a database nobody else uses)]';
 
 const WORDS = [
   'annual', 'report', 'invoice', 'contract', 'budget', 'scan', 'photo', 'meeting', 'minutes', 'draft', 'final',
@@ -45,6 +47,11 @@ export interface SeedOptions {
   owners?: readonly string[];
   elementId?: string;
   onProgress?: (inserted: number, count: number) => void;
+  /**
+   * Drop the secondary indexes of files while inserting, build them afterwards and VACUUM ANALYZE both tables: 1.2-1.6x
+   * faster at 1,000,000 rows, but only for a database nobody else is using (the bench's own, a fresh one).
+   */
+  deferIndexes?: boolean;
 }
 
 export interface SeedResult {
@@ -151,7 +158,11 @@ export async function seedFiles(pool: pg.Pool, options: SeedOptions): Promise<Se
       await runBatch(from, next);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, lane));
+  const load = () => Promise.all(Array.from({ length: concurrency }, lane));
+  // Only files' indexes: blobs has one small one, and the worker's orphan sweep, running meanwhile, needs it.
+  if (options.deferIndexes) await withIndexesBuiltAfter(pool, 'files', load, concurrency);
+  else await load();
+  if (options.deferIndexes) await pool.query('VACUUM (ANALYZE) blobs');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { inserted, seconds, rowsPerSecond: inserted / Math.max(seconds, 1e-9) };
 }
@@ -191,6 +202,7 @@ async function main(): Promise<void> {
         batch: { type: 'string', default: '20000' },
         concurrency: { type: 'string', default: String(Math.min(4, os.availableParallelism())) },
         'element-id': { type: 'string' },
+        'defer-indexes': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -220,6 +232,7 @@ async function main(): Promise<void> {
       batchSize,
       concurrency,
       elementId: values['element-id'] ?? config.elementId,
+      deferIndexes: values['defer-indexes'],
       onProgress: (done, total) => {
         const now = Date.now();
         if (done < total && now - lastReport < 1_000) return;

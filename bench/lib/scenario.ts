@@ -18,6 +18,8 @@ export interface ScenarioContext {
   reps: number;
   /** --files: number of small files (overrides the default of the mode). */
   files?: number;
+  /** --rows: files seeded for search (overrides the default of the mode). */
+  rows?: number;
   state: SharedState;
   log(message: string): void;
 }

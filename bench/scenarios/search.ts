@@ -1,4 +1,4 @@
-// Scenario search: seeds N File rows (scripts/seed-files.ts), then each filter and full text through the API.
+// Scenario search: seeds N File rows (scripts/seed-files.ts; --rows N), then each filter and full text through the API.
 import { seedFiles } from '../../scripts/seed-files.js';
 import { cannon, type CannonResult } from '../lib/http-client.js';
 import { row } from '../lib/report.js';
@@ -9,11 +9,11 @@ const CONNECTIONS = 4;
 
 export const searchScenario: Scenario = async (ctx) => {
   const { env } = ctx;
-  const count = ctx.quick ? 50_000 : 1_000_000;
+  const count = ctx.rows ?? (ctx.quick ? 50_000 : 1_000_000);
   ctx.log(`search: seeding ${count.toLocaleString('en-US')} files`);
-  const seeded = await seedFiles(env.db, { count, concurrency: 2 });
-  await env.db.query('ANALYZE files');
-  await env.db.query('ANALYZE blobs');
+  // The bench's own database: the indexes are built after the load, then VACUUM ANALYZE (as after a restore), so
+  // no autovacuum of the fresh rows and no hint-bit writes run while the queries are measured.
+  const seeded = await seedFiles(env.db, { count, concurrency: 2, deferIndexes: true });
   ctx.log(`search: seeded in ${seeded.seconds.toFixed(0)} s (${Math.round(seeded.rowsPerSecond)} rows/s)`);
   const { rows } = await env.db.query<{ sha256: string }>('SELECT sha256 FROM files OFFSET 1000 LIMIT 1');
   const day = 24 * 3600 * 1000;
@@ -52,13 +52,15 @@ export const searchScenario: Scenario = async (ctx) => {
     const runs = samples[label];
     ctx.log(`search: ${label}: p99 ${median(runs.map((r) => r.p99Ms))} ms, ${median(runs.map((r) => r.rps)).toFixed(0)} req/s`);
   }
+  // Issue 13: p99 < 50 ms at 1,000,000 rows, < 100 ms at 10,000,000.
+  const limitMs = count >= 10_000_000 ? 100 : 50;
   return {
     rows: queries.map(([label]) => {
       const runs = samples[label]!;
       const bad = runs.reduce((n, r) => n + r.non2xx + r.errors, 0);
       return row({
-        scenario: 'search', measure: `p99: ${label}`, unit: 'ms', ours: median(runs.map((r) => r.p99Ms)),
-        target: { text: '< 50 ms', met: (o) => o < 50 && bad === 0 },
+        scenario: 'search', measure: `p99: ${label}${ctx.rows ? ` (${count.toLocaleString('en-US')} rows)` : ''}`, unit: 'ms', ours: median(runs.map((r) => r.p99Ms)),
+        target: { text: `< ${limitMs} ms`, met: (o) => o < limitMs && bad === 0 },
         note: `${Math.round(median(runs.map((r) => r.rps)))} req/s, p50 ${median(runs.map((r) => r.p50Ms))} ms${bad ? `, ${bad} non-2xx or errors` : ''}`,
       });
     }),

@@ -179,14 +179,15 @@ describe('file search and listing', () => {
     ]);
   });
 
-  it('walks every page with limit=2: each file exactly once, in order, for every sort', async () => {
-    for (const sort of ['createdAt', '-createdAt', 'size', '-size', 'fileName']) {
-      const expected = ids(await search({ sort }));
+  // With q the query walks the order and then asks the GIN index (records/file-search-query.ts): same pages.
+  it('walks every page with limit=2: each file exactly once, in order, for every sort, with and without q', async () => {
+    for (const [sort, text] of ['createdAt', '-createdAt', 'size', '-size', 'fileName'].flatMap((s) => [[s, {}], [s, { q: 'search' }]] as const)) {
+      const expected = ids(await search({ sort, ...text }));
       expect(expected).toHaveLength(FILES.length);
       const seen: string[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < 10; page++) {
-        const res = await get('/api/v1/files/search', { tag: TAG, sort, limit: '2', ...(cursor ? { cursor } : {}) });
+        const res = await get('/api/v1/files/search', { tag: TAG, ...text, sort, limit: '2', ...(cursor ? { cursor } : {}) });
         expect(res.status, res.text).toBe(200);
         expect(res.body.items.length).toBeLessThanOrEqual(2);
         seen.push(...ids(res.body.items));
@@ -194,7 +195,7 @@ describe('file search and listing', () => {
         if (!cursor) break;
         expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
       }
-      expect(seen, `sort ${sort}`).toEqual(expected);
+      expect(seen, `sort ${sort} ${JSON.stringify(text)}`).toEqual(expected);
     }
   });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
-import { encodeCursor, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
+import { encodeCursor, searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchSql } from '../../src/shared/records/file-search-query.js';
 
 interface PlanNode {
@@ -131,6 +131,52 @@ describe('search query plans', () => {
       const nodes = await plan(page('-createdAt', filter));
       expect(nodes.some((n) => INDEX_SCANS.has(n['Node Type']) && n['Index Name'] === index), `${name}: ${describePlan(nodes)}`).toBe(true);
       expect(nodes.some((n) => n['Node Type'] === 'Seq Scan'), `${name}: ${describePlan(nodes)}`).toBe(false);
+    }
+  });
+
+  it('walks the order for a text filter, then falls back to its GIN index, for every sort', async () => {
+    const cases: Array<[FileSort, Partial<FileSearch>, string, string]> = [
+      ['-createdAt', { q: '"xylophone ' + run + '"' }, 'files_created_at_id_idx', 'files_search_vector_idx'],
+      ['size', { q: 'xylophone' }, 'files_size_id_idx', 'files_search_vector_idx'],
+      ['fileName', { fileName: 'xylophone' }, 'files_file_name_id_idx', 'files_file_name_idx'],
+    ];
+    for (const [sort, filter, walk, gin] of cases) {
+      const nodes = await plan(page(sort, filter));
+      const text = describePlan(nodes);
+      expect(nodes.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === walk), `${sort}: ${text}`).toBe(true);
+      expect(nodes.some((n) => n['Node Type'] === 'Bitmap Index Scan' && n['Index Name'] === gin), `${sort}: ${text}`).toBe(true);
+      expect(nodes.some((n) => n['Node Type'] === 'Seq Scan'), `${sort}: ${text}`).toBe(false);
+    }
+  });
+
+  // The rare rows sit among the first rows seeded, past the rows a walk of -createdAt reads (the GIN half answers)
+  // and within those of createdAt (the walk answers); a common word fills its pages from the walk in every order.
+  it('pages through text matches in every sort without skipping or repeating a row, whichever half answers', async () => {
+    const orderOf: Record<FileSort, string> = {
+      createdAt: 'created_at ASC, id ASC', '-createdAt': 'created_at DESC, id DESC', size: 'size ASC, id ASC',
+      '-size': 'size DESC, id DESC', fileName: 'file_name ASC, id ASC',
+    };
+    const searches: Array<[Partial<FileSearch>, string, number]> = [
+      [{ q: 'xylophone', owner: owners[0] }, `search_vector @@ to_tsquery('simple', 'xylophone:*') AND owner = '${owners[0]}'`, RARE],
+      [{ fileName: 'XYLOPHONE', owner: owners[0] }, `file_name ILIKE '%xylophone%' AND owner = '${owners[0]}'`, RARE],
+      [{ q: 'invoice', owner: owners[2] }, `search_vector @@ to_tsquery('simple', 'invoice:*') AND owner = '${owners[2]}'`, 12],
+    ];
+    for (const [filter, where, pages] of searches) {
+      for (const sort of Object.keys(orderOf) as FileSort[]) {
+        const { rows } = await pool.query<{ id: string }>(
+          `SELECT id FROM files WHERE deleted_at IS NULL AND owner = ANY($1) AND ${where} ORDER BY ${orderOf[sort]} LIMIT ${pages * 7}`,
+          [owners],
+        );
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let i = 0; i < pages; i++) {
+          const result = await searchFiles(db, { ...page(sort, filter), limit: 7, ...(cursor ? { cursor } : {}) });
+          seen.push(...result.items.map((f) => f.id));
+          cursor = result.nextCursor ?? undefined;
+          if (!cursor) break;
+        }
+        expect(seen, `${JSON.stringify(filter)} ${sort}`).toEqual(rows.map((r) => r.id));
+      }
     }
   });
 
