@@ -23,11 +23,30 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
+interface FileHeaders {
+  etag: string;
+  lastModified: string;
+  contentDisposition: string;
+}
+
+/** Header values of a cached row, made once per row read rather than once per request (Range readers repeat). */
+const headersOfRow = new WeakMap<ServableFile, FileHeaders>();
+
+function fileHeaders(servable: ServableFile): FileHeaders {
+  let headers = headersOfRow.get(servable);
+  if (!headers) {
+    const file = servable.metadata;
+    headers = { etag: `"${file.sha256}"`, lastModified: new Date(file.createdAt).toUTCString(), contentDisposition: contentDisposition(file.fileName) };
+    headersOfRow.set(servable, headers);
+  }
+  return headers;
+}
+
 async function sendFile(ctx: ApiContext, req: Request, res: Response, servable: ServableFile): Promise<void> {
   const file = servable.metadata;
-  const etag = `"${file.sha256}"`;
+  const { etag, lastModified, contentDisposition: disposition } = fileHeaders(servable);
   res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', new Date(file.createdAt).toUTCString());
+  res.setHeader('Last-Modified', lastModified);
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
   if (etagMatches(req.header('if-none-match'), etag)) {
@@ -35,7 +54,7 @@ async function sendFile(ctx: ApiContext, req: Request, res: Response, servable: 
     return;
   }
   res.setHeader('Content-Type', file.contentType);
-  res.setHeader('Content-Disposition', contentDisposition(file.fileName));
+  res.setHeader('Content-Disposition', disposition);
   // If-Range: honour the Range only while the client's copy is this one.
   const ifRange = req.header('if-range');
   const rangeHeader = ifRange && ifRange.trim() !== etag ? undefined : req.header('range');
