@@ -6,7 +6,7 @@ export type { Logger };
 
 /**
  * Credentials never reach a log line: the bearer token and cookies a request carries, and the session cookie a
- * response sets (pino-http logs response headers, so POST /admin/session would write a live admin session).
+ * response sets (the access log writes response headers, so POST /admin/session would write a live admin session).
  */
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
 

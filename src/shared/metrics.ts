@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per process, with the names every dashboard relies on.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { QUEUE_NAMES, type Queues } from './queues.js';
+import { RequestMetrics } from './request-metrics.js';
 
 const PREFIX = 'artstore_';
 
@@ -35,19 +36,8 @@ export function createRegistry(process: 'api' | 'worker'): Registry {
 
 export function createApiMetrics(registry: Registry) {
   return {
-    httpRequests: new Counter({
-      name: `${PREFIX}http_requests_total`,
-      help: 'HTTP requests by method, route template and status',
-      labelNames: ['method', 'route', 'status'] as const,
-      registers: [registry],
-    }),
-    httpDuration: new Histogram({
-      name: `${PREFIX}http_request_duration_seconds`,
-      help: 'HTTP request duration by method, route template and status',
-      labelNames: ['method', 'route', 'status'] as const,
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
-      registers: [registry],
-    }),
+    /** artstore_http_requests_total and artstore_http_request_duration_seconds. */
+    requests: new RequestMetrics(registry),
     uploadsAccepted: new Counter({
       name: `${PREFIX}uploads_accepted_total`,
       help: 'Files accepted into staging (ingest jobs created)',

@@ -7,6 +7,7 @@ import { can, type Permission } from '../../shared/domain/principal.js';
 import { AppError } from '../../shared/errors.js';
 import { authenticate, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
+import { quietSuccess } from './access-log.js';
 import { assertCleanInput } from './input-guards.js';
 
 export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
@@ -48,6 +49,8 @@ export interface RouteSpec<
   /** Runs after auth, permission and mode checks and before input parsing (e.g. multer). */
   before?: RequestHandler[];
   responses: Record<number, ResponseSpec>;
+  /** A routine success (a status poll): its access-log line is at debug unless it was slow (quietSuccess). */
+  quietSuccess?: boolean;
   handler: (req: Request, res: Response, input: RouteInput<P, Q, B>) => Promise<void> | void;
 }
 
@@ -109,6 +112,7 @@ export function mountRoutes(ctx: ApiContext, specs: RouteSpec[]): Router {
             ? parseInput(spec.body, req.body, 'body field')
             : undefined,
       } as RouteInput<AnyObject, AnyObject, z.ZodType>;
+      if (spec.quietSuccess) quietSuccess(res);
       await spec.handler(req, res, input);
     };
     router[spec.method](spec.path, ...guard(ctx, spec), ...(spec.before ?? []), handler);

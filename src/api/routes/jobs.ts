@@ -2,8 +2,10 @@
 import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import { getJob, getJobView, getJobViews, type FileJob } from '../../shared/domain/job-queries.js';
+import { getJob, type FileJob } from '../../shared/domain/job-queries.js';
+import { JobStatusReader } from '../../shared/domain/job-status.js';
 import { toJobView } from '../../shared/domain/job-view.js';
+import { AppError } from '../../shared/errors.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
@@ -104,7 +106,14 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
   });
 }
 
+/** A JSON answer already serialised (res.json would parse nothing but still stringify again). */
+function sendJsonText(res: Response, text: string): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(text);
+}
+
 export function jobRoutes(ctx: ApiContext): RouteSpec[] {
+  const statuses = new JobStatusReader(ctx.db);
   return [
     defineRoute({
       method: 'get',
@@ -128,8 +137,11 @@ export function jobRoutes(ctx: ApiContext): RouteSpec[] {
       permission: 'job:read-own',
       params: z.object({ jobId: z.string() }),
       responses: { 200: { description: 'Job', schema: jobSchema }, ...errors(401, 403, 404) },
+      quietSuccess: true,
       handler: async (_req, res, { params }) => {
-        res.json(await getJobView(ctx.db, principalOf(res), params.jobId));
+        const [status] = await statuses.read(principalOf(res), [params.jobId]);
+        if (!status) throw new AppError('not_found', `no job ${params.jobId}`);
+        sendJsonText(res, status.json);
       },
     }),
     defineRoute({
@@ -140,8 +152,10 @@ export function jobRoutes(ctx: ApiContext): RouteSpec[] {
       permission: 'job:read-own',
       query: idsQuery,
       responses: { 200: { description: 'the visible jobs, in the order asked', schema: jobListSchema }, ...errors(400, 401, 403) },
+      quietSuccess: true,
       handler: async (_req, res, { query }) => {
-        res.json({ jobs: await getJobViews(ctx.db, principalOf(res), query.ids) });
+        const found = await statuses.read(principalOf(res), query.ids);
+        sendJsonText(res, `{"jobs":[${found.map((s) => s.json).join(',')}]}`);
       },
     }),
   ];

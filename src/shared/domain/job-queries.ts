@@ -1,36 +1,15 @@
-// Reading ingest jobs as a principal may see them (own jobs; operators and admins all), and waiting on them.
+// Reading job rows as a principal may see them (own jobs; operators and admins all), and waiting on them. Status
+// polling reads views through job-status.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../records/database.js';
-import { selectFileJobs, selectFileJobStatuses, selectStaleOpenJobs, type FileJob, type StaleJob } from '../records/file-jobs.js';
+import { selectFileJobs, selectStaleOpenJobs, type FileJob, type StaleJob } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
 import { isFinalState } from '../../contract/jobs.js';
-import { toJobView, type JobView } from './job-view.js';
 import { can, type Principal } from './principal.js';
 
 export type { FileJob, StaleJob };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * The Job views of the visible jobs among ids, in the order asked; unknown or invisible ids are omitted.
- */
-export async function getJobViews(db: Db, principal: Principal, ids: string[]): Promise<JobView[]> {
-  const wanted = [...new Set(ids.map((i) => i.toLowerCase()).filter((i) => UUID.test(i)))];
-  if (wanted.length === 0) return [];
-  const rows = await selectFileJobStatuses(db, wanted, ownerFilter(principal));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return wanted.flatMap((id) => {
-    const row = byId.get(id);
-    return row ? [toJobView(row)] : [];
-  });
-}
-
-/** One job's view; 404 when it does not exist or belongs to someone the principal may not see. */
-export async function getJobView(db: Db, principal: Principal, id: string): Promise<JobView> {
-  const [view] = UUID.test(id) ? await getJobViews(db, principal, [id]) : [];
-  if (!view) throw new AppError('not_found', `no job ${id}`);
-  return view;
-}
 
 function ownerFilter(principal: Principal): string | undefined {
   return can(principal, 'job:read-all') ? undefined : principal.sub;

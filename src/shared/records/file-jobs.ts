@@ -109,7 +109,7 @@ export async function selectFileJobs(db: Db, ids: string[], principal?: string):
 /** What a Job view is built from: a FileJob, or the leaner status row (timestamps already ISO text). */
 export type FileJobStatusRow = Pick<
   FileJob,
-  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts'
+  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts' | 'principal'
 > & {
   size: bigint | number | string;
   createdAt: Date | string;
@@ -119,17 +119,34 @@ export type FileJobStatusRow = Pick<
 
 // Only what a Job view shows, timestamps formatted by PostgreSQL: status polling reads up to 100 jobs a request.
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const STATUS_COLUMNS = `id, kind, state, progress, file_name AS "fileName", size, sha256, file_id AS "fileId",
+const STATUS_COLUMNS = `id, kind, state, progress, principal, file_name AS "fileName", size, sha256, file_id AS "fileId",
   duplicate_of AS "duplicateOf", error_code AS "errorCode", error_message AS "errorMessage", attempts,
   ${ISO('created_at')} AS "createdAt", ${ISO('updated_at')} AS "updatedAt", ${ISO('finished_at')} AS "finishedAt"`;
 
+/**
+ * A named (prepared) statement: each pool connection parses and plans it once, then only binds and executes it.
+ * Any number of ids is one statement and one round trip.
+ */
+const SELECT_STATUSES = {
+  name: 'file-job-statuses',
+  text: `SELECT ${STATUS_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
+};
+
 /** The status rows among ids, optionally only those of one principal (unordered). */
 export async function selectFileJobStatuses(db: Db, ids: string[], principal?: string): Promise<FileJobStatusRow[]> {
-  const { rows } = await poolOf(db).query<FileJobStatusRow>(
-    `SELECT ${STATUS_COLUMNS} FROM file_jobs WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR principal = $2)`,
-    [ids, principal ?? null],
-  );
+  const { rows } = await poolOf(db).query<FileJobStatusRow>({ ...SELECT_STATUSES, values: [ids, principal ?? null] });
   return rows;
+}
+
+/**
+ * Whether a job row can never change again, so a copy of it may be kept (the status cache): a final ingest job.
+ * Both ways an ingest job ends (the commit statement and failJobWithWal) need the row non-final under its WAL
+ * entry's lock, and reopenFileJob takes back only delete jobs. Final update and delete jobs are not for keeping:
+ * WAL recovery reopens a final delete job, and commitWalEntry marks its job committed without looking at the
+ * job's state.
+ */
+export function isSettledForGood(row: { kind: string; state: string }): boolean {
+  return row.kind === 'ingest' && (FINAL_JOB_STATES as readonly string[]).includes(row.state);
 }
 
 /** The jobs an earlier request with this Idempotency-Key created, in batch order. */
@@ -243,9 +260,16 @@ export async function clearStagedPath(db: Db, id: string): Promise<void> {
   await db.fileJob.update({ where: { id }, data: { stagedPath: null } });
 }
 
-/** A final job back to `queued` (WAL recovery finishing a deletion readers already see). */
+/**
+ * A final delete job back to `queued` (WAL recovery finishing a deletion readers already see). Only delete jobs:
+ * API processes keep final ingest jobs in memory as never changing again (isSettledForGood).
+ */
 export async function reopenFileJob(db: Db, id: string): Promise<void> {
-  await db.fileJob.update({ where: { id }, data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() } });
+  const { count } = await db.fileJob.updateMany({
+    where: { id, kind: 'delete' },
+    data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() },
+  });
+  if (count !== 1) throw new Error(`job ${id} is not a delete job: only those are reopened`);
 }
 
 export type StaleJob = Pick<FileJob, 'id' | 'kind' | 'createdAt' | 'updatedAt'>;
