@@ -6,7 +6,9 @@ import { TokenVerifier } from '../shared/auth/token-verifier.js';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/records/database.js';
 import { CapacityReader } from '../shared/domain/capacity.js';
+import { followFileChanges } from '../shared/domain/file-changes.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
+import { ServableFileCache } from '../shared/domain/servable-files.js';
 import type { Logger } from '../shared/logger.js';
 import { countPendingWalEntries } from '../shared/records/wal.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
@@ -26,6 +28,8 @@ export interface ApiContext {
   redis: Redis;
   queues: Queues;
   blobStore: BlobStore;
+  /** Download rows cached for at most a second, dropped at once by announced file changes. */
+  servableFiles: ServableFileCache;
   verifier: TokenVerifier;
   modes: ModeReader;
   capacity: CapacityReader;
@@ -57,6 +61,9 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const subscriber = createWorkerConnection(config);
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
+  const blobStore = new LocalBlobStore(config.storagePath);
+  const servableFiles = new ServableFileCache(db, blobStore);
+  await followFileChanges(subscriber, config.queuePrefix, (change) => servableFiles.invalidate(change));
   const jobEvents = new JobEventsHub(config, logger);
   const queues = createQueues(config, redis, (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const registry = createRegistry('api');
@@ -72,7 +79,8 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     db,
     redis,
     queues,
-    blobStore: new LocalBlobStore(config.storagePath),
+    blobStore,
+    servableFiles,
     verifier,
     modes,
     capacity: new CapacityReader(db, config),
@@ -90,6 +98,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
       subscriber.disconnect();
       redis.disconnect();
+      await blobStore.close();
       await db.$disconnect();
     },
   };

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { pipeline } from 'node:stream/promises';
 import { getFileMetadata, getServableFile, openFileContent, readFileRange, SMALL_RANGE_MAX_BYTES } from '../../shared/domain/file-queries.js';
-import type { FileMetadata } from '../../contract/files.js';
+import type { ServableFile } from '../../shared/domain/servable-files.js';
 import { AppError } from '../../shared/errors.js';
 import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';
@@ -23,10 +23,30 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }
 
-async function sendFile(ctx: ApiContext, req: Request, res: Response, file: FileMetadata): Promise<void> {
-  const etag = `"${file.sha256}"`;
+interface FileHeaders {
+  etag: string;
+  lastModified: string;
+  contentDisposition: string;
+}
+
+/** Header values of a cached row, made once per row read rather than once per request (Range readers repeat). */
+const headersOfRow = new WeakMap<ServableFile, FileHeaders>();
+
+function fileHeaders(servable: ServableFile): FileHeaders {
+  let headers = headersOfRow.get(servable);
+  if (!headers) {
+    const file = servable.metadata;
+    headers = { etag: `"${file.sha256}"`, lastModified: new Date(file.createdAt).toUTCString(), contentDisposition: contentDisposition(file.fileName) };
+    headersOfRow.set(servable, headers);
+  }
+  return headers;
+}
+
+async function sendFile(ctx: ApiContext, req: Request, res: Response, servable: ServableFile): Promise<void> {
+  const file = servable.metadata;
+  const { etag, lastModified, contentDisposition: disposition } = fileHeaders(servable);
   res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', new Date(file.createdAt).toUTCString());
+  res.setHeader('Last-Modified', lastModified);
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
   if (etagMatches(req.header('if-none-match'), etag)) {
@@ -34,7 +54,7 @@ async function sendFile(ctx: ApiContext, req: Request, res: Response, file: File
     return;
   }
   res.setHeader('Content-Type', file.contentType);
-  res.setHeader('Content-Disposition', contentDisposition(file.fileName));
+  res.setHeader('Content-Disposition', disposition);
   // If-Range: honour the Range only while the client's copy is this one.
   const ifRange = req.header('if-range');
   const rangeHeader = ifRange && ifRange.trim() !== etag ? undefined : req.header('range');
@@ -57,7 +77,7 @@ async function sendFile(ctx: ApiContext, req: Request, res: Response, file: File
   }
   if (range && length <= SMALL_RANGE_MAX_BYTES) {
     // A few KiB: one read and one write cost less CPU than a stream (bench/ download scenario).
-    res.end(await readFileRange(ctx.blobStore, file, range));
+    res.end(await readFileRange(ctx.blobStore, servable, range));
     return;
   }
   const stream = await openFileContent(ctx.blobStore, file, range);
@@ -74,7 +94,7 @@ const fileParams = z.object({ fileId: z.string().describe('file id (UUID)') });
 export function fileRoutes(ctx: ApiContext): RouteSpec[] {
   const download = async (req: Request, res: Response, fileId: string) => {
     // Bytes the scrub found corrupt are never served (409 corrupt); the metadata stays readable.
-    const file = await getServableFile(ctx.db, fileId);
+    const file = await getServableFile(ctx.servableFiles, fileId);
     await sendFile(ctx, req, res, file);
   };
   const bytes = {

@@ -1,4 +1,5 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { deleteCollectedBlob, findGcDueBlobs, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
@@ -7,12 +8,18 @@ import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { isBlobPinnedByPendingIngest, markWalCommitted, prepareWalEntry } from '../records/wal.js';
 import { inMaintenanceSharedTx } from '../records/maintenance-lock.js';
+import { announceFileChange } from './file-changes.js';
 
 export interface GcDeps {
   db: Db;
-  config: Pick<Config, 'gcGraceSeconds'> & EnqueueConfig;
+  config: Pick<Config, 'gcGraceSeconds'> & Partial<Pick<Config, 'queuePrefix'>> & EnqueueConfig;
   blobStore: BlobStore;
   logger: Logger;
+  /**
+   * With config.queuePrefix, announces the removal (file-changes.ts), so API processes close what they keep open
+   * of the bytes (and do not keep the removed file's disk space until their idle sweep).
+   */
+  connection?: Redis;
 }
 
 /**
@@ -41,6 +48,7 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   });
   if (!wal) return { removed: false };
   await deps.blobStore.delete(sha256);
+  if (deps.config.queuePrefix) await announceFileChange(deps.connection, deps.config.queuePrefix, { sha256 }, deps.logger);
   await inMaintenanceSharedTx(db, async (tx) => {
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
     await deleteCollectedBlob(tx, sha256);

@@ -9,6 +9,7 @@ import type { WorkerMetrics } from '../metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { findBlobsToScrub, markBlobCorrupt, markBlobsIntact, type BlobToScrub } from '../records/blobs.js';
 import { findLiveFileIdsOfBlob } from '../records/files.js';
+import { announceFileChange } from './file-changes.js';
 
 /** Blob rows read per keyset query (and the checkpoint is written at least this often). */
 const BATCH = 100;
@@ -175,13 +176,17 @@ async function recordVerdicts(deps: ScrubDeps, rows: BlobToScrub[], verdicts: Ve
     await markBlobsIntact(deps.db, intact.map((r) => r.sha256));
   }
   for (const row of intact) {
-    if (row.corruptAt) deps.logger.info({ sha256: row.sha256, corruptSince: row.corruptAt }, 'blob intact again: corrupt mark cleared');
+    if (!row.corruptAt) continue;
+    deps.logger.info({ sha256: row.sha256, corruptSince: row.corruptAt }, 'blob intact again: corrupt mark cleared');
+    await announceFileChange(deps.connection, deps.config.queuePrefix, { sha256: row.sha256 }, deps.logger);
   }
   for (const [i, row] of rows.entries()) {
     const verdict = verdicts[i]!;
     if (verdict.intact) continue;
     // Not marked when a GC started meanwhile: it removes the bytes on purpose.
     if (!(await markBlobCorrupt(deps.db, row.sha256, verdict.reason))) continue;
+    // Downloads cache the mark for up to a second; the announcement makes them answer 409 at once.
+    await announceFileChange(deps.connection, deps.config.queuePrefix, { sha256: row.sha256 }, deps.logger);
     if (verdict.reason === 'missing') report.missing++;
     else report.corrupt++;
     deps.metrics.scrubCorruptBlobs.inc({ reason: verdict.reason });

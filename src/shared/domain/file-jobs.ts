@@ -1,5 +1,6 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
-import type { Mode } from '../config.js';
+import type { Redis } from 'ioredis';
+import type { Config, Mode } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
 import { latestModeForCommit } from '../records/element-state.js';
 import { patchFileAtRevision, releaseBlobReference } from '../records/file-commits.js';
@@ -15,14 +16,17 @@ import { type FileMetadata } from '../../contract/files.js';
 import type { MetadataPatch } from './file-requests.js';
 import { isFinalState } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
+import { announceFileChange } from './file-changes.js';
 
 export type { WalOperation };
 
 export interface FileJobDeps {
   db: Db;
-  config: EnqueueConfig;
+  config: EnqueueConfig & Pick<Config, 'queuePrefix'>;
   blobStore: BlobStore;
   attrStore: AttrFileStore;
+  /** Announces committed patches (file-changes.ts): downloads cache the row they serve headers from. */
+  connection?: Redis;
   queues: Queues;
   logger: Logger;
   modes: Pick<ModeReader, 'current'>;
@@ -113,6 +117,7 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
         assertModeAllows(await modeInTransaction(tx), 'patch');
         if (!(await patchFileAtRevision(tx, row, next))) throw new RevisionMoved();
       });
+      if (done) await announceFileChange(deps.connection, deps.config.queuePrefix, { fileId: row.id }, deps.logger);
       return outcome(done ? { ...job, state: 'committed' } : await getFileJob(db, job.id), done !== null);
     } catch (err) {
       if (!(err instanceof RevisionMoved)) throw err;

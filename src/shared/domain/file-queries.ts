@@ -4,6 +4,7 @@ import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import { type FileMetadata } from '../../contract/files.js';
+import type { ServableFile, ServableFileCache } from './servable-files.js';
 import {
   findLiveFilesByIds,
   findLiveFileWithIntegrity,
@@ -27,15 +28,17 @@ export async function getFileMetadata(db: Db, id: string): Promise<FileMetadata>
 }
 
 /**
- * A live file whose bytes may be served: 404 when there is none, 409 corrupt when the integrity scrub found its
- * blob changed or gone (the metadata stays readable through getFileMetadata).
+ * A live file whose bytes may be served, through the download cache (servable-files.ts): 404 when there is none,
+ * 409 corrupt when the integrity scrub found its blob changed or gone (the metadata stays readable through
+ * getFileMetadata).
  */
-export async function getServableFile(db: Db, id: string): Promise<FileMetadata> {
-  const row = await liveFile(db, id);
-  if (row.corruptAt) {
-    throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${row.corruptReason ?? 'mismatch'}); they are withheld until an operator restores them`);
+export async function getServableFile(files: ServableFileCache, id: string): Promise<ServableFile> {
+  const file = UUID.test(id) ? await files.get(id.toLowerCase()) : undefined;
+  if (!file) throw new AppError('not_found', `no file ${id}`);
+  if (file.corrupt) {
+    throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${file.corrupt.reason ?? 'mismatch'}); they are withheld until an operator restores them`);
   }
-  return toFileMetadata(row);
+  return file;
 }
 
 export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, FileMetadata>> {
@@ -47,9 +50,12 @@ export async function getFilesByIds(db: Db, ids: string[]): Promise<Map<string, 
 /** Ranges up to this size are read into memory at once; larger ones and whole files are streamed. */
 export const SMALL_RANGE_MAX_BYTES = 64 * 1024;
 
-/** A small inclusive byte range of the file, read at once (see SMALL_RANGE_MAX_BYTES). */
-export function readFileRange(blobStore: BlobStore, file: FileMetadata, range: ByteRange): Promise<Buffer> {
-  return blobStore.readRange(file.sha256, range);
+/**
+ * A small inclusive byte range of the file, read at once (see SMALL_RANGE_MAX_BYTES): from bytes the store opened
+ * no earlier than the file's row was read, so never from a copy replaced before that read.
+ */
+export function readFileRange(blobStore: BlobStore, file: ServableFile, range: ByteRange): Promise<Buffer> {
+  return blobStore.readRange(file.metadata.sha256, range, { openedSince: file.checkedAt });
 }
 
 /** The file's bytes, or the inclusive byte range of them. */

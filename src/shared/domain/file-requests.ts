@@ -1,5 +1,6 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { metadataPatchSchema } from '../../contract/file-edits.js';
 import type { Db, Prisma } from '../records/database.js';
@@ -10,12 +11,19 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { can, type Principal } from './principal.js';
+import type { Config } from '../config.js';
+import { announceFileChange } from './file-changes.js';
+import type { ServableFileCache } from './servable-files.js';
 
 export interface RequestDeps {
   db: Db;
   queues: Queues;
-  config: EnqueueConfig;
+  config: EnqueueConfig & Pick<Config, 'queuePrefix'>;
   logger: Logger;
+  /** This process's download cache: a deletion is dropped from it before the request answers. */
+  servableFiles?: Pick<ServableFileCache, 'invalidate'>;
+  /** Announces deletions to the other API processes (file-changes.ts). */
+  redis?: Redis;
 }
 
 export type MetadataPatch = z.output<typeof metadataPatchSchema>;
@@ -95,6 +103,8 @@ export async function requestDelete(deps: RequestDeps, principal: Principal, fil
   if (!UUID.test(fileId)) throw new AppError('not_found', `no file ${fileId}`);
   const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}));
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
+  deps.servableFiles?.invalidate({ fileId: job.fileId });
+  await announceFileChange(deps.redis, deps.config.queuePrefix, { fileId: job.fileId }, deps.logger);
   await enqueueAfterCommit(deps, 'delete-file', job);
   return job;
 }

@@ -34,8 +34,21 @@ export interface BlobStore {
   put(sha256: string, sourcePath: string, options?: PutOptions): Promise<PutResult>;
   /** Opens the blob, or a byte range of it, as a stream. Throws AppError not_found when absent. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
-  /** The bytes of a small inclusive range at once (no stream): for Range requests of a few KiB. */
-  readRange(sha256: string, range: ByteRange): Promise<Buffer>;
+  /**
+   * The bytes of a small inclusive range at once (no stream): for Range requests of a few KiB. A backend may keep
+   * the blob open between reads (LocalBlobStore does); it then reuses what it keeps only when that was opened at or
+   * after options.openedSince (a performance.now() time: when the caller last checked in its records that these
+   * bytes are servable), so bytes replaced under the name before that check are never read from the old copy.
+   * Throws AppError not_found when absent.
+   */
+  readRange(sha256: string, range: ByteRange, options?: { openedSince?: number }): Promise<Buffer>;
+  /**
+   * Drops what the backend keeps open for this blob (it was marked corrupt, replaced or removed), after the reads
+   * that hold it. Backends that keep nothing open leave it out.
+   */
+  forget?(sha256: string): void;
+  /** Releases what the backend keeps open (at shutdown). */
+  close?(): Promise<void>;
   /** Size of the stored blob, or null when absent. */
   stat(sha256: string): Promise<{ size: number } | null>;
   /** Removes the blob; returns false when it was not there. */
