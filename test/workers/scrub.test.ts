@@ -59,7 +59,8 @@ describe('integrity scrub', () => {
     while (true) {
       const job = await world.api.queues.maintenance.getJob(res.body.jobId as string);
       const state = await job?.getState();
-      if (state === 'completed') return job!.returnvalue as ScrubReport;
+      // The job object was fetched before its state: once completed, fetch it again for its return value.
+      if (state === 'completed') return (await world.api.queues.maintenance.getJob(res.body.jobId as string))!.returnvalue as ScrubReport;
       if (state === 'failed') throw new Error(`scrub job failed: ${job!.failedReason}`);
       if (Date.now() > deadline) throw new Error(`scrub job still ${state} after 30 s`);
       await new Promise((r) => setTimeout(r, 50));
