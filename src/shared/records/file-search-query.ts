@@ -38,11 +38,10 @@ export interface FileSearchQuery extends FileFilters {
 
 // Each order is served by an index that ends in id (files_created_at_id_idx, files_size_id_idx,
 // files_file_name_id_idx), read forwards or backwards; id breaks ties so pages never skip or repeat a row.
-// `output` is the column's name in the selected row (fileColumns), for ordering the rows a query returns.
-const SORT_COLUMNS: Record<FileSortField, { column: Prisma.Sql; output: Prisma.Sql; value: (key: string) => Prisma.Sql }> = {
-  createdAt: { column: Prisma.sql`created_at`, output: Prisma.sql`"createdAt"`, value: (key) => Prisma.sql`${key}::timestamptz` },
-  size: { column: Prisma.sql`size`, output: Prisma.sql`"size"`, value: (key) => Prisma.sql`${key}::bigint` },
-  fileName: { column: Prisma.sql`file_name`, output: Prisma.sql`"fileName"`, value: (key) => Prisma.sql`${key}::text` },
+const SORT_COLUMNS: Record<FileSortField, { column: Prisma.Sql; value: (key: string) => Prisma.Sql }> = {
+  createdAt: { column: Prisma.sql`created_at`, value: (key) => Prisma.sql`${key}::timestamptz` },
+  size: { column: Prisma.sql`size`, value: (key) => Prisma.sql`${key}::bigint` },
+  fileName: { column: Prisma.sql`file_name`, value: (key) => Prisma.sql`${key}::text` },
 };
 
 const COLUMNS = Prisma.raw(fileColumns());
@@ -86,58 +85,24 @@ function filterConditions(filters: FileFilters): Prisma.Sql[] {
   return where;
 }
 
-/**
- * Whether a text filter (full text, file name) is present: one the sort's index cannot check and whose frequency
- * the planner cannot estimate well. Tags are left to the planner: its estimate of an array's elements is close.
- */
-function hasTextFilter(filters: FileFilters): boolean {
-  return filters.q !== undefined || filters.fileName !== undefined;
-}
-
-// Rows of the sort's order a search with a text filter reads before it asks the filters' GIN indexes instead.
-// Walking costs a row per row read whatever the table's size; the GIN path a row (or, for a phrase, a candidate)
-// per match, and a filter that fills no page of 51 in this many rows matches about 1 row in 500 or fewer: 2,000 at
-// 1,000,000 rows, 20,000 at 10,000,000. A constant, not a subquery on pg_class.reltuples: the planner takes an
-// unknown LIMIT as a tenth of the table, and at 10,000,000 rows then sorted the whole table instead of walking
-// the index (1.2 s a query in the bench at 10,000,000 rows).
-const WALK_ROWS = 25_000;
-
 /** The SQL of one search query. Exported for EXPLAIN (test/shared/search-plan.test.ts). */
 export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
-  const { column, output, value } = SORT_COLUMNS[query.order.field];
-  const filters = filterConditions(query);
-  const position: Prisma.Sql[] = [];
+  const { column, value } = SORT_COLUMNS[query.order.field];
+  const where = filterConditions(query);
   if (query.after !== undefined) {
     const key = value(query.after.key);
     // A row comparison, so the index on (key, id) seeks straight to the first row after the position.
-    position.push(
+    where.push(
       query.order.descending
         ? Prisma.sql`(${column}, id) < (${key}, ${query.after.id}::uuid)`
         : Prisma.sql`(${column}, id) > (${key}, ${query.after.id}::uuid)`,
     );
   }
   const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
-  const order = Prisma.sql`ORDER BY ${column} ${direction}, id ${direction}`;
-  if (!hasTextFilter(query)) {
-    return Prisma.sql`SELECT ${COLUMNS} FROM files WHERE ${Prisma.join([...filters, ...position], ' AND ')} ${order} LIMIT ${query.rows}`;
-  }
-  // The planner guesses how often a text filter matches (a phrase as often as its words together, ten times too
-  // often here), then walks the sort's index for a filter that matches one row in thousands. So the plan is
-  // fixed here: walk at most WALK_ROWS rows of the order (stopping at a full page); only when that leaves the page
-  // short, collect every match from the GIN indexes (OFFSET 0 keeps that subquery from being planned as a walk of
-  // the order again) and sort them. Each half runs only when its one-time filter holds.
-  const live = Prisma.join([Prisma.sql`deleted_at IS NULL`, ...position], ' AND ');
-  const matching = Prisma.join([...filters, ...position], ' AND ');
-  const rows = query.rows;
-  return Prisma.sql`WITH head AS MATERIALIZED (
-      SELECT ${COLUMNS} FROM (SELECT * FROM files WHERE ${live} ${order} LIMIT ${WALK_ROWS}::int) files
-      WHERE ${Prisma.join(filters, ' AND ')} ${order} LIMIT ${rows}
-    ), found AS (SELECT count(*) AS n FROM head)
-    SELECT * FROM head WHERE (SELECT n FROM found) >= ${rows}
-    UNION ALL
-    (SELECT ${COLUMNS} FROM (SELECT * FROM files WHERE ${matching} OFFSET 0) files
-      WHERE (SELECT n FROM found) < ${rows} ${order} LIMIT ${rows})
-    ORDER BY ${output} ${direction}, id ${direction}`;
+  return Prisma.sql`SELECT ${COLUMNS} FROM files
+    WHERE ${Prisma.join(where, ' AND ')}
+    ORDER BY ${column} ${direction}, id ${direction}
+    LIMIT ${query.rows}`;
 }
 
 /** The rows of a search query, in its order. */
