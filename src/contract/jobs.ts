@@ -8,7 +8,9 @@ export type JobKind = (typeof JOB_KINDS)[number];
 
 /** States a job never leaves. */
 export const FINAL_JOB_STATES = ['committed', 'duplicate', 'failed'] as const;
-export const JOB_STATES = ['queued', 'hashing', 'committing', ...FINAL_JOB_STATES] as const;
+/** States of a job still under way. */
+export const OPEN_JOB_STATES = ['queued', 'hashing', 'committing'] as const;
+export const JOB_STATES = [...OPEN_JOB_STATES, ...FINAL_JOB_STATES] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export function isFinalState(state: string): boolean {

@@ -3,7 +3,7 @@
 // through Prisma.
 import { randomUUID } from 'node:crypto';
 import type { FileJob } from '../db/generated/client.js';
-import { FINAL_JOB_STATES } from '../../contract/jobs.js';
+import { FINAL_JOB_STATES, OPEN_JOB_STATES } from '../../contract/jobs.js';
 import { poolOf, type Db, type DbClient, type Prisma } from './database.js';
 
 export type { FileJob };
@@ -283,7 +283,7 @@ export async function selectStaleOpenJobs(
 ): Promise<StaleJob[]> {
   return db.fileJob.findMany({
     where: {
-      state: { in: ['queued', 'hashing', 'committing'] },
+      state: { in: [...OPEN_JOB_STATES] },
       updatedAt: { lt: staleBefore },
       ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
     },
