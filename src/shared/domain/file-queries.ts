@@ -12,12 +12,11 @@ import {
   toFileMetadata,
   type FileRowWithIntegrity,
 } from '../records/files.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../contract/ids.js';
 
 /** A live file's row with its blob's integrity mark; 404 when there is none (or the id is not a UUID). */
 async function liveFile(db: Db, id: string): Promise<FileRowWithIntegrity> {
-  const row = UUID.test(id) ? await findLiveFileWithIntegrity(db, id.toLowerCase()) : undefined;
+  const row = isUuid(id) ? await findLiveFileWithIntegrity(db, id.toLowerCase()) : undefined;
   if (!row) throw new AppError('not_found', `no file ${id}`);
   return row;
 }
@@ -33,7 +32,7 @@ export async function getFileMetadata(db: Db, id: string): Promise<FileMetadata>
  * getFileMetadata).
  */
 export async function getServableFile(files: ServableFileCache, id: string): Promise<ServableFile> {
-  const file = UUID.test(id) ? await files.get(id.toLowerCase()) : undefined;
+  const file = isUuid(id) ? await files.get(id.toLowerCase()) : undefined;
   if (!file) throw new AppError('not_found', `no file ${id}`);
   if (file.corrupt) {
     throw new AppError('corrupt', `the stored bytes of this file failed an integrity check (${file.corrupt.reason ?? 'mismatch'}); they are withheld until an operator restores them`);

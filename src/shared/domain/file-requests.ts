@@ -14,6 +14,7 @@ import { can, type Principal } from './principal.js';
 import type { Config } from '../config.js';
 import { announceFileChange } from './file-changes.js';
 import type { ServableFileCache } from './servable-files.js';
+import { isUuid } from '../../contract/ids.js';
 
 export interface RequestDeps {
   db: Db;
@@ -27,8 +28,6 @@ export interface RequestDeps {
 }
 
 export type MetadataPatch = z.output<typeof metadataPatchSchema>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function jobRow(
   kind: 'update' | 'delete',
@@ -81,7 +80,7 @@ export async function requestMetadataUpdate(
   patch: MetadataPatch,
   expectedRevision?: number,
 ): Promise<FileJob> {
-  const file = UUID.test(fileId) ? await findLiveFileRow(deps.db, fileId.toLowerCase()) : null;
+  const file = isUuid(fileId) ? await findLiveFileRow(deps.db, fileId.toLowerCase()) : null;
   if (!file) throw new AppError('not_found', `no file ${fileId}`);
   if (!can(principal, 'file:patch-any') && file.owner !== principal.sub) {
     throw new AppError('forbidden', 'only the owner, an operator or an admin may patch this file');
@@ -100,7 +99,7 @@ export async function requestMetadataUpdate(
  * blob reference; the bytes go when no file references them and the grace period has passed.
  */
 export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
-  if (!UUID.test(fileId)) throw new AppError('not_found', `no file ${fileId}`);
+  if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
   const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}));
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });

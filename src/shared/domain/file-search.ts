@@ -7,6 +7,7 @@ import { isStorableInstant, type FileSort } from '../../contract/file-search.js'
 import { toFileMetadata, type FileRow } from '../records/files.js';
 import { selectFileSearchRows, type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';
 import type { Db } from '../records/database.js';
+import { LOWER_UUID } from '../../contract/ids.js';
 
 
 export interface FileSearch extends FileFilters {
@@ -31,7 +32,6 @@ interface SortKey {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** A cursor's createdAt as this code wrote it: a round trip of toISOString (2026-02-30 would roll over). */
@@ -86,7 +86,7 @@ function decodeCursor(raw: string, sort: FileSort): { key: string; id: string } 
     return invalidCursor('not a cursor of this listing; pass nextCursor of the previous page unchanged');
   }
   const { s, k, id } = (value ?? {}) as Record<string, unknown>;
-  if (typeof s !== 'string' || typeof k !== 'string' || typeof id !== 'string' || !UUID.test(id)) {
+  if (typeof s !== 'string' || typeof k !== 'string' || typeof id !== 'string' || !LOWER_UUID.test(id)) {
     return invalidCursor('not a cursor of this listing; pass nextCursor of the previous page unchanged');
   }
   if (s !== sort) return invalidCursor(`the cursor belongs to sort '${s}', not '${sort}'; keep the sort while paging`);

@@ -6,10 +6,9 @@ import { selectFileJobs, selectStaleOpenJobs, type FileJob, type StaleJob } from
 import { AppError } from '../errors.js';
 import { isFinalState } from '../../contract/jobs.js';
 import { can, type Principal } from './principal.js';
+import { isUuid } from '../../contract/ids.js';
 
 export type { FileJob, StaleJob };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function ownerFilter(principal: Principal): string | undefined {
   return can(principal, 'job:read-all') ? undefined : principal.sub;
@@ -17,7 +16,7 @@ function ownerFilter(principal: Principal): string | undefined {
 
 /** One job; 404 when it does not exist or belongs to someone the principal may not see. */
 export async function getJob(db: Db, principal: Principal, id: string): Promise<FileJob> {
-  const [job] = UUID.test(id) ? await selectFileJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
+  const [job] = isUuid(id) ? await selectFileJobs(db, [id.toLowerCase()], ownerFilter(principal)) : [];
   if (!job) throw new AppError('not_found', `no job ${id}`);
   return job;
 }

@@ -4,14 +4,13 @@ import { isSettledForGood, selectFileJobStatuses } from '../records/file-jobs.js
 import type { Db } from '../records/database.js';
 import { toJobView, type JobView } from './job-view.js';
 import { can, type Principal } from './principal.js';
+import { isUuid } from '../../contract/ids.js';
 
 /**
  * Final ingest jobs kept per API process. One entry (the view and its JSON text) is about 1 KB, so this is a few
  * MB: the latest batches of a busy element, which is what pollers ask for.
  */
 export const JOB_STATUS_CACHE_MAX = 20_000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A job's answer: the view, its JSON text (built once for a cached job), and whose job it is. */
 export interface JobStatus {
@@ -45,7 +44,7 @@ export class JobStatusReader {
     for (let i = 0; i < wanted.length; i++) {
       const hit = this.settled.get(wanted[i]!);
       if (hit) found[i] = owner === undefined || hit.principal === owner ? hit : undefined;
-      else if (UUID.test(wanted[i]!)) (missing ??= []).push(wanted[i]!);
+      else if (isUuid(wanted[i]!)) (missing ??= []).push(wanted[i]!);
     }
     if (missing) {
       const read = new Map<string, JobStatus>();

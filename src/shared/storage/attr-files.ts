@@ -6,14 +6,14 @@ import { removeIfExists, writeFileAtomic, type TempFileOptions } from './durable
 import { storeTempDir } from './store-temp.js';
 import { ATTR_SCHEMA_VERSION, type AttrRecord } from './attr-record.js';
 import type { FileMetadata } from '../../contract/files.js';
+import { LOWER_UUID } from '../../contract/ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ATTR_NAME = /^(.+)\.attr\.json$/;
 const PARTITION_LEVELS = [/^\d{4}$/, /^\d{2}$/, /^\d{2}$/, /^\d{2}$/];
 
 /** files/<yyyy>/<mm>/<dd>/<hh>/<fileId>.attr.json, partitioned by the UTC upload hour. */
 export function attrRelativePath(fileId: string, uploadedAt: Date): string {
-  if (!UUID.test(fileId)) throw new Error(`not a file id: ${JSON.stringify(fileId)}`);
+  if (!LOWER_UUID.test(fileId)) throw new Error(`not a file id: ${JSON.stringify(fileId)}`);
   const iso = uploadedAt.toISOString();
   return path.posix.join('files', iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10), iso.slice(11, 13), `${fileId}.attr.json`);
 }

@@ -1,10 +1,10 @@
 // The attr.json record: one zod schema, derived from the FileMetadata contract, and the type inferred from it.
 import { z } from 'zod';
 import { fileMetadataSchema, type FileMetadata } from '../../contract/files.js';
+import { LOWER_UUID } from '../../contract/ids.js';
 
 export const ATTR_SCHEMA_VERSION = 1;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const INT4_MAX = 2_147_483_647;
 // PostgreSQL text and jsonb cannot hold U+0000; such a record would fail its whole rebuild batch.
@@ -26,7 +26,7 @@ export const attrRecordSchema = fileMetadataSchema
   .extend({
     schemaVersion: z.literal(ATTR_SCHEMA_VERSION),
     elementId: text.min(1),
-    id: z.string().regex(UUID),
+    id: z.string().regex(LOWER_UUID),
     fileName: text,
     contentType: text.min(1),
     size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
