@@ -51,7 +51,9 @@ const envSchema = z.object({
   JWT_AUDIENCE: optionalText,
   METRICS_TOKEN: optionalText,
   METRICS_CACHE_MS: int(0, 300_000).default(5_000),
-  WORKER_CONCURRENCY: int(1, 1000).default(16),
+  WORKER_CONCURRENCY: int(1, 1000).default(64),
+  INGEST_BATCH_MAX: int(1, 1000).default(64),
+  INGEST_BATCHES_IN_FLIGHT: int(1, 64).default(2),
   HASH_THREADS: int(1, 256).default(Math.max(1, os.availableParallelism())),
   WORKER_METRICS_PORT: int(0, 65535).default(9471),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -110,6 +112,10 @@ export type Config = Readonly<{
   /** Scrape-time gauges (queue depth, pending WAL entries) are read at most once per this long, shared by concurrent scrapes. */
   metricsCacheMs: number;
   workerConcurrency: number;
+  /** Most small files one ingest batch commits together. */
+  ingestBatchMax: number;
+  /** Ingest batches a worker process runs at once. */
+  ingestBatchesInFlight: number;
   hashThreads: number;
   workerMetricsPort: number;
   workerMetricsHost: string;
@@ -209,6 +215,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     metricsCacheMs: e.METRICS_CACHE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    ingestBatchMax: e.INGEST_BATCH_MAX,
+    ingestBatchesInFlight: e.INGEST_BATCHES_IN_FLIGHT,
     hashThreads: e.HASH_THREADS,
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,

@@ -15,8 +15,11 @@ type FileJobResult = { state: (typeof FINAL_JOB_STATES)[number]; fileId?: string
  * carry this key, so it stays.
  */
 export interface JobRegistry {
-  /** Commit a staged upload (FileJob row id). */
-  'ingest-file': { payload: { ingestJobId: string }; result: FileJobResult };
+  /**
+   * Commit a staged upload (FileJob row id). size (bytes, optional: older payloads lack it) lets the worker run a
+   * large file on its own, with progress, instead of in a batch of small ones.
+   */
+  'ingest-file': { payload: { ingestJobId: string; size?: number }; result: FileJobResult };
   /** Apply a metadata patch to a file: attr.json, row and WAL together (FileJob row of kind 'update'). */
   'update-metadata': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Finish a deletion: WAL, attr.json tombstone, blob reference released (FileJob row of kind 'delete'). */

@@ -1,19 +1,202 @@
 // Ingest of many small files as one unit (issue 12): one claim, hashing in parallel, one multi-row prepare, blobs
 // and attr.json written in parallel with shared directory fsyncs, one multi-row commit. Each file keeps its own job
-// row, outcome and error: a bad file fails alone, never its batch neighbours.
-import { runIngestJob, type IngestDeps, type IngestOutcome } from './ingest-commit.js';
+// row, outcome and error: a bad file fails alone, never its batch neighbours. The rules and their order are those
+// of runIngestJob (ingest-commit.ts), step for step, so recovery and the crash points mean the same for a batch.
+import type { FileMetadata } from '../../contract/files.js';
+import { commitIngest, type CommitResult, type PreparedCommit } from '../records/file-commits.js';
+import type { FileJob } from '../records/file-jobs.js';
+import { claimFileJobs, commitIngests, prepareIngestCommits } from '../records/ingest-batches.js';
+import { AppError } from '../errors.js';
+import { isOutageError } from '../outage.js';
+import { toAttrRecord } from '../storage/attr-files.js';
+import type { PutResult } from '../storage/blob-store.js';
+import { removeStagedFiles } from '../storage/staging.js';
+import {
+  assertCommitted,
+  assertDeclaredDigest,
+  assertStagedInStaging,
+  commitPlanOf,
+  fileMetadataOf,
+  hashStaged,
+  latestOutcome,
+  prepareCommit,
+  settleUnclaimed,
+  WAL_OPERATION,
+  type Digest,
+  type IngestDeps,
+  type IngestOutcome,
+} from './ingest-commit.js';
+import { assertModeAllows } from './modes.js';
 
 export type BatchItemResult = { ok: true; outcome: IngestOutcome } | { ok: false; error: unknown };
 
+/** One file on its way through the batch: what the steps so far found out about it. */
+interface Item {
+  job: FileJob;
+  staged: string | null;
+  digest: Digest;
+  hashSeconds: number;
+  plan: ReturnType<typeof commitPlanOf>;
+  prepared?: Extract<PreparedCommit, { kind: 'ready' }>;
+  put?: PutResult | null;
+  meta?: FileMetadata;
+}
+
+/** Collects each file's result; a file leaves the batch at its first result. */
+class Results {
+  readonly map = new Map<string, BatchItemResult>();
+  done(id: string, outcome: IngestOutcome): void {
+    this.map.set(id, { ok: true, outcome });
+  }
+  fail(id: string, error: unknown): void {
+    this.map.set(id, { ok: false, error });
+  }
+}
+
+/**
+ * Runs step on every live item at once; an item whose step throws fails alone, one whose step returns an outcome
+ * (an earlier run finished the job) is done. Returns the items that go on, in order.
+ */
+async function eachItem<T extends { job: { id: string } }, U>(
+  items: T[],
+  results: Results,
+  step: (item: T) => Promise<U | IngestOutcome>,
+): Promise<U[]> {
+  const settled = await Promise.allSettled(items.map(step));
+  const next: U[] = [];
+  settled.forEach((s, i) => {
+    const id = items[i]!.job.id;
+    if (s.status === 'rejected') results.fail(id, s.reason);
+    else if (isOutcome(s.value)) results.done(id, s.value);
+    else next.push(s.value);
+  });
+  return next;
+}
+
+function isOutcome(value: unknown): value is IngestOutcome {
+  return typeof value === 'object' && value !== null && 'ranNow' in value;
+}
+
 /** Runs the ingest jobs ids as one batch; every id gets its own result (never throws for one file's fault). */
 export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<Map<string, BatchItemResult>> {
-  const results = new Map<string, BatchItemResult>();
-  for (const id of ids) {
-    try {
-      results.set(id, { ok: true, outcome: await runIngestJob(deps, id, async () => {}) });
-    } catch (error) {
-      results.set(id, { ok: false, error });
-    }
+  const results = new Results();
+  const unique = [...new Set(ids)];
+  let live: Item[] = [];
+  try {
+    const jobs = await claimFileJobs(deps.db, unique);
+    const claimed = new Set(jobs.map((j) => j.id));
+    // Final already, or missing: each settles what an earlier run left, as a job run alone would.
+    await eachItem(unique.filter((id) => !claimed.has(id)).map((id) => ({ job: { id } })), results, (u) => settleUnclaimed(deps, u.job.id));
+    live = await eachItem(jobs.map((job) => ({ job })), results, ({ job }) => hashItem(deps, job));
+    if (live.length === 0) return results.map;
+    await deps.crashPoint?.('after-hash');
+    live = await eachItem(live, results, async (item) => (assertDeclaredDigest(item.job, item.digest), item));
+    if (live.length > 0) await commitItems(deps, live, results);
+  } catch (err) {
+    // A step that failed for the whole batch (the database, the mode, a crash point): every file not yet settled.
+    for (const id of unique) if (!results.map.has(id)) results.fail(id, err);
   }
-  return results;
+  return results.map;
+}
+
+/** 1. Hash one file (2., the check against what the client declared, comes after the crash point, as for one job). */
+async function hashItem(deps: IngestDeps, job: FileJob): Promise<Item | IngestOutcome> {
+  const staged = assertStagedInStaging(deps, job);
+  const started = performance.now();
+  const digest = await hashStaged(deps, job);
+  if (isOutcome(digest)) return digest;
+  return { job, staged, digest, hashSeconds: (performance.now() - started) / 1_000, plan: commitPlanOf(deps, job, digest) };
+}
+
+/** Steps 3-6 for the files that hashed and verified. */
+async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): Promise<void> {
+  // An upload staged before a switch to ro/ar is not committed (SPEC §4).
+  assertModeAllows(await deps.modes.current(), 'upload');
+
+  // 3. Jobs committing, WAL entries pending: one statement.
+  const decisions = await prepareAll(deps, hashed);
+  let live = await eachItem(hashed, results, async (item) => {
+    let prepared = decisions.get(item.job.id);
+    // GC is removing these bytes, or the batch statement failed: the one-job path settles it (it helps GC finish).
+    if (!prepared || prepared.kind === 'blob-in-gc') prepared = await prepareCommit(deps, item.job, item.digest, item.plan.walPayload);
+    if (prepared.kind === 'file-id-taken') return Promise.reject(conflictOf(item));
+    if (prepared.kind !== 'ready') return latestOutcome(deps.db, item.job.id);
+    return { ...item, prepared };
+  });
+  if (live.length === 0) return;
+  await deps.crashPoint?.('after-wal');
+
+  // 4. Blobs (the pending entries keep GC off them) and 5. attr.json files, every file at once; concurrent
+  // directory fsyncs are shared (durable-fs).
+  live = await eachItem(live, results, async (item) => {
+    const put = item.staged ? await deps.blobStore.put(item.digest.sha256, item.staged, { existing: item.prepared!.existingBlob }) : null;
+    return { ...item, put };
+  });
+  if (live.length === 0) return;
+  await deps.crashPoint?.('after-blob');
+  live = await eachItem(live, results, async (item) => {
+    const meta = fileMetadataOf(item.job, item.digest, deps.config.elementId);
+    await deps.attrStore.write(item.plan.attrPath, toAttrRecord(meta, item.plan.storageKey));
+    return { ...item, meta };
+  });
+  if (live.length === 0) return;
+  await deps.crashPoint?.('after-attr');
+  await deps.crashPoint?.('before-commit');
+
+  // 6. Metadata, blob references, WAL entries and jobs committed: one statement (per set of distinct bytes).
+  const committed = await commitAll(deps, live);
+  // The staged copies of files now committed (by this run or a concurrent one); the others stay for their retry.
+  const finished = live.filter((item) => ['committed', 'lost'].includes(committed.get(item.job.id)!.kind));
+  await removeStagedFiles(finished.flatMap((item) => (item.staged ? [item.staged] : [])));
+  await eachItem(live, results, async (item) => {
+    const result = committed.get(item.job.id)!;
+    assertCommitted(result, item.meta!);
+    if (result.kind === 'lost') return latestOutcome(deps.db, item.job.id);
+    const { digest, put } = item;
+    return { state: result.state, fileId: item.meta!.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds: item.hashSeconds };
+  });
+}
+
+function conflictOf(item: Item): Error {
+  return new AppError('conflict', `file id ${item.job.fileId} already exists`);
+}
+
+/** The batch prepare; when the statement fails as a whole (not an outage), each job's own statement decides (no entry). */
+async function prepareAll(deps: IngestDeps, items: Item[]): Promise<Map<string, PreparedCommit>> {
+  try {
+    const decisions = await prepareIngestCommits(
+      deps.db,
+      WAL_OPERATION,
+      items.map((item) => ({ job: item.job, sha256: item.digest.sha256, payload: item.plan.walPayload })),
+    );
+    return new Map(items.map((item, i) => [item.job.id, decisions[i]!]));
+  } catch (err) {
+    if (isOutageError(err)) throw err;
+    deps.logger.warn({ err, jobs: items.length }, 'batch prepare failed as a whole; preparing each job on its own');
+    return new Map();
+  }
+}
+
+/** The batch commit; when a statement fails as a whole (not an outage), each job commits with its own statement. */
+async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, CommitResult>> {
+  const inputs = items.map((item) => ({
+    jobId: item.job.id,
+    walId: item.prepared!.wal.id,
+    meta: item.meta!,
+    attrPath: item.plan.attrPath,
+    storageKey: item.plan.storageKey,
+    blobRepaired: item.put?.repaired ?? false,
+  }));
+  try {
+    const results = await commitIngests(deps.db, inputs);
+    return new Map(inputs.map((input, i) => [input.jobId, results[i]!]));
+  } catch (err) {
+    if (isOutageError(err)) throw err;
+    deps.logger.warn({ err, jobs: items.length }, 'batch commit failed as a whole; committing each job on its own');
+    const results = new Map<string, CommitResult>();
+    for (const i of inputs) {
+      results.set(i.jobId, await commitIngest(deps.db, i.jobId, i.walId, i.meta, i.attrPath, i.storageKey, i.blobRepaired));
+    }
+    return results;
+  }
 }

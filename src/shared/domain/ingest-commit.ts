@@ -3,7 +3,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { claimFileJob, clearStagedPath, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
-import { commitIngest, prepareIngestCommit, type PreparedCommit } from '../records/file-commits.js';
+import { commitIngest, prepareIngestCommit, type CommitResult, type PreparedCommit } from '../records/file-commits.js';
 import { fileRowExists } from '../records/files.js';
 import { failJobWithWal, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
@@ -57,7 +57,7 @@ interface UploadParams {
   metadata: Record<string, unknown>;
 }
 
-const WAL_OPERATION: WalOperation = 'file_create';
+export const WAL_OPERATION: WalOperation = 'file_create';
 
 /** A transient state, not a fault: the job's bytes are being garbage-collected; its retry stores them anew. */
 export class BlobInGcError extends Error {
@@ -77,17 +77,21 @@ function outcomeOf(job: FileJob): IngestOutcome {
   };
 }
 
-async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
+export async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
   return outcomeOf(await getFileJob(db, id));
 }
 
 /** Files smaller than this report no intermediate progress: for them it is noise, and a Redis call each. */
-const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
+export const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
 /** Claims the job; when it is final already (or missing), settles what an earlier run left and says so. */
 async function claimOrSettle(deps: IngestDeps, fileJobId: string): Promise<FileJob | IngestOutcome> {
   const job = await claimFileJob(deps.db, fileJobId);
-  if (job) return job;
+  return job ?? settleUnclaimed(deps, fileJobId);
+}
+
+/** A job the claim did not take (final already, or missing): settles what an earlier run left and says so. */
+export async function settleUnclaimed(deps: IngestDeps, fileJobId: string): Promise<IngestOutcome> {
   const latest = await findFileJob(deps.db, fileJobId);
   if (!latest) throw new AppError('not_found', `ingest job ${fileJobId} does not exist`);
   // A run that died between the commit and removing its staged file left it behind: this run removes it.
@@ -95,14 +99,14 @@ async function claimOrSettle(deps: IngestDeps, fileJobId: string): Promise<FileJ
   return outcomeOf(latest);
 }
 
-type Digest = { sha256: string; size: number };
+export type Digest = { sha256: string; size: number };
 
 /**
  * Hashes the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of this job got
  * past the commit, or crashed after moving it; both are settled from the database (an outcome, or the digest of
  * the bytes already in the blob store).
  */
-async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | IngestOutcome> {
+export async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | IngestOutcome> {
   try {
     if (job.stagedPath) return await deps.hashPool.hashFile(job.stagedPath, Number(job.size));
   } catch (err) {
@@ -118,7 +122,7 @@ async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | Inge
 }
 
 /** What the client declared must match what arrived; a mismatch is final (no retry) and nothing becomes visible. */
-function assertDeclaredDigest(job: FileJob, digest: Digest): void {
+export function assertDeclaredDigest(job: FileJob, digest: Digest): void {
   if (digest.size !== Number(job.size)) {
     throw new AppError('checksum_mismatch', `staged size ${digest.size} differs from the received size ${job.size}`);
   }
@@ -134,7 +138,7 @@ function assertDeclaredDigest(job: FileJob, digest: Digest): void {
  * Job `committing` and its WAL entry pending before the blob store changes (one entry per job: a rerun continues
  * the same entry). A client-chosen file id already taken fails before anything is written under it.
  */
-async function prepareCommit(
+export async function prepareCommit(
   deps: IngestDeps,
   job: FileJob,
   digest: Digest,
@@ -153,7 +157,7 @@ async function prepareCommit(
 }
 
 /** The file's metadata as the commit records it: the job's upload parameters over the verified digest. */
-function fileMetadataOf(job: FileJob, digest: Digest, elementId: string): FileMetadata {
+export function fileMetadataOf(job: FileJob, digest: Digest, elementId: string): FileMetadata {
   const params = job.params as unknown as UploadParams;
   return {
     id: job.fileId,
@@ -174,6 +178,33 @@ function fileMetadataOf(job: FileJob, digest: Digest, elementId: string): FileMe
   };
 }
 
+/** The job's staged path (null once an earlier run moved it), refused when it points outside the staging area. */
+export function assertStagedInStaging(deps: Pick<IngestDeps, 'config'>, job: FileJob): string | null {
+  const staged = job.stagedPath;
+  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
+    throw new AppError('validation_failed', 'staged path is outside the staging area');
+  }
+  return staged;
+}
+
+/** Where the commit puts the file (attr.json, blob key) and the WAL payload that lets recovery find it all. */
+export function commitPlanOf(deps: Pick<IngestDeps, 'blobStore'>, job: FileJob, digest: Digest) {
+  const attrPath = attrRelativePath(job.fileId, job.createdAt);
+  const storageKey = deps.blobStore.keyFor(digest.sha256);
+  const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: job.stagedPath };
+  return { attrPath, storageKey, walPayload };
+}
+
+/** A commit that wrote nothing for a reason that is this job's error. */
+export function assertCommitted(
+  committed: CommitResult,
+  meta: FileMetadata,
+): asserts committed is Extract<CommitResult, { kind: 'committed' | 'lost' }> {
+  if (committed.kind === 'file-id-taken') throw new AppError('conflict', `file id ${meta.id} already exists`);
+  // Cannot happen while the pending entry pins the blob; kept so a GC that ignored the pin still cannot win.
+  if (committed.kind === 'blob-in-gc') throw new BlobInGcError(meta.sha256);
+}
+
 /**
  * Runs an ingest job to a final state: hash, verify, WAL pending, blob, attr.json, then metadata + WAL committed
  * in one statement. Throws AppError (permanent or transient) or infrastructure errors.
@@ -182,10 +213,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   const { db, blobStore, attrStore } = deps;
   const job = await claimOrSettle(deps, fileJobId);
   if ('ranNow' in job) return job;
-  const staged = job.stagedPath;
-  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
-    throw new AppError('validation_failed', 'staged path is outside the staging area');
-  }
+  const staged = assertStagedInStaging(deps, job);
   const progress = Number(job.size) >= PROGRESS_MIN_BYTES ? report : async () => {};
   await progress(10);
 
@@ -200,9 +228,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   assertModeAllows(await deps.modes.current(), 'upload');
 
   // 3. Job committing, WAL entry pending.
-  const attrPath = attrRelativePath(job.fileId, job.createdAt);
-  const storageKey = blobStore.keyFor(digest.sha256);
-  const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: staged };
+  const { attrPath, storageKey, walPayload } = commitPlanOf(deps, job, digest);
   const prepared = await prepareCommit(deps, job, digest, walPayload);
   if (prepared.kind === 'final') return latestOutcome(db, job.id);
   await progress(50);
@@ -219,9 +245,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
 
   // 6. Metadata, blob reference and WAL committed in one statement (no I/O inside it).
   const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey, put?.repaired ?? false);
-  if (committed.kind === 'file-id-taken') throw new AppError('conflict', `file id ${meta.id} already exists`);
-  // Cannot happen while the pending entry pins the blob; kept so a GC that ignored the pin still cannot win.
-  if (committed.kind === 'blob-in-gc') throw new BlobInGcError(meta.sha256);
+  assertCommitted(committed, meta);
   await removeStagedFiles(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);
   return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds };

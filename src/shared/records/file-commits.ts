@@ -37,10 +37,7 @@ export async function prepareIngestCommit(
   operation: WalOperation,
   payload: Record<string, unknown>,
 ): Promise<PreparedCommit> {
-  const { rows: [row] } = await poolOf(db).query<{
-    advanced: boolean; taken: boolean; wal_id: string | null; started_at: Date | null; status: string | null;
-    blob_row: boolean; blob_in_gc: boolean; blob_healthy: boolean;
-  }>(
+  const { rows: [row] } = await poolOf(db).query<PrepareRow>(
     `WITH taken AS (SELECT EXISTS (SELECT 1 FROM files WHERE id = $2) AS taken),
     blob AS (SELECT gc_started_at, corrupt_at FROM blobs WHERE sha256 = $3 FOR SHARE),
     job AS (
@@ -62,16 +59,33 @@ export async function prepareIngestCommit(
       EXISTS (SELECT 1 FROM blob WHERE gc_started_at IS NULL AND corrupt_at IS NULL) AS blob_healthy`,
     [job.id, job.fileId, sha256, randomUUID(), operation, job.principal, JSON.stringify(payload)],
   );
-  if (row!.taken) {
+  return preparedFromRow(row!);
+}
+
+/** What a prepare statement (one job, or one row of a batch) answers about a job. */
+export interface PrepareRow {
+  advanced: boolean;
+  taken: boolean;
+  wal_id: string | null;
+  started_at: Date | null;
+  status: string | null;
+  blob_row: boolean;
+  blob_in_gc: boolean;
+  blob_healthy: boolean;
+}
+
+/** The decision a prepare row means (shared by the one-job statement and the batch statement). */
+export function preparedFromRow(row: PrepareRow): PreparedCommit {
+  if (row.taken) {
     // The file may be this very job's, committed by a concurrent run: then the job is final, not in conflict.
-    return row!.status === 'committed' ? { kind: 'final' } : { kind: 'file-id-taken' };
+    return row.status === 'committed' ? { kind: 'final' } : { kind: 'file-id-taken' };
   }
-  if (row!.blob_in_gc && !row!.advanced) return row!.status === 'committed' ? { kind: 'final' } : { kind: 'blob-in-gc' };
-  if (!row!.advanced || row!.wal_id === null) return { kind: 'final' };
+  if (row.blob_in_gc && !row.advanced) return row.status === 'committed' ? { kind: 'final' } : { kind: 'blob-in-gc' };
+  if (!row.advanced || row.wal_id === null) return { kind: 'final' };
   // Bytes without a row (an orphan of unknown provenance) or marked corrupt by the scrub are replaced by this
   // job's verified staged copy; bytes a healthy row vouches for are reused after a size check.
-  const existingBlob: ExistingBlobPolicy = row!.blob_healthy ? 'reuse' : 'replace';
-  return { kind: 'ready', wal: { id: BigInt(row!.wal_id), startedAt: row!.started_at!, status: row!.status! }, existingBlob };
+  const existingBlob: ExistingBlobPolicy = row.blob_healthy ? 'reuse' : 'replace';
+  return { kind: 'ready', wal: { id: BigInt(row.wal_id), startedAt: row.started_at!, status: row.status! }, existingBlob };
 }
 
 export type CommitResult =
@@ -98,7 +112,7 @@ export async function commitIngest(
   storageKey: string,
   blobRepaired = false,
 ): Promise<CommitResult> {
-  const result = await poolOf(db).query<{ locked: boolean; referenced: boolean; state: string | null; duplicate_of: string | null }>(
+  const result = await poolOf(db).query<CommitRow>(
     `WITH maintenance AS (${MAINTENANCE_SHARED_LOCK_SQL}),
     wal AS (${WAL_SQL.lockPending('$1::bigint', 'maintenance')}),
     existing AS (
@@ -144,14 +158,25 @@ export async function commitIngest(
     throw err;
   });
   if (result === null) return { kind: 'file-id-taken' };
-  const [row] = result.rows;
-  if (!row!.locked) return { kind: 'lost' };
-  if (!row!.referenced) return { kind: 'blob-in-gc' };
-  if (row!.state !== 'committed' && row!.state !== 'duplicate') {
+  return commitResultFromRow(jobId, result.rows[0]!);
+}
+
+/** What a commit statement (one job, or one row of a batch) answers about a job. */
+export interface CommitRow {
+  locked: boolean;
+  referenced: boolean;
+  state: string | null;
+  duplicate_of: string | null;
+}
+
+export function commitResultFromRow(jobId: string, row: CommitRow): CommitResult {
+  if (!row.locked) return { kind: 'lost' };
+  if (!row.referenced) return { kind: 'blob-in-gc' };
+  if (row.state !== 'committed' && row.state !== 'duplicate') {
     // Every step after the blob depends only on the rows before it: this cannot happen short of a schema change.
-    throw new Error(`ingest commit of job ${jobId} wrote the blob reference but not the job (state ${String(row!.state)})`);
+    throw new Error(`ingest commit of job ${jobId} wrote the blob reference but not the job (state ${String(row.state)})`);
   }
-  return { kind: 'committed', state: row!.state, duplicateOf: row!.duplicate_of };
+  return { kind: 'committed', state: row.state, duplicateOf: row.duplicate_of };
 }
 
 /** Inside an update's commit: the patched fields and revision written, only while the row is still at `from`. */

@@ -24,11 +24,15 @@ export interface PendingWal {
 /** The protocol's statements; the arguments are SQL expressions (parameters such as `$1::bigint`, CTE names). */
 export const WAL_SQL = {
   /** Prepare: a pending entry for a job, unless the job has one for this operation already (then no row). */
-  insertPending: (from: string, v: { txId: string; operation: string; fileId: string; jobId: string; actor: string; payload: string }) =>
+  insertPending: (
+    from: string,
+    v: { txId: string; operation: string; fileId: string; jobId: string; actor: string; payload: string },
+    alsoReturning = '',
+  ) =>
     `INSERT INTO wal_entries (tx_id, operation, status, file_id, job_id, actor, payload)
       SELECT ${v.txId}, ${v.operation}, 'pending', ${v.fileId}, ${v.jobId}, ${v.actor}, ${v.payload} FROM ${from}
       ON CONFLICT (job_id, operation) DO NOTHING
-      RETURNING id, started_at, status`,
+      RETURNING id, started_at, status${alsoReturning ? `, ${alsoReturning}` : ''}`,
   /** The entry an earlier run of the job prepared. */
   entryOfJob: (jobId: string, operation: string) =>
     `SELECT id, started_at, status FROM wal_entries WHERE job_id = ${jobId} AND operation = ${operation}`,
@@ -36,11 +40,11 @@ export const WAL_SQL = {
   lockPending: (id: string, alsoFrom = '') =>
     `SELECT w.id, w.started_at FROM wal_entries w${alsoFrom ? `, ${alsoFrom}` : ''} WHERE w.id = ${id} AND w.status = 'pending' FOR UPDATE OF w`,
   /** Commit, last step: the entry `locked` (a CTE of id, started_at) committed with its duration, when `when`. */
-  markCommitted: (locked: string, when = 'TRUE') =>
+  markCommitted: (locked: string, when = 'TRUE', returning = 'w.id') =>
     `UPDATE wal_entries w SET status = 'committed', completed_at = now(),
       duration_ms = (extract(epoch FROM now() - ${locked}.started_at) * 1000)::int
       FROM ${locked} WHERE w.id = ${locked}.id AND ${when}
-      RETURNING w.id`,
+      RETURNING ${returning}`,
 };
 
 interface EntryRow {
