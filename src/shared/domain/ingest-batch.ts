@@ -129,8 +129,9 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
   // 4. Blobs (the pending entries keep GC off them) and 5. attr.json files, every file at once; concurrent
   // directory fsyncs are shared (durable-fs).
   live = await eachItem(live, results, async (item) => {
-    const put = item.staged ? await deps.blobStore.put(item.digest.sha256, item.staged, { existing: item.prepared!.existingBlob }) : null;
-    return { ...item, put };
+    if (!item.staged) return { ...item, put: null };
+    const options = { existing: item.prepared!.existingBlob, sourceDurable: true };
+    return { ...item, put: await deps.blobStore.put(item.digest.sha256, item.staged, options) };
   });
   if (live.length === 0) return;
   await deps.crashPoint?.('after-blob');

@@ -235,7 +235,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   await deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
-  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob }) : null;
+  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob, sourceDurable: true }) : null;
   await deps.crashPoint?.('after-blob');
   const meta = fileMetadataOf(job, digest, deps.config.elementId);
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));

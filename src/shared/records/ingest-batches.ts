@@ -1,5 +1,7 @@
 // The batch flavour of the ingest statements (issue 12): one claim, one prepare and one commit statement for many
-// jobs, each a named (prepared) statement that each pool connection plans once. Every row means exactly what the
+// jobs. They are planned at every call, never kept as prepared statements: a generic plan made while a table was
+// still small (a new element) walks it whole for every row once it is large, and one plan per batch is cheap. Every
+// keyed lookup also names its keys as an array (`= ANY(...)`), so the plan reaches rows by their index. Every row means exactly what the
 // one-job statements of file-commits.ts mean for it (the same row mappings, the same WAL_SQL pieces); a statement
 // that fails as a whole (a deadlock against a concurrent batch, a constraint) leaves the caller to run the
 // one-job statements for its jobs.
@@ -12,7 +14,6 @@ import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL, type WalOperation } from './wal.js';
 
 const CLAIM = {
-  name: 'ingest-batch-claim',
   text: `UPDATE file_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
     WHERE id = ANY($1::uuid[]) AND state NOT IN (${FINAL_STATES_SQL})
     RETURNING ${FILE_JOB_COLUMNS}`,
@@ -25,7 +26,6 @@ export async function claimFileJobs(db: Db, ids: string[]): Promise<FileJob[]> {
 }
 
 const PREPARE = {
-  name: 'ingest-batch-prepare',
   text: `WITH input AS (
       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bpchar[], $4::uuid[], $5::text[], $6::jsonb[])
         AS i(job_id, file_id, sha256, tx_id, actor, payload)
@@ -33,12 +33,12 @@ const PREPARE = {
     taken AS (SELECT i.job_id, EXISTS (SELECT 1 FROM files f WHERE f.id = i.file_id) AS taken FROM input i),
     blob AS (
       SELECT b.sha256, b.gc_started_at, b.corrupt_at FROM blobs b
-      WHERE b.sha256 IN (SELECT sha256 FROM input) ORDER BY b.sha256 FOR SHARE
+      WHERE b.sha256 = ANY($3::bpchar[]) ORDER BY b.sha256 FOR SHARE
     ),
     job AS (
       UPDATE file_jobs j SET state = 'committing', progress = 50, sha256 = i.sha256, updated_at = now()
       FROM input i JOIN taken t ON t.job_id = i.job_id
-      WHERE j.id = i.job_id AND j.state NOT IN (${FINAL_STATES_SQL}) AND NOT t.taken
+      WHERE j.id = ANY($1::uuid[]) AND j.id = i.job_id AND j.state NOT IN (${FINAL_STATES_SQL}) AND NOT t.taken
         AND NOT EXISTS (SELECT 1 FROM blob b WHERE b.sha256 = i.sha256 AND b.gc_started_at IS NOT NULL)
       RETURNING j.id
     ),
@@ -49,7 +49,7 @@ const PREPARE = {
     )}),
     earlier AS (
       SELECT w.id, w.job_id, w.started_at, w.status FROM wal_entries w
-      WHERE w.job_id IN (SELECT job_id FROM input) AND w.operation = $7::text
+      WHERE w.job_id = ANY($1::uuid[]) AND w.operation = $7::text
     )
     SELECT i.job_id, job.id IS NOT NULL AS advanced, t.taken,
       COALESCE(ins.id, e.id) AS wal_id, COALESCE(ins.started_at, e.started_at) AS started_at,
@@ -84,7 +84,6 @@ export async function prepareIngestCommits(db: Db, operation: WalOperation, inpu
 }
 
 const COMMIT = {
-  name: 'ingest-batch-commit',
   text: `WITH maintenance AS (${MAINTENANCE_SHARED_LOCK_SQL}),
     input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(job_id uuid, wal_id bigint, sha256 bpchar, size bigint,
@@ -94,10 +93,10 @@ const COMMIT = {
     ),
     wal AS (
       SELECT w.id, w.started_at, w.job_id FROM wal_entries w, maintenance
-      WHERE w.id IN (SELECT wal_id FROM input) AND w.status = 'pending' ORDER BY w.id FOR UPDATE OF w
+      WHERE w.id = ANY($2::bigint[]) AND w.status = 'pending' ORDER BY w.id FOR UPDATE OF w
     ),
     locked AS (SELECT i.* FROM input i JOIN wal ON wal.id = i.wal_id),
-    existing AS (
+    existing AS MATERIALIZED (
       SELECT l.job_id, (SELECT f.id FROM files f WHERE f.sha256 = l.sha256 AND f.deleted_at IS NULL
         ORDER BY f.created_at, f.id LIMIT 1) AS id
       FROM locked l
@@ -121,13 +120,18 @@ const COMMIT = {
       FROM locked l JOIN blob b ON b.sha256 = l.sha256
       RETURNING id
     ),
-    wal_done AS (${WAL_SQL.markCommitted('wal', 'EXISTS (SELECT 1 FROM file JOIN locked l ON l.file_id = file.id WHERE l.wal_id = wal.id)', 'w.id, w.job_id')}),
+    wal_done AS (${WAL_SQL.markCommitted(
+      'wal',
+      // An array built once: a join of these CTEs (estimated at one row each) is planned as nested loops.
+      'w.id = ANY($2::bigint[]) AND w.file_id = ANY(ARRAY(SELECT id FROM file))',
+      'w.id, w.job_id',
+    )}),
     job AS (
       UPDATE file_jobs j SET
         state = CASE WHEN e.id IS NOT NULL THEN 'duplicate' ELSE 'committed' END,
         progress = 100, duplicate_of = e.id, error_code = NULL, error_message = NULL, finished_at = now(), updated_at = now()
       FROM wal_done d JOIN existing e ON e.job_id = d.job_id
-      WHERE j.id = d.job_id
+      WHERE j.id = ANY($3::uuid[]) AND j.id = d.job_id
       RETURNING j.id, j.state, j.duplicate_of
     )
     SELECT i.job_id, wal.id IS NOT NULL AS locked, b.sha256 IS NOT NULL AS referenced, job.state, job.duplicate_of
@@ -158,7 +162,10 @@ export async function commitIngests(db: Db, inputs: CommitInput[]): Promise<Comm
       element_id: i.meta.elementId, created_at: i.meta.createdAt, updated_at: i.meta.updatedAt, revision: i.meta.revision,
       attr_path: i.attrPath, repaired: i.blobRepaired,
     }));
-    const { rows } = await poolOf(db).query<CommitRow & { job_id: string }>({ ...COMMIT, values: [JSON.stringify(records)] });
+    const { rows } = await poolOf(db).query<CommitRow & { job_id: string }>({
+      ...COMMIT,
+      values: [JSON.stringify(records), round.map((i) => i.walId.toString()), round.map((i) => i.jobId)],
+    });
     for (const row of rows) results.set(row.job_id, commitResultFromRow(row.job_id, row));
   }
   return inputs.map((i) => results.get(i.jobId)!);

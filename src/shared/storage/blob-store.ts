@@ -23,6 +23,11 @@ export interface PutOptions {
    * found them corrupt). Bytes of the wrong size are always replaced. Either way the entry is durable on return.
    */
   existing?: 'reuse' | 'replace';
+  /**
+   * The source's bytes are durable already (a staged upload: the API fsyncs each staged file before its job row
+   * exists), so a store that links the source into place need not sync it again.
+   */
+  sourceDurable?: boolean;
 }
 
 export interface BlobStore {

@@ -41,8 +41,8 @@ export class LocalBlobStore implements BlobStore {
     const present = await this.sizeOf(target);
     if (present !== null) return this.settleExisting(sourcePath, target, present, options, storageKey);
     await ensureDirDurable(dir);
-    // The staged file is the temp file: make its bytes durable before it gets its content-addressed name.
-    await fsyncFile(sourcePath);
+    // The staged file is the temp file: its bytes must be durable before it gets its content-addressed name.
+    if (!options.sourceDurable) await fsyncFile(sourcePath);
     try {
       // link() never overwrites: of two jobs racing with the same bytes, exactly one creates the blob.
       await this.linkRecreatingDir(sourcePath, target);
