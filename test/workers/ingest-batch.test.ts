@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runIngestBatch, type BatchItemResult } from '../../src/shared/domain/ingest-batch.js';
 import { CRASH_STEPS, failIngest } from '../../src/shared/domain/ingest-commit.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
@@ -15,7 +15,7 @@ import { attrRelativePath } from '../../src/shared/storage/attr-files.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { jobFailureOf } from '../../src/workers/job-errors.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
-import { findOrphans, NO_ORPHANS } from '../helpers/store-audit.js';
+import { findOrphans, type Orphans } from '../helpers/store-audit.js';
 import { filesUnder } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -33,8 +33,10 @@ function stateOf(result: BatchItemResult | undefined): string {
 describe('ingest batch', () => {
   let world: World;
   let ctx: WorkerContext;
-  /** Files rows that rebuild-index restored from attr.json files (no job made them). */
-  const restored: string[] = [];
+  /** Files rows that rebuild-index restored from attr.json files in this test (no job made them). */
+  let restored: string[] = [];
+  /** What the audit found before this test: a test answers only for what it leaves itself. */
+  let before: Orphans;
 
   beforeAll(async () => {
     // Own database: rebuild-index recounts every blob's references, and the audit below looks at every row.
@@ -58,9 +60,18 @@ describe('ingest batch', () => {
     }
   }
 
+  const audit = async () => {
+    const found = await findOrphans({ config: world.config, db: poolOf(db()) });
+    return Object.fromEntries(Object.entries(found).map(([k, list]) => [k, [...list].sort()])) as unknown as Orphans;
+  };
+  beforeEach(async () => {
+    before = await audit();
+    restored = [];
+  });
+
   /** Store, attr.json files, staging, WAL and ref counts agree; no file row but those of jobs (and restored ones). */
   async function expectSettled(): Promise<void> {
-    expect(await findOrphans({ config: world.config, db: poolOf(db()) })).toEqual({ ...NO_ORPHANS, filesWithoutJob: [...restored].sort() });
+    expect(await audit()).toEqual({ ...before, filesWithoutJob: [...before.filesWithoutJob, ...restored].sort() });
   }
 
   /** The job's file is committed (or a duplicate) with its own row, its bytes in the blob store and its attr.json. */
