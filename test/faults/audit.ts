@@ -2,14 +2,13 @@
 // would see: committed, duplicate, lost, downloads intact, and orphans in staging, the blob store and the WAL.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pollUntil } from '../helpers/wait.js';
 import { CONFIRM_DEAD_AFTER_MS, OWNER_TTL_MS } from '../../src/shared/storage/writers.js';
 import type { BurstResult } from './burst.js';
 import type { Scenario } from './fault-world.js';
-import { filesUnder } from '../helpers/wait.js';
+import { countOrphans, findOrphans, type Orphans } from '../helpers/store-audit.js';
 
 const FINAL = ['committed', 'duplicate', 'failed'];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -25,26 +24,6 @@ interface JobRow {
   attempts: number;
   created_at: Date;
   finished_at: Date | null;
-}
-
-export interface Orphans {
-  /** Files left in STAGING_PATH. */
-  staged: string[];
-  /** `.tmp` files anywhere under STORAGE_PATH (blob copies, attr.json writes). */
-  temp: string[];
-  /** Blob files without a blobs row. */
-  blobFilesWithoutRow: string[];
-  /** blobs rows without their file. */
-  blobRowsWithoutFile: string[];
-  /** blobs rows whose ref_count differs from the live files pointing at them. */
-  refCountWrong: string[];
-  /** attr.json files without a files row, and files rows without their attr.json. */
-  attrWithoutRow: string[];
-  rowsWithoutAttr: string[];
-  /** WAL entries still pending. */
-  pendingWal: string[];
-  /** files rows that no committed or duplicate job produced (a second copy of an upload, say). */
-  filesWithoutJob: string[];
 }
 
 export interface Audit {
@@ -78,40 +57,6 @@ async function allJobs(scenario: Scenario): Promise<JobRow[]> {
   return rows;
 }
 
-async function findOrphans(scenario: Scenario): Promise<Orphans> {
-  const { storagePath, stagingPath } = scenario.config;
-  const staged = await fs.readdir(stagingPath).catch(() => [] as string[]);
-  const stored = await filesUnder(storagePath);
-  const temp = stored.filter((f) => f.endsWith('.tmp'));
-  const blobFiles = stored.filter((f) => f.startsWith(path.join(storagePath, 'blobs') + path.sep) && !f.endsWith('.tmp'));
-  const attrFiles = stored.filter((f) => f.endsWith('.attr.json'));
-  const { rows: blobs } = await scenario.db.query<{ sha256: string; ref_count: number; live: string }>(
-    `SELECT b.sha256, b.ref_count, (SELECT count(*) FROM files f WHERE f.sha256 = b.sha256 AND f.deleted_at IS NULL) AS live FROM blobs b`,
-  );
-  const { rows: files } = await scenario.db.query<{ id: string; attr_path: string }>(`SELECT id, attr_path FROM files`);
-  const { rows: pending } = await scenario.db.query<{ id: string; operation: string; job_id: string | null }>(
-    `SELECT id, operation, job_id FROM wal_entries WHERE status = 'pending'`,
-  );
-  const { rows: strays } = await scenario.db.query<{ id: string }>(
-    `SELECT f.id FROM files f WHERE NOT EXISTS (SELECT 1 FROM file_jobs j WHERE j.file_id = f.id AND j.state IN ('committed', 'duplicate'))`,
-  );
-  const blobNames = new Set(blobFiles.map((f) => path.basename(f)));
-  const blobRows = new Set(blobs.map((b) => b.sha256.trim()));
-  const attrSet = new Set(attrFiles.map((f) => path.relative(storagePath, f)));
-  const attrRows = new Set(files.map((f) => f.attr_path));
-  return {
-    staged,
-    temp: temp.map((f) => path.relative(storagePath, f)),
-    blobFilesWithoutRow: [...blobNames].filter((s) => !blobRows.has(s)),
-    blobRowsWithoutFile: [...blobRows].filter((s) => !blobNames.has(s)),
-    refCountWrong: blobs.filter((b) => b.ref_count !== Number(b.live)).map((b) => `${b.sha256.trim()} ref_count=${b.ref_count} live=${b.live}`),
-    attrWithoutRow: [...attrSet].filter((a) => !attrRows.has(a)),
-    rowsWithoutAttr: files.filter((f) => !attrSet.has(f.attr_path)).map((f) => f.id),
-    pendingWal: pending.map((w) => `${w.id}:${w.operation}:${w.job_id}`),
-    filesWithoutJob: strays.map((f) => f.id),
-  };
-}
-
 async function withBullStates(scenario: Scenario, jobs: JobRow[]): Promise<Array<JobRow & { bullState: string }>> {
   if (jobs.length === 0) return [];
   const connection = new Redis(scenario.config.redisUrl, { maxRetriesPerRequest: null });
@@ -123,8 +68,6 @@ async function withBullStates(scenario: Scenario, jobs: JobRow[]): Promise<Array
     connection.disconnect();
   }
 }
-
-const countOrphans = (o: Orphans) => Object.values(o).reduce((n, list: string[]) => n + list.length, 0);
 
 async function download(scenario: Scenario, token: string, fileId: string): Promise<string> {
   const res = await fetch(`${scenario.baseUrl}/api/v1/files/${fileId}`, { headers: { Authorization: `Bearer ${token}` } });

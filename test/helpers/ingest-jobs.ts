@@ -1,5 +1,5 @@
 // Ingest jobs a test runs itself: bytes staged and recorded as the API would, BullMQ's copy removed so no worker
-// takes it, for tests that drive runIngestJob (and pause it) step by step.
+// takes it, for tests that drive runIngestJob or runIngestBatch (and pause them) step by step.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -22,4 +22,22 @@ export async function stageFileJob(world: World, bytes: Buffer, fileId?: string)
   // Keep BullMQ's copy from running: the test is the only runner.
   await world.api.queues.ingest.remove(jobs[0]!.id);
   return { ...jobs[0]!, stagedPath };
+}
+
+/** Many files staged and recorded in one submitUpload call (one upload request), sha256 declared per file if given. */
+export async function stageFileJobs(world: World, files: Buffer[], sha256?: string[]) {
+  await fs.mkdir(world.config.stagingPath, { recursive: true });
+  const stagedPaths = await Promise.all(files.map(async (bytes) => {
+    const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
+    await fs.writeFile(stagedPath, bytes);
+    return stagedPath;
+  }));
+  const { jobs } = await submitUpload(
+    { db: world.api.db, queues: world.api.queues, config: world.config, logger: silent },
+    { sub: 'alice', role: 'user' },
+    files.map((bytes, i) => ({ stagedPath: stagedPaths[i]!, fileName: `f${i}.bin`, contentType: 'application/octet-stream', size: bytes.length })),
+    { tags: [], metadata: {}, ...(sha256 ? { sha256 } : {}) },
+  );
+  await Promise.all(jobs.map((j) => world.api.queues.ingest.remove(j.id)));
+  return jobs.map((j, i) => ({ ...j, stagedPath: stagedPaths[i]!, bytes: files[i]! }));
 }
