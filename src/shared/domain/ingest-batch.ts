@@ -83,7 +83,10 @@ export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<M
   const unique = [...new Set(ids)];
   let live: Item[] = [];
   try {
-    const jobs = await claimFileJobs(deps.db, unique);
+    // In the order asked for (the claim returns rows in no particular order): of two files with the same bytes,
+    // the earlier one is committed and the later its duplicate, as one job after another would have it.
+    const position = new Map(unique.map((id, i) => [id, i]));
+    const jobs = (await claimFileJobs(deps.db, unique)).sort((a, b) => position.get(a.id)! - position.get(b.id)!);
     const claimed = new Set(jobs.map((j) => j.id));
     // Final already, or missing: each settles what an earlier run left, as a job run alone would.
     await eachItem(unique.filter((id) => !claimed.has(id)).map((id) => ({ job: { id } })), results, (u) => settleUnclaimed(deps, u.job.id));
