@@ -66,10 +66,15 @@ export class IngestBatcher {
       for (const w of batch) w.reject(err);
       return;
     }
+    const answered = new Set<string>();
     for (const w of batch) {
       const result = results.get(w.id);
+      // Two BullMQ jobs of one ingest job (a WAL recovery run beside the stalled original): the work ran once,
+      // so only the first is told it ran now (metrics count it once), as a second run of the job alone would be.
+      const first = !answered.has(w.id);
+      answered.add(w.id);
       if (!result) w.reject(new Error(`ingest batch returned no result for job ${w.id}`));
-      else if (result.ok) w.resolve(result.outcome);
+      else if (result.ok) w.resolve(first ? result.outcome : { ...result.outcome, ranNow: false });
       else w.reject(result.error);
     }
   }

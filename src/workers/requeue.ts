@@ -62,7 +62,7 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
 async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], report: SweepReport): Promise<void> {
   for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND) as Array<[RowKind, (typeof JOB_NAME_OF_KIND)[RowKind]]>) {
     const queue = queues[JOB_QUEUE[name]];
-    const readd: string[] = [];
+    const readd: StaleJob[] = [];
     for (const row of stale.filter((j) => j.kind === kind)) {
       // One round trip for the common case (a job still waiting); the job itself only when it has ended.
       let state: string = await queue.getJobState(row.id);
@@ -70,7 +70,7 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], 
       // Removed by retention between the two calls: as good as never enqueued.
       if ((state === 'completed' || state === 'failed') && !job) state = 'unknown';
       if (state === 'unknown') {
-        readd.push(row.id);
+        readd.push(row);
         report.requeued++;
       } else if (state === 'completed' || state === 'failed') {
         const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
@@ -90,11 +90,12 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], 
           (err: unknown) => (ctx.logger.debug({ err, jobId: row.id }, 'requeue sweep could not remove a finished job'), false),
         );
         if (!removed) continue;
-        readd.push(row.id);
+        readd.push(row);
         if (failure) report.rerun++;
         else report.requeued++;
       }
     }
-    await enqueue(queues, ctx.config, name, readd.map((id) => ({ id, payload: { ingestJobId: id } })));
+    const payloadOf = (row: StaleJob) => ({ ingestJobId: row.id, ...(row.kind === 'ingest' ? { size: Number(row.size) } : {}) });
+    await enqueue(queues, ctx.config, name, readd.map((row) => ({ id: row.id, payload: payloadOf(row) })));
   }
 }

@@ -131,10 +131,18 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
 
   // 4. Blobs (the pending entries keep GC off them) and 5. attr.json files, every file at once; concurrent
   // directory fsyncs are shared (durable-fs).
+  const puts = new Map<string, Promise<PutResult>>();
   live = await eachItem(live, results, async (item) => {
     if (!item.staged) return { ...item, put: null };
-    const options = { existing: item.prepared!.existingBlob, sourceDurable: true };
-    return { ...item, put: await deps.blobStore.put(item.digest.sha256, item.staged, options) };
+    // One put per distinct bytes, as one job after another would do: a later file with the same bytes reuses
+    // what the earlier one stored (and puts its own copy only if that failed).
+    const earlier = puts.get(item.digest.sha256);
+    if (earlier && (await earlier.then(() => true, () => false))) {
+      return { ...item, put: { created: false, repaired: false, storageKey: item.plan.storageKey } };
+    }
+    const put = deps.blobStore.put(item.digest.sha256, item.staged, { existing: item.prepared!.existingBlob, sourceDurable: true });
+    puts.set(item.digest.sha256, put);
+    return { ...item, put: await put };
   });
   if (live.length === 0) return;
   await deps.crashPoint?.('after-blob');
@@ -154,6 +162,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
   await removeStagedFiles(finished.flatMap((item) => (item.staged ? [item.staged] : [])));
   await eachItem(live, results, async (item) => {
     const result = committed.get(item.job.id)!;
+    if (result.kind === 'error') return Promise.reject(result.error);
     assertCommitted(result, item.meta!);
     if (result.kind === 'lost') return latestOutcome(deps.db, item.job.id);
     const { digest, put } = item;
@@ -182,7 +191,7 @@ async function prepareAll(deps: IngestDeps, items: Item[]): Promise<Map<string, 
 }
 
 /** The batch commit; when a statement fails as a whole (not an outage), each job commits with its own statement. */
-async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, CommitResult>> {
+async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, CommitResult | CommitError>> {
   const inputs = items.map((item) => ({
     jobId: item.job.id,
     walId: item.prepared!.wal.id,
@@ -191,16 +200,23 @@ async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, C
     storageKey: item.plan.storageKey,
     blobRepaired: item.put?.repaired ?? false,
   }));
+  const results = new Map<string, CommitResult | CommitError>();
   try {
-    const results = await commitIngests(deps.db, inputs);
-    return new Map(inputs.map((input, i) => [input.jobId, results[i]!]));
+    await commitIngests(deps.db, inputs, results as Map<string, CommitResult>);
+    return results;
   } catch (err) {
     if (isOutageError(err)) throw err;
     deps.logger.warn({ err, jobs: items.length }, 'batch commit failed as a whole; committing each job on its own');
-    const results = new Map<string, CommitResult>();
-    for (const i of inputs) {
-      results.set(i.jobId, await commitIngest(deps.db, i.jobId, i.walId, i.meta, i.attrPath, i.storageKey, i.blobRepaired));
-    }
-    return results;
   }
+  // The rounds before the failed statement committed; each job after them commits alone, and fails alone.
+  for (const i of inputs.filter((input) => !results.has(input.jobId))) {
+    const result = await commitIngest(deps.db, i.jobId, i.walId, i.meta, i.attrPath, i.storageKey, i.blobRepaired).catch(
+      (error: unknown) => ({ kind: 'error', error }) as const,
+    );
+    results.set(i.jobId, result);
+  }
+  return results;
 }
+
+/** A job whose own commit statement threw (in the fallback): its error, not its neighbours'. */
+type CommitError = { kind: 'error'; error: unknown };

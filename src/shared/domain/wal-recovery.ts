@@ -70,7 +70,8 @@ async function recoverEntry(deps: RecoveryDeps, entry: WalEntry): Promise<'forwa
     // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
     // since readers already see the file as gone.
     if (isFinalState(job.state)) await reopenFileJob(db, job.id);
-    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: { ingestJobId: job.id } }]);
+    const payload = { ingestJobId: job.id, ...(job.kind === 'ingest' ? { size: Number(job.size) } : {}) };
+    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload }]);
     return 'forward';
   }
   if (entry.operation === 'file_create') {

@@ -272,7 +272,7 @@ export async function reopenFileJob(db: Db, id: string): Promise<void> {
   if (count !== 1) throw new Error(`job ${id} is not a delete job: only those are reopened`);
 }
 
-export type StaleJob = Pick<FileJob, 'id' | 'kind' | 'createdAt' | 'updatedAt'>;
+export type StaleJob = Pick<FileJob, 'id' | 'kind' | 'size' | 'createdAt' | 'updatedAt'>;
 
 /** One page of jobs not final and untouched since staleBefore, in (updated_at, id) order after `after`. */
 export async function selectStaleOpenJobs(
@@ -287,7 +287,7 @@ export async function selectStaleOpenJobs(
       updatedAt: { lt: staleBefore },
       ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
     },
-    select: { id: true, kind: true, createdAt: true, updatedAt: true },
+    select: { id: true, kind: true, size: true, createdAt: true, updatedAt: true },
     orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
     take: limit,
   });

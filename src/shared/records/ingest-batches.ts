@@ -55,7 +55,8 @@ const PREPARE = {
       COALESCE(ins.id, e.id) AS wal_id, COALESCE(ins.started_at, e.started_at) AS started_at,
       COALESCE(ins.status, e.status) AS status, b.sha256 IS NOT NULL AS blob_row,
       COALESCE(b.gc_started_at IS NOT NULL, false) AS blob_in_gc,
-      COALESCE(b.gc_started_at IS NULL AND b.corrupt_at IS NULL, false) AS blob_healthy
+      -- No row (the LEFT JOIN's NULLs) is not healthy: unvouched bytes are replaced, as the one-job statement does.
+      (b.sha256 IS NOT NULL AND b.gc_started_at IS NULL AND b.corrupt_at IS NULL) AS blob_healthy
     FROM input i JOIN taken t ON t.job_id = i.job_id
       LEFT JOIN job ON job.id = i.job_id LEFT JOIN ins ON ins.job_id = i.job_id
       LEFT JOIN earlier e ON e.job_id = i.job_id LEFT JOIN blob b ON b.sha256 = i.sha256`,
@@ -150,10 +151,10 @@ export interface CommitInput {
 /**
  * commitIngest for many jobs, one result per input in input order. Inputs with the same bytes go to separate
  * statements, one after the other (a blob row is counted once per statement, and a later file must see the
- * earlier one to be recorded as its duplicate, as it would one job at a time).
+ * earlier one to be recorded as its duplicate, as it would one job at a time). When a statement throws, `results`
+ * holds what the statements before it committed.
  */
-export async function commitIngests(db: Db, inputs: CommitInput[]): Promise<CommitResult[]> {
-  const results = new Map<string, CommitResult>();
+export async function commitIngests(db: Db, inputs: CommitInput[], results = new Map<string, CommitResult>()): Promise<CommitResult[]> {
   for (const round of distinctRounds(inputs, (i) => i.meta.sha256)) {
     const records = round.map((i) => ({
       job_id: i.jobId, wal_id: i.walId.toString(), sha256: i.meta.sha256, size: i.meta.size, storage_key: i.storageKey,
