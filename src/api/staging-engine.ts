@@ -1,4 +1,4 @@
-// multer storage engine for one upload: each file part streams into STAGING_PATH under our own name, every chunk
+// multer storage engine of the upload route: each file part streams into STAGING_PATH under our own name, every chunk
 // passing the upload's capacity reservation first; a refused chunk or a failed write leaves no partial file behind.
 import fs from 'node:fs';
 import path from 'node:path';
