@@ -1,12 +1,12 @@
-// multer storage engine for one upload: each file part streams into STAGING_PATH under our own name, every chunk
+// multer storage engine of the upload route: each file part streams into STAGING_PATH under our own name, every chunk
 // passing the upload's capacity reservation first; a refused chunk or a failed write leaves no partial file behind.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline, Transform } from 'node:stream';
+import { finished } from 'node:stream';
+import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import type { StagingReservation } from '../shared/domain/capacity.js';
 import { AppError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
 import { removeIfExists } from '../shared/storage/durable-fs.js';
 import { newStagedName } from '../shared/storage/staging.js';
 
@@ -28,7 +28,12 @@ function released(out: fs.WriteStream): Promise<void> {
   });
 }
 
-export function stagingEngine(stagingPath: string, reservation: StagingReservation, log: Logger, writerId?: string): StorageEngine {
+/**
+ * The engine of every upload (multer's storage); the upload's reservation comes from its request. Each file part is
+ * written straight to its staged file, with no stream between them: a Transform and pipeline() per file cost more
+ * CPU than the rest of a 16 KiB file's staging.
+ */
+export function stagingEngine(stagingPath: string, reservationOf: (req: Request) => StagingReservation, writerId?: string): StorageEngine {
   const open = new WeakMap<object, fs.WriteStream>();
 
   const remove = async (file: Express.Multer.File): Promise<void> => {
@@ -38,45 +43,55 @@ export function stagingEngine(stagingPath: string, reservation: StagingReservati
   };
 
   return {
-    _handleFile(_req, file, cb) {
+    _handleFile(req, file, cb) {
+      const reservation = reservationOf(req);
       const stagedPath = path.join(stagingPath, newStagedName(writerId));
       // Set before the first byte, so multer's abort cleanup (a client gone mid-file) finds and removes it.
       file.path = stagedPath;
       // flush: fsync before close. The 202 acknowledges these bytes, so they must survive a power loss before it.
       const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640, flush: true });
       open.set(file, out);
-      let size = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding, next) {
-          try {
-            reservation.take(chunk.length);
-          } catch (err) {
-            next(err as Error);
-            return;
-          }
-          size += chunk.length;
-          next(null, chunk);
-        },
-      });
-      // Not one pipeline from file.stream: it would destroy the part's stream with the raw write error, which
-      // multer reports before our callback can say what it means (ENOSPC -> 507).
       const source = file.stream;
-      const onSourceError = (err: Error) => meter.destroy(err);
-      source.once('error', onSourceError);
-      source.pipe(meter);
-      pipeline(meter, out, (err) => {
-        source.off('error', onSourceError);
+      let size = 0;
+      let failure: Error | undefined;
+      const fail = (err: Error) => {
+        if (failure) return;
+        failure = err;
+        // Discard the rest of this part; multer aborts the request on our error.
+        source.off('data', onData);
+        source.resume();
+        out.destroy(err);
+      };
+      const onData = (chunk: Buffer) => {
+        try {
+          reservation.take(chunk.length);
+        } catch (err) {
+          fail(err as Error);
+          return;
+        }
+        size += chunk.length;
+        if (!out.write(chunk)) source.pause();
+      };
+      const onEnd = () => out.end();
+      const onDrain = () => source.resume();
+      source.on('data', onData);
+      source.once('end', onEnd);
+      source.once('error', fail);
+      out.on('drain', onDrain);
+      // Not before the descriptor is closed, so after the fsync of flush: true (finished waits for 'close').
+      finished(out, (streamErr) => {
+        source.off('data', onData).off('end', onEnd).off('error', fail);
+        out.off('drain', onDrain);
+        const err = failure ?? streamErr;
         if (!err) {
           open.delete(file);
           cb(null, { destination: stagingPath, filename: path.basename(stagedPath), path: stagedPath, size });
           return;
         }
-        // Discard the rest of this part; multer aborts the request on our error.
-        source.unpipe(meter);
-        source.resume();
+        if (!failure) fail(err);
         // multer removes files that were stored or are still being written, not one whose engine failed: ours.
         void remove(file)
-          .catch((removeErr: unknown) => log.error({ err: removeErr, stagedPath }, 'could not remove a partly staged file'))
+          .catch((removeErr: unknown) => req.log.error({ err: removeErr, stagedPath }, 'could not remove a partly staged file'))
           .then(() => cb(stagingError(err)));
       });
     },

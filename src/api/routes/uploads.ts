@@ -26,29 +26,31 @@ const MAX_FIELD_BYTES = 64 * 1024;
  */
 function stagingMiddleware(ctx: ApiContext): RequestHandler {
   const { config } = ctx;
+  // One parser for every upload (its options do not change); each upload's reservation is found on its response.
+  const parse = multer({
+    storage: stagingEngine(config.stagingPath, (req) => req.res!.locals.reservation as StagingReservation, ctx.stagingWriter.id),
+    // An overlong client file name is refused before a byte of its part is staged.
+    fileFilter: uploadFileFilter,
+    // curl and browsers send UTF-8 file names without RFC 5987 encoding.
+    defParamCharset: 'utf8',
+    limits: {
+      fileSize: config.maxUploadBytes,
+      files: config.maxFilesPerUpload,
+      fields: MAX_FIELDS,
+      fieldSize: MAX_FIELD_BYTES,
+      fieldNameSize: 100,
+      parts: config.maxFilesPerUpload + MAX_FIELDS,
+      headerPairs: 100,
+    },
+  }).array('file');
+  const cut = (req: Request) => {
+    req.log.warn({ idleMs: config.uploadIdleTimeoutMs }, 'upload stalled: cutting the connection');
+    req.socket.destroy();
+  };
   return (req, res, next) => {
-    const reservation = res.locals.reservation as StagingReservation;
     const settled = ctx.uploads.enter();
-    req.setTimeout(config.uploadIdleTimeoutMs, () => {
-      req.log.warn({ idleMs: config.uploadIdleTimeoutMs }, 'upload stalled: cutting the connection');
-      req.socket.destroy();
-    });
-    multer({
-      storage: stagingEngine(config.stagingPath, reservation, req.log, ctx.stagingWriter.id),
-      // An overlong client file name is refused before a byte of its part is staged.
-      fileFilter: uploadFileFilter,
-      // curl and browsers send UTF-8 file names without RFC 5987 encoding.
-      defParamCharset: 'utf8',
-      limits: {
-        fileSize: config.maxUploadBytes,
-        files: config.maxFilesPerUpload,
-        fields: MAX_FIELDS,
-        fieldSize: MAX_FIELD_BYTES,
-        fieldNameSize: 100,
-        parts: config.maxFilesPerUpload + MAX_FIELDS,
-        headerPairs: 100,
-      },
-    }).array('file')(req, res, (err?: unknown) => {
+    req.setTimeout(config.uploadIdleTimeoutMs, () => cut(req));
+    parse(req, res, (err?: unknown) => {
       // multer calls back only after removing what it staged for a failed or aborted request.
       settled();
       if (err && req.socket.destroyed) {

@@ -1,4 +1,5 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
+// Concurrent uploads share the INSERT and the enqueue (group commit), so their cost is paid per group, not per file.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -11,8 +12,11 @@ import {
   selectJobsOfIdempotencyKey,
   selectStagedPathOwners,
   type FileJob,
+  type IngestJobOwner,
+  type NewIngestJob,
 } from '../records/file-jobs.js';
 import { AppError } from '../errors.js';
+import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
 import { fsyncDir } from '../storage/durable-fs.js';
@@ -110,13 +114,55 @@ export async function submitUpload(
   return result;
 }
 
+/** Jobs per addBulk and rows per INSERT of a group: bounds a group's statement, not how many uploads wait. */
+const MAX_GROUP_JOBS = 500;
+
+type Enqueuer = GroupCommit<FileJob[], void>;
+const enqueuers = new WeakMap<Queues, Enqueuer>();
+
+/** Enqueues the jobs (one BullMQ job per file, its id the row id), sharing one addBulk with concurrent uploads. */
 async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
   if (jobs.length === 0) return;
+  let enqueuer = enqueuers.get(deps.queues);
+  if (!enqueuer) {
+    const { queues, config, logger } = deps;
+    const flush = async (groups: FileJob[][]): Promise<Array<PromiseSettledResult<void>>> => {
+      const all = groups.flat();
+      try {
+        await enqueue(queues, config, 'ingest-file', all.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
+      } catch (err) {
+        // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
+        logger.warn({ err, jobIds: all.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
+      }
+      return groups.map(() => ({ status: 'fulfilled', value: undefined }));
+    };
+    enqueuers.set(deps.queues, (enqueuer = new GroupCommit(flush, { maxSize: MAX_GROUP_JOBS, sizeOf: (jobs) => jobs.length })));
+  }
+  await enqueuer.submit(jobs);
+}
+
+export type PendingUpload = { owner: IngestJobOwner; jobs: NewIngestJob[] };
+type Recorder = GroupCommit<PendingUpload, FileJob[]>;
+const recorders = new WeakMap<Db, Recorder>();
+
+/** Records one upload's jobs, in one INSERT with the uploads that arrive while the previous INSERT runs. */
+function recordInGroup(db: Db, upload: PendingUpload): Promise<FileJob[]> {
+  let recorder = recorders.get(db);
+  if (!recorder) recorders.set(db, (recorder = new GroupCommit((uploads) => recordUploadGroup(db, uploads), { maxSize: MAX_GROUP_JOBS, sizeOf: (u) => u.jobs.length })));
+  return recorder.submit(upload);
+}
+
+/**
+ * One INSERT (one transaction) for the group. When it fails for any reason but an outage nothing was recorded,
+ * and each upload is tried on its own, so that one upload's fault stays its own. After an outage it is unknown
+ * whether the group committed: every upload in it learns so, as a lone upload would (and settles its files).
+ */
+export async function recordUploadGroup(db: Db, uploads: PendingUpload[]): Promise<Array<PromiseSettledResult<FileJob[]>>> {
   try {
-    await enqueue(deps.queues, deps.config, 'ingest-file', jobs.map((j) => ({ id: j.id, payload: { ingestJobId: j.id } })));
+    return (await insertIngestJobs(db, uploads)).map((value) => ({ status: 'fulfilled', value }));
   } catch (err) {
-    // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
-    deps.logger.warn({ err, jobIds: jobs.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
+    if (uploads.length === 1 || isOutageError(err)) throw err;
+    return Promise.allSettled(uploads.map(async (u) => (await insertIngestJobs(db, [u]))[0]!));
   }
 }
 
@@ -169,7 +215,8 @@ function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): void {
 
 /**
  * Plain SQL, no interactive transaction: each statement is atomic on its own and the unique (principal, key,
- * index) constraint settles racing replays, so an upload costs one INSERT ... RETURNING (plus a lookup with a key).
+ * index) constraint settles racing replays, so an upload costs one INSERT ... RETURNING (plus a lookup with a key),
+ * shared with concurrent uploads when it has neither key nor file id.
  */
 async function recordJobs(
   db: Db,
@@ -192,10 +239,9 @@ async function recordJobs(
     }
     const params = { description: fields.description ?? null, version: fields.version ?? null, tags: fields.tags, metadata: fields.metadata };
     const owner = { principal: principal.sub, principalName: principal.name ?? null, idempotencyKey: idempotencyKey ?? null, params };
-    const jobs = await insertIngestJobs(
-      db,
+    const upload: PendingUpload = {
       owner,
-      staged.map((s, index) => ({
+      jobs: staged.map((s, index) => ({
         batchIndex: index,
         fileName: s.fileName,
         contentType: s.contentType,
@@ -204,7 +250,9 @@ async function recordJobs(
         fileId: fields.fileId ?? randomUUID(),
         declaredSha256: fields.sha256?.[index] ?? null,
       })),
-    );
+    };
+    // A key or a client-chosen file id may meet a unique violation of its own: such uploads keep their own statement.
+    const jobs = idempotencyKey || fields.fileId ? (await insertIngestJobs(db, [upload]))[0]! : await recordInGroup(db, upload);
     return { jobs, replayed: false };
   } catch (err) {
     // Two requests raced with the same key: the loser answers with the winner's jobs.

@@ -183,29 +183,31 @@ export interface NewIngestJob {
 }
 
 /**
- * Inserts one queued ingest job per file in one statement (atomic on its own), returned in batch order. Throws a
- * unique violation when the Idempotency-Key or FILE_ID_CLAIM is taken by a racing request.
+ * Inserts the queued ingest jobs of several uploads (each its owner and files, one job per file) in one statement,
+ * so one transaction: all are recorded or none. Answers each upload's jobs in batch order. Throws a unique
+ * violation when an Idempotency-Key or FILE_ID_CLAIM is taken by a racing request.
  */
-export async function insertIngestJobs(
-  db: Db,
-  owner: { principal: string; principalName: string | null; idempotencyKey: string | null; params: Record<string, unknown> },
-  jobs: NewIngestJob[],
-): Promise<FileJob[]> {
-  const rows = jobs.map((j) => ({
-    id: randomUUID(), batch_index: j.batchIndex, file_name: j.fileName, content_type: j.contentType, size: j.size,
-    staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256,
-  }));
+export async function insertIngestJobs(db: Db, uploads: ReadonlyArray<{ owner: IngestJobOwner; jobs: NewIngestJob[] }>): Promise<FileJob[][]> {
+  const rows = uploads.flatMap(({ owner, jobs }) =>
+    jobs.map((j) => ({
+      id: randomUUID(), principal: owner.principal, principal_name: owner.principalName, idempotency_key: owner.idempotencyKey,
+      params: owner.params, batch_index: j.batchIndex, file_name: j.fileName, content_type: j.contentType, size: j.size,
+      staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256,
+    })),
+  );
   const { rows: inserted } = await poolOf(db).query<FileJobRow>(
     `INSERT INTO file_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
        content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
-     SELECT r.id, 'ingest', 'queued', 0, $2, $3, $4, r.batch_index, r.file_name, r.content_type, r.size, r.staged_path, r.declared_sha256,
-       r.file_id, $5::jsonb, $6, $6
-     FROM jsonb_to_recordset($1::jsonb)
-       AS r(id uuid, batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text)
+     SELECT r.id, 'ingest', 'queued', 0, r.principal, r.principal_name, r.idempotency_key, r.batch_index, r.file_name, r.content_type,
+       r.size, r.staged_path, r.declared_sha256, r.file_id, r.params, $2, $2
+     FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, principal text, principal_name text, idempotency_key text, params jsonb,
+       batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text)
      RETURNING ${FILE_JOB_COLUMNS}`,
-    [JSON.stringify(rows), owner.principal, owner.principalName, owner.idempotencyKey, JSON.stringify(owner.params), new Date()],
+    [JSON.stringify(rows), new Date()],
   );
-  return inserted.map(fileJobFromRow).sort((a, b) => a.batchIndex - b.batchIndex);
+  const byId = new Map(inserted.map((r) => [r.id, r]));
+  let next = 0;
+  return uploads.map(({ jobs }) => jobs.map(() => fileJobFromRow(byId.get(rows[next++]!.id)!)));
 }
 
 /** Of these staged paths, those a job row names, with whether that job is final. */
@@ -292,3 +294,6 @@ export async function selectStaleOpenJobs(
     take: limit,
   });
 }
+
+/** Who asked for an upload's ingest jobs, and the metadata its files share. */
+export type IngestJobOwner = { principal: string; principalName: string | null; idempotencyKey: string | null; params: Record<string, unknown> };

@@ -1,0 +1,98 @@
+// The staging engine on its own: a part is reported stored only once its bytes are fsynced and its descriptor
+// closed (the 202 vouches for them); a refused chunk or a broken part leaves no staged file behind.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Request } from 'express';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stagingEngine } from '../../src/api/staging-engine.js';
+import type { StagingReservation } from '../../src/shared/domain/capacity.js';
+import { AppError } from '../../src/shared/errors.js';
+import { createLogger } from '../../src/shared/logger.js';
+
+type Stored = { path?: string; size?: number };
+
+describe('stagingEngine', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'staging-engine-'));
+  });
+  afterAll(async () => fsp.rm(dir, { recursive: true, force: true }));
+  afterEach(() => vi.restoreAllMocks());
+
+  function reservation(limit = Infinity): StagingReservation & { taken: number } {
+    const r = {
+      taken: 0,
+      take(bytes: number) {
+        if (r.taken + bytes > limit) throw new AppError('insufficient_storage', 'no room');
+        r.taken += bytes;
+      },
+      handOver() {},
+      release() {},
+    };
+    return r;
+  }
+
+  /** Runs one part through the engine as multer would; feed writes the part's bytes (and may fail it). */
+  function stage(r: StagingReservation, feed: (part: PassThrough) => void): Promise<{ err: Error | null; info?: Stored; file: Stored }> {
+    const engine = stagingEngine(dir, () => r, 'w1');
+    const part = new PassThrough();
+    const file = { stream: part } as unknown as Express.Multer.File;
+    const req = { log: createLogger({ logLevel: 'silent' }, 'test') } as unknown as Request;
+    return new Promise((resolve) => {
+      engine._handleFile(req, file, (err, info) => resolve({ err: err ?? null, info, file }));
+      feed(part);
+    });
+  }
+
+  it('reports a part stored only after its bytes were fsynced and its descriptor closed', async () => {
+    const fsyncs: number[] = [];
+    const closes: number[] = [];
+    const realFsync = fs.fsync;
+    const realClose = fs.close;
+    vi.spyOn(fs, 'fsync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      realFsync(fd, (err) => {
+        fsyncs.push(fd);
+        cb(err);
+      });
+    }) as typeof fs.fsync);
+    vi.spyOn(fs, 'close').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      realClose(fd, (err) => {
+        closes.push(fd);
+        cb?.(err);
+      });
+    }) as typeof fs.close);
+    const r = reservation();
+    const { err, info } = await stage(r, (part) => {
+      part.write(Buffer.alloc(70_000, 1));
+      part.end(Buffer.alloc(30_000, 2));
+    });
+    expect(err).toBeNull();
+    expect(fsyncs).toHaveLength(1);
+    expect(closes).toEqual(fsyncs);
+    expect(info).toMatchObject({ size: 100_000 });
+    expect(r.taken).toBe(100_000);
+    expect((await fsp.stat(info!.path!)).size).toBe(100_000);
+    expect(path.basename(info!.path!)).toMatch(/^w1\..*\.part$/);
+  });
+
+  it('refuses a chunk the reservation has no room for with 507, leaving no staged file', async () => {
+    const { err, file } = await stage(reservation(50_000), (part) => {
+      part.write(Buffer.alloc(40_000));
+      setImmediate(() => part.end(Buffer.alloc(40_000)));
+    });
+    expect(err).toMatchObject({ code: 'insufficient_storage' });
+    expect(fs.existsSync(file.path!)).toBe(false);
+  });
+
+  it('removes the staged file of a part that breaks off', async () => {
+    const { err, file } = await stage(reservation(), (part) => {
+      part.write(Buffer.alloc(10_000));
+      setImmediate(() => part.destroy(new Error('Unexpected end of form')));
+    });
+    expect(err?.message).toBe('Unexpected end of form');
+    expect(fs.existsSync(file.path!)).toBe(false);
+  });
+});
