@@ -5,6 +5,8 @@ export interface GroupCommitOptions<I> {
   maxSize: number;
   /** An item's share of maxSize (default 1). */
   sizeOf?: (item: I) => number;
+  /** Flushes that may run at once (default 1); items wait only while this many run. */
+  maxInFlight?: number;
 }
 
 interface Waiting<I, O> {
@@ -14,14 +16,15 @@ interface Waiting<I, O> {
 }
 
 /**
- * Classic group commit: when no flush runs, an item is flushed at once (after the current microtask, so callers
- * of the same tick share it); while one runs, everything that arrives waits and goes into the next flush, up to
- * maxSize. At most one flush runs at a time. flush answers one settled result per item, in order; a flush that
- * throws fails each of its items with that error.
+ * Classic group commit: while a slot is free, an item is flushed at once (after the current microtask, so callers
+ * of the same tick share it); while maxInFlight flushes (default one) run, everything that arrives waits and goes
+ * into the next flush, up to maxSize. flush answers one settled result per item, in order; a flush that throws
+ * fails each of its items with that error.
  */
 export class GroupCommit<I, O> {
   private readonly waiting: Array<Waiting<I, O>> = [];
-  private running = false;
+  private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<Array<PromiseSettledResult<O>>>,
@@ -31,9 +34,12 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (this.running) return;
-      this.running = true;
-      queueMicrotask(() => this.next());
+      if (this.scheduled || this.inFlight >= (this.options.maxInFlight ?? 1)) return;
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.pump();
+      });
     });
   }
 
@@ -42,12 +48,15 @@ export class GroupCommit<I, O> {
     return this.waiting.length;
   }
 
-  private next(): void {
-    if (this.waiting.length === 0) {
-      this.running = false;
-      return;
+  /** Starts flushes while a slot is free and items wait. */
+  private pump(): void {
+    while (this.waiting.length > 0 && this.inFlight < (this.options.maxInFlight ?? 1)) {
+      this.inFlight += 1;
+      this.run(this.take());
     }
-    const group = this.take();
+  }
+
+  private run(group: Array<Waiting<I, O>>): void {
     let outcome: Promise<Array<PromiseSettledResult<O>>>;
     try {
       outcome = this.flush(group.map((w) => w.item));
@@ -68,7 +77,10 @@ export class GroupCommit<I, O> {
           for (const w of group) w.reject(err);
         },
       )
-      .finally(() => this.next());
+      .finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
   }
 
   private take(): Array<Waiting<I, O>> {
