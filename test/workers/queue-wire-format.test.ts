@@ -16,7 +16,7 @@ describe('queued file jobs (wire format)', () => {
   });
   afterAll(async () => world?.close());
 
-  it('an upload enqueues { ingestJobId } under the job id', async () => {
+  it('an upload enqueues { ingestJobId, size } under the job id', async () => {
     const res = await request(world.app)
       .post('/api/v1/files/upload')
       .set('Authorization', `Bearer ${user}`)
@@ -25,6 +25,7 @@ describe('queued file jobs (wire format)', () => {
     const id = res.body.jobs[0].id as string;
     const queued = await world.api.queues.ingest.getJob(id);
     expect(queued?.name).toBe('ingest-file');
-    expect(queued?.data).toEqual({ ingestJobId: id });
+    // size (added in issue 12, optional: payloads of earlier versions lack it) lets a worker run large files alone.
+    expect(queued?.data).toEqual({ ingestJobId: id, size: 1_000 });
   });
 });
