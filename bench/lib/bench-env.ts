@@ -121,7 +121,14 @@ function serviceEnvFor(world: Awaited<ReturnType<typeof makeWorld>>, apiPort: nu
     // The bench measures speed, not the disk's free-space policy.
     CAPACITY_FULL_PERCENT: '0',
     CAPACITY_FULL_BYTES: '0',
+    ...tuningEnv(),
   };
+}
+
+/** BENCH_SERVICE_ENV='WORKER_CONCURRENCY=64 INGEST_BATCH_MAX=32': settings to try on the api and worker. */
+function tuningEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_SERVICE_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
 const own = (service: Service): Service => {
