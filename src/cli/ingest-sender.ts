@@ -13,8 +13,11 @@ import type { LocalFile } from './walk.js';
 
 /** Files up to this size share requests (with --report): per-request work dominates for them, not the bytes. */
 export const BATCH_FILE_MAX_BYTES = 1024 * 1024;
-/** Defaults of --batch-files and --batch-mib: files and bytes per request at most. */
-export const DEFAULT_BATCH_FILES = 64;
+/**
+ * Defaults of --batch-files and --batch-mib: files and bytes per request at most. 100 is the element's default
+ * MAX_FILES_PER_UPLOAD (an element that takes fewer answers too_many_files, and the batch is split).
+ */
+export const DEFAULT_BATCH_FILES = 100;
 export const DEFAULT_BATCH_MIB = 16;
 
 /** Errors after which every further request would fail the same way: stop sending. */
@@ -69,9 +72,12 @@ export class UploadSender {
   // Files handed over and not yet sent (their request not answered), and who waits for that number to drop.
   private queued = 0;
   private roomWaiters: Array<{ max: number; resolve: () => void }> = [];
+  // Lowered for the rest of the run when the element refuses a batch as too many files.
+  private batchFiles: number;
 
   constructor(private readonly deps: SenderDeps) {
     this.uploads = new Limiter(deps.concurrency);
+    this.batchFiles = deps.batchFiles;
   }
 
   /** Resolves once at most `max` files wait to be sent. */
@@ -80,10 +86,10 @@ export class UploadSender {
     return new Promise((resolve) => this.roomWaiters.push({ max, resolve }));
   }
 
-  private sent(files: HashedFile[]): void {
+  private sent(files: HashedFile[], ok: boolean): void {
     this.queued -= files.length;
     // Their bytes are not needed any more (a resend after a failed leader reads the file again).
-    for (const f of files) f.bytes = undefined;
+    if (ok) for (const f of files) f.bytes = undefined;
     this.roomWaiters = this.roomWaiters.filter((w) => (this.queued <= w.max ? (w.resolve(), false) : true));
   }
 
@@ -101,9 +107,9 @@ export class UploadSender {
   /** A file's report line once it is sent and its job final: batched when small and a report is kept. */
   enqueue(f: HashedFile): Promise<ReportLine> {
     if (!this.deps.report || f.size > BATCH_FILE_MAX_BYTES) return this.upload(f);
-    const { batchFiles, batchBytes } = this.deps;
+    const { batchBytes } = this.deps;
     this.queued++;
-    if (this.open.length >= batchFiles || (this.open.length > 0 && this.openBytes + f.size > batchBytes)) this.flush();
+    if (this.open.length >= this.batchFiles || (this.open.length > 0 && this.openBytes + f.size > batchBytes)) this.flush();
     const line = new Promise<ReportLine>((resolve) => this.open.push({ file: f, resolve }));
     this.openBytes += f.size;
     return line;
@@ -134,11 +140,19 @@ export class UploadSender {
           ),
         );
       } catch (err) {
-        this.sent(files);
+        this.sent(files, false);
         throw err;
       }
     }
     const lines = await this.send(files, key);
+    if (files.length > 1 && lines.every((l) => l.state === 'failed' && l.jobId === null && l.error?.code === 'too_many_files')) {
+      // The element takes fewer files per request (MAX_FILES_PER_UPLOAD) than asked for: no job was made, so the
+      // halves go as new batches (recorded again, under their own keys), and so do later batches.
+      const half = Math.ceil(files.length / 2);
+      this.batchFiles = Math.min(this.batchFiles, half);
+      this.queued += files.length;
+      return [...(await this.sendBatch(files.slice(0, half))), ...(await this.sendBatch(files.slice(half)))];
+    }
     // The request itself failed (no job): keep the batch on the line, so a rerun resends it under the same key.
     return lines.map((l, index) => (l.state === 'failed' && l.jobId === null ? { ...l, batch: { key, index, size: files.length } } : l));
   }
@@ -147,10 +161,10 @@ export class UploadSender {
   private async send(files: HashedFile[], key: string): Promise<ReportLine[]> {
     const { client, fields, summary } = this.deps;
     if (this.fatal) {
-      this.sent(files);
+      this.sent(files, false);
       return files.map((f) => failedLine(f, f.sha256, this.fatal));
     }
-    let jobs: Job[];
+    let jobs: Job[] | undefined;
     try {
       jobs = await this.uploads.run(async () => {
         if (this.fatal) throw this.fatal;
@@ -167,9 +181,9 @@ export class UploadSender {
       this.noteError(err);
       return files.map((f) => failedLine(f, f.sha256, err));
     } finally {
-      this.sent(files);
+      this.sent(files, jobs !== undefined);
     }
-    return Promise.all(files.map((f, i) => this.follow(f, jobs[i]!)));
+    return Promise.all(files.map((f, i) => this.follow(f, jobs![i]!)));
   }
 
   private async follow(f: HashedFile, job: Job): Promise<ReportLine> {
