@@ -13,8 +13,8 @@ export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--tok
   --url, --token   default to ARTSTORE_URL, ARTSTORE_TOKEN
   --concurrency N  upload requests in flight at most (the element allows 8 per user by default)
   --report FILE    JSON lines, one per finished file; read back on the next run to skip finished files.
-                   With a report, files up to 1 MiB travel together: --batch-files per request at most (the
-                   element's MAX_FILES_PER_UPLOAD, 100 by default, is the ceiling) and --batch-mib MiB at most
+                   With a report, files up to 1 MiB travel together, --batch-files and --batch-mib MiB per request
+                   at most (a batch over the element's MAX_FILES_PER_UPLOAD is split and sent again)
   --include/--exclude  globs over the path below each given directory (no slash: matches the base name)
   exit code: 0 every file committed, duplicate or already present; 1 any failed; 2 usage error`;
 
