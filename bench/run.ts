@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { closeBenchEnv, DIST_API, DIST_WORKER, openBenchEnv, REPO_ROOT } from './lib/bench-env.js';
 import { machine, writeReport, type Report } from './lib/report.js';
 import type { Scenario, ScenarioContext } from './lib/scenario.js';
+import { cliScenario } from './scenarios/cli.js';
 import { downloadScenario } from './scenarios/download.js';
 import { largeScenario } from './scenarios/large.js';
 import { searchScenario } from './scenarios/search.js';
@@ -20,13 +21,15 @@ const SCENARIOS: Record<string, Scenario> = {
   download: downloadScenario,
   small: smallScenario,
   status: statusScenario,
+  cli: cliScenario,
   search: searchScenario,
 };
 // `lag` is measured during `small`.
 const ALIASES: Record<string, string> = { lag: 'small' };
 
 const USAGE = `usage: npm run bench [-- [${[...Object.keys(SCENARIOS), ...Object.keys(ALIASES)].join('|')}]... [--quick] [--files N] [--rows N] [--out DIR]]
-  no scenario: all of them (about 10 minutes); --quick: 1 repetition and small sizes; --files: files in small;
+  no scenario: all of them (about 10 minutes); --quick: 1 repetition and small sizes; --files: files in small
+  (and in cli's 16 KiB tree);
   --rows: files seeded for search (default 1,000,000; 50,000 with --quick);
   --out: report directory (default bench/results; a full run writes latest.md/json there, any other run partial.md/json)`;
 

@@ -57,7 +57,8 @@ function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-function baseEnv(): Record<string, string> {
+/** PATH and HOME of the bench, for the environment of a child process (which inherits nothing else). */
+export function baseEnv(): Record<string, string> {
   // process.env is read here only to hand PATH and HOME on to the child processes.
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir() };
 }

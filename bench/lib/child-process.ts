@@ -22,6 +22,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** BENCH_NODE_ARGS: extra node flags for every child node process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+export function benchNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** Spawns `node <args>` with exactly env (no inherited variables) and resolves once ready() is true. */
 export async function startService(
   name: string,
@@ -30,9 +35,7 @@ export async function startService(
   ready: () => Promise<boolean>,
   timeoutMs = 60_000,
 ): Promise<Service> {
-  // BENCH_NODE_ARGS: extra node flags for every service, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile.
-  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...extra, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...benchNodeArgs(), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-65_536);

@@ -39,15 +39,26 @@ function publicLine(line: ReportLine): Omit<ReportLine, 'mtimeMs' | 'batch'> {
   return rest;
 }
 
-/** Non-TTY: machine-readable JSON lines on stdout, the summary as the last line. */
+/**
+ * Non-TTY: machine-readable JSON lines on stdout, the summary as the last line. Lines of the same turn of the event
+ * loop go out in one write (stdout to a pipe or file is a synchronous system call per write).
+ */
 export function jsonLinesOutput(out: NodeJS.WritableStream = process.stdout): IngestOutput {
+  let lines: string[] = [];
+  const flush = () => {
+    if (lines.length === 0) return;
+    out.write(lines.join(''));
+    lines = [];
+  };
   return {
     start() {},
     fileDone(line) {
-      out.write(`${JSON.stringify(publicLine(line))}\n`);
+      if (lines.length === 0) setImmediate(flush);
+      lines.push(`${JSON.stringify(publicLine(line))}\n`);
     },
     finish(summary) {
-      out.write(`${JSON.stringify({ summary })}\n`);
+      lines.push(`${JSON.stringify({ summary })}\n`);
+      flush();
     },
   };
 }

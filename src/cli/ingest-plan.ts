@@ -6,11 +6,15 @@ import type { LocalFile } from './walk.js';
 
 export interface HashedFile extends LocalFile {
   sha256: string;
+  /** Bytes hashed (the walked size may be older): what the upload declares and sends. */
+  hashedSize: number;
+  /** A small file's bytes as read when hashed, sent as they are; dropped once sent. */
+  bytes?: Buffer;
 }
 
 // exists takes up to 1000 digests; a chunk also stops at this many bytes so uploads start while big trees hash.
-const CHUNK_FILES = 1000;
-const CHUNK_BYTES = 256 * 1024 * 1024;
+export const CHUNK_FILES = 1000;
+const CHUNK_BYTES = 64 * 1024 * 1024;
 
 export function chunked(files: LocalFile[]): LocalFile[][] {
   const out: LocalFile[][] = [];
@@ -50,7 +54,7 @@ export function unfinishedBatches(todo: LocalFile[], previous: Map<string, AnyRe
     if (!batch || !line?.sha256 || line.size !== f.size || line.mtimeMs !== f.mtimeMs) continue;
     let group = groups.get(batch.key);
     if (!group) groups.set(batch.key, (group = []));
-    group.push({ file: { ...f, sha256: line.sha256 }, batch });
+    group.push({ file: { ...f, sha256: line.sha256, hashedSize: f.size }, batch });
   }
   const out: Array<{ key: string; files: HashedFile[] }> = [];
   for (const [key, members] of groups) {

@@ -1,13 +1,14 @@
-// The ingest pipeline: walk, skip what the report says is done, hash in a thread pool, ask `exists`, upload the
-// rest (declared sha256 + Idempotency-Key, so a rerun never makes a second file), follow the jobs. With --report,
-// small files travel several per request; each batch is recorded (`sending` lines) before it is sent, so a rerun
-// after a crash resends the very same batch under the same key (ingest-sender.ts).
+// The ingest pipeline: walk, skip what the report says is done, hash (small files read once and kept, larger
+// ones in a thread pool), ask `exists`, upload the rest (declared sha256 + Idempotency-Key, so a rerun never makes
+// a second file), follow the jobs. With --report, small files travel several per request; each batch is recorded
+// (`sending` lines) before it is sent, so a rerun after a crash resends the very same batch under the same key
+// (ingest-sender.ts). Hashing runs at most a few chunks ahead of sending.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, UploadFields } from '../client/index.js';
-import { openCliHashPool, type HashPool } from './hashing.js';
+import { digestFile, KEEP_BYTES_MAX, openCliHashPool, type HashPool } from './hashing.js';
 import type { IngestOutput, IngestSummary } from './ingest-output.js';
-import { chunked, unfinishedBatches, type HashedFile } from './ingest-plan.js';
+import { CHUNK_FILES, chunked, unfinishedBatches, type HashedFile } from './ingest-plan.js';
 import { failedLine, UploadSender } from './ingest-sender.js';
 import { JobTracker } from './job-tracker.js';
 import { Limiter } from './limiter.js';
@@ -17,7 +18,11 @@ import { walkPaths, type LocalFile } from './walk.js';
 export interface IngestOptions {
   paths: string[];
   client: Client;
+  /** Upload requests in flight at most. */
   concurrency: number;
+  /** Files and bytes per request at most (batches are made with a report only). */
+  batchFiles: number;
+  batchBytes: number;
   reportFile?: string;
   include: string[];
   exclude: string[];
@@ -35,6 +40,7 @@ interface Run {
   report?: ReportWriter;
   pool: HashPool;
   hashing: Limiter;
+  reading: Limiter;
   sender: UploadSender;
   failures: ReportLine[];
   corruptPath?: string;
@@ -95,15 +101,20 @@ function resendUnfinished(run: Run, todo: LocalFile[], previous: Map<string, Any
   return new Set(resumed.flatMap((b) => b.files.map((f) => f.path)));
 }
 
+/** Files hashed but not yet sent at most: hashing waits for the sender beyond this (small files' bytes are held). */
+const HASHED_AHEAD_FILES = 2 * CHUNK_FILES;
+/** Small files read and hashed at once on the main thread (their reads overlap; the pool takes the larger ones). */
+const SMALL_READS_AT_ONCE = 16;
+
 /** The chunk's files with their sha256, or the failed line of a file that could not be read. */
 function hashChunk(run: Run, chunk: LocalFile[]): Promise<Array<HashedFile | ReportLine>> {
   return Promise.all(
     chunk.map((f) =>
-      run.hashing.run(async (): Promise<HashedFile | ReportLine> => {
+      (f.size <= KEEP_BYTES_MAX ? run.reading : run.hashing).run(async (): Promise<HashedFile | ReportLine> => {
         try {
-          const { sha256 } = await run.pool.hashFile(f.path);
+          const { sha256, size, bytes } = await digestFile(run.pool, f.path, f.size);
           if (run.corruptPath === f.path) await corrupt(f.path);
-          return { ...f, sha256 };
+          return { ...f, sha256, hashedSize: size, bytes };
         } catch (err) {
           return failedLine(f, null, err);
         }
@@ -120,6 +131,8 @@ function routeHashed(run: Run, ok: HashedFile[], present: Set<string>): void {
     const presentLine: ReportLine = { path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, jobId: null, fileId: null, state: 'present' };
     const leader = leaders.get(f.sha256);
     if (leader) {
+      // Sent only if its leader fails, then read again from disk.
+      f.bytes = undefined;
       pending.push(leader.then((first) => (first.state === 'failed' ? sender.upload(f) : { ...presentLine, fileId: first.fileId })).then(done));
     } else if (present.has(f.sha256)) {
       const line = Promise.resolve(presentLine);
@@ -178,7 +191,17 @@ export async function uploadLocalFiles(opts: IngestOptions): Promise<IngestSumma
     report,
     pool,
     hashing: new Limiter(pool.threads * 2),
-    sender: new UploadSender({ client: opts.client, tracker, concurrency: opts.concurrency, fields, summary, report }),
+    reading: new Limiter(SMALL_READS_AT_ONCE),
+    sender: new UploadSender({
+      client: opts.client,
+      tracker,
+      concurrency: opts.concurrency,
+      batchFiles: opts.batchFiles,
+      batchBytes: opts.batchBytes,
+      fields,
+      summary,
+      report,
+    }),
     failures: [],
     corruptPath: opts.corruptAfterHash ? path.resolve(opts.corruptAfterHash) : undefined,
     leaders: new Map(),
@@ -186,7 +209,10 @@ export async function uploadLocalFiles(opts: IngestOptions): Promise<IngestSumma
   };
   try {
     const resumedPaths = resendUnfinished(run, todo, previous);
-    for (const chunk of chunked(todo.filter((f) => !resumedPaths.has(f.path)))) await ingestChunk(run, chunk);
+    for (const chunk of chunked(todo.filter((f) => !resumedPaths.has(f.path)))) {
+      await run.sender.room(HASHED_AHEAD_FILES);
+      await ingestChunk(run, chunk);
+    }
     run.sender.flush();
     await Promise.all(run.pending);
   } finally {

@@ -1,7 +1,9 @@
 // Sending hashed files: one upload per large file, small files several per request (with --report; each batch is
 // recorded before it is sent), each job followed to its final state, and sending stopped after an error that
-// every further request would repeat.
-import { ArtstoreError, type Client, type Job, type UploadFields } from '../client/index.js';
+// every further request would repeat. Files wait here until sent; the pipeline asks for room() before it hashes
+// more, so a big tree is never held in memory at once.
+import path from 'node:path';
+import { ArtstoreError, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
 import type { IngestSummary } from './ingest-output.js';
 import { batchIdempotencyKey, idempotencyKey, type HashedFile } from './ingest-plan.js';
 import type { JobTracker } from './job-tracker.js';
@@ -11,8 +13,12 @@ import type { LocalFile } from './walk.js';
 
 /** Files up to this size share requests (with --report): per-request work dominates for them, not the bytes. */
 export const BATCH_FILE_MAX_BYTES = 1024 * 1024;
-const BATCH_MAX_FILES = 32;
-const BATCH_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * Defaults of --batch-files and --batch-mib: files and bytes per request at most. 100 is the element's default
+ * MAX_FILES_PER_UPLOAD (an element that takes fewer answers too_many_files, and the batch is split).
+ */
+export const DEFAULT_BATCH_FILES = 100;
+export const DEFAULT_BATCH_MIB = 16;
 
 /** Errors after which every further request would fail the same way: stop sending. */
 function isFatal(err: unknown): boolean {
@@ -46,6 +52,14 @@ export interface SenderDeps {
   summary: IngestSummary;
   /** With a report, small files are batched. */
   report?: ReportWriter;
+  /** Files and bytes per batch at most. */
+  batchFiles: number;
+  batchBytes: number;
+}
+
+/** What a request carries of a file: the bytes read when it was hashed, or its hashed size read from disk. */
+function sourceOf(f: HashedFile): UploadSource {
+  return f.bytes ? { data: f.bytes, name: path.basename(f.path) } : { path: f.path, size: f.hashedSize };
 }
 
 export class UploadSender {
@@ -55,9 +69,28 @@ export class UploadSender {
   // Small files wait here until a batch is full or the chunk ends; each waits for its own line.
   private open: Array<{ file: HashedFile; resolve: (line: ReportLine) => void }> = [];
   private openBytes = 0;
+  // Files handed over and not yet sent (their request not answered), and who waits for that number to drop.
+  private queued = 0;
+  private roomWaiters: Array<{ max: number; resolve: () => void }> = [];
+  // Lowered for the rest of the run when the element refuses a batch as too many files.
+  private batchFiles: number;
 
   constructor(private readonly deps: SenderDeps) {
     this.uploads = new Limiter(deps.concurrency);
+    this.batchFiles = deps.batchFiles;
+  }
+
+  /** Resolves once at most `max` files wait to be sent. */
+  room(max: number): Promise<void> {
+    if (this.queued <= max) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push({ max, resolve }));
+  }
+
+  private sent(files: HashedFile[], ok: boolean): void {
+    this.queued -= files.length;
+    // Their bytes are not needed any more (a resend after a failed leader reads the file again).
+    if (ok) for (const f of files) f.bytes = undefined;
+    this.roomWaiters = this.roomWaiters.filter((w) => (this.queued <= w.max ? (w.resolve(), false) : true));
   }
 
   /** Remembers err as the reason to stop sending when it is one every further request would repeat. */
@@ -67,13 +100,16 @@ export class UploadSender {
 
   /** One file in its own request, under its own key. */
   async upload(f: HashedFile): Promise<ReportLine> {
+    this.queued++;
     return (await this.send([f], idempotencyKey(f)))[0]!;
   }
 
   /** A file's report line once it is sent and its job final: batched when small and a report is kept. */
   enqueue(f: HashedFile): Promise<ReportLine> {
     if (!this.deps.report || f.size > BATCH_FILE_MAX_BYTES) return this.upload(f);
-    if (this.open.length >= BATCH_MAX_FILES || (this.open.length > 0 && this.openBytes + f.size > BATCH_MAX_BYTES)) this.flush();
+    const { batchBytes } = this.deps;
+    this.queued++;
+    if (this.open.length >= this.batchFiles || (this.open.length > 0 && this.openBytes + f.size > batchBytes)) this.flush();
     const line = new Promise<ReportLine>((resolve) => this.open.push({ file: f, resolve }));
     this.openBytes += f.size;
     return line;
@@ -94,28 +130,46 @@ export class UploadSender {
   /** Records the batch in the report, then sends it: a crash in between is resent as the same batch. */
   async sendBatch(files: HashedFile[], key = batchIdempotencyKey(files), recorded = false): Promise<ReportLine[]> {
     const report = this.deps.report;
+    // Files of a batch that an earlier run recorded come straight here; the others were counted by enqueue.
+    if (recorded) this.queued += files.length;
     if (!recorded && report) {
-      await Promise.all(
-        files.map((f, index) =>
-          report.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', batch: { key, index, size: files.length } }),
-        ),
-      );
+      try {
+        await Promise.all(
+          files.map((f, index) =>
+            report.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', batch: { key, index, size: files.length } }),
+          ),
+        );
+      } catch (err) {
+        this.sent(files, false);
+        throw err;
+      }
     }
     const lines = await this.send(files, key);
+    if (files.length > 1 && lines.every((l) => l.state === 'failed' && l.jobId === null && l.error?.code === 'too_many_files')) {
+      // The element takes fewer files per request (MAX_FILES_PER_UPLOAD) than asked for: no job was made, so the
+      // halves go as new batches (recorded again, under their own keys), and so do later batches.
+      const half = Math.ceil(files.length / 2);
+      this.batchFiles = Math.min(this.batchFiles, half);
+      this.queued += files.length;
+      return [...(await this.sendBatch(files.slice(0, half))), ...(await this.sendBatch(files.slice(half)))];
+    }
     // The request itself failed (no job): keep the batch on the line, so a rerun resends it under the same key.
     return lines.map((l, index) => (l.state === 'failed' && l.jobId === null ? { ...l, batch: { key, index, size: files.length } } : l));
   }
 
   /** Sends files in one request (one digest each, in order) under key; one report line per file. */
   private async send(files: HashedFile[], key: string): Promise<ReportLine[]> {
-    if (this.fatal) return files.map((f) => failedLine(f, f.sha256, this.fatal));
     const { client, fields, summary } = this.deps;
-    let jobs: Job[];
+    if (this.fatal) {
+      this.sent(files, false);
+      return files.map((f) => failedLine(f, f.sha256, this.fatal));
+    }
+    let jobs: Job[] | undefined;
     try {
       jobs = await this.uploads.run(async () => {
         if (this.fatal) throw this.fatal;
         const answer = await client.upload(
-          files.map((f) => ({ path: f.path })),
+          files.map(sourceOf),
           { ...fields, sha256: files.map((f) => f.sha256).join(',') },
           { idempotencyKey: key },
         );
@@ -126,8 +180,10 @@ export class UploadSender {
     } catch (err) {
       this.noteError(err);
       return files.map((f) => failedLine(f, f.sha256, err));
+    } finally {
+      this.sent(files, jobs !== undefined);
     }
-    return Promise.all(files.map((f, i) => this.follow(f, jobs[i]!)));
+    return Promise.all(files.map((f, i) => this.follow(f, jobs![i]!)));
   }
 
   private async follow(f: HashedFile, job: Job): Promise<ReportLine> {

@@ -3,13 +3,18 @@ import { readCliEnv } from './env.js';
 import { runDryRun } from './ingest-dry-run.js';
 import { jsonLinesOutput, progressBarOutput } from './ingest-output.js';
 import { uploadLocalFiles } from './ingest-run.js';
+import { DEFAULT_BATCH_FILES, DEFAULT_BATCH_MIB } from './ingest-sender.js';
 import { clientFrom, CONNECTION_FLAGS, describeError, EXIT_FAILED, EXIT_OK, intFlag, parseFlags, UsageError } from './usage.js';
 
 export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--token TOKEN] [--concurrency 8] [--report FILE]
+                        [--batch-files ${DEFAULT_BATCH_FILES}] [--batch-mib ${DEFAULT_BATCH_MIB}]
                         [--include GLOB]... [--exclude GLOB]... [--tag T]... [--description D] [--dry-run]
   Uploads files and directory trees. Files the element already holds (by sha256) are not sent again.
   --url, --token   default to ARTSTORE_URL, ARTSTORE_TOKEN
-  --report FILE    JSON lines, one per finished file; read back on the next run to skip finished files
+  --concurrency N  upload requests in flight at most (the element allows 8 per user by default)
+  --report FILE    JSON lines, one per finished file; read back on the next run to skip finished files.
+                   With a report, files up to 1 MiB travel together, --batch-files and --batch-mib MiB per request
+                   at most (a batch over the element's MAX_FILES_PER_UPLOAD is split and sent again)
   --include/--exclude  globs over the path below each given directory (no slash: matches the base name)
   exit code: 0 every file committed, duplicate or already present; 1 any failed; 2 usage error`;
 
@@ -20,6 +25,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
       ...CONNECTION_FLAGS,
       concurrency: { type: 'string' },
       report: { type: 'string' },
+      'batch-files': { type: 'string' },
+      'batch-mib': { type: 'string' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       tag: { type: 'string', multiple: true },
@@ -31,6 +38,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
   );
   if (positionals.length === 0) throw new UsageError('give at least one file or directory to ingest', INGEST_USAGE);
   const concurrency = intFlag(values.concurrency, 'concurrency', 1, 64, 8, INGEST_USAGE);
+  const batchFiles = intFlag(values['batch-files'], 'batch-files', 1, 1000, DEFAULT_BATCH_FILES, INGEST_USAGE);
+  const batchMib = intFlag(values['batch-mib'], 'batch-mib', 1, 1024, DEFAULT_BATCH_MIB, INGEST_USAGE);
   if (values.description !== undefined && values.description.length > 1000) throw new UsageError('--description has at most 1000 characters', INGEST_USAGE);
   const tags = (values.tag ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   if (tags.length > 50 || tags.some((t) => t.length > 100)) throw new UsageError('at most 50 tags of at most 100 characters', INGEST_USAGE);
@@ -55,6 +64,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
       paths: positionals,
       client,
       concurrency,
+      batchFiles,
+      batchBytes: batchMib * 1024 * 1024,
       reportFile: values.report,
       include: values.include ?? [],
       exclude: values.exclude ?? [],

@@ -1,4 +1,7 @@
-// Follows many ingest jobs to their final state with one batch-status request per 100 jobs per tick.
+// Follows many ingest jobs to their final state with batch-status requests of 100 ids, oldest jobs first: the
+// element finishes jobs about in the order it accepted them, so each tick asks about the oldest 100 waiting, and
+// the next 100 only while the ones before showed progress. A tick's cost follows the jobs finished, not the
+// jobs waiting (20,000 queued jobs are not 200 requests every tick).
 import { FINAL_JOB_STATES, type Client, type Job } from '../client/index.js';
 import { sleep } from '../client/retry.js';
 
@@ -10,6 +13,9 @@ interface Waiter {
 }
 
 const MISSING_LIMIT = 40;
+/** Ids per status request (the API's limit) and requests per tick at most. */
+const WINDOW = 100;
+const MAX_WINDOWS_PER_TICK = 10;
 
 export class JobTracker {
   private readonly waiting = new Map<string, Waiter>();
@@ -18,7 +24,7 @@ export class JobTracker {
 
   constructor(
     private readonly client: Client,
-    private readonly intervalMs = 300,
+    private readonly intervalMs = 250,
   ) {}
 
   /** Resolves with the job once it is committed, duplicate or failed. */
@@ -32,28 +38,40 @@ export class JobTracker {
   private async loop(): Promise<void> {
     while (!this.stopped && this.waiting.size > 0) {
       await sleep(this.intervalMs);
+      // Map order is insertion order: the oldest jobs first.
       const ids = [...this.waiting.keys()];
-      let jobs: Job[];
-      try {
-        jobs = await this.client.jobs(ids);
-      } catch (err) {
-        // The client already retried what is worth retrying: every waiter learns of the failure.
-        for (const id of ids) this.settle(id, undefined, err);
-        continue;
-      }
-      const byId = new Map(jobs.map((j) => [j.id, j]));
-      for (const id of ids) {
-        const job = byId.get(id);
-        const waiter = this.waiting.get(id);
-        if (!waiter) continue;
-        if (!job) {
-          if (++waiter.missing >= MISSING_LIMIT) this.settle(id, undefined, new Error(`job ${id} is not listed by the element`));
-        } else if (FINAL_JOB_STATES.has(job.state)) {
-          this.settle(id, job);
-        }
+      for (let at = 0, windows = 0; at < ids.length && windows < MAX_WINDOWS_PER_TICK && !this.stopped; at += WINDOW, windows++) {
+        const finished = await this.poll(ids.slice(at, at + WINDOW));
+        if (finished === 0) break;
       }
     }
     this.running = undefined;
+  }
+
+  /** Asks about these jobs once, settles the final ones; how many were settled. */
+  private async poll(ids: string[]): Promise<number> {
+    let jobs: Job[];
+    try {
+      jobs = await this.client.jobs(ids);
+    } catch (err) {
+      // The client already retried what is worth retrying: every waiter learns of the failure.
+      for (const id of ids) this.settle(id, undefined, err);
+      return 0;
+    }
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    let finished = 0;
+    for (const id of ids) {
+      const job = byId.get(id);
+      const waiter = this.waiting.get(id);
+      if (!waiter) continue;
+      if (!job) {
+        if (++waiter.missing >= MISSING_LIMIT) this.settle(id, undefined, new Error(`job ${id} is not listed by the element`));
+      } else if (FINAL_JOB_STATES.has(job.state)) {
+        this.settle(id, job);
+        finished++;
+      }
+    }
+    return finished;
   }
 
   private settle(id: string, job?: Job, err?: unknown): void {

@@ -64,10 +64,16 @@ export async function readReport(file: string): Promise<Map<string, AnyReportLin
   return out;
 }
 
-/** Appends lines in order, one write each, so a crash loses at most the line being written. */
+/**
+ * Appends lines in order. Lines that arrive while a write is under way go together in the next write (one
+ * system call for many files); a crash loses at most the lines of the write under way, and a torn last line is
+ * ignored on reading. append resolves once its line is written.
+ */
 export class ReportWriter {
   private handle?: fs.FileHandle;
-  private chain: Promise<void> = Promise.resolve();
+  private queued: string[] = [];
+  private flushed?: Promise<void>;
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly file: string) {}
 
@@ -76,16 +82,24 @@ export class ReportWriter {
   }
 
   append(line: AnyReportLine): Promise<void> {
-    const handle = this.handle;
-    if (!handle) return Promise.resolve();
-    this.chain = this.chain.then(async () => {
-      await handle.write(`${JSON.stringify(line)}\n`);
-    });
-    return this.chain;
+    if (!this.handle) return Promise.resolve();
+    this.queued.push(`${JSON.stringify(line)}\n`);
+    this.flushed ??= this.writing.then(() => this.writeQueued());
+    return this.flushed;
+  }
+
+  private async writeQueued(): Promise<void> {
+    const text = this.queued.join('');
+    this.queued = [];
+    this.flushed = undefined;
+    const write = this.handle!.write(text).then(() => undefined);
+    this.writing = write;
+    await write;
   }
 
   async close(): Promise<void> {
-    await this.chain;
+    await this.flushed;
+    await this.writing;
     await this.handle?.close();
   }
 }

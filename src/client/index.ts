@@ -1,6 +1,7 @@
 // The typed ArtStore client, as other services import it (package export "./client").
 export { createClient, type Client } from './client.js';
 export { ArtstoreError } from './errors.js';
+export { LocalFileChangedError } from './multipart.js';
 export type { DownloadOptions } from './file-methods.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export type { ClientOptions } from './transport.js';

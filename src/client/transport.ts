@@ -1,13 +1,16 @@
 // One HTTP call of the client: URL and auth header, retries with backoff for idempotent calls (429, 502-504,
 // connection errors), and problem+json turned into ArtstoreError.
 import { ArtstoreError, errorFromResponse } from './errors.js';
+import { MultipartBody } from './multipart.js';
 import { backoffMs, connectionErrorCode, DEFAULT_RETRY, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
+import { createStreamedSender } from './streamed-request.js';
 
 export interface ClientOptions {
   /** Base URL of the element, e.g. http://127.0.0.1:8010 */
   url: string;
   /** Bearer JWT; omit for public routes only. */
   token?: string;
+  /** For every call but uploads, whose multipart bodies go over node:http(s) (streamed-request.ts). */
   fetch?: typeof fetch;
   /** Further attempts of an idempotent call after a 429, 502-504 or connection error (default 4). */
   retries?: number;
@@ -20,8 +23,8 @@ export interface ClientOptions {
 export interface CallSpec {
   query?: Record<string, string | string[] | undefined>;
   headers?: Record<string, string>;
-  /** Built again for each attempt (a consumed stream cannot be sent twice). */
-  body?: () => Promise<RequestInit['body']> | RequestInit['body'];
+  /** Built again for each attempt (a consumed stream cannot be sent twice). A MultipartBody is streamed from disk. */
+  body?: () => Promise<RequestInit['body'] | MultipartBody> | RequestInit['body'] | MultipartBody;
   idempotent: boolean;
   signal?: AbortSignal;
   /** Statuses below 400 that are not errors for this call (e.g. 304). */
@@ -56,6 +59,7 @@ function urlOf(base: string, route: string, query: CallSpec['query']): URL {
 export function createTransport(options: ClientOptions): Transport {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? globalThis.fetch;
+  const streamed = createStreamedSender();
   const policy: RetryPolicy = {
     retries: options.retries ?? DEFAULT_RETRY.retries,
     baseMs: options.retryBaseMs ?? DEFAULT_RETRY.baseMs,
@@ -75,7 +79,11 @@ export function createTransport(options: ClientOptions): Transport {
       const retriesLeft = spec.idempotent && attempt < policy.retries;
       let res: Response;
       try {
-        res = await doFetch(url, { method, headers, body: await spec.body?.(), signal: spec.signal, redirect: 'manual' });
+        const body = await spec.body?.();
+        res =
+          body instanceof MultipartBody
+            ? await streamed.send(url, method, headers, body, spec.signal)
+            : await doFetch(url, { method, headers, body, signal: spec.signal, redirect: 'manual' });
       } catch (err) {
         if (spec.signal?.aborted) throw err;
         const code = connectionErrorCode(err);

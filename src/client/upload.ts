@@ -1,12 +1,16 @@
 // POST /api/v1/files/upload from the client: local files streamed from disk (or bytes at hand) as one multipart form.
-import { openAsBlob } from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { MultipartBody, type MultipartFile } from './multipart.js';
 import type { Transport } from './transport.js';
 import type { Job, JobList, UploadFields } from './types.js';
 
-/** A file to upload: a local path (streamed from disk, never held in memory) or bytes at hand. */
+/**
+ * A file to upload: a local path (streamed from disk, never held in memory; `size` bytes of it, its current size
+ * when omitted) or bytes at hand.
+ */
 export type UploadSource =
-  | { path: string; name?: string; contentType?: string }
+  | { path: string; size?: number; name?: string; contentType?: string }
   | { data: Blob | Uint8Array | string; name: string; contentType?: string };
 
 export interface UploadOptions {
@@ -29,20 +33,20 @@ function formValue(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-async function uploadForm(files: UploadSource[], fields: UploadFields): Promise<FormData> {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, formValue(v));
+async function uploadBody(files: UploadSource[], fields: UploadFields): Promise<MultipartBody> {
+  const formFields: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) formFields.push([k, formValue(v)]);
+  const parts: MultipartFile[] = [];
   for (const f of files) {
     if ('path' in f) {
-      // A file-backed Blob: undici streams it from disk while sending.
-      const blob = await openAsBlob(f.path, { type: f.contentType ?? '' });
-      form.append('file', blob, f.name ?? path.basename(f.path));
+      const size = f.size ?? (await fs.stat(f.path)).size;
+      parts.push({ name: f.name ?? path.basename(f.path), contentType: f.contentType ?? '', path: f.path, size });
     } else {
-      const blob = f.data instanceof Blob ? f.data : new Blob([f.data], { type: f.contentType ?? '' });
-      form.append('file', blob, f.name);
+      const bytes = f.data instanceof Blob ? new Uint8Array(await f.data.arrayBuffer()) : typeof f.data === 'string' ? Buffer.from(f.data) : f.data;
+      parts.push({ name: f.name, contentType: f.contentType ?? (f.data instanceof Blob ? f.data.type : ''), bytes });
     }
   }
-  return form;
+  return new MultipartBody(formFields, parts);
 }
 
 export function uploadMethods(t: Transport) {
@@ -54,7 +58,7 @@ export function uploadMethods(t: Transport) {
       const res = await t.call('POST', '/api/v1/files/upload', {
         query: { wait: opts.wait === undefined ? undefined : String(opts.wait) },
         headers,
-        body: () => uploadForm(files, fields),
+        body: () => uploadBody(files, fields),
         idempotent: opts.idempotencyKey !== undefined,
         signal: opts.signal,
       });

@@ -12,8 +12,9 @@ export interface CliWorld {
   close(): Promise<void>;
 }
 
-export async function createCliWorld(): Promise<CliWorld> {
-  const world = await createWorld({ worker: true, isolatedDatabase: true });
+/** A world with a worker on its own database; env sets the element's configuration (e.g. MAX_FILES_PER_UPLOAD). */
+export async function createCliWorld(env?: Record<string, string>): Promise<CliWorld> {
+  const world = await createWorld({ worker: true, isolatedDatabase: true, env });
   const api = await serve(world.app);
   return {
     world,

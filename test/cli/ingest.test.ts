@@ -160,7 +160,8 @@ describe('artstore ingest', () => {
   });
 
   it('fails the one file changed between hash and upload with checksum_mismatch, exit 1, the rest succeed', async () => {
-    const small = await makeTree(path.join(dir, 'corrupt'), { count: 6, maxSize: 1024, duplicates: 0, extra: [{ name: 'victim.bin', size: 5000 }] });
+    // Above 64 KiB a file is read again from disk when it is sent, so the change reaches the element.
+    const small = await makeTree(path.join(dir, 'corrupt'), { count: 6, maxSize: 1024, duplicates: 0, extra: [{ name: 'victim.bin', size: 100_000 }] });
     const victim = small.find((f) => f.path.endsWith('victim.bin'))!;
     // With a report all seven travel in one batch: the element checks each file against its own declared digest.
     const corruptReport = path.join(dir, 'corrupt-report.jsonl');
@@ -180,9 +181,20 @@ describe('artstore ingest', () => {
     expect(new Set(recorded.filter((l) => l.state === 'sending').map((l) => (l.batch as { key: string }).key)).size).toBe(1);
   });
 
+  it('sends a small file as it was read when hashed, even if it changes before the upload', async () => {
+    const small = await makeTree(path.join(dir, 'changed-small'), { count: 1, maxSize: 1024, duplicates: 0, extra: [{ name: 'victim.bin', size: 5000 }] });
+    const victim = small.find((f) => f.path.endsWith('victim.bin'))!;
+    const res = await runCli(['ingest', victim.path, ...conn(), '--report', path.join(dir, 'changed-small.jsonl')], { ARTSTORE_CLI_TEST_CORRUPT_AFTER_HASH: victim.path });
+    expect(res.code).toBe(0);
+    const [line] = jsonLines(res.stdout);
+    expect(line).toMatchObject({ path: victim.path, state: 'committed', sha256: victim.sha256 });
+    const stored = await cw.world.api.db.file.findFirst({ where: { id: String(line!.fileId) } });
+    expect(stored?.sha256).toBe(victim.sha256);
+  });
+
   it('exits 2 on usage errors and 1 with a clear message for a bad token or a missing server', async () => {
     const treeDir = path.join(dir, 'tree');
-    for (const args of [[], ['nope'], ['ingest'], ['ingest', treeDir], ['ingest', treeDir, ...conn(), '--concurrency', '0'], ['ingest', treeDir, ...conn(), '--bogus'], ['get', ...conn()]]) {
+    for (const args of [[], ['nope'], ['ingest'], ['ingest', treeDir], ['ingest', treeDir, ...conn(), '--concurrency', '0'], ['ingest', treeDir, ...conn(), '--batch-files', '0'], ['ingest', treeDir, ...conn(), '--batch-mib', 'x'], ['ingest', treeDir, ...conn(), '--bogus'], ['get', ...conn()]]) {
       const res = await runCli(args);
       expect(res.code, `artstore ${args.join(' ')}`).toBe(2);
       expect(res.stderr).toMatch(/usage: artstore/);
