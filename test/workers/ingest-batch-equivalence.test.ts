@@ -7,21 +7,26 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
-import type { WorkerContext } from '../../src/workers/context.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { ingestProcessor } from '../../src/workers/ingest.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
-import type { World } from '../helpers/world.js';
-import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
+import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const silent = createLogger({ logLevel: 'silent' }, 'test');
 
 describe('ingest batch, file by file the same as one job alone', () => {
   let world: World;
   let ctx: WorkerContext;
   beforeAll(async () => {
-    ({ world, ctx } = await openDrivenWorker());
+    world = await createWorld({ worker: false, isolatedDatabase: true });
+    ctx = await openWorkerContext(world.config, silent);
   });
-  afterAll(() => closeDrivenWorker(world, ctx));
+  afterAll(async () => {
+    await ctx?.close();
+    await world?.close();
+  });
 
   const blobFile = (digest: string) => path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));
   /** A BullMQ job as the processor sees it, recording the progress it reports. */

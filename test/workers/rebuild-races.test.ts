@@ -9,10 +9,9 @@ import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { withMaintenanceLock } from '../../src/shared/records/maintenance-lock.js';
 import { createLogger } from '../../src/shared/logger.js';
-import type { WorkerContext } from '../../src/workers/context.js';
+import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { stageFileJob } from '../helpers/ingest-jobs.js';
-import type { World } from '../helpers/world.js';
-import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
+import { createWorld, type World } from '../helpers/world.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noProgress = async () => undefined;
@@ -23,9 +22,13 @@ describe('rebuild-index while workers commit', () => {
   let ctx: WorkerContext;
 
   beforeAll(async () => {
-    ({ world, ctx } = await openDrivenWorker());
+    world = await createWorld({ worker: false, isolatedDatabase: true });
+    ctx = await openWorkerContext(world.config, silent);
   });
-  afterAll(() => closeDrivenWorker(world, ctx));
+  afterAll(async () => {
+    await ctx?.close();
+    await world?.close();
+  });
 
   const deps = () => ({ db: world.api.db, queues: world.api.queues, config: world.config, logger: silent });
   const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
