@@ -15,10 +15,11 @@ import { storeTempDir, sweepStoreTemp } from '../../src/shared/storage/store-tem
 import { tempPathFor } from '../../src/shared/storage/durable-fs.js';
 import { OWNER_TTL_MS, liveWriters, registerWriter, writerOfFile } from '../../src/shared/storage/writers.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
-import { createWorld, type World } from '../helpers/world.js';
+import type { WorkerContext } from '../../src/workers/context.js';
+import type { World } from '../helpers/world.js';
 import { stageFileJob } from '../helpers/ingest-jobs.js';
 import { until } from '../helpers/wait.js';
+import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noProgress = async () => undefined;
@@ -30,13 +31,9 @@ describe('blob safety', () => {
 
   beforeAll(async () => {
     // The test drives runIngestJob, GC and the sweeps itself; no BullMQ worker runs.
-    world = await createWorld({ worker: false, isolatedDatabase: true });
-    ctx = await openWorkerContext(world.config, silent);
+    ({ world, ctx } = await openDrivenWorker());
   });
-  afterAll(async () => {
-    await ctx?.close();
-    await world?.close();
-  });
+  afterAll(() => closeDrivenWorker(world, ctx));
 
   const stageJob = (bytes: Buffer, fileId?: string) => stageFileJob(world, bytes, fileId);
 

@@ -7,26 +7,21 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import type { WorkerContext } from '../../src/workers/context.js';
 import { ingestProcessor } from '../../src/workers/ingest.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
-import { createWorld, type World } from '../helpers/world.js';
+import type { World } from '../helpers/world.js';
+import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const silent = createLogger({ logLevel: 'silent' }, 'test');
 
 describe('ingest batch, file by file the same as one job alone', () => {
   let world: World;
   let ctx: WorkerContext;
   beforeAll(async () => {
-    world = await createWorld({ worker: false, isolatedDatabase: true });
-    ctx = await openWorkerContext(world.config, silent);
+    ({ world, ctx } = await openDrivenWorker());
   });
-  afterAll(async () => {
-    await ctx?.close();
-    await world?.close();
-  });
+  afterAll(() => closeDrivenWorker(world, ctx));
 
   const blobFile = (digest: string) => path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));
   /** A BullMQ job as the processor sees it, recording the progress it reports. */

@@ -12,12 +12,13 @@ import { isAppError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { poolOf } from '../../src/shared/records/database.js';
 import { attrRelativePath } from '../../src/shared/storage/attr-files.js';
-import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import type { WorkerContext } from '../../src/workers/context.js';
 import { jobFailureOf } from '../../src/workers/job-errors.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
 import { findOrphans, type Orphans } from '../helpers/store-audit.js';
 import { filesUnder } from '../helpers/wait.js';
-import { createWorld, type World } from '../helpers/world.js';
+import type { World } from '../helpers/world.js';
+import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const silent = createLogger({ logLevel: 'silent' }, 'test');
@@ -40,13 +41,9 @@ describe('ingest batch', () => {
 
   beforeAll(async () => {
     // Own database: rebuild-index recounts every blob's references, and the audit below looks at every row.
-    world = await createWorld({ worker: false, isolatedDatabase: true });
-    ctx = await openWorkerContext(world.config, silent);
+    ({ world, ctx } = await openDrivenWorker());
   });
-  afterAll(async () => {
-    await ctx?.close();
-    await world?.close();
-  });
+  afterAll(() => closeDrivenWorker(world, ctx));
 
   const db = () => world.api.db;
   const blobFile = (digest: string) => path.join(world.config.storagePath, ctx.blobStore.keyFor(digest));

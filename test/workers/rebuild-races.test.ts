@@ -9,9 +9,10 @@ import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { withMaintenanceLock } from '../../src/shared/records/maintenance-lock.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import type { WorkerContext } from '../../src/workers/context.js';
 import { stageFileJob } from '../helpers/ingest-jobs.js';
-import { createWorld, type World } from '../helpers/world.js';
+import type { World } from '../helpers/world.js';
+import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const noProgress = async () => undefined;
@@ -22,13 +23,9 @@ describe('rebuild-index while workers commit', () => {
   let ctx: WorkerContext;
 
   beforeAll(async () => {
-    world = await createWorld({ worker: false, isolatedDatabase: true });
-    ctx = await openWorkerContext(world.config, silent);
+    ({ world, ctx } = await openDrivenWorker());
   });
-  afterAll(async () => {
-    await ctx?.close();
-    await world?.close();
-  });
+  afterAll(() => closeDrivenWorker(world, ctx));
 
   const deps = () => ({ db: world.api.db, queues: world.api.queues, config: world.config, logger: silent });
   const rebuild = () => rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent });
