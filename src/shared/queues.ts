@@ -36,6 +36,11 @@ export interface JobRegistry {
   };
 }
 export type JobName = keyof JobRegistry;
+
+/** The payload naming a file_jobs row: an ingest job's carries its size (large files run alone), the others none. */
+export function fileJobPayload(row: { id: string; kind: string; size: bigint | number }): JobPayload<'ingest-file'> {
+  return { ingestJobId: row.id, ...(row.kind === 'ingest' ? { size: Number(row.size) } : {}) };
+}
 export type JobPayload<N extends JobName> = JobRegistry[N]['payload'];
 export type JobResult<N extends JobName> = JobRegistry[N]['result'];
 

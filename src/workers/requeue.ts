@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import { failFileJob } from '../shared/domain/file-jobs.js';
 import { failIngest } from '../shared/domain/ingest-commit.js';
 import { listStaleOpenJobs, type StaleJob } from '../shared/domain/job-queries.js';
-import { enqueue, JOB_QUEUE, type Queues } from '../shared/queues.js';
+import { enqueue, fileJobPayload, JOB_QUEUE, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
 
@@ -95,7 +95,6 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], 
         else report.requeued++;
       }
     }
-    const payloadOf = (row: StaleJob) => ({ ingestJobId: row.id, ...(row.kind === 'ingest' ? { size: Number(row.size) } : {}) });
-    await enqueue(queues, ctx.config, name, readd.map((row) => ({ id: row.id, payload: payloadOf(row) })));
+    await enqueue(queues, ctx.config, name, readd.map((row) => ({ id: row.id, payload: fileJobPayload(row) })));
   }
 }

@@ -6,7 +6,6 @@ import type { FileMetadata } from '../../contract/files.js';
 import { commitIngest, type CommitResult, type PreparedCommit } from '../records/file-commits.js';
 import type { FileJob } from '../records/file-jobs.js';
 import { claimFileJobs, commitIngests, prepareIngestCommits } from '../records/ingest-batches.js';
-import { AppError } from '../errors.js';
 import { isOutageError } from '../outage.js';
 import { toAttrRecord } from '../storage/attr-files.js';
 import type { PutResult } from '../storage/blob-store.js';
@@ -16,6 +15,7 @@ import {
   assertDeclaredDigest,
   assertStagedInStaging,
   commitPlanOf,
+  fileIdTaken,
   fileMetadataOf,
   hashStaged,
   latestOutcome,
@@ -122,7 +122,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
     let prepared = decisions.get(item.job.id);
     // GC is removing these bytes, or the batch statement failed: the one-job path settles it (it helps GC finish).
     if (!prepared || prepared.kind === 'blob-in-gc') prepared = await prepareCommit(deps, item.job, item.digest, item.plan.walPayload);
-    if (prepared.kind === 'file-id-taken') return Promise.reject(conflictOf(item));
+    if (prepared.kind === 'file-id-taken') return Promise.reject(fileIdTaken(item.job.fileId));
     if (prepared.kind !== 'ready') return latestOutcome(deps.db, item.job.id);
     return { ...item, prepared };
   });
@@ -168,10 +168,6 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
     const { digest, put } = item;
     return { state: result.state, fileId: item.meta!.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds: item.hashSeconds };
   });
-}
-
-function conflictOf(item: Item): Error {
-  return new AppError('conflict', `file id ${item.job.fileId} already exists`);
 }
 
 /** The batch prepare; when the statement fails as a whole (not an outage), each job's own statement decides (no entry). */

@@ -59,6 +59,11 @@ interface UploadParams {
 
 export const WAL_OPERATION: WalOperation = 'file_create';
 
+/** The job's error when its (client-chosen) file id belongs to another file. */
+export function fileIdTaken(fileId: string): AppError {
+  return new AppError('conflict', `file id ${fileId} already exists`);
+}
+
 /** A transient state, not a fault: the job's bytes are being garbage-collected; its retry stores them anew. */
 export class BlobInGcError extends Error {
   constructor(readonly sha256: string) {
@@ -151,7 +156,7 @@ export async function prepareCommit(
     await runBlobGc(deps, digest.sha256);
     prepared = await prepareIngestCommit(deps.db, job, digest.sha256, WAL_OPERATION, walPayload);
   }
-  if (prepared.kind === 'file-id-taken') throw new AppError('conflict', `file id ${job.fileId} already exists`);
+  if (prepared.kind === 'file-id-taken') throw fileIdTaken(job.fileId);
   if (prepared.kind === 'blob-in-gc') throw new BlobInGcError(digest.sha256);
   return prepared;
 }
@@ -200,7 +205,7 @@ export function assertCommitted(
   committed: CommitResult,
   meta: FileMetadata,
 ): asserts committed is Extract<CommitResult, { kind: 'committed' | 'lost' }> {
-  if (committed.kind === 'file-id-taken') throw new AppError('conflict', `file id ${meta.id} already exists`);
+  if (committed.kind === 'file-id-taken') throw fileIdTaken(meta.id);
   // Cannot happen while the pending entry pins the blob; kept so a GC that ignored the pin still cannot win.
   if (committed.kind === 'blob-in-gc') throw new BlobInGcError(meta.sha256);
 }

@@ -18,7 +18,7 @@ import {
 import { AppError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
-import { enqueue, type EnqueueConfig, type Queues } from '../queues.js';
+import { enqueue, fileJobPayload, type EnqueueConfig, type Queues } from '../queues.js';
 import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import { isOutageError } from '../outage.js';
@@ -129,7 +129,7 @@ async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
     const flush = async (groups: FileJob[][]): Promise<Array<PromiseSettledResult<void>>> => {
       const all = groups.flat();
       try {
-        await enqueue(queues, config, 'ingest-file', all.map((j) => ({ id: j.id, payload: { ingestJobId: j.id, size: Number(j.size) } })));
+        await enqueue(queues, config, 'ingest-file', all.map((j) => ({ id: j.id, payload: fileJobPayload(j) })));
       } catch (err) {
         // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
         logger.warn({ err, jobIds: all.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');

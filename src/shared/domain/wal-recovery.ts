@@ -6,7 +6,7 @@ import { findFileJob, reopenFileJob, type FileJob } from '../records/file-jobs.j
 import { selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } from '../records/wal.js';
 import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
-import { enqueue, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
+import { enqueue, fileJobPayload, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
 import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { removeStagedFiles } from '../storage/staging.js';
@@ -70,8 +70,7 @@ async function recoverEntry(deps: RecoveryDeps, entry: WalEntry): Promise<'forwa
     // The job can still finish: run it again (every step is idempotent). A deletion is always finished,
     // since readers already see the file as gone.
     if (isFinalState(job.state)) await reopenFileJob(db, job.id);
-    const payload = { ingestJobId: job.id, ...(job.kind === 'ingest' ? { size: Number(job.size) } : {}) };
-    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload }]);
+    await enqueue(deps.queues, deps.config, jobName as 'ingest-file', [{ id: `${job.id}-recovery-${entry.id}`, payload: fileJobPayload(job) }]);
     return 'forward';
   }
   if (entry.operation === 'file_create') {
