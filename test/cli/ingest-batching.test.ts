@@ -34,7 +34,11 @@ describe('artstore ingest batches', () => {
     // The refused batches (40, then 20) were recorded before they were sent; the ones taken held 10 at most.
     const recorded = await readReportLines(report);
     const sizes = new Set(recorded.filter((l) => l.state === 'sending').map((l) => (l.batch as { size: number }).size));
-    expect([...sizes].sort((a, b) => b - a)).toEqual([40, 20, 10, 5]);
+    // How the last few files split up depends on when they are hashed; every batch after the refusals holds <= 10.
+    const [first, second, ...taken] = [...sizes].sort((a, b) => b - a);
+    expect([first, second]).toEqual([40, 20]);
+    expect(taken.length).toBeGreaterThan(0);
+    for (const size of taken) expect(size).toBeLessThanOrEqual(10);
     const last = new Map(recorded.map((l) => [l.path, l.state]));
     for (const f of tree) expect(['committed', 'duplicate', 'present']).toContain(last.get(f.path));
     const jobs = await cw.world.api.db.fileJob.groupBy({ by: ['idempotencyKey'], where: { principal: owner }, _count: { _all: true } });
