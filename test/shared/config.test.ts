@@ -50,4 +50,43 @@ describe('config', () => {
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', ELEMENT_ID: '' })).toMatchObject({ port: 8010, elementId: 'se-01' });
   });
+
+  it('reads the S3 backend settings of SPEC §8 and keeps the prefix exactly as given', () => {
+    const c = loadConfig({
+      BLOB_BACKEND: 's3',
+      S3_ENDPOINT: 'http://127.0.0.1:7480',
+      S3_BUCKET: 'archive',
+      S3_PREFIX: 'se-01/',
+      S3_ACCESS_KEY_ID: 'AK',
+      S3_SECRET_ACCESS_KEY: 'SK',
+    });
+    expect(c.blobBackend).toBe('s3');
+    expect(c.s3).toEqual({
+      endpoint: 'http://127.0.0.1:7480',
+      region: 'us-east-1',
+      bucket: 'archive',
+      prefix: 'se-01/',
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    });
+    expect(loadConfig({}).s3).toBeUndefined();
+  });
+
+  it('refuses s3 without a bucket and half a credential pair', () => {
+    expect(() => loadConfig({ BLOB_BACKEND: 's3' })).toThrow(/S3_BUCKET: required/);
+    expect(() => loadConfig({ BLOB_BACKEND: 's3', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AK' })).toThrow(/set both or neither/);
+  });
+
+  it('on a Redis Cluster defaults the queue prefix to a hash tag and refuses one without', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002,[::1]:7003' });
+    expect(c.redisClusterNodes).toEqual([
+      { host: '127.0.0.1', port: 7001 },
+      { host: '127.0.0.1', port: 7002 },
+      { host: '::1', port: 7003 },
+    ]);
+    expect(c.queuePrefix).toBe('{artstore}');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', QUEUE_PREFIX: 'x{t}' }).queuePrefix).toBe('x{t}');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', QUEUE_PREFIX: 'plain' })).toThrow(/hash tag/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1' })).toThrow(/not host:port/);
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
+  });
 });
