@@ -19,7 +19,9 @@ import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
-import { registerWriter, type Writer } from '../shared/storage/writers.js';
+import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
+import { liveWriters, registerWriter, type Writer } from '../shared/storage/writers.js';
+import { janitorIntervalMs, sweepScratch } from '../shared/domain/staging-janitor.js';
 
 export interface ApiContext {
   config: Config;
@@ -38,6 +40,8 @@ export interface ApiContext {
   uploads: Inflight;
   /** This process as a staging writer: its id names its staged files, its Redis key says it is alive. */
   stagingWriter: Writer;
+  /** Where accepted uploads wait for their jobs (STAGING_PATH, or the bucket with BLOB_BACKEND=s3). */
+  staging: StagingStore;
   /** Uploads per principal (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL). */
   uploadSlots: PrincipalSlots;
   /** SSE job streams and wait= long polls per principal (MAX_STREAMS_PER_PRINCIPAL). */
@@ -71,6 +75,16 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const stagingWriter = await registerWriter(redis, config.queuePrefix, (err) => {
     logger.warn({ err }, 'could not refresh the staging writer key');
   });
+  const staging = openStaging(config, { writerId: stagingWriter.id });
+  // With staging in the bucket, this host's STAGING_PATH is scratch no job row names; an API-only host sweeps its own.
+  const scratchSweep =
+    staging.backend === 'local'
+      ? undefined
+      : setInterval(() => {
+          const liveOwners = (ids: string[]) => liveWriters(redis, config.queuePrefix, ids);
+          void sweepScratch({ config, staging, logger, liveOwners }).catch((err: unknown) => logger.warn({ err }, 'staging scratch sweep failed'));
+        }, janitorIntervalMs(config));
+  scratchSweep?.unref();
   metrics.queueJobs(queues, config.metricsCacheMs);
   metrics.walEntries(() => countPendingWalEntries(db), config.metricsCacheMs);
   return {
@@ -87,12 +101,14 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     jobEvents,
     uploads: new Inflight(),
     stagingWriter,
+    staging,
     uploadSlots: new PrincipalSlots(config.maxConcurrentUploadsPerPrincipal, 'uploads (MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL)'),
     streamSlots: new PrincipalSlots(config.maxStreamsPerPrincipal, 'job streams and long polls (MAX_STREAMS_PER_PRINCIPAL)'),
     registry,
     metrics,
     async close() {
       // Uploads have drained by now (main.ts waits for them): the janitor may take what is left at once.
+      clearInterval(scratchSweep);
       await stagingWriter.close();
       await jobEvents.close().catch((err: unknown) => logger.warn({ err }, 'closing queue events'));
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));

@@ -33,7 +33,13 @@ function released(out: fs.WriteStream): Promise<void> {
  * written straight to its staged file, with no stream between them: a Transform and pipeline() per file cost more
  * CPU than the rest of a 16 KiB file's staging.
  */
-export function stagingEngine(stagingPath: string, reservationOf: (req: Request) => StagingReservation, writerId?: string): StorageEngine {
+export function stagingEngine(
+  stagingPath: string,
+  reservationOf: (req: Request) => StagingReservation,
+  writerId?: string,
+  options: { durable?: boolean } = {},
+): StorageEngine {
+  const durable = options.durable ?? true;
   const open = new WeakMap<object, fs.WriteStream>();
 
   const remove = async (file: Express.Multer.File): Promise<void> => {
@@ -48,8 +54,9 @@ export function stagingEngine(stagingPath: string, reservationOf: (req: Request)
       const stagedPath = path.join(stagingPath, newStagedName(writerId));
       // Set before the first byte, so multer's abort cleanup (a client gone mid-file) finds and removes it.
       file.path = stagedPath;
-      // flush: fsync before close. The 202 acknowledges these bytes, so they must survive a power loss before it.
-      const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640, flush: true });
+      // flush: fsync before close. The 202 acknowledges these bytes, so they must survive a power loss before it,
+      // unless the staging publishes them elsewhere before the 202 (the bucket), when this file is only scratch.
+      const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640, flush: durable });
       open.set(file, out);
       const source = file.stream;
       let size = 0;

@@ -12,6 +12,7 @@ import { createQueues, type Queues } from '../shared/queues.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { CrashStep } from '../shared/domain/ingest-commit.js';
 import { AttrFileStore } from '../shared/storage/attr-files.js';
+import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
 
@@ -22,6 +23,8 @@ export interface WorkerContext {
   connection: Redis;
   blobStore: BlobStore;
   attrStore: AttrFileStore;
+  /** Where accepted uploads wait (this host's STAGING_PATH, or the bucket with BLOB_BACKEND=s3). */
+  staging: StagingStore;
   hashPool: HashPool;
   queues: Queues;
   modes: ModeReader;
@@ -52,6 +55,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
     connection,
     blobStore: new LocalBlobStore(config.storagePath, { writerId: writer.id }),
     attrStore: new AttrFileStore(config.storagePath, { writerId: writer.id }),
+    staging: openStaging(config, { writerId: writer.id }),
     hashPool,
     queues,
     modes,

@@ -35,7 +35,7 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     return [{ stagedPath, fileName: 'x.bin', contentType: 'application/octet-stream', size: bytes.length }];
   }
 
-  const deps = (extra: Partial<SubmitDeps> = {}): SubmitDeps => ({ db: world.api.db, queues: world.api.queues, config: world.config, logger: silent, ...extra });
+  const deps = (extra: Partial<SubmitDeps> = {}): SubmitDeps => ({ db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger: silent, ...extra });
 
   it('keeps the staged file of a job that was recorded, and the retry runs it to a committed file', async () => {
     const bytes = randomBytes(4_000);

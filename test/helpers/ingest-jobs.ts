@@ -14,7 +14,7 @@ export async function stageFileJob(world: World, bytes: Buffer, fileId?: string)
   const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
   await fs.writeFile(stagedPath, bytes);
   const { jobs } = await submitUpload(
-    { db: world.api.db, queues: world.api.queues, config: world.config, logger: silent },
+    { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger: silent },
     { sub: 'alice', role: 'user' },
     [{ stagedPath, fileName: 'x.bin', contentType: 'application/octet-stream', size: bytes.length }],
     { tags: [], metadata: {}, ...(fileId ? { fileId } : {}) },
@@ -33,7 +33,7 @@ export async function stageFileJobs(world: World, files: Buffer[], sha256?: stri
     return stagedPath;
   }));
   const { jobs } = await submitUpload(
-    { db: world.api.db, queues: world.api.queues, config: world.config, logger: silent },
+    { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger: silent },
     { sub: 'alice', role: 'user' },
     files.map((bytes, i) => ({ stagedPath: stagedPaths[i]!, fileName: `f${i}.bin`, contentType: 'application/octet-stream', size: bytes.length })),
     { tags: [], metadata: {}, ...(sha256 ? { sha256 } : {}) },

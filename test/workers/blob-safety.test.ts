@@ -274,7 +274,7 @@ describe('blob safety', () => {
     await fs.writeFile(job.stagedPath, bytes);
     const inFlight = path.join(world.config.stagingPath, `${randomUUID()}.part`);
     await fs.writeFile(inFlight, 'an upload still being received');
-    const report = await sweepStaging({ db: world.api.db, config: world.config, logger: silent });
+    const report = await sweepStaging({ db: world.api.db, config: world.config, staging: world.api.staging, logger: silent });
     expect(report.removed).toBe(1);
     await expect(fs.stat(job.stagedPath)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await fs.stat(inFlight)).isFile()).toBe(true);

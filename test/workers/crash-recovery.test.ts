@@ -86,7 +86,7 @@ describe('crash recovery', () => {
       data: { txId: randomUUID(), operation: 'file_create', status: 'pending', fileId, jobId, actor: 'alice', payload: { fileId, sha256: h, size: bytes.length, attrPath }, startedAt: new Date(Date.now() - 3_600_000) },
     });
     const { createLogger } = await import('../../src/shared/logger.js');
-    const report = await recoverWal({ db: world.api.db, config: world.config, blobStore, attrStore, queues: world.api.queues, logger: createLogger({ logLevel: 'silent' }, 'test') });
+    const report = await recoverWal({ db: world.api.db, config: world.config, blobStore, attrStore, staging: world.api.staging, queues: world.api.queues, logger: createLogger({ logLevel: 'silent' }, 'test') });
     expect(report.rolledBack).toBeGreaterThanOrEqual(1);
     expect((await world.api.db.walEntry.findFirstOrThrow({ where: { jobId } })).status).toBe('rolled_back');
     await expect(fs.stat(path.join(world.config.storagePath, attrPath))).rejects.toMatchObject({ code: 'ENOENT' });

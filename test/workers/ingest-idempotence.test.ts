@@ -23,7 +23,7 @@ describe('ingest job run more than once', () => {
     const stagedPath = path.join(world.config.stagingPath, `${randomUUID()}.part`);
     await fs.writeFile(stagedPath, bytes);
     const { jobs } = await submitUpload(
-      { db: world.api.db, queues: world.api.queues, config: world.config, logger: createLogger({ logLevel: 'silent' }, 'test') },
+      { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger: createLogger({ logLevel: 'silent' }, 'test') },
       { sub: 'alice', role: 'user' },
       [{ stagedPath, fileName: 'twice.bin', contentType: 'application/octet-stream', size: bytes.length }],
       { tags: [], metadata: {} },

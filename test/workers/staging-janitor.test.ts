@@ -33,12 +33,12 @@ describe('staging janitor', () => {
     const owned = await stage(30);
     // The job stays queued: nothing runs it in this world.
     await submitUpload(
-      { db: world.api.db, queues: world.api.queues, config: world.config, logger },
+      { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger },
       { sub: 'alice', role: 'user' },
       [{ stagedPath: owned, fileName: 'slow.bin', contentType: 'application/octet-stream', size: 5 }],
       { tags: [], metadata: {} },
     );
-    const report = await sweepStaging({ db: world.api.db, config: world.config, logger });
+    const report = await sweepStaging({ db: world.api.db, config: world.config, staging: world.api.staging, logger });
     expect(report).toMatchObject({ removed: 1, kept: 1 });
     await expect(fs.stat(abandoned)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(fs.stat(young)).resolves.toBeTruthy();
@@ -72,7 +72,7 @@ describe('staging janitor', () => {
     // A dead writer's file that a job recorded (the upload finished before its process died) is the job's.
     const ofDeadOwned = await write(dead.id, 2 * OWNER_TTL_MS);
     await submitUpload(
-      { db: world.api.db, queues: world.api.queues, config: world.config, logger },
+      { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger },
       { sub: 'alice', role: 'user' },
       [{ stagedPath: ofDeadOwned, fileName: 'recorded.bin', contentType: 'application/octet-stream', size: 7 }],
       { tags: [], metadata: {} },
@@ -81,7 +81,7 @@ describe('staging janitor', () => {
     const ofLive = await write(live.id, 2 * OWNER_TTL_MS);
     try {
       const liveOwners = (ids: string[]) => liveWriters(redis, prefix, ids);
-      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners, confirmDeadAfterMs: 50 });
+      await sweepStaging({ db: world.api.db, config: world.config, staging: world.api.staging, logger, liveOwners, confirmDeadAfterMs: 50 });
       await expect(fs.stat(ofDead)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(fs.stat(ofDeadOwned)).resolves.toBeTruthy();
       // Younger than a key's lifetime: its writer may merely have missed a refresh.
@@ -110,7 +110,7 @@ describe('staging janitor', () => {
       return alive;
     };
     try {
-      await sweepStaging({ db: world.api.db, config: world.config, logger, liveOwners, confirmDeadAfterMs: 50 });
+      await sweepStaging({ db: world.api.db, config: world.config, staging: world.api.staging, logger, liveOwners, confirmDeadAfterMs: 50 });
       expect(looks).toBe(2);
       await expect(fs.stat(file)).resolves.toBeTruthy();
     } finally {

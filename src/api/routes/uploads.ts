@@ -28,7 +28,9 @@ function stagingMiddleware(ctx: ApiContext): RequestHandler {
   const { config } = ctx;
   // One parser for every upload (its options do not change); each upload's reservation is found on its response.
   const parse = multer({
-    storage: stagingEngine(config.stagingPath, (req) => req.res!.locals.reservation as StagingReservation, ctx.stagingWriter.id),
+    storage: stagingEngine(config.stagingPath, (req) => req.res!.locals.reservation as StagingReservation, ctx.stagingWriter.id, {
+      durable: ctx.staging.backend === 'local',
+    }),
     // An overlong client file name is refused before a byte of its part is staged.
     fileFilter: uploadFileFilter,
     // curl and browsers send UTF-8 file names without RFC 5987 encoding.

@@ -9,7 +9,6 @@ import { claimFileJobs, commitIngests, prepareIngestCommits } from '../records/i
 import { isOutageError } from '../outage.js';
 import { toAttrRecord } from '../storage/attr-files.js';
 import type { PutResult } from '../storage/blob-store.js';
-import { removeStagedFiles } from '../storage/staging.js';
 import {
   assertCommitted,
   assertDeclaredDigest,
@@ -20,6 +19,7 @@ import {
   hashStaged,
   latestOutcome,
   prepareCommit,
+  putStaged,
   settleUnclaimed,
   WAL_OPERATION,
   type Digest,
@@ -140,7 +140,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
     if (earlier && (await earlier.then(() => true, () => false))) {
       return { ...item, put: { created: false, repaired: false, storageKey: item.plan.storageKey } };
     }
-    const put = deps.blobStore.put(item.digest.sha256, item.staged, { existing: item.prepared!.existingBlob, sourceDurable: true });
+    const put = putStaged(deps, item.digest.sha256, item.staged, item.prepared!.existingBlob);
     puts.set(item.digest.sha256, put);
     return { ...item, put: await put };
   });
@@ -159,7 +159,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
   const committed = await commitAll(deps, live);
   // The staged copies of files now committed (by this run or a concurrent one); the others stay for their retry.
   const finished = live.filter((item) => ['committed', 'lost'].includes(committed.get(item.job.id)!.kind));
-  await removeStagedFiles(finished.flatMap((item) => (item.staged ? [item.staged] : [])));
+  await deps.staging.remove(finished.flatMap((item) => (item.staged ? [item.staged] : [])));
   await eachItem(live, results, async (item) => {
     const result = committed.get(item.job.id)!;
     if (result.kind === 'error') return Promise.reject(result.error);

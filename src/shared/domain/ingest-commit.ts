@@ -10,8 +10,8 @@ import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import { attrRelativePath, toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import { isInStaging, removeStagedFiles } from '../storage/staging.js';
+import type { BlobStore, PutOptions, PutResult } from '../storage/blob-store.js';
+import type { StagingStore } from '../storage/staging-store.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
@@ -19,8 +19,9 @@ import { assertModeAllows, type ModeReader } from './modes.js';
 
 export interface IngestDeps {
   db: Db;
-  config: Pick<Config, 'elementId' | 'stagingPath'> & GcDeps['config'];
+  config: Pick<Config, 'elementId'> & GcDeps['config'];
   blobStore: BlobStore;
+  staging: StagingStore;
   attrStore: AttrFileStore;
   hashPool: HashPool;
   modes: Pick<ModeReader, 'current'>;
@@ -100,20 +101,21 @@ export async function settleUnclaimed(deps: IngestDeps, fileJobId: string): Prom
   const latest = await findFileJob(deps.db, fileJobId);
   if (!latest) throw new AppError('not_found', `ingest job ${fileJobId} does not exist`);
   // A run that died between the commit and removing its staged file left it behind: this run removes it.
-  if (latest.stagedPath && isInStaging(deps.config.stagingPath, latest.stagedPath)) await removeStagedFiles([latest.stagedPath]);
+  if (latest.stagedPath && deps.staging.owns(latest.stagedPath)) await deps.staging.remove([latest.stagedPath]);
   return outcomeOf(latest);
 }
 
 export type Digest = { sha256: string; size: number };
 
 /**
- * Hashes the staged bytes in the pool (by path). A staged file can be gone only if an earlier run of this job got
- * past the commit, or crashed after moving it; both are settled from the database (an outcome, or the digest of
- * the bytes already in the blob store).
+ * Hashes the staged bytes in the pool (by path: the staged file, or this host's copy of a staged object). A staged
+ * upload can be gone only if an earlier run of this job got past the commit, or crashed after moving it; both are
+ * settled from the database (an outcome, or the digest of the bytes already in the blob store).
  */
 export async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | IngestOutcome> {
   try {
-    if (job.stagedPath) return await deps.hashPool.hashFile(job.stagedPath, Number(job.size));
+    const source = job.stagedPath ? await deps.staging.localCopy(job.stagedPath) : null;
+    if (source) return await deps.hashPool.hashFile(source, Number(job.size));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -183,10 +185,10 @@ export function fileMetadataOf(job: FileJob, digest: Digest, elementId: string):
   };
 }
 
-/** The job's staged path (null once an earlier run moved it), refused when it points outside the staging area. */
-export function assertStagedInStaging(deps: Pick<IngestDeps, 'config'>, job: FileJob): string | null {
+/** The job's staged upload (null once an earlier run moved it), refused when it is not one of the staging's own. */
+export function assertStagedInStaging(deps: Pick<IngestDeps, 'staging'>, job: FileJob): string | null {
   const staged = job.stagedPath;
-  if (staged && !isInStaging(deps.config.stagingPath, staged)) {
+  if (staged && !deps.staging.owns(staged)) {
     throw new AppError('validation_failed', 'staged path is outside the staging area');
   }
   return staged;
@@ -198,6 +200,21 @@ export function commitPlanOf(deps: Pick<IngestDeps, 'blobStore'>, job: FileJob, 
   const storageKey = deps.blobStore.keyFor(digest.sha256);
   const walPayload = { fileId: job.fileId, sha256: digest.sha256, size: digest.size, attrPath, storageKey, stagedPath: job.stagedPath };
   return { attrPath, storageKey, walPayload };
+}
+
+/**
+ * Step 4: the verified staged bytes into the blob store, then this host's copy of them let go (the staged upload
+ * itself stays until the commit). The local staged file is fsynced already (the API did), so a store that links it
+ * need not sync it again.
+ */
+export async function putStaged(deps: Pick<IngestDeps, 'blobStore' | 'staging'>, sha256: string, staged: string, existing: PutOptions['existing']): Promise<PutResult> {
+  const source = await deps.staging.localCopy(staged);
+  if (!source) throw new AppError('staged_file_missing', 'the staged upload vanished between its hash and its store');
+  try {
+    return await deps.blobStore.put(sha256, source, { existing, sourceDurable: deps.staging.backend === 'local' });
+  } finally {
+    await deps.staging.release(staged);
+  }
 }
 
 /** A commit that wrote nothing for a reason that is this job's error. */
@@ -240,7 +257,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   await deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
-  const put = staged ? await blobStore.put(digest.sha256, staged, { existing: prepared.existingBlob, sourceDurable: true }) : null;
+  const put = staged ? await putStaged(deps, digest.sha256, staged, prepared.existingBlob) : null;
   await deps.crashPoint?.('after-blob');
   const meta = fileMetadataOf(job, digest, deps.config.elementId);
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));
@@ -251,7 +268,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   // 6. Metadata, blob reference and WAL committed in one statement (no I/O inside it).
   const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey, put?.repaired ?? false);
   assertCommitted(committed, meta);
-  await removeStagedFiles(staged ? [staged] : []);
+  await deps.staging.remove(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);
   return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds };
 }
@@ -262,7 +279,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
  * the job still claims its file id, so a new upload with the same client-chosen id cannot have written one yet.
  * A blob written by this job stays for recovery/GC, which own unreferenced blobs.
  */
-export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'logger'>, fileJobId: string, code: string, message: string): Promise<void> {
+export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'staging' | 'logger'>, fileJobId: string, code: string, message: string): Promise<void> {
   const { db } = deps;
   const failed = await failJobWithWal(db, fileJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending || (await fileRowExists(tx, job.fileId))) return;
@@ -275,7 +292,7 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'lo
   if (!failed) return;
   const { job } = failed;
   if (job.stagedPath) {
-    await removeStagedFiles([job.stagedPath]);
+    await deps.staging.remove([job.stagedPath]);
     await clearStagedPath(db, job.id);
   }
 }

@@ -1,8 +1,6 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 // Concurrent uploads share the INSERT and the enqueue (group commit), so their cost is paid per group, not per file.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { isUniqueViolation, type Db } from '../records/database.js';
 import {
   detachIdempotencyKey,
@@ -19,8 +17,8 @@ import { AppError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
 import { enqueue, fileJobPayload, type EnqueueConfig, type Queues } from '../queues.js';
-import { fsyncDir } from '../storage/durable-fs.js';
 import { removeStagedFiles } from '../storage/staging.js';
+import type { StagingStore } from '../storage/staging-store.js';
 import { isOutageError } from '../outage.js';
 import { isFinalState } from '../../contract/jobs.js';
 import type { Principal } from './principal.js';
@@ -28,6 +26,7 @@ import type { Principal } from './principal.js';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600 * 1_000;
 
 export interface StagedUpload {
+  /** The upload's file in STAGING_PATH as the route wrote it (the staging publishes it before its job is recorded). */
   stagedPath: string;
   fileName: string;
   contentType: string;
@@ -48,6 +47,7 @@ export interface SubmitDeps {
   db: Db;
   queues: Queues;
   config: EnqueueConfig;
+  staging: StagingStore;
   logger: Logger;
   /** Test hook: runs right after the jobs' INSERT committed (a connection lost before its answer is simulated here). */
   afterRecord?: () => Promise<void>;
@@ -72,6 +72,9 @@ export async function submitUpload(
   idempotencyKey?: string,
 ): Promise<SubmitResult> {
   let result: SubmitResult;
+  // The local files until the staging has published them, then what the job rows record.
+  let refs = staged.map((s) => s.stagedPath);
+  let published = false;
   try {
     if (staged.length === 0) throw new AppError('validation_failed', "no file: send one or more parts named 'file'");
     if (staged.length > 1 && fields.fileId) {
@@ -82,29 +85,26 @@ export async function submitUpload(
         parameter: 'sha256',
       });
     }
-    // Each staged file was fsynced as it was written; their directory entries become durable here, before a job
-    // row (and the 202) vouches for them. Concurrent uploads share these syncs.
-    await Promise.all([...new Set(staged.map((s) => path.dirname(s.stagedPath)))].map((dir) => fsyncDir(dir)));
-    // Never acknowledge bytes that are gone (a staged file removed by mistake meanwhile): the client sends again.
-    for (const s of staged) {
-      if (!(await fs.stat(s.stagedPath).then(() => true, () => false))) {
-        throw new AppError('unavailable', 'a staged file of this upload vanished before it was recorded; send the upload again');
-      }
-    }
-    result = await recordJobs(deps.db, principal, staged, fields, idempotencyKey);
+    // Durable and readable by every worker host before a job row (and the 202) vouches for them; the staging
+    // removes them itself when it cannot.
+    refs = await deps.staging.publish(refs);
+    published = true;
+    result = await recordJobs(deps.db, principal, staged.map((s, i) => ({ ...s, stagedPath: refs[i]! })), fields, idempotencyKey);
     await deps.afterRecord?.();
   } catch (err) {
-    if (isOutageError(err)) {
+    if (!published) {
+      await removeStagedFiles(refs);
+    } else if (isOutageError(err)) {
       // The connection dropped around the INSERT: it may have committed, and then these files are the jobs'
       // only copy (the client's retry will be answered by a replay). Keep them until the database can tell.
-      settleAfterOutage(deps, staged.map((s) => s.stagedPath));
+      settleAfterOutage(deps, refs);
     } else {
-      await removeStagedFiles(staged.map((s) => s.stagedPath));
+      await deps.staging.remove(refs);
     }
     throw err;
   }
   if (result.replayed) {
-    await removeStagedFiles(staged.map((s) => s.stagedPath));
+    await deps.staging.remove(refs);
     // The first request may have died between its INSERT and its enqueue: make sure its unfinished jobs run
     // (adding a job id BullMQ still holds is a no-op).
     await enqueueJobs(deps, result.jobs.filter((j) => !isFinalState(j.state)));
@@ -192,7 +192,7 @@ class OutageSettler {
       const batch = [...this.paths];
       try {
         const owned = new Set((await selectStagedPathOwners(this.deps.db, batch)).map((o) => o.stagedPath));
-        await removeStagedFiles(batch.filter((p) => !owned.has(p)));
+        await this.deps.staging.remove(batch.filter((p) => !owned.has(p)));
         for (const p of batch) this.paths.delete(p);
         this.deps.logger.info({ owned: owned.size, removed: batch.length - owned.size }, 'staged files of uploads interrupted by an outage settled');
       } catch (err) {

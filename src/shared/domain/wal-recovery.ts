@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { enqueue, fileJobPayload, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
 import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { removeStagedFiles } from '../storage/staging.js';
+import type { StagingStore } from '../storage/staging-store.js';
 import { runBlobGc } from './blob-gc.js';
 import { adoptUnrecordedBlobs } from './blob-orphans.js';
 import { isFinalState } from '../../contract/jobs.js';
@@ -19,6 +19,7 @@ export interface RecoveryDeps {
   config: Pick<Config, 'walLeaseSeconds' | 'gcGraceSeconds'> & EnqueueConfig;
   blobStore: BlobStore;
   attrStore: AttrFileStore;
+  staging: StagingStore;
   queues: Queues;
   logger: Logger;
 }
@@ -51,7 +52,7 @@ async function rollBackCreate(deps: RecoveryDeps, entry: WalEntry, job: FileJob 
     if (record && record.createdAt === job.createdAt.toISOString()) await deps.attrStore.remove(p.attrPath);
   }
   if (p.sha256) await adoptUnrecordedBlobs(deps, [p.sha256]);
-  if (job?.stagedPath) await removeStagedFiles([job.stagedPath]);
+  if (job?.stagedPath) await deps.staging.remove([job.stagedPath]);
 }
 
 /** Settles one stale entry: rolled forward (its job or GC run continues) or back. */

@@ -1,0 +1,70 @@
+// Small S3 object operations shared by the S3 staging and blob stores: a local file up, an object down to a file,
+// not-found recognised, keys listed with their age.
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+/** Above this a file goes up as a multipart upload (lib-storage), with this part size and parts in flight. */
+export const MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
+const PART_BYTES = 8 * 1024 * 1024;
+const PARTS_IN_FLIGHT = 4;
+
+/** The SDK's answer for a key or bucket that is not there (NoSuchKey, NotFound, a bare 404). */
+export function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/**
+ * Uploads the file at path (size bytes) as bucket/key, streamed: a PutObject below the multipart threshold, a
+ * multipart upload above it with bounded memory (parts in flight x part size).
+ */
+export async function putFileObject(client: S3Client, bucket: string, key: string, path: string, size: number, extra: { ifNoneMatch?: '*' } = {}): Promise<void> {
+  if (size <= MULTIPART_THRESHOLD_BYTES) {
+    // Up to 1 MiB the body is read whole (cheaper than a stream for the many small files); above, it is streamed.
+    const body = size <= 1024 * 1024 ? await fs.promises.readFile(path) : fs.createReadStream(path);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size, IfNoneMatch: extra.ifNoneMatch }));
+    return;
+  }
+  const upload = new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: fs.createReadStream(path), IfNoneMatch: extra.ifNoneMatch },
+    partSize: PART_BYTES,
+    queueSize: PARTS_IN_FLIGHT,
+    leavePartsOnError: false,
+  });
+  await upload.done();
+}
+
+/** Downloads bucket/key into the file at path (created or truncated); false when the key is not there. */
+export async function getObjectToFile(client: S3Client, bucket: string, key: string, path: string): Promise<boolean> {
+  let body: Readable;
+  try {
+    const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    body = answer.Body as Readable;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  await pipeline(body, fs.createWriteStream(path, { mode: 0o640 }));
+  return true;
+}
+
+/** Deletes bucket/key (S3 answers the same whether it was there or not). */
+export async function deleteObject(client: S3Client, bucket: string, key: string): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+/** Every key under prefix with its last modification, page by page. */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<{ key: string; modifiedMs: number; size: number }> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      if (o.Key) yield { key: o.Key, modifiedMs: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}

@@ -1,0 +1,49 @@
+// The staging interface (SPEC §8): where an accepted upload waits for its ingest job, readable by every worker host.
+// Local staging is STAGING_PATH itself (one host, or a shared mount); S3 staging puts each upload in the bucket and
+// STAGING_PATH is then only this host's scratch directory. Resumable uploads stage through the same interface.
+import type { Config } from '../config.js';
+import { LocalStagingStore } from './local-staging-store.js';
+import { S3StagingStore } from './s3-staging-store.js';
+
+/** A staged upload as the janitor sees it. */
+export interface StagedEntry {
+  /** What a job row records (file_jobs.staged_path). */
+  ref: string;
+  modifiedMs: number;
+}
+
+export interface StagingStore {
+  readonly backend: 'local' | 's3';
+  /**
+   * API side: makes files that the upload route wrote into STAGING_PATH (each fsynced) durable and readable by
+   * every worker host, and returns what each job row records, in order. On failure nothing of them is left (the
+   * local files included) and the error is thrown: the client sends again.
+   */
+  publish(localPaths: string[]): Promise<string[]>;
+  /**
+   * Worker side: a file on this host holding the staged bytes (the staged file itself, or a scratch copy), or null
+   * when the staged upload is gone. A scratch copy stays until release() or remove().
+   */
+  localCopy(ref: string): Promise<string | null>;
+  /** Drops the scratch copy localCopy made, if any (the staged upload stays). */
+  release(ref: string): Promise<void>;
+  /** Removes staged uploads (and their scratch copies); errors are collected, never thrown, so each gets its chance. */
+  remove(refs: Iterable<string>): Promise<Error[]>;
+  /** True when ref names a staged upload of this store: a ref read from a job row is never trusted blindly. */
+  owns(ref: string): boolean;
+  /** Every staged upload, for the janitor. */
+  list(): AsyncIterable<StagedEntry>;
+  /** Removes scratch copies older than olderThan (left by a process that died); returns how many. */
+  sweepScratch(olderThan: Date): Promise<number>;
+}
+
+export type StagingConfig = Pick<Config, 'stagingPath' | 'blobBackend' | 's3'>;
+
+/** The staging of this element's blob backend: local with local blobs, the bucket with S3 blobs. */
+export function openStaging(config: StagingConfig, options: { writerId?: string } = {}): StagingStore {
+  if (config.blobBackend === 's3') {
+    if (!config.s3) throw new Error('BLOB_BACKEND=s3 without S3 settings');
+    return new S3StagingStore(config.stagingPath, config.s3, options);
+  }
+  return new LocalStagingStore(config.stagingPath);
+}
