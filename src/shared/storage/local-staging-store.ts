@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { fsyncDir } from './durable-fs.js';
-import { isInStaging, removeStagedFiles } from './staging.js';
+import { isInStaging, removeStagedFiles, STAGED_SUFFIX } from './staging.js';
 import type { StagedEntry, StagingStore } from './staging-store.js';
 
 export class LocalStagingStore implements StagingStore {
@@ -41,7 +41,7 @@ export class LocalStagingStore implements StagingStore {
   }
 
   owns(ref: string): boolean {
-    return isInStaging(this.stagingPath, ref);
+    return isInStaging(this.stagingPath, ref) && ref.endsWith(STAGED_SUFFIX);
   }
 
   async *list(): AsyncGenerator<StagedEntry> {
