@@ -38,6 +38,21 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it.skipIf(!composeBin)('runs the stack on Garage with the s3 profile and BLOB_BACKEND=s3', async () => {
+    const env = composeEnv({ JWT_PUBLIC_KEY_PATH: '/run/idp-public.pem', BLOB_BACKEND: 's3' });
+    const { stdout } = await run(composeBin!, ['-f', 'docker-compose.yml', '--profile', 's3', 'config'], { env, timeout: 60_000 });
+    expect(stdout).toContain('  garage:');
+    expect(stdout).toContain('dxflrs/garage:v2');
+    expect(stdout).toContain('BLOB_BACKEND: s3');
+    expect(stdout).toContain('S3_ENDPOINT: http://garage:3900');
+    // The bucket and key Garage creates are the ones the element uses.
+    const bucket = /GARAGE_DEFAULT_BUCKET: (\S+)/.exec(stdout)?.[1];
+    expect(bucket).toBeTruthy();
+    expect(stdout).toContain(`S3_BUCKET: ${bucket}`);
+    const key = /GARAGE_DEFAULT_ACCESS_KEY: (\S+)/.exec(stdout)?.[1];
+    expect(stdout).toContain(`S3_ACCESS_KEY_ID: ${key}`);
+  });
+
   it.skipIf(!composeBin)("refuses to render without the identity provider's key, issuer or audience", async () => {
     for (const missing of ['JWT_PUBLIC_KEY_PATH', 'JWT_ISSUER', 'JWT_AUDIENCE']) {
       const env = composeEnv({ JWT_PUBLIC_KEY_PATH: '/run/idp-public.pem' });
