@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { MODES, type Mode } from '../contract/element.js';
+import { backendEnvShape, backendsOf, type BackendConfig } from './config-backends.js';
 
 export type { Mode };
+export type { S3Config } from './config-backends.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const optionalText = z
@@ -26,10 +28,6 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - and {} only')
-    .optional(),
   STORAGE_PATH: z.string().min(1).default('./.data/storage'),
   STAGING_PATH: z.string().min(1).default('./.data/staging'),
   DEV_KEYS_PATH: z.string().min(1).default('./.data/dev-keys'),
@@ -72,15 +70,8 @@ const envSchema = z.object({
   CAPACITY_CRITICAL_BYTES: int(0).default(80e9),
   CAPACITY_FULL_PERCENT: z.coerce.number().min(0).max(100).default(2),
   CAPACITY_FULL_BYTES: int(0).default(20e9),
-  BLOB_BACKEND: z.enum(['local', 's3']).default('local'),
-  S3_ENDPOINT: z.url().optional(),
-  S3_REGION: z.string().min(1).default('us-east-1'),
-  S3_BUCKET: optionalText,
-  S3_PREFIX: z.string().default(''),
-  S3_ACCESS_KEY_ID: optionalText,
-  S3_SECRET_ACCESS_KEY: optionalText,
-  REDIS_CLUSTER_NODES: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...backendEnvShape,
 });
 
 export type Config = Readonly<{
@@ -145,56 +136,9 @@ export type Config = Readonly<{
   crashAt?: 'after-hash' | 'after-wal' | 'after-blob' | 'after-attr' | 'before-commit';
   /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
   capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
-  /** Where blobs and attr.json live (SPEC §8): this machine's STORAGE_PATH, or an S3-compatible bucket. */
-  blobBackend: 'local' | 's3';
-  /** Set when blobBackend is 's3'. */
-  s3?: S3Config;
-  /** Set when REDIS_CLUSTER_NODES is: every Redis use goes through this cluster and redisUrl is ignored. */
-  redisClusterNodes?: readonly Readonly<{ host: string; port: number }>[];
   logLevel: string;
-}>;
-
-export type S3Config = Readonly<{
-  /** Unset for AWS itself; set for any other S3-compatible store (path-style addressing, checksums when required). */
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  /** Key prefix inside the bucket, used exactly as given (a trailing '/' included). */
-  prefix: string;
-  /** Both set, or neither (the SDK's default credential chain). Never logged. */
-  credentials?: Readonly<{ accessKeyId: string; secretAccessKey: string }>;
-}>;
-
-/** `host:port,host:port`; undefined when unset, problems appended for entries that are not host:port. */
-function parseClusterNodes(text: string | undefined, problems: string[]): { host: string; port: number }[] | undefined {
-  if (text === undefined) return undefined;
-  const nodes: { host: string; port: number }[] = [];
-  for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
-    const port = m ? Number(m[2]) : 0;
-    if (!m || port < 1 || port > 65535) {
-      problems.push(`REDIS_CLUSTER_NODES: ${JSON.stringify(entry)} is not host:port`);
-      continue;
-    }
-    nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
-  }
-  if (nodes.length === 0 && problems.length === 0) problems.push('REDIS_CLUSTER_NODES: give at least one host:port');
-  return nodes;
-}
-
-/** A Redis Cluster hash tag: the first `{...}` with something inside (the rule Redis uses to pick a key's slot). */
-function hasHashTag(prefix: string): boolean {
-  return /\{[^}]+\}/.test(prefix);
-}
-
-function s3Problems(e: { BLOB_BACKEND: string; S3_BUCKET?: string; S3_ACCESS_KEY_ID?: string; S3_SECRET_ACCESS_KEY?: string }): string[] {
-  const problems: string[] = [];
-  if (e.BLOB_BACKEND === 's3' && !e.S3_BUCKET) problems.push('S3_BUCKET: required with BLOB_BACKEND=s3');
-  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
-    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither');
-  }
-  return problems;
-}
+}> &
+  BackendConfig;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -240,13 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_JWKS_URL && !/^https?:$/.test(new URL(e.JWT_JWKS_URL).protocol)) problems.push('JWT_JWKS_URL: must be an https:// (or, outside production, http://) URL');
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: use at least 16 characters');
   if (e.NODE_ENV === 'production') problems.push(...productionProblems(e));
-  problems.push(...s3Problems(e));
-  const redisClusterNodes = parseClusterNodes(e.REDIS_CLUSTER_NODES, problems);
-  // On a cluster BullMQ's multi-key scripts need every key of a queue in one slot: the prefix carries a hash tag.
-  const queuePrefix = e.QUEUE_PREFIX ?? (redisClusterNodes ? '{artstore}' : 'artstore');
-  if (redisClusterNodes && !hasHashTag(queuePrefix)) {
-    problems.push(`QUEUE_PREFIX: with REDIS_CLUSTER_NODES it must hold a hash tag such as {${queuePrefix}} (BullMQ's scripts touch several keys of one queue at once)`);
-  }
+  const backends = backendsOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -256,7 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
-    queuePrefix,
+    queuePrefix: backends.queuePrefix,
     storagePath: path.resolve(e.STORAGE_PATH),
     stagingPath: path.resolve(e.STAGING_PATH),
     devKeysPath: path.resolve(e.DEV_KEYS_PATH),
@@ -297,21 +235,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       critical: Object.freeze({ percent: e.CAPACITY_CRITICAL_PERCENT, bytes: e.CAPACITY_CRITICAL_BYTES }),
       full: Object.freeze({ percent: e.CAPACITY_FULL_PERCENT, bytes: e.CAPACITY_FULL_BYTES }),
     }),
-    blobBackend: e.BLOB_BACKEND,
-    s3:
-      e.BLOB_BACKEND === 's3'
-        ? Object.freeze({
-            endpoint: e.S3_ENDPOINT,
-            region: e.S3_REGION,
-            bucket: e.S3_BUCKET!,
-            prefix: e.S3_PREFIX,
-            credentials:
-              e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
-                ? Object.freeze({ accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY })
-                : undefined,
-          })
-        : undefined,
-    redisClusterNodes: redisClusterNodes && Object.freeze(redisClusterNodes.map((n) => Object.freeze(n))),
+    blobBackend: backends.blobBackend,
+    s3: backends.s3,
+    redisClusterNodes: backends.redisClusterNodes,
     logLevel: e.LOG_LEVEL,
   });
 }
