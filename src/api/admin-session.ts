@@ -2,7 +2,7 @@
 // id lives in Redis (so every API process honours it); the guard accepts that cookie or the bearer header.
 import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import { decodeJwt } from 'jose';
 import type { TokenVerifier } from '../shared/auth/token-verifier.js';
 import type { Config } from '../shared/config.js';
@@ -14,7 +14,7 @@ export const SESSION_TTL_SECONDS = 15 * 60;
 
 export class AdminSessions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly queuePrefix: string,
   ) {}
 

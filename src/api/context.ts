@@ -1,6 +1,6 @@
 // The API process's long-lived resources, opened once and closed in one ordered list.
 import fs from 'node:fs/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import type { Registry } from 'prom-client';
 import { TokenVerifier } from '../shared/auth/token-verifier.js';
 import type { Config } from '../shared/config.js';
@@ -27,7 +27,7 @@ export interface ApiContext {
   config: Config;
   logger: Logger;
   db: Db;
-  redis: Redis;
+  redis: RedisConnection;
   queues: Queues;
   blobStore: BlobStore;
   /** Download rows cached for at most a second, dropped at once by announced file changes. */

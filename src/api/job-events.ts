@@ -2,7 +2,7 @@
 // listeners run only while someone follows a job: reading every queue event costs CPU on each API process
 // (bench/ small scenario), which nobody needs while no SSE stream is open.
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import type { Config } from '../shared/config.js';
 import { QUEUE_NAMES } from '../shared/queues.js';
 import { createWorkerConnection } from '../shared/redis.js';
@@ -15,17 +15,17 @@ const IDLE_CLOSE_MS = 30_000;
 
 export class JobEventsHub {
   private readonly listeners = new Map<string, Set<Listener>>();
-  private running?: Promise<{ events: QueueEvents[]; connections: Redis[] }>;
+  private running?: Promise<{ events: QueueEvents[]; connections: RedisConnection[] }>;
   private idleTimer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(
-    private readonly config: Pick<Config, 'redisUrl' | 'queuePrefix'>,
+    private readonly config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'queuePrefix'>,
     private readonly logger: Logger,
   ) {}
 
-  private async start(): Promise<{ events: QueueEvents[]; connections: Redis[] }> {
-    const connections: Redis[] = [];
+  private async start(): Promise<{ events: QueueEvents[]; connections: RedisConnection[] }> {
+    const connections: RedisConnection[] = [];
     const events = Object.values(QUEUE_NAMES).map((name) => {
       // QueueEvents blocks on its connection: one of its own each, closed by us.
       const connection = createWorkerConnection(this.config);
@@ -41,7 +41,7 @@ export class JobEventsHub {
     return { events, connections };
   }
 
-  private async stop(running: Promise<{ events: QueueEvents[]; connections: Redis[] }>): Promise<void> {
+  private async stop(running: Promise<{ events: QueueEvents[]; connections: RedisConnection[] }>): Promise<void> {
     const { events, connections } = await running;
     await Promise.all(events.map((e) => e.close()));
     for (const c of connections) c.disconnect();

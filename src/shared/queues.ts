@@ -1,6 +1,6 @@
 // THE job registry: queue names, job names, payload/result types and per-job options, plus a typed enqueue.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { Config } from './config.js';
 import type { FINAL_JOB_STATES } from '../contract/jobs.js';
 
@@ -79,7 +79,7 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
 
 export type Queues = Readonly<Record<QueueName, Queue>> & { close(): Promise<void> };
 
-export function createQueues(config: Pick<Config, 'queuePrefix'>, connection: Redis, onError?: (err: Error) => void): Queues {
+export function createQueues(config: Pick<Config, 'queuePrefix'>, connection: RedisConnection, onError?: (err: Error) => void): Queues {
   const opts = { connection, prefix: config.queuePrefix };
   const queues = {
     ingest: new Queue(QUEUE_NAMES.ingest, opts),

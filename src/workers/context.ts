@@ -1,5 +1,5 @@
 // The worker process's long-lived resources, opened once and closed in one ordered list.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import type { Registry } from 'prom-client';
 import type { Config } from '../shared/config.js';
 import { createDb, type Db } from '../shared/records/database.js';
@@ -20,7 +20,7 @@ export interface WorkerContext {
   config: Config;
   logger: Logger;
   db: Db;
-  connection: Redis;
+  connection: RedisConnection;
   blobStore: BlobStore;
   attrStore: AttrFileStore;
   /** Where accepted uploads wait (this host's STAGING_PATH, or the bucket with BLOB_BACKEND=s3). */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { checkDatabase } from '../../shared/domain/element-status.js';
 import { modeAllows } from '../../shared/domain/modes.js';
 import { AppError } from '../../shared/errors.js';
+import { probeRedis } from '../../shared/redis.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -64,7 +65,7 @@ export function healthRoutes(ctx: ApiContext): RouteSpec[] {
       handler: async (_req, res) => {
         const [database, redis, storage] = await Promise.all([
           check(() => checkDatabase(ctx.db)),
-          check(() => ctx.redis.ping()),
+          check(() => probeRedis(ctx.redis, ctx.config.queuePrefix)),
           check(async () => {
             const writable = modeAllows(await ctx.modes.current(), 'upload');
             const mode = writable ? constants.W_OK | constants.R_OK : constants.R_OK;

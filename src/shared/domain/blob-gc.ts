@@ -1,5 +1,5 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { deleteCollectedBlob, findGcDueBlobs, lockBlobForGc, markBlobGcStarted } from '../records/blobs.js';
@@ -19,7 +19,7 @@ export interface GcDeps {
    * With config.queuePrefix, announces the removal (file-changes.ts), so API processes close what they keep open
    * of the bytes (and do not keep the removed file's disk space until their idle sweep).
    */
-  connection?: Redis;
+  connection?: RedisConnection;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Integrity scrub: re-hash stored blobs in sha256 order within a time budget, mark corrupt ones, resume next run.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import type { HashPool } from '../hashing/hash-pool.js';
@@ -24,7 +24,7 @@ export type CorruptReason = 'mismatch' | 'missing' | 'unreadable';
 export interface ScrubDeps {
   db: Db;
   /** Holds the checkpoint and the run lock. */
-  connection: Redis;
+  connection: RedisConnection;
   blobStore: BlobStore;
   hashPool: Pick<HashPool, 'hashFile'>;
   config: Pick<Config, 'queuePrefix' | 'hashThreads'>;

@@ -1,6 +1,6 @@
 // Announcements on Redis of changes that cached file reads must see at once: a file patched or deleted, a blob
 // marked corrupt, restored or removed. Best effort: a lost message is covered by the caches' own short lifetimes.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from '../logger.js';
 
 export type FileChange = { fileId: string } | { sha256: string };
@@ -14,7 +14,7 @@ export function fileChangesChannel(queuePrefix: string): string {
  * knows every API process has it on its socket), and never rejects: a failure is logged at warn, the caches then
  * see the change when their entries expire.
  */
-export async function announceFileChange(publisher: Redis | undefined, queuePrefix: string, change: FileChange, logger?: Logger): Promise<void> {
+export async function announceFileChange(publisher: RedisConnection | undefined, queuePrefix: string, change: FileChange, logger?: Logger): Promise<void> {
   if (!publisher) return;
   await publisher.publish(fileChangesChannel(queuePrefix), JSON.stringify(change)).catch((err: unknown) => {
     logger?.warn({ err, change }, 'could not announce a file change (caches see it when their entries expire)');
@@ -22,7 +22,7 @@ export async function announceFileChange(publisher: Redis | undefined, queuePref
 }
 
 /** Calls onChange for every change announced on the channel, through a dedicated subscriber connection. */
-export async function followFileChanges(subscriber: Redis, queuePrefix: string, onChange: (change: FileChange) => void): Promise<void> {
+export async function followFileChanges(subscriber: RedisConnection, queuePrefix: string, onChange: (change: FileChange) => void): Promise<void> {
   const channel = fileChangesChannel(queuePrefix);
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;

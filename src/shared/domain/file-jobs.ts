@@ -1,5 +1,5 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Config, Mode } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
 import { latestModeForCommit } from '../records/element-state.js';
@@ -26,7 +26,7 @@ export interface FileJobDeps {
   blobStore: BlobStore;
   attrStore: AttrFileStore;
   /** Announces committed patches (file-changes.ts): downloads cache the row they serve headers from. */
-  connection?: Redis;
+  connection?: RedisConnection;
   queues: Queues;
   logger: Logger;
   modes: Pick<ModeReader, 'current'>;

@@ -1,6 +1,6 @@
 // API-side requests on stored files: metadata patches and deletions become jobs (the worker owns the storage).
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { z } from 'zod';
 import type { metadataPatchSchema } from '../../contract/file-edits.js';
 import type { Db, Prisma } from '../records/database.js';
@@ -24,7 +24,7 @@ export interface RequestDeps {
   /** This process's download cache: a deletion is dropped from it before the request answers. */
   servableFiles?: Pick<ServableFileCache, 'invalidate'>;
   /** Announces deletions to the other API processes (file-changes.ts). */
-  redis?: Redis;
+  redis?: RedisConnection;
 }
 
 export type MetadataPatch = z.output<typeof metadataPatchSchema>;

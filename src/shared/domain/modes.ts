@@ -1,5 +1,5 @@
 // The element's mode (SPEC §4): what each mode allows, and a cached reader of the persisted mode.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Config, Mode } from '../config.js';
 import type { Db } from '../records/database.js';
 import { appendModeRow, hasModeRows, inModeChangeTx, latestMode } from '../records/element-state.js';
@@ -60,7 +60,7 @@ export class ModeReader {
   }
 
   /** Follows mode changes published on the element's channel through a dedicated subscriber connection. */
-  async follow(subscriber: Redis, queuePrefix: string): Promise<void> {
+  async follow(subscriber: RedisConnection, queuePrefix: string): Promise<void> {
     subscriber.on('message', (channel) => {
       if (channel === modeChannel(queuePrefix)) this.invalidate();
     });
@@ -86,7 +86,7 @@ export interface ModeChange {
  * announced on Redis so every process picks it up at once. Setting the current mode again is a no-op.
  */
 export async function changeMode(
-  deps: { db: Db; config: Pick<Config, 'appMode' | 'queuePrefix'>; publisher?: Redis },
+  deps: { db: Db; config: Pick<Config, 'appMode' | 'queuePrefix'>; publisher?: RedisConnection },
   actor: string,
   target: Mode,
   reason?: string,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import { removeIfExists } from './durable-fs.js';
 
 /** A writer's key lives this long past its last refresh: a killed process is forgotten within it. */
@@ -30,7 +30,7 @@ export interface Writer {
  * retried at the next tick; meanwhile the janitor may not see this writer, which is why it also waits for a file
  * to be older than the TTL before it trusts a missing key.
  */
-export async function registerWriter(redis: Redis, queuePrefix: string, onError: (err: unknown) => void): Promise<Writer> {
+export async function registerWriter(redis: RedisConnection, queuePrefix: string, onError: (err: unknown) => void): Promise<Writer> {
   const id = randomBytes(8).toString('hex');
   const key = writerKey(queuePrefix, id);
   const refresh = () => redis.set(key, String(process.pid), 'PX', OWNER_TTL_MS);
@@ -52,7 +52,7 @@ export function writerOfFile(file: string): string | null {
 }
 
 /** Of these writer ids, the ones whose process is alive (its key has not expired). */
-export async function liveWriters(redis: Redis, queuePrefix: string, ids: string[]): Promise<Set<string>> {
+export async function liveWriters(redis: RedisConnection, queuePrefix: string, ids: string[]): Promise<Set<string>> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return new Set();
   const values = await redis.mget(unique.map((id) => writerKey(queuePrefix, id)));
