@@ -33,7 +33,8 @@ const ADAPTER_KINDS: ReadonlySet<string> = new Set([
 
 /**
  * pg and ioredis report these as plain Errors without a code; their messages are all there is to go on. Exact
- * texts (or fixed prefixes) from pg 8 (client.js, pg-pool) and ioredis 5 (Redis.ts, errors/MaxRetriesPerRequestError).
+ * texts (or fixed prefixes) from pg 8 (client.js, pg-pool), ioredis 5 (Redis.ts, errors/MaxRetriesPerRequestError,
+ * cluster/index.ts) and Redis Cluster's own replies.
  */
 const MESSAGES: readonly RegExp[] = [
   /^Connection terminated( unexpectedly| due to connection timeout)?$/,
@@ -42,6 +43,12 @@ const MESSAGES: readonly RegExp[] = [
   /^Connection is closed\.$/,
   /^Stream isn't writeable and enableOfflineQueue options is false$/,
   /^Reached the max retries per request limit/,
+  // A Redis Cluster (ioredis 5 cluster/index.ts): no node reachable, or the slot's node down or moving.
+  /^Cluster isn't ready and enableOfflineQueue options is false$/,
+  /^None of startup nodes is available$/,
+  /^Failed to refresh slots cache\.$/,
+  /^Too many Cluster redirections\./,
+  /^(CLUSTERDOWN|TRYAGAIN) /,
 ];
 
 function isOutageNode(e: Record<string, unknown>): boolean {

@@ -1,0 +1,126 @@
+// A throwaway Redis Cluster for tests: three masters on free ports in a temp dir, child processes of the test.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './processes.js';
+import { pollUntil } from './wait.js';
+
+export interface RedisCluster {
+  /** `host:port,host:port,host:port`, as REDIS_CLUSTER_NODES takes it. */
+  nodes: string;
+  ports: number[];
+  close(): Promise<void>;
+}
+
+/** Why a cluster cannot be started here (a tool missing), or null when it can: tests skip with this reason. */
+export function redisClusterUnavailable(): string | null {
+  for (const tool of ['redis-server', 'redis-cli']) {
+    try {
+      execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed (Debian package redis-server)`;
+    }
+  }
+  return null;
+}
+
+async function runCli(args: string[]): Promise<string> {
+  const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`redis-cli ${args.join(' ')} exited ${code}:\n${out}`);
+  return out;
+}
+
+async function nodeAnswers(port: number, check: (redis: Redis) => Promise<boolean>): Promise<boolean> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await check(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Starts three cluster-enabled redis-servers (no persistence, a short node timeout so a stopped node is noticed in
+ * about a second), joins them with `redis-cli --cluster create` and resolves once every node says cluster_state:ok.
+ */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const missing = redisClusterUnavailable();
+  if (missing) throw new Error(`cannot start a Redis Cluster: ${missing}`);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-redis-cluster-'));
+  const children: ChildProcess[] = [];
+  const ports: number[] = [];
+  const close = async () => {
+    await Promise.all(
+      children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // Six distinct ports: each server's and its cluster bus's (cluster-port; the default, port + 10000, may be taken).
+    const free = new Set<number>();
+    while (free.size < 6) free.add(await freePort());
+    const [a, b, c, ...busPorts] = [...free];
+    ports.push(a!, b!, c!);
+    for (const [i, port] of ports.entries()) {
+      const busPort = busPorts[i]!;
+      const child = spawn(
+        'redis-server',
+        [
+          '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
+          '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000',
+          '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', `redis-${port}.log`,
+        ],
+        { stdio: 'ignore' },
+      );
+      children.push(child);
+    }
+    for (const port of ports) {
+      await pollUntil(`redis-server on ${port} to answer`, 10_000, () => nodeAnswers(port, async (r) => (await r.ping()) === 'PONG'));
+    }
+    await runCli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    for (const port of ports) {
+      await pollUntil(`cluster_state:ok on ${port}`, 20_000, () => nodeAnswers(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { nodes: ports.map((p) => `127.0.0.1:${p}`).join(','), ports, close };
+}
+
+/** The port of the master that serves key's slot (CLUSTER KEYSLOT, then CLUSTER SLOTS), asked of any node. */
+export async function ownerOfKey(cluster: RedisCluster, key: string): Promise<number> {
+  const redis = new Redis({ host: '127.0.0.1', port: cluster.ports[0]!, maxRetriesPerRequest: 1 });
+  try {
+    const slot = Number(await redis.cluster('KEYSLOT', key));
+    const ranges = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (!range) throw new Error(`no node serves slot ${slot}`);
+    return range[2][1];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Every key stored on one node (a test cluster holds few). */
+export async function keysOn(port: number): Promise<string[]> {
+  const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  try {
+    return await redis.keys('*');
+  } finally {
+    redis.disconnect();
+  }
+}
