@@ -106,10 +106,10 @@ export async function ownerOfKey(cluster: RedisCluster, key: string): Promise<nu
   const redis = new Redis({ host: '127.0.0.1', port: cluster.ports[0]!, maxRetriesPerRequest: 1 });
   try {
     const slot = Number(await redis.cluster('KEYSLOT', key));
-    const ranges = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
-    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-    if (!range) throw new Error(`no node serves slot ${slot}`);
-    return range[2][1];
+    const range = (await redis.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to);
+    const master = range?.[2];
+    if (!master) throw new Error(`no node serves slot ${slot}`);
+    return master[1];
   } finally {
     redis.disconnect();
   }
