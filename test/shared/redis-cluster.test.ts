@@ -4,6 +4,8 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import { createProducerConnection, createWorkerConnection, probeRedis, waitForRedis, type RedisConnection } from '../../src/shared/redis.js';
+import { isOutageError } from '../../src/shared/outage.js';
+import { freePort } from '../helpers/processes.js';
 import { ownerOfKey, redisClusterUnavailable, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 
 const missing = redisClusterUnavailable();
@@ -65,6 +67,15 @@ describe.skipIf(missing)(`Redis factories on a Redis Cluster${missing ? ` (skipp
     expect((made[2] as Cluster).options.redisOptions?.maxRetriesPerRequest).toBe(1);
   });
 
+  it('fails fast with an outage error when no listed node answers', async () => {
+    const connection = quiet(createProducerConnection(configFor(`127.0.0.1:${await freePort()}`)));
+    open.push(connection);
+    const started = Date.now();
+    const err = await connection.set(`${PREFIX}:nobody`, '1').then(() => null, (e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(isOutageError(err), String(err)).toBe(true);
+  });
+
   it('works when the only node given is not the one that serves the prefix', async () => {
     const config = configFor(`127.0.0.1:${others[0]}`);
     for (const connection of [createProducerConnection(config), createWorkerConnection(config)].map(quiet)) {
@@ -108,8 +119,10 @@ describe.skipIf(missing)(`Redis factories on a Redis Cluster${missing ? ` (skipp
     ownerNode.disconnect();
 
     const started = Date.now();
-    await expect(probeRedis(connection, PREFIX)).rejects.toThrow();
+    const err = await probeRedis(connection, PREFIX).then(() => null, (e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5_000);
+    // What a request or job meets then is an outage (503, retried), not an internal error.
+    expect(isOutageError(err), String(err)).toBe(true);
     const survivor = await node(others[0]!);
     expect(await survivor.ping()).toBe('PONG');
     survivor.disconnect();
