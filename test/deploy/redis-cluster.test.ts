@@ -184,4 +184,11 @@ describe.skipIf(missing)(`an element on a Redis Cluster${missing ? ` (skipped: $
       plain.disconnect();
     }
   });
+
+  it('stops both processes cleanly on SIGTERM, closing their cluster connections', async () => {
+    for (const service of [api, worker!]) {
+      service.child.kill('SIGTERM');
+      expect(await service.exited, service.output()).toBe(0);
+    }
+  });
 });
