@@ -133,29 +133,6 @@ describe.skipIf(missing)(`an element on a Redis Cluster${missing ? ` (skipped: $
     expect(job!.returnvalue).toMatchObject({ resumeAfter: null });
   });
 
-  it('announces a mode change to every API process through cluster pub/sub', async () => {
-    // An edit element never changes mode; the operator made this one rw (a row, as APP_MODE's first one is).
-    await inModeChangeTx(world.api.db, (tx) => appendModeRow(tx, { mode: 'rw', changedBy: 'test', reason: 'from edit to rw' }));
-    await until('the API process to read mode rw', async () => {
-      const info = (await (await call('/api/v1/info', admin)).json()) as { mode: string };
-      return info.mode === 'rw';
-    });
-    let heard = 0;
-    const invalidate = world.api.modes.invalidate.bind(world.api.modes);
-    world.api.modes.invalidate = () => {
-      heard++;
-      invalidate();
-    };
-    const res = await call('/api/v1/mode', admin, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ mode: 'ro' }) });
-    expect(res.status).toBe(200);
-    await until('the mode change message on the other API process', () => heard > 0);
-    expect(await world.api.modes.current()).toBe('ro');
-    const form = new FormData();
-    form.append('file', new Blob([randomBytes(16)]), 'refused.bin');
-    const refused = await call('/api/v1/files/upload', user, { method: 'POST', body: form });
-    expect(refused.status).toBe(409);
-  });
-
   it('reports Redis ready through the node that serves the prefix', async () => {
     const res = await fetch(`${base}/health/ready`);
     expect(await res.json()).toMatchObject({ checks: { redis: 'ok' } });
@@ -183,6 +160,47 @@ describe.skipIf(missing)(`an element on a Redis Cluster${missing ? ` (skipped: $
     } finally {
       plain.disconnect();
     }
+  });
+
+  it('rides out an outage of the whole cluster: not ready meanwhile, and the same processes work again after it', async () => {
+    const ready = async () => ((await fetch(`${base}/health/ready`).then((r) => r.json())) as { checks: { redis: string } }).checks.redis;
+    await cluster.stop();
+    await until('readiness to report Redis unavailable', async () => (await ready()) === 'unavailable', 10_000, 100);
+    // Nothing persisted: the nodes come back empty, with their slots (as after a restart without persistence).
+    await cluster.restart();
+    await until('readiness to report Redis ok again', async () => (await ready()) === 'ok', 30_000, 100);
+
+    const again = randomBytes(1024);
+    const form = new FormData();
+    form.append('file', new Blob([again]), 'after-outage.bin');
+    const res = await call('/api/v1/files/upload', user, { method: 'POST', body: form });
+    expect(res.status).toBe(202);
+    const job = await jobOf(((await res.json()) as { jobs: Array<{ id: string }> }).jobs[0]!.id);
+    expect(job.state, worker!.output()).toBe('committed');
+    expect(worker!.child.exitCode).toBeNull();
+  });
+
+  it('announces a mode change to every API process through cluster pub/sub', async () => {
+    // An edit element never changes mode; the operator made this one rw (a row, as APP_MODE's first one is).
+    await inModeChangeTx(world.api.db, (tx) => appendModeRow(tx, { mode: 'rw', changedBy: 'test', reason: 'from edit to rw' }));
+    await until('the API process to read mode rw', async () => {
+      const info = (await (await call('/api/v1/info', admin)).json()) as { mode: string };
+      return info.mode === 'rw';
+    });
+    let heard = 0;
+    const invalidate = world.api.modes.invalidate.bind(world.api.modes);
+    world.api.modes.invalidate = () => {
+      heard++;
+      invalidate();
+    };
+    const res = await call('/api/v1/mode', admin, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ mode: 'ro' }) });
+    expect(res.status).toBe(200);
+    await until('the mode change message on the other API process', () => heard > 0);
+    expect(await world.api.modes.current()).toBe('ro');
+    const form = new FormData();
+    form.append('file', new Blob([randomBytes(16)]), 'refused.bin');
+    const refused = await call('/api/v1/files/upload', user, { method: 'POST', body: form });
+    expect(refused.status).toBe(409);
   });
 
   it('stops both processes cleanly on SIGTERM, closing their cluster connections', async () => {

@@ -11,6 +11,10 @@ export interface RedisCluster {
   /** `host:port,host:port,host:port`, as REDIS_CLUSTER_NODES takes it. */
   nodes: string;
   ports: number[];
+  /** Kills every node (an outage of the whole cluster; their data is gone, their cluster config stays). */
+  stop(): Promise<void>;
+  /** Starts the stopped nodes again on the same ports; resolves once the cluster is ok. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,50 +59,63 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   const missing = redisClusterUnavailable();
   if (missing) throw new Error(`cannot start a Redis Cluster: ${missing}`);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-redis-cluster-'));
-  const children: ChildProcess[] = [];
-  const ports: number[] = [];
-  const close = async () => {
+  const children = new Map<number, ChildProcess>();
+  // Six distinct ports: each server's and its cluster bus's (cluster-port; the default, port + 10000, may be taken).
+  const free = new Set<number>();
+  while (free.size < 6) free.add(await freePort());
+  const [a, b, c, ...busPorts] = [...free];
+  const ports = [a!, b!, c!];
+
+  const startNodes = async () => {
+    for (const [i, port] of ports.entries()) {
+      // The node keeps its identity and slots in its cluster config file, so a restart rejoins the same cluster.
+      const args = ['--port', String(port), '--cluster-port', String(busPorts[i]), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'];
+      args.push('--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000', '--dir', dir);
+      args.push('--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', `redis-${port}.log`);
+      children.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
+    }
+    for (const port of ports) {
+      await pollUntil(`redis-server on ${port} to answer`, 10_000, () => nodeAnswers(port, async (r) => (await r.ping()) === 'PONG'));
+    }
+  };
+  const clusterOk = async () => {
+    for (const port of ports) {
+      await pollUntil(`cluster_state:ok on ${port}`, 20_000, () => nodeAnswers(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
+    }
+  };
+  const stop = async () => {
     await Promise.all(
-      children.map(async (child) => {
+      [...children.values()].map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
         await exited;
       }),
     );
+    children.clear();
+  };
+  const close = async () => {
+    await stop();
     await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    // Six distinct ports: each server's and its cluster bus's (cluster-port; the default, port + 10000, may be taken).
-    const free = new Set<number>();
-    while (free.size < 6) free.add(await freePort());
-    const [a, b, c, ...busPorts] = [...free];
-    ports.push(a!, b!, c!);
-    for (const [i, port] of ports.entries()) {
-      const busPort = busPorts[i]!;
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000',
-          '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', `redis-${port}.log`,
-        ],
-        { stdio: 'ignore' },
-      );
-      children.push(child);
-    }
-    for (const port of ports) {
-      await pollUntil(`redis-server on ${port} to answer`, 10_000, () => nodeAnswers(port, async (r) => (await r.ping()) === 'PONG'));
-    }
+    await startNodes();
     await runCli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-    for (const port of ports) {
-      await pollUntil(`cluster_state:ok on ${port}`, 20_000, () => nodeAnswers(port, async (r) => (await r.cluster('INFO')).includes('cluster_state:ok')));
-    }
+    await clusterOk();
   } catch (err) {
     await close();
     throw err;
   }
-  return { nodes: ports.map((p) => `127.0.0.1:${p}`).join(','), ports, close };
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
+    ports,
+    stop,
+    async restart() {
+      await startNodes();
+      await clusterOk();
+    },
+    close,
+  };
 }
 
 /** The port of the master that serves key's slot (CLUSTER KEYSLOT, then CLUSTER SLOTS), asked of any node. */
