@@ -89,7 +89,10 @@ function parseClusterNodes(text: string | undefined, problems: string[]): { host
   return nodes;
 }
 
-/** A Redis Cluster hash tag: the first `{...}` with something inside (the rule Redis uses to pick a key's slot). */
+/**
+ * Whether keys under prefix hash by a tag: Redis takes what lies between the first `{` and the first `}` after it,
+ * and only when that is not empty (`x{}{y}` hashes whole, so its keys would scatter over the slots).
+ */
 function hasHashTag(prefix: string): boolean {
-  return /\{[^}]+\}/.test(prefix);
+  return /^[^{]*\{[^}]+\}/.test(prefix);
 }

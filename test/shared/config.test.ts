@@ -86,6 +86,8 @@ describe('config', () => {
     expect(c.queuePrefix).toBe('{artstore}');
     expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', QUEUE_PREFIX: 'x{t}' }).queuePrefix).toBe('x{t}');
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', QUEUE_PREFIX: 'plain' })).toThrow(/hash tag/);
+    // Redis hashes a key whole when its first {...} is empty: no tag, whatever follows.
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', QUEUE_PREFIX: 'x{}{y}' })).toThrow(/hash tag/);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1' })).toThrow(/not host:port/);
     expect(loadConfig({}).redisClusterNodes).toBeUndefined();
   });
