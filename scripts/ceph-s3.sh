@@ -14,18 +14,19 @@ set -u
 
 DIR=${CEPH_S3_DIR:-/tmp/artstore-ceph-s3}
 PORT=${CEPH_S3_PORT:-7480}
-MEMSTORE_BYTES=${CEPH_S3_MEMSTORE_BYTES:-1073741824}
+MEMSTORE_BYTES=${CEPH_S3_MEMSTORE_BYTES:-2147483648}
 # Fixed test credentials: this gateway holds nothing but test data and listens on loopback only.
 ACCESS_KEY=artstore-test-access
 SECRET_KEY=artstore-test-secret-not-for-production
 REGION=us-east-1
-PACKAGES=(radosgw ceph-mon ceph-osd ceph-common)
+PACKAGES=(radosgw ceph-mon ceph-osd ceph-common curl)
 CONF="$DIR/ceph.conf"
 
 log() { echo "ceph-s3: $*" >&2; }
 die() { log "$*"; exit 1; }
 ceph_() { timeout 30 ceph -c "$CONF" "$@"; }
-pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file's process, only while it is still one of ours (a stale file's pid may belong to anything by now).
+pid_alive() { [ -s "$1" ] && grep -qF -- "$CONF" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 # The anonymous ListAllMyBuckets answer proves the gateway's HTTP side and its RADOS side are both up.
 s3_answers() { curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -107,6 +108,8 @@ osd crush chooseleaf type = 0
 mon max pg per osd = 1000
 mon data avail warn = 1
 mon data avail crit = 0
+mon warn on insecure global id reclaim allowed = false
+auth allow insecure global id reclaim = false
 
 [mon]
 mon data = $DIR/mon.\$id
@@ -121,13 +124,15 @@ osd max object size = 134217728
 [client.rgw.gw]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw data = $DIR/rgw
-rgw dns name = 127.0.0.1
 rgw enable usage log = false
 rgw thread pool size = 64
+# Deleted objects' tails (and aborted uploads' parts) are freed within a minute, not two hours: memstore is RAM.
+rgw gc obj min wait = 30
+rgw gc processor period = 30
 EOF
 }
 
-free_port_from() { # first free port at or after $1 (skipping a block of 100 for the OSD's range when asked)
+free_port_from() { # the first port at or after $1 that nothing listens on
   local p=$1
   while ! port_free "$p"; do p=$((p + 1)); done
   echo "$p"
@@ -143,7 +148,7 @@ cmd_start() {
   mkdir -p "$DIR"/{run,log,crash,rgw,mon.a,osd.0} || die "cannot create $DIR"
 
   local fsid mon_port osd_port osd_uuid
-  fsid=$(uuidgen) osd_uuid=$(uuidgen)
+  fsid=$(cat /proc/sys/kernel/random/uuid) osd_uuid=$(cat /proc/sys/kernel/random/uuid)
   mon_port=$(free_port_from 16789)
   osd_port=17300
   write_conf "$fsid" "$mon_port" "$osd_port"
