@@ -24,7 +24,7 @@ CONF="$DIR/ceph.conf"
 
 log() { echo "ceph-s3: $*" >&2; }
 die() { log "$*"; exit 1; }
-ceph_() { timeout 30 ceph -c "$CONF" "$@"; }
+ceph_() { timeout 30 ceph -c "$CONF" --connect-timeout 10 "$@"; }
 # A pid file's process, only while it is still one of ours (a stale file's pid may belong to anything by now).
 pid_alive() { [ -s "$1" ] && grep -qF -- "$CONF" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 # The anonymous ListAllMyBuckets answer proves the gateway's HTTP side and its RADOS side are both up.
@@ -67,9 +67,9 @@ cmd_install() {
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # A cached package list first (fast); an update only when that fails (a fresh or stale machine).
-  timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$DIR.apt.log" 2>&1 \
-    || { timeout 300 apt-get update -qq >>"$DIR.apt.log" 2>&1 \
-      && timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$DIR.apt.log" 2>&1; } \
+  timeout 600 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >"$DIR.apt.log" 2>&1 \
+    || { timeout 300 apt-get -o DPkg::Lock::Timeout=120 update -qq >>"$DIR.apt.log" 2>&1 \
+      && timeout 600 apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${missing[@]}" >>"$DIR.apt.log" 2>&1; } \
     || die "apt-get install failed: $(tail -n 3 "$DIR.apt.log" | tr '\n' ' ')"
   rm -f "$DIR.apt.log"
 }
