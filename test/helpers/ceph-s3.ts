@@ -2,7 +2,16 @@
 // Tests never start Ceph themselves (it takes ~15 s and root): .ci/run starts it, and a test skips with the reason.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import type { S3Config } from '../../src/shared/config.js';
+import { createS3Client } from '../../src/shared/storage/s3-client.js';
 
 export interface S3Target {
   endpoint: string;
@@ -59,7 +68,7 @@ export function cephS3Target(): Promise<S3Target | { skip: string }> {
 }
 
 /** The config-like object createS3Client takes, for a bucket on the target. */
-export function s3ConfigFor(target: S3Target, bucket: string, prefix = ''): S3Config {
+export function cephS3Config(target: S3Target, bucket: string, prefix = ''): S3Config {
   return {
     endpoint: target.endpoint,
     region: target.region,
@@ -69,7 +78,34 @@ export function s3ConfigFor(target: S3Target, bucket: string, prefix = ''): S3Co
   };
 }
 
-/** A bucket name no other run uses (S3 rules: 3-63 lowercase letters, digits and hyphens). */
-export function uniqueBucketName(label: string): string {
-  return `artstore-${label}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`.slice(0, 63);
+/**
+ * A fresh bucket of its own on the target (S3 naming rules: lowercase letters, digits, hyphens, at most 63), and
+ * remove(), which aborts its unfinished uploads, deletes every object and then the bucket, leaving the server as found.
+ */
+export async function createTestBucket(target: S3Target, label: string): Promise<{ bucket: string; remove: () => Promise<void> }> {
+  const bucket = `artstore-${label}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`.slice(0, 63);
+  const s3 = createS3Client(cephS3Config(target, bucket));
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
+  const remove = async () => {
+    const client = createS3Client(cephS3Config(target, bucket));
+    try {
+      const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+      for (const u of uploads.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+      for (let token: string | undefined, more = true; more; ) {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+        token = page.NextContinuationToken;
+        more = Boolean(page.IsTruncated);
+      }
+      await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    } finally {
+      client.destroy();
+    }
+  };
+  return { bucket, remove };
 }

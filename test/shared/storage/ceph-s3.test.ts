@@ -5,10 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CreateBucketCommand,
   CreateMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -21,7 +18,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../../src/shared/storage/s3-client.js';
-import { cephS3Target, s3ConfigFor, uniqueBucketName, type S3Target } from '../../helpers/ceph-s3.js';
+import { cephS3Config, cephS3Target, createTestBucket, type S3Target } from '../../helpers/ceph-s3.js';
 
 const found = await cephS3Target();
 const skip = 'skip' in found ? found.skip : undefined;
@@ -51,7 +48,8 @@ async function refusal(call: Promise<unknown>): Promise<{ name: string; status: 
 
 describe.skipIf(skip)(`S3 on Ceph RADOS Gateway${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const target = found as S3Target;
-  const bucket = uniqueBucketName('smoke');
+  let bucket: string;
+  let remove: (() => Promise<void>) | undefined;
   let s3: S3Client;
 
   const getBytes = async (key: string, range?: string) => {
@@ -60,23 +58,13 @@ describe.skipIf(skip)(`S3 on Ceph RADOS Gateway${skip ? ` (skipped: ${skip})` : 
   };
 
   beforeAll(async () => {
-    s3 = createS3Client(s3ConfigFor(target, bucket));
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    ({ bucket, remove } = await createTestBucket(target, 'smoke'));
+    s3 = createS3Client(cephS3Config(target, bucket));
   });
 
   afterAll(async () => {
-    if (!s3) return;
-    // Leave the gateway as found: unfinished uploads aborted, every object and the bucket removed.
-    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket })).catch(() => undefined);
-    for (const u of uploads?.Uploads ?? []) await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-    for (let token: string | undefined, more = true; more; ) {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
-      token = page.NextContinuationToken;
-      more = Boolean(page.IsTruncated);
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-    s3.destroy();
+    s3?.destroy();
+    await remove?.();
   });
 
   it('stores a streamed body byte-exact (no checksum framing in the object) and reads it back', async () => {
