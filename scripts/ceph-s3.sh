@@ -7,14 +7,19 @@
 #   bash scripts/ceph-s3.sh stop      kills what start started and removes CEPH_S3_DIR
 #
 # Everything lives in CEPH_S3_DIR (default /tmp/artstore-ceph-s3): config, keyrings, logs, pid files. Every daemon
-# binds 127.0.0.1 only; the machine's /etc/ceph, PostgreSQL and Redis are never touched. The OSD keeps objects in
-# memory (memstore, bounded by CEPH_S3_MEMSTORE_BYTES), so a stop loses them: it is a test fixture, not a store.
+# binds 127.0.0.1 only; the machine's /etc/ceph, PostgreSQL and Redis are never touched. By default the OSD keeps
+# objects in memory (memstore: RSS grows with the live data, which rgw's garbage collector frees within a minute of a
+# delete; CEPH_S3_MEMSTORE_BYTES is the size it reports, not a cap it enforces). CEPH_S3_OBJECTSTORE=bluestore puts
+# them in a sparse file of CEPH_S3_BLUESTORE_BYTES instead, with a fixed cache. A stop loses them: a test fixture.
 # No mgr: radosgw only needs the mon and an OSD, and a mgr would add ~150 MB of Python for nothing the tests use.
 set -u
 
 DIR=${CEPH_S3_DIR:-/tmp/artstore-ceph-s3}
 PORT=${CEPH_S3_PORT:-7480}
+# memstore (objects in RAM: fastest start, nothing on disk) or bluestore (a sparse file in CEPH_S3_DIR, bounded cache).
+OBJECTSTORE=${CEPH_S3_OBJECTSTORE:-memstore}
 MEMSTORE_BYTES=${CEPH_S3_MEMSTORE_BYTES:-2147483648}
+BLUESTORE_BYTES=${CEPH_S3_BLUESTORE_BYTES:-4294967296}
 # Fixed test credentials: this gateway holds nothing but test data and listens on loopback only.
 ACCESS_KEY=artstore-test-access
 SECRET_KEY=artstore-test-secret-not-for-production
@@ -41,7 +46,7 @@ wait_for() { # what, seconds, command...
 }
 
 running() {
-  [ -f "$CONF" ] && pid_alive "$DIR/run/mon.a.pid" && pid_alive "$DIR/run/osd.0.pid" \
+  [ -f "$DIR/ready" ] && pid_alive "$DIR/run/mon.a.pid" && pid_alive "$DIR/run/osd.0.pid" \
     && pid_alive "$DIR/run/client.rgw.gw.pid" && s3_answers
 }
 
@@ -116,10 +121,14 @@ mon data = $DIR/mon.\$id
 
 [osd]
 osd data = $DIR/osd.\$id
-osd objectstore = memstore
+osd objectstore = $OBJECTSTORE
 memstore device bytes = $MEMSTORE_BYTES
+# bluestore only: a sparse block file, no fsck at mkfs, a fixed 64 MiB cache and the smallest memory target.
+bluestore block size = $BLUESTORE_BYTES
+bluestore fsck on mkfs = false
+bluestore cache autotune = false
+bluestore cache size = 67108864
 osd memory target = 939524096
-osd max object size = 134217728
 
 [client.rgw.gw]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
@@ -186,6 +195,7 @@ cmd_start() {
   timeout 60 radosgw-admin -c "$CONF" user create --uid=artstore-test --display-name="ArtStore tests" \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >>"$DIR/log/setup.log" 2>&1 \
     || die "radosgw-admin user create failed: $(tail -n 3 "$DIR/log/setup.log" | tr '\n' ' ')"
+  touch "$DIR/ready" # written last: status says "running" only once the test user exists
   log "started in $((SECONDS - t0))s (mon 127.0.0.1:$mon_port, OSD ports from $osd_port, S3 127.0.0.1:$PORT)"
   cmd_status
 }
