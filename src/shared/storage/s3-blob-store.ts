@@ -6,6 +6,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -116,29 +117,36 @@ export class S3BlobStore implements BlobStore {
   }
 
   async openRead(sha256: string, range?: ByteRange): Promise<Readable> {
-    const key = this.keyFor(sha256);
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
-      // In Node the SDK's body is an http.IncomingMessage (a Readable) with its stream helpers mixed in.
-      return out.Body as Readable;
-    } catch (err) {
-      if (isS3NotFound(err)) throw new AppError('not_found', 'blob is missing from the store');
-      throw err;
-    }
+    const out = await this.get(sha256, range);
+    // In Node the SDK's body is an http.IncomingMessage (a Readable) with its stream helpers mixed in.
+    return out.Body as Readable;
   }
 
   async readRange(sha256: string, range: ByteRange): Promise<Buffer> {
+    const bytes = await (await this.get(sha256, range)).Body!.transformToByteArray();
+    if (bytes.length !== range.end - range.start + 1) throw new Error(`blob ${sha256} is shorter than the range ${range.start}-${range.end}`);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+
+  /**
+   * GetObject of the blob or a range of it. A store that answers a range with another number of bytes (one that
+   * ignores Range, or s3rver's whole object for bytes=0-0) is refused here rather than served as the range.
+   */
+  private async get(sha256: string, range?: ByteRange): Promise<GetObjectCommandOutput> {
     const key = this.keyFor(sha256);
-    let bytes: Uint8Array;
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${range.start}-${range.end}` }));
-      bytes = await out.Body!.transformToByteArray();
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
     } catch (err) {
       if (isS3NotFound(err)) throw new AppError('not_found', 'blob is missing from the store');
       throw err;
     }
-    if (bytes.length !== range.end - range.start + 1) throw new Error(`blob ${sha256} is shorter than the range ${range.start}-${range.end}`);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const expected = range ? range.end - range.start + 1 : undefined;
+    if (expected !== undefined && out.ContentLength !== undefined && out.ContentLength !== expected) {
+      (out.Body as Readable | undefined)?.destroy();
+      throw new Error(`the store answered the range ${range!.start}-${range!.end} of blob ${sha256} with ${out.ContentLength} bytes`);
+    }
+    return out;
   }
 
   async stat(sha256: string): Promise<{ size: number } | null> {
