@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
-import { AttrFileStore } from '../storage/attr-files.js';
 import type { AttrStore } from '../storage/attr-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStorage } from '../storage/storage-backends.js';
@@ -78,7 +77,7 @@ async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions):
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 2_000));
   const attrStore = deps.attrStore ?? openStorage(deps.config).attrStore;
   if (dryRun && wipe) throw new RebuildRefusedError('--wipe and --dry-run exclude each other');
-  const hasFiles = attrStore instanceof AttrFileStore ? await checkStoragePath(deps.config.storagePath, wipe) : await checkRemoteAttrStore(attrStore, wipe);
+  const hasFiles = deps.config.blobBackend === 'local' ? await checkStoragePath(deps.config.storagePath, wipe) : await checkRemoteAttrStore(attrStore, wipe);
 
   const run = new RebuildRun(deps, attrStore, { dryRun, batchSize, progressEvery: Math.max(1, options.progressEvery ?? 1_000), onProgress: options.onProgress });
   if (wipe) {

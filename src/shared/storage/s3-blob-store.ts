@@ -101,14 +101,20 @@ export class S3BlobStore implements BlobStore {
     }
     // Parts are buffered partSize at a time, partsInFlight at once: memory stays bounded whatever the file's size.
     // On failure the upload is aborted (leavePartsOnError false); sweepTemporaries takes what a crash leaves.
+    const body = createReadStream(sourcePath, { highWaterMark: MIB });
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: createReadStream(sourcePath, { highWaterMark: MIB }), ...condition },
+      params: { Bucket: this.bucket, Key: key, Body: body, ...condition },
       partSize: this.partSize,
       queueSize: this.partsInFlight,
       leavePartsOnError: false,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } finally {
+      // A failed upload stops reading midway: the file's descriptor is released now, not at garbage collection.
+      body.destroy();
+    }
   }
 
   private async verifySize(key: string, expected: number): Promise<void> {

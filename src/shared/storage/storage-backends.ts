@@ -38,8 +38,8 @@ export function openStorage(config: StorageConfig, options: StorageOptions = {})
   const s3 = config.s3;
   if (!s3) throw new Error("BLOB_BACKEND is 's3' but the S3 settings are missing");
   const client = createS3Client(s3);
-  // Where the blobs live, never how to sign in: the credentials stay out of every log line.
-  options.logger?.info({ endpoint: s3.endpoint ?? 'aws', bucket: s3.bucket, prefix: s3.prefix }, 'blob store: s3');
+  // Where the blobs live, never how to sign in: no credentials (nor a user:password@ in the endpoint) in the log.
+  options.logger?.info({ endpoint: s3.endpoint ? new URL(s3.endpoint).origin : 'aws', bucket: s3.bucket, prefix: s3.prefix }, 'blob store: s3');
   return {
     blobStore: new S3BlobStore({ client, bucket: s3.bucket, prefix: s3.prefix }),
     attrStore: new S3AttrStore({ client, bucket: s3.bucket, prefix: s3.prefix }),
@@ -55,7 +55,7 @@ export type BlobStoreHealth = { ok: true; backend: string } | { ok: false; backe
 export async function checkBlobStore(blobStore: BlobStore, config: Pick<Config, 'storagePath'>, options: { timeoutMs?: number } = {}): Promise<BlobStoreHealth> {
   const backend = blobStore.backend;
   try {
-    if (blobStore instanceof S3BlobStore) {
+    if (blobStore.ready) {
       await blobStore.ready(options);
     } else if (!(await fs.stat(config.storagePath)).isDirectory()) {
       return { ok: false, backend, detail: 'STORAGE_PATH is not a directory' };

@@ -5,8 +5,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/shared/config.js';
+import { createLogger } from '../../../src/shared/logger.js';
 import { isOutageError } from '../../../src/shared/outage.js';
 import { S3AttrStore } from '../../../src/shared/storage/s3-attr-store.js';
 import { S3BlobStore } from '../../../src/shared/storage/s3-blob-store.js';
@@ -70,6 +72,22 @@ describe('S3 backend specifics (s3rver)', () => {
     } finally {
       await blobStore.close?.();
     }
+  });
+
+  it('logs where the blobs live, never the credentials', async () => {
+    let written = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        written += chunk.toString();
+        done();
+      },
+    });
+    const config = loadConfig(env({ LOG_LEVEL: 'info', S3_ENDPOINT: server.endpoint.replace('http://', 'http://user:hunter2@') }));
+    const { blobStore } = openStorage(config, { logger: createLogger(config, 'test', sink) });
+    await blobStore.close?.();
+    expect(written).toContain(server.bucket);
+    expect(written).not.toContain(server.secretAccessKey);
+    expect(written).not.toContain('hunter2');
   });
 
   it('reports the bucket ready, and not ready (without credentials in the detail) when it is missing or unreachable', async () => {
