@@ -1,8 +1,8 @@
 // S3 AttrStore: each attr.json record an object at ${prefix}files/<yyyy>/<mm>/<dd>/<hh>/<fileId>.attr.json.
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AttrRecord } from './attr-record.js';
 import { assertAttrRelativePath, ATTR_RELATIVE_PATH, type AttrStore } from './attr-store.js';
-import { isS3NotFound } from './s3-errors.js';
+import { deleteObject, isNotFound, listObjects } from './s3-objects.js';
 
 export interface S3AttrStoreOptions {
   client: S3Client;
@@ -42,7 +42,7 @@ export class S3AttrStore implements AttrStore {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return JSON.parse(await out.Body!.transformToString('utf8')) as AttrRecord;
     } catch (err) {
-      if (isS3NotFound(err)) return null;
+      if (isNotFound(err)) return null;
       throw err;
     }
   }
@@ -53,21 +53,18 @@ export class S3AttrStore implements AttrStore {
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
-      if (isS3NotFound(err)) return false;
+      if (isNotFound(err)) return false;
       throw err;
     }
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await deleteObject(this.client, this.bucket, key);
     return true;
   }
 
   async *list(): AsyncIterable<string> {
     const filesPrefix = `${this.prefix}files/`;
-    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: filesPrefix });
-    for await (const page of pages) {
-      for (const object of page.Contents ?? []) {
-        const relative = object.Key?.slice(this.prefix.length) ?? '';
-        if (ATTR_RELATIVE_PATH.test(relative)) yield relative;
-      }
+    for await (const object of listObjects(this.client, this.bucket, filesPrefix)) {
+      const relative = object.key.slice(this.prefix.length);
+      if (ATTR_RELATIVE_PATH.test(relative)) yield relative;
     }
   }
 }

@@ -1,41 +1,27 @@
 // S3 BlobStore: ${prefix}blobs/<aa>/<bb>/<sha256> in one bucket, created once (conditional create, then verified).
 import fs from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  PutObjectCommand,
-  paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../errors.js';
 import { assertSha256, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
-import { isS3CreateConflict, isS3NotFound, isS3Unsupported } from './s3-errors.js';
+import { isS3CreateConflict, isS3Unsupported } from './s3-errors.js';
+import { deleteObject, isNotFound, listObjects, putFileObject } from './s3-objects.js';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
   bucket: string;
   /** Used exactly as given (a trailing '/' included), as SPEC §8 says. */
   prefix: string;
-  /**
-   * Sources up to this size go up in one PutObject from a buffer (the SDK can retry it); larger ones stream through
-   * a multipart upload. Default 8 MiB.
-   */
-  singlePutMaxBytes?: number;
-  /** Multipart part size (S3's minimum is 5 MiB). Default 8 MiB. */
-  partSize?: number;
-  /** Parts in flight per upload: with partSize, the bound on what one put holds in memory. Default 2. */
-  partsInFlight?: number;
 }
 
-const MIB = 1024 * 1024;
 const BLOB_NAME = /^([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export class S3BlobStore implements BlobStore {
@@ -43,17 +29,11 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly blobsPrefix: string;
-  private readonly singlePutMaxBytes: number;
-  private readonly partSize: number;
-  private readonly partsInFlight: number;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.blobsPrefix = `${options.prefix}blobs/`;
-    this.partSize = Math.max(5 * MIB, options.partSize ?? 8 * MIB);
-    this.singlePutMaxBytes = options.singlePutMaxBytes ?? 8 * MIB;
-    this.partsInFlight = Math.max(1, options.partsInFlight ?? 2);
   }
 
   keyFor(sha256: string): string {
@@ -91,30 +71,12 @@ export class S3BlobStore implements BlobStore {
     return { created: false, repaired: true, storageKey };
   }
 
+  /**
+   * Streams the file up: one PutObject for a small one, a multipart upload with bounded memory above the threshold
+   * (s3-objects.ts); a failed multipart upload is aborted, and sweepTemporaries takes what a crash leaves.
+   */
   private async upload(key: string, sourcePath: string, size: number, createOnly: boolean): Promise<void> {
-    const condition = createOnly ? { IfNoneMatch: '*' } : {};
-    if (size <= this.singlePutMaxBytes) {
-      // A buffer, not a stream: the SDK retries a buffered body, never a streamed one.
-      const body = await fs.readFile(sourcePath);
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ...condition }));
-      return;
-    }
-    // Parts are buffered partSize at a time, partsInFlight at once: memory stays bounded whatever the file's size.
-    // On failure the upload is aborted (leavePartsOnError false); sweepTemporaries takes what a crash leaves.
-    const body = createReadStream(sourcePath, { highWaterMark: MIB });
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ...condition },
-      partSize: this.partSize,
-      queueSize: this.partsInFlight,
-      leavePartsOnError: false,
-    });
-    try {
-      await upload.done();
-    } finally {
-      // A failed upload stops reading midway: the file's descriptor is released now, not at garbage collection.
-      body.destroy();
-    }
+    await putFileObject(this.client, this.bucket, key, sourcePath, size, createOnly ? { ifNoneMatch: '*' } : {});
   }
 
   private async verifySize(key: string, expected: number): Promise<void> {
@@ -144,7 +106,7 @@ export class S3BlobStore implements BlobStore {
     try {
       out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
     } catch (err) {
-      if (isS3NotFound(err)) throw new AppError('not_found', 'blob is missing from the store');
+      if (isNotFound(err)) throw new AppError('not_found', 'blob is missing from the store');
       throw err;
     }
     const expected = range ? range.end - range.start + 1 : undefined;
@@ -164,18 +126,15 @@ export class S3BlobStore implements BlobStore {
     const key = this.keyFor(sha256);
     // DeleteObject answers 204 whether or not the key existed: only a HEAD first can tell.
     if ((await this.sizeOf(key)) === null) return false;
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await deleteObject(this.client, this.bucket, key);
     return true;
   }
 
   async *list(): AsyncIterable<string> {
-    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, { Bucket: this.bucket, Prefix: this.blobsPrefix });
-    for await (const page of pages) {
-      for (const object of page.Contents ?? []) {
-        // Only keys of the blob layout count: anything else under the prefix is not ours to report.
-        const m = BLOB_NAME.exec(object.Key?.slice(this.blobsPrefix.length) ?? '');
-        if (m && m[3]!.startsWith(m[1]! + m[2]!)) yield m[3]!;
-      }
+    for await (const object of listObjects(this.client, this.bucket, this.blobsPrefix)) {
+      // Only keys of the blob layout count: anything else under the prefix is not ours to report.
+      const m = BLOB_NAME.exec(object.key.slice(this.blobsPrefix.length));
+      if (m && m[3]!.startsWith(m[1]! + m[2]!)) yield m[3]!;
     }
   }
 
@@ -218,7 +177,7 @@ export class S3BlobStore implements BlobStore {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return head.ContentLength ?? 0;
     } catch (err) {
-      if (isS3NotFound(err)) return null;
+      if (isNotFound(err)) return null;
       throw err;
     }
   }

@@ -1,4 +1,5 @@
-// What an S3 store's answer means for the S3 stores: absent, precondition failed, operation not offered by this store.
+// What an S3 store's answer means for the blob store beyond not-found (s3-objects.ts): a conditional create lost, an
+// operation this store does not offer.
 // Told by the SDK's error name and HTTP status, since S3-compatible stores differ in which of the two they get right.
 
 interface SdkError {
@@ -12,12 +13,6 @@ function statusOf(err: unknown): number | undefined {
 
 function nameOf(err: unknown): unknown {
   return (err as SdkError | null)?.name;
-}
-
-/** HeadObject answers a bare 404 ('NotFound'); GetObject and others 'NoSuchKey'. */
-export function isS3NotFound(err: unknown): boolean {
-  const name = nameOf(err);
-  return name === 'NotFound' || name === 'NoSuchKey' || statusOf(err) === 404;
 }
 
 /**

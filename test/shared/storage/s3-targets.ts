@@ -16,8 +16,6 @@ export interface S3Endpoint {
   secretAccessKey: string;
 }
 
-const MIB = 1024 * 1024;
-
 /** The S3Config of one namespace: a key prefix of its own (under this run's) in the endpoint's bucket. */
 export function s3ConfigFor(server: S3Endpoint, prefix: string): S3Config {
   return {
@@ -43,8 +41,7 @@ export function s3Targets(server: () => S3Endpoint): { makeBlobStore: MakeBlobSt
   return {
     async makeBlobStore(namespace) {
       const { config, client, writeRaw } = open(namespace);
-      // 5 MiB parts (S3's minimum) and single PUTs up to 5 MiB, so the suite's multi-MiB blob takes the multipart path.
-      const store = new S3BlobStore({ client, bucket: config.bucket, prefix: config.prefix, singlePutMaxBytes: 5 * MIB, partSize: 5 * MIB });
+      const store = new S3BlobStore({ client, bucket: config.bucket, prefix: config.prefix });
       return {
         store,
         writeRaw,
