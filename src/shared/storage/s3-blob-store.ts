@@ -22,6 +22,8 @@ export interface S3BlobStoreOptions {
   prefix: string;
 }
 
+/** Conditional creates of one key that lose to a concurrent one before put gives up (the job then retries). */
+const CREATE_ATTEMPTS = 3;
 const BLOB_NAME = /^([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export class S3BlobStore implements BlobStore {
@@ -44,17 +46,18 @@ export class S3BlobStore implements BlobStore {
   async put(sha256: string, sourcePath: string, options: PutOptions = {}): Promise<PutResult> {
     const storageKey = this.keyFor(sha256);
     const sourceSize = (await fs.stat(sourcePath)).size;
-    const present = await this.sizeOf(storageKey);
-    if (present !== null) return this.settleExisting(storageKey, sourcePath, sourceSize, present, options);
-    try {
-      // If-None-Match: * makes the create atomic where the store honours it: of two jobs racing with the same
-      // bytes, exactly one creates the object and the other is told it exists.
-      await this.upload(storageKey, sourcePath, sourceSize, true);
-    } catch (err) {
-      if (!isS3CreateConflict(err)) throw err;
-      const size = await this.sizeOf(storageKey);
-      if (size === null) throw new Error(`conditional create of ${storageKey} conflicted, yet nothing is stored under it`, { cause: err });
-      return this.settleExisting(storageKey, sourcePath, sourceSize, size, options);
+    for (let attempt = 1; ; attempt++) {
+      const present = await this.sizeOf(storageKey);
+      if (present !== null) return this.settleExisting(storageKey, sourcePath, sourceSize, present, options);
+      try {
+        // If-None-Match: * makes the create atomic where the store honours it: of two jobs racing with the same
+        // bytes, exactly one creates the object and the other is told it exists (412).
+        await this.upload(storageKey, sourcePath, sourceSize, true);
+        break;
+      } catch (err) {
+        // A 409 means another conditional write of the key was in flight: look again, and create if it failed.
+        if (!isS3CreateConflict(err) || attempt >= CREATE_ATTEMPTS) throw err;
+      }
     }
     // Where the store ignores the condition (s3rver), a racing job may have written too: only verified bytes of
     // this sha256 are ever written under its key, so the object must now hold exactly sourceSize bytes.
