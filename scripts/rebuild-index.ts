@@ -5,7 +5,7 @@ import { loadConfigOrExit } from '../src/shared/config.js';
 import { createDb } from '../src/shared/records/database.js';
 import { probeFilesTable } from '../src/shared/records/files.js';
 import { rebuildIndex, type RebuildProgress } from '../src/shared/domain/index-rebuild.js';
-import { LocalBlobStore } from '../src/shared/storage/local-blob-store.js';
+import { openStorage } from '../src/shared/storage/storage-backends.js';
 
 const USAGE = `usage: npm run rebuild-index -- [--dry-run] [--wipe --yes] [--batch-size N]
   Reads STORAGE_PATH/files/**/*.attr.json (never writes there) and upserts the File and Blob rows they record.
@@ -78,7 +78,7 @@ try {
     await probeFilesTable(db);
   }
   const report = await rebuildIndex(
-    { db, config, blobStore: new LocalBlobStore(config.storagePath), logger },
+    { db, config, ...openStorage(config, { logger }), logger },
     { dryRun: values['dry-run'], wipe: values.wipe, batchSize, onProgress: printProgress, progressEvery: 1_000 },
   );
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -17,7 +17,7 @@ import { createProducerConnection, createWorkerConnection, waitForRedis } from '
 import { Inflight, PrincipalSlots } from './inflight.js';
 import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
-import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
+import { openStorage } from '../shared/storage/storage-backends.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
 import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
 import { liveWriters, registerWriter, type Writer } from '../shared/storage/writers.js';
@@ -65,7 +65,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const subscriber = createWorkerConnection(config);
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
-  const blobStore = new LocalBlobStore(config.storagePath);
+  const { blobStore } = openStorage(config, { logger });
   const servableFiles = new ServableFileCache(db, blobStore);
   await followFileChanges(subscriber, config.queuePrefix, (change) => servableFiles.invalidate(change));
   const jobEvents = new JobEventsHub(config, logger);
@@ -114,7 +114,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
       subscriber.disconnect();
       redis.disconnect();
-      await blobStore.close();
+      await blobStore.close?.();
       await db.$disconnect();
     },
   };

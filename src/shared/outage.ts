@@ -51,12 +51,24 @@ const MESSAGES: readonly RegExp[] = [
   /^(CLUSTERDOWN|TRYAGAIN) /,
 ];
 
+/**
+ * The AWS SDK (S3 blob store): connection errors come with their errno code (above); beyond those, its socket and
+ * connection timeouts (name TimeoutError, no code) and a 5xx the store still answered after the SDK's retries
+ * (503 SlowDown, 500 InternalError: $fault 'server').
+ */
+function isS3OutageNode(e: Record<string, unknown>): boolean {
+  if (e.name === 'TimeoutError') return true;
+  const status = (e.$metadata as { httpStatusCode?: unknown } | undefined)?.httpStatusCode;
+  return e.$fault === 'server' && typeof status === 'number' && status >= 500;
+}
+
 function isOutageNode(e: Record<string, unknown>): boolean {
   const code = typeof e.code === 'string' ? e.code : undefined;
   if (code && (ERRNO_CODES.has(code) || PRISMA_CODES.has(code) || SQLSTATE.test(code))) return true;
   if (typeof e.originalCode === 'string' && SQLSTATE.test(e.originalCode)) return true;
   if (typeof e.kind === 'string' && ADAPTER_KINDS.has(e.kind)) return true;
   if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (isS3OutageNode(e)) return true;
   return typeof e.message === 'string' && MESSAGES.some((m) => m.test(e.message as string));
 }
 

@@ -11,10 +11,10 @@ import { registerWriter } from '../shared/storage/writers.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { CrashStep } from '../shared/domain/ingest-commit.js';
-import { AttrFileStore } from '../shared/storage/attr-files.js';
+import type { AttrStore } from '../shared/storage/attr-store.js';
 import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
-import { LocalBlobStore } from '../shared/storage/local-blob-store.js';
+import { openStorage } from '../shared/storage/storage-backends.js';
 
 export interface WorkerContext {
   config: Config;
@@ -22,7 +22,7 @@ export interface WorkerContext {
   db: Db;
   connection: RedisConnection;
   blobStore: BlobStore;
-  attrStore: AttrFileStore;
+  attrStore: AttrStore;
   /** Where accepted uploads wait (this host's STAGING_PATH, or the bucket with BLOB_BACKEND=s3). */
   staging: StagingStore;
   hashPool: HashPool;
@@ -53,8 +53,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
     logger,
     db,
     connection,
-    blobStore: new LocalBlobStore(config.storagePath, { writerId: writer.id }),
-    attrStore: new AttrFileStore(config.storagePath, { writerId: writer.id }),
+    ...openStorage(config, { writerId: writer.id, logger }),
     staging: openStaging(config, { writerId: writer.id }),
     hashPool,
     queues,

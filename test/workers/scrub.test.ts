@@ -177,11 +177,28 @@ describe('integrity scrub', () => {
     expect(await queue.getJobScheduler(SCRUB_SCHEDULER_ID)).toBeUndefined();
   });
 
-  it('refuses a blob store without the localPath capability before taking its lock', async () => {
+  it('scrubs a blob store without the localPath capability by streaming each blob to a hash thread', async () => {
     const local = world.worker!.blobStore;
-    // A backend without local files (as S3 will be): the same store with the capability taken away.
-    const remote = Object.create(local, { backend: { value: 'remote' }, localPath: { value: undefined } }) as BlobStore;
-    await expect(scrubBlobs({ ...world.worker!, blobStore: remote }, { budgetMs: 1_000 })).rejects.toThrow(/local files only, not 'remote'/);
-    expect((await scrub()).checked).toBeGreaterThan(0);
+    // A backend without local files (as S3): the same store's reads, without the capability.
+    const remote: BlobStore = {
+      backend: 'remote',
+      put: local.put.bind(local),
+      openRead: local.openRead.bind(local),
+      readRange: local.readRange.bind(local),
+      stat: local.stat.bind(local),
+      delete: local.delete.bind(local),
+      list: local.list.bind(local),
+      sweepTemporaries: local.sweepTemporaries.bind(local),
+      keyFor: local.keyFor.bind(local),
+    };
+    const scrubRemote = () => scrubBlobs({ ...world.worker!, blobStore: remote }, { budgetMs: 60_000 });
+    await world.worker!.connection.del(scrubCheckpointKey(world.config.queuePrefix));
+    const target = files[2]!;
+    await flipByte(target.sha256, 7);
+    expect(await scrubRemote()).toMatchObject({ corrupt: 1, missing: 0, resumeAfter: null });
+    expect(await blobRow(target.sha256)).toMatchObject({ corruptAt: expect.any(Date), corruptReason: 'mismatch' });
+    await flipByte(target.sha256, 7);
+    expect(await scrubRemote()).toMatchObject({ corrupt: 0, missing: 0, resumeAfter: null });
+    expect(await blobRow(target.sha256)).toMatchObject({ corruptAt: null, lastVerifiedAt: expect.any(Date) });
   });
 });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
-import type { HashPool } from '../hashing/hash-pool.js';
+import type { HashPool, HashResult } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import type { WorkerMetrics } from '../metrics.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -26,7 +26,7 @@ export interface ScrubDeps {
   /** Holds the checkpoint and the run lock. */
   connection: RedisConnection;
   blobStore: BlobStore;
-  hashPool: Pick<HashPool, 'hashFile'>;
+  hashPool: Pick<HashPool, 'hashFile' | 'hashStream'>;
   config: Pick<Config, 'queuePrefix' | 'hashThreads'>;
   logger: Logger;
   metrics: Pick<WorkerMetrics, 'scrubCorruptBlobs' | 'scrubCheckedBytes'>;
@@ -61,7 +61,7 @@ const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  */
 export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number }): Promise<ScrubReport> {
   const { connection, config, logger } = deps;
-  const hashPathOf = localPathsOf(deps.blobStore);
+  const hashBlob = blobHasher(deps);
   const checkpointKey = scrubCheckpointKey(config.queuePrefix);
   const lockKey = scrubLockKey(config.queuePrefix);
   const token = randomUUID();
@@ -89,7 +89,7 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
         continue;
       }
 
-      const { verdicts, next, failure } = await checkBatch(deps, hashPathOf, rows, lanes, mayStart, () => started++);
+      const { verdicts, next, failure } = await checkBatch(deps, hashBlob, rows, lanes, mayStart, () => started++);
 
       // Blobs are started in order, so the checked ones are a prefix of the batch, up to a failure.
       let done = 0;
@@ -125,7 +125,7 @@ export async function scrubBlobs(deps: ScrubDeps, options: { budgetMs: number })
  */
 async function checkBatch(
   deps: ScrubDeps,
-  hashPathOf: (sha256: string) => string,
+  hashBlob: HashBlob,
   rows: BlobToScrub[],
   lanes: number,
   mayStart: () => boolean,
@@ -139,7 +139,7 @@ async function checkBatch(
       const i = next++;
       onStart();
       try {
-        verdicts[i] = await checkBlob(deps, hashPathOf, rows[i]!);
+        verdicts[i] = await checkBlob(deps, hashBlob, rows[i]!);
       } catch (err) {
         failure ??= { sha256: rows[i]!.sha256, err };
       }
@@ -149,14 +149,14 @@ async function checkBatch(
   return { verdicts, next, failure };
 }
 
-async function checkBlob(deps: ScrubDeps, hashPathOf: (sha256: string) => string, row: BlobToScrub): Promise<Verdict> {
+async function checkBlob(deps: ScrubDeps, hashBlob: HashBlob, row: BlobToScrub): Promise<Verdict> {
   const expectedSize = Number(row.size);
   const stat = await deps.blobStore.stat(row.sha256);
   if (!stat) return { intact: false, reason: 'missing', detail: 'the blob file is gone' };
   // A truncated or grown file needs no hashing to be found out.
   if (stat.size !== expectedSize) return { intact: false, reason: 'mismatch', detail: `${stat.size} bytes stored, ${expectedSize} expected` };
   try {
-    const got = await deps.hashPool.hashFile(hashPathOf(row.sha256), expectedSize);
+    const got = await hashBlob(row.sha256, expectedSize);
     deps.metrics.scrubCheckedBytes.inc(got.size);
     if (got.sha256 === row.sha256 && got.size === expectedSize) return { intact: true };
     return { intact: false, reason: 'mismatch', detail: `the stored bytes hash to ${got.sha256} (${got.size} bytes)` };
@@ -199,9 +199,16 @@ async function recordVerdicts(deps: ScrubDeps, rows: BlobToScrub[], verdicts: Ve
   report.checked += rows.length;
 }
 
-function localPathsOf(store: BlobStore): (sha256: string) => string {
-  // The hash pool's threads read by path; a backend without local files needs its own way to hash off the event loop.
-  const localPath = store.localPath?.bind(store);
-  if (localPath) return localPath;
-  throw new Error(`the integrity scrub supports blob stores with local files only, not '${store.backend}'`);
+type HashBlob = (sha256: string, expectedSize: number) => Promise<HashResult>;
+
+/**
+ * How a blob's bytes reach a hash thread: by path where the store keeps local files (the thread reads them), else
+ * streamed from the store (S3) to the thread with bounded memory. Either way the service hashes them itself and
+ * never takes the store's word (its ETag or checksums) for the content.
+ */
+function blobHasher(deps: Pick<ScrubDeps, 'blobStore' | 'hashPool'>): HashBlob {
+  const { blobStore, hashPool } = deps;
+  const localPath = blobStore.localPath?.bind(blobStore);
+  if (localPath) return (sha256, expectedSize) => hashPool.hashFile(localPath(sha256), expectedSize);
+  return async (sha256) => hashPool.hashStream(await blobStore.openRead(sha256));
 }

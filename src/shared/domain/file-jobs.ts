@@ -10,7 +10,7 @@ import { commitWalEntry, failJobWithWal, prepareWalEntry, type WalOperation } fr
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EnqueueConfig, Queues } from '../queues.js';
-import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
+import { toAttrRecord, type AttrStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { type FileMetadata } from '../../contract/files.js';
 import type { MetadataPatch } from './file-requests.js';
@@ -24,7 +24,7 @@ export interface FileJobDeps {
   db: Db;
   config: EnqueueConfig & Pick<Config, 'queuePrefix'>;
   blobStore: BlobStore;
-  attrStore: AttrFileStore;
+  attrStore: AttrStore;
   /** Announces committed patches (file-changes.ts): downloads cache the row they serve headers from. */
   connection?: RedisConnection;
   queues: Queues;

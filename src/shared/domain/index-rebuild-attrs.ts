@@ -1,7 +1,7 @@
 // The reading side of an index rebuild: each attr.json read, validated against attrRecordSchema and its blob, and
 // judged restorable or skipped with a reason.
 import { ATTR_SCHEMA_VERSION, attrRecordSchema, type AttrRecord } from '../storage/attr-record.js';
-import { fileIdOfAttrPath, type AttrFileStore } from '../storage/attr-files.js';
+import { fileIdOfAttrPath, type AttrStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
 export const SKIP_REASONS = [
@@ -63,7 +63,7 @@ export function newer(a: Candidate, b: Candidate): boolean {
 }
 
 /** Reads one attr file and judges it: restorable (its blob is there with the recorded size) or skipped, and why. */
-export async function judgeAttrFile(attrStore: AttrFileStore, attrPath: string, blobSizes: BlobSizes): Promise<Verdict> {
+export async function judgeAttrFile(attrStore: AttrStore, attrPath: string, blobSizes: BlobSizes): Promise<Verdict> {
   let raw: unknown;
   try {
     raw = await attrStore.read(attrPath);

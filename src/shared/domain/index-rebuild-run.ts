@@ -1,6 +1,6 @@
 // One run of the index rebuild, batch by batch: its attr files judged, duplicates and files in flight set aside,
 // the rest counted and written while the next batch is read.
-import type { AttrFileStore } from '../storage/attr-files.js';
+import type { AttrStore } from '../storage/attr-store.js';
 import { analyzeFilesAndBlobs, writeRestoredBatch, type RestoredBlob } from '../records/index-rebuild.js';
 import { findFileIdsWithPendingWal } from '../records/wal.js';
 import { BlobSizes, judgeAttrFile, mapLimit, newer, SKIP_REASONS, type Candidate, type Skip, type SkipReason } from './index-rebuild-attrs.js';
@@ -23,7 +23,7 @@ export class RebuildRun {
 
   constructor(
     private readonly deps: RebuildDeps,
-    private readonly attrStore: AttrFileStore,
+    private readonly attrStore: AttrStore,
     private readonly settings: RunSettings,
   ) {
     this.blobSizes = new BlobSizes(deps.blobStore);

@@ -1,11 +1,12 @@
-// Rebuilds the File and Blob tables from the attr.json files alone (SPEC §7, `npm run rebuild-index`); reads the disk only.
+// Rebuilds the File and Blob tables from the attr.json files alone (SPEC §7, `npm run rebuild-index`); reads the stores only.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
-import { AttrFileStore } from '../storage/attr-files.js';
+import type { AttrStore } from '../storage/attr-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { openStorage } from '../storage/storage-backends.js';
 import { recountAllBlobReferences } from '../records/blobs.js';
 import { truncateFilesAndBlobs } from '../records/index-rebuild.js';
 import { withMaintenanceLock } from '../records/maintenance-lock.js';
@@ -14,9 +15,10 @@ import { RebuildRun } from './index-rebuild-run.js';
 
 export interface RebuildDeps {
   db: Db;
-  config: Pick<Config, 'storagePath' | 'elementId'>;
+  config: Pick<Config, 'storagePath' | 'elementId' | 'blobBackend' | 's3'>;
   blobStore: BlobStore;
-  attrStore?: AttrFileStore;
+  /** The config's backend (openStorage) when omitted. */
+  attrStore?: AttrStore;
   logger: Logger;
 }
 
@@ -73,9 +75,9 @@ async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions):
   const dryRun = options.dryRun ?? false;
   const wipe = options.wipe ?? false;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 2_000));
-  const attrStore = deps.attrStore ?? new AttrFileStore(deps.config.storagePath);
+  const attrStore = deps.attrStore ?? openStorage(deps.config).attrStore;
   if (dryRun && wipe) throw new RebuildRefusedError('--wipe and --dry-run exclude each other');
-  const hasFiles = await checkStoragePath(deps.config.storagePath, wipe);
+  const hasFiles = deps.config.blobBackend === 'local' ? await checkStoragePath(deps.config.storagePath, wipe) : await checkRemoteAttrStore(attrStore, wipe);
 
   const run = new RebuildRun(deps, attrStore, { dryRun, batchSize, progressEvery: Math.max(1, options.progressEvery ?? 1_000), onProgress: options.onProgress });
   if (wipe) {
@@ -114,6 +116,13 @@ async function checkStoragePath(storagePath: string, wipe: boolean): Promise<boo
   // Wiping the index of an element whose attr files are not where we look would leave it empty.
   if (wipe && !hasFiles) throw new RebuildRefusedError(`no attr files at ${filesRoot}; refusing to wipe the index`);
   return hasFiles;
+}
+
+/** A store without directories (S3): a wipe needs at least one record to read back, as on the local store. */
+async function checkRemoteAttrStore(attrStore: AttrStore, wipe: boolean): Promise<boolean> {
+  if (!wipe) return true;
+  for await (const _ of attrStore.list()) return true;
+  throw new RebuildRefusedError('no attr files in the attr store; refusing to wipe the index');
 }
 
 async function isDirectory(dir: string): Promise<boolean> {

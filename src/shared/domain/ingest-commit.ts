@@ -9,7 +9,7 @@ import { failJobWithWal, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
-import { attrRelativePath, toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
+import { attrRelativePath, toAttrRecord, type AttrStore } from '../storage/attr-files.js';
 import type { BlobStore, PutOptions, PutResult } from '../storage/blob-store.js';
 import type { StagingStore } from '../storage/staging-store.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
@@ -22,7 +22,7 @@ export interface IngestDeps {
   config: Pick<Config, 'elementId'> & GcDeps['config'];
   blobStore: BlobStore;
   staging: StagingStore;
-  attrStore: AttrFileStore;
+  attrStore: AttrStore;
   hashPool: HashPool;
   modes: Pick<ModeReader, 'current'>;
   logger: Logger;

@@ -7,7 +7,7 @@ import { selectStalePendingWalEntries, settlePendingWalEntry, type WalEntry } fr
 import type { Db } from '../records/database.js';
 import type { Logger } from '../logger.js';
 import { enqueue, fileJobPayload, type EnqueueConfig, type JobName, type Queues } from '../queues.js';
-import { toAttrRecord, type AttrFileStore } from '../storage/attr-files.js';
+import { toAttrRecord, type AttrStore } from '../storage/attr-files.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { StagingStore } from '../storage/staging-store.js';
 import { runBlobGc } from './blob-gc.js';
@@ -18,7 +18,7 @@ export interface RecoveryDeps {
   db: Db;
   config: Pick<Config, 'walLeaseSeconds' | 'gcGraceSeconds'> & EnqueueConfig;
   blobStore: BlobStore;
-  attrStore: AttrFileStore;
+  attrStore: AttrStore;
   staging: StagingStore;
   queues: Queues;
   logger: Logger;

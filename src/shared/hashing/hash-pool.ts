@@ -3,9 +3,11 @@
 // the hand-off to a pool thread. Its callers configure it: it imports nothing of the server, so the CLI can use it.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HashResult, HashTask } from './sha256-thread.js';
+import type { HashResult, HashTask, StreamMessage } from './sha256-thread.js';
 
 export type { HashResult };
 
@@ -14,6 +16,14 @@ export type { HashResult };
  * round trip costs more (thread wake-up, messages), which bench/'s 16 KiB scenario showed in the profile.
  */
 export const INLINE_HASH_MAX_BYTES = 64 * 1024;
+
+/**
+ * hashStream posts a stream's bytes to its thread in messages of about this size, at most STREAM_WINDOW of them
+ * unacknowledged: what one hashed stream holds in memory is bounded (about 1.25 MiB) whatever its length, and a
+ * message costs little against the 256 KiB it carries.
+ */
+const STREAM_MESSAGE_BYTES = 256 * 1024;
+const STREAM_WINDOW = 4;
 
 export interface HashPoolOptions {
   /** Threads at most. */
@@ -73,6 +83,68 @@ export class HashPool {
       }
     }
     return this.pool.run({ path });
+  }
+
+  /**
+   * sha256 and size of everything the stream yields, hashed in a pool thread: the bytes are posted to it over a
+   * MessagePort and the stream is read no faster than the thread hashes (for-await pauses it while the window is
+   * full). A stream error aborts the task and is thrown; the stream is consumed either way.
+   */
+  async hashStream(readable: Readable): Promise<HashResult> {
+    const { port1, port2 } = new MessageChannel();
+    const result = this.pool.run({ port: port2 }, { transferList: [port2] });
+    let unacknowledged = 0;
+    let failure: { err: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const wakeUp = () => {
+      wake?.();
+      wake = undefined;
+    };
+    port1.on('message', () => {
+      unacknowledged -= 1;
+      wakeUp();
+    });
+    // The thread failing (or the pool closing) must not leave the sender waiting for acknowledgements.
+    result.catch((err: unknown) => {
+      failure ??= { err };
+      wakeUp();
+    });
+    const post = (message: StreamMessage, transfer: ArrayBuffer[] = []) => port1.postMessage(message, transfer);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      while (unacknowledged >= STREAM_WINDOW && !failure) await new Promise<void>((resolve) => (wake = resolve));
+      if (failure) throw failure.err;
+      // A fresh buffer of exactly these bytes, moved (not copied) to the thread: a chunk may be a view into a
+      // larger shared buffer that must not be detached.
+      const bytes = new Uint8Array(pendingBytes);
+      let offset = 0;
+      for (const chunk of pending) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+      }
+      post(bytes, [bytes.buffer]);
+      unacknowledged += 1;
+      pending = [];
+      pendingBytes = 0;
+    };
+    try {
+      for await (const chunk of readable) {
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        pending.push(buffer);
+        pendingBytes += buffer.length;
+        if (pendingBytes >= STREAM_MESSAGE_BYTES) await flush();
+      }
+      if (pendingBytes > 0) await flush();
+      post('end');
+      return await result;
+    } catch (err) {
+      post('abort');
+      await result.catch(() => undefined);
+      throw err;
+    } finally {
+      port1.close();
+    }
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,12 @@
-// attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt.
+// attr.json files: the per-file record beside the blobs from which the File and Blob tables can be rebuilt; the local
+// AttrStore (STORAGE_PATH/files/...), the layout's path helpers and the record builder.
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeIfExists, writeFileAtomic, type TempFileOptions } from './durable-fs.js';
 import { storeTempDir } from './store-temp.js';
 import { ATTR_SCHEMA_VERSION, type AttrRecord } from './attr-record.js';
+import type { AttrStore } from './attr-store.js';
 import type { FileMetadata } from '../../contract/files.js';
 import { LOWER_UUID } from '../../contract/ids.js';
 
@@ -23,7 +25,9 @@ export function fileIdOfAttrPath(relative: string): string | undefined {
   return ATTR_NAME.exec(path.posix.basename(relative))?.[1];
 }
 
-export class AttrFileStore {
+export type { AttrStore };
+
+export class AttrFileStore implements AttrStore {
   private readonly root: string;
   private readonly temp: TempFileOptions;
 

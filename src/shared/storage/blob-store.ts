@@ -70,6 +70,11 @@ export interface BlobStore {
    * what needs it (the integrity scrub) says so instead of guessing the backend's class.
    */
   localPath?(sha256: string): string;
+  /**
+   * A capability of backends reached over the network: throws unless the store answers now (S3: HeadBucket within
+   * timeoutMs), for a readiness check. Local backends leave it out.
+   */
+  ready?(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
