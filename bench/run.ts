@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeBenchEnv, DIST_API, DIST_WORKER, openBenchEnv, REPO_ROOT } from './lib/bench-env.js';
+import { benchBlobBackend, closeBenchEnv, DIST_API, DIST_WORKER, openBenchEnv, REPO_ROOT } from './lib/bench-env.js';
 import { machine, writeReport, type Report } from './lib/report.js';
 import type { Scenario, ScenarioContext } from './lib/scenario.js';
 import { cliScenario } from './scenarios/cli.js';
@@ -125,6 +125,9 @@ try {
   report.notes.push(
     `${ctx.reps} repetition(s) of each measurement after a warm-up, ours and the baseline alternating; the figure is the median.`,
     'ours = the compiled api and one worker (default WORKER_CONCURRENCY and HASH_THREADS), PostgreSQL and Redis on the same machine; load generator (autocannon, in the bench process) shares the cores.',
+    benchBlobBackend() === 's3'
+      ? 'BLOB_BACKEND=s3: blobs, attr.json and staged uploads in s3rver (an S3 test server in its own process on this machine), not on the local disk.'
+      : 'BLOB_BACKEND=local (BENCH_BLOB_BACKEND=s3 runs the same scenarios on an S3 test server).',
   );
   for (const name of selected) {
     const t0 = Date.now();

@@ -63,7 +63,7 @@ export function baseEnv(): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir() };
 }
 
-type BenchDirs = Record<'storagePath' | 'stagingPath' | 'workPath' | 'devKeys' | 'acceptStaging' | 'acceptServe' | 'tus', string>;
+type BenchDirs = Record<'storagePath' | 'stagingPath' | 'workPath' | 'devKeys' | 'acceptStaging' | 'acceptServe' | 'tus' | 's3', string>;
 
 /** The run's own database (created and migrated), queue prefix and temp directories; each owned as soon as made. */
 async function makeWorld(): Promise<{ id: string; databaseUrl: string; redisUrl: string; queuePrefix: string; root: string; dirs: BenchDirs; db: pg.Pool }> {
@@ -88,6 +88,7 @@ async function makeWorld(): Promise<{ id: string; databaseUrl: string; redisUrl:
     acceptStaging: path.join(root, 'accept-only'),
     acceptServe: path.join(root, 'accept-serve'),
     tus: path.join(root, 'tus'),
+    s3: path.join(root, 's3'),
   };
   await Promise.all(Object.values(dirs).map((d) => fs.mkdir(d, { recursive: true })));
 
@@ -124,6 +125,30 @@ function serviceEnvFor(world: Awaited<ReturnType<typeof makeWorld>>, apiPort: nu
     CAPACITY_FULL_BYTES: '0',
     ...tuningEnv(),
   };
+}
+
+/**
+ * BENCH_BLOB_BACKEND=s3: the api and worker keep blobs, attr.json and staged uploads in an S3 test server (s3rver,
+ * a child process of its own) instead of the local disk, so the same scenarios measure the S3 backend.
+ */
+export function benchBlobBackend(): 'local' | 's3' {
+  // process.env is read here only to choose the backend of the services under test.
+  return process.env.BENCH_BLOB_BACKEND === 's3' ? 's3' : 'local';
+}
+
+const S3_BUCKET = 'artstore-bench';
+
+async function startS3Store(dir: string): Promise<Record<string, string>> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  await startService(
+    's3rver',
+    ['--import', 'tsx', path.join(REPO_ROOT, 'bench/baselines/s3-server.ts'), '--port', String(port), '--dir', dir, '--bucket', S3_BUCKET],
+    { ...baseEnv(), NODE_ENV: 'production' },
+    async () => (await fetch(endpoint, { signal: AbortSignal.timeout(2_000) })).status > 0,
+    30_000,
+  ).then(own);
+  return { BLOB_BACKEND: 's3', S3_ENDPOINT: endpoint, S3_BUCKET, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' };
 }
 
 /** BENCH_SERVICE_ENV='WORKER_CONCURRENCY=64 INGEST_BATCH_MAX=32': settings to try on the api and worker. */
@@ -164,7 +189,8 @@ export async function openBenchEnv(): Promise<BenchEnv> {
   const privateKey = await importPKCS8(keys.privateKeyPem, 'RS256');
 
   const [apiPort, workerMetricsPort, acceptPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const serviceEnv = serviceEnvFor(world, apiPort, workerMetricsPort);
+  const backendEnv = benchBlobBackend() === 's3' ? await startS3Store(dirs.s3) : {};
+  const serviceEnv = { ...serviceEnvFor(world, apiPort, workerMetricsPort), ...backendEnv };
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workerMetricsUrl = `http://127.0.0.1:${workerMetricsPort}/metrics`;
   const acceptOnlyUrl = `http://127.0.0.1:${acceptPort}`;
