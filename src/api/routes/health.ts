@@ -7,6 +7,7 @@ import { checkDatabase } from '../../shared/domain/element-status.js';
 import { modeAllows } from '../../shared/domain/modes.js';
 import { AppError } from '../../shared/errors.js';
 import { probeRedis } from '../../shared/redis.js';
+import { checkBlobStore } from '../../shared/storage/storage-backends.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -58,7 +59,7 @@ export function healthRoutes(ctx: ApiContext): RouteSpec[] {
     defineRoute({
       method: 'get',
       path: '/health/ready',
-      summary: 'Readiness: PostgreSQL, Redis and the storage paths answer within 1 s',
+      summary: 'Readiness: PostgreSQL, Redis and the storage (paths, or the bucket with BLOB_BACKEND=s3) answer within 1 s',
       tag: 'operations',
       permission: 'public',
       responses: { 200: { description: 'ready', schema: readySchema }, 503: { description: 'not ready', schema: readySchema } },
@@ -69,7 +70,13 @@ export function healthRoutes(ctx: ApiContext): RouteSpec[] {
           check(async () => {
             const writable = modeAllows(await ctx.modes.current(), 'upload');
             const mode = writable ? constants.W_OK | constants.R_OK : constants.R_OK;
-            await Promise.all([fs.access(ctx.config.storagePath, mode), fs.access(ctx.config.stagingPath, mode)]);
+            // With the blobs in a bucket STORAGE_PATH holds nothing; the bucket must answer instead (HeadBucket).
+            const local = ctx.blobStore.backend === 'local' ? [ctx.config.storagePath] : [];
+            await Promise.all([...local, ctx.config.stagingPath].map((dir) => fs.access(dir, mode)));
+            if (local.length === 0) {
+              const store = await checkBlobStore(ctx.blobStore, ctx.config, { timeoutMs: 1_000 });
+              if (!store.ok) throw new Error(`blob store ${store.backend}: ${store.detail}`);
+            }
           }),
         ]);
         const checks = { database, redis, storage };

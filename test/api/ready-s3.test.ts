@@ -1,0 +1,53 @@
+// Readiness with BLOB_BACKEND=s3 (SPEC §8): the bucket must answer; an unreachable store is 503, not a 500 and
+// not "ready" because STORAGE_PATH happens to exist.
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/processes.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+const s3Env = (endpoint: string, bucket: string, server?: S3TestServer) => ({
+  BLOB_BACKEND: 's3',
+  S3_ENDPOINT: endpoint,
+  S3_BUCKET: bucket,
+  S3_ACCESS_KEY_ID: server?.accessKeyId ?? 'S3RVER',
+  S3_SECRET_ACCESS_KEY: server?.secretAccessKey ?? 'S3RVER',
+});
+
+describe('readiness on an S3 blob store', () => {
+  let server: S3TestServer;
+  let up: World;
+  let down: World;
+
+  beforeAll(async () => {
+    server = await startS3Server();
+    up = await createWorld({ env: s3Env(server.endpoint, server.bucket, server) });
+    down = await createWorld({ env: s3Env(`http://127.0.0.1:${await freePort()}`, 'nowhere') });
+  });
+  afterAll(async () => {
+    await up?.close();
+    await down?.close();
+    await server?.close();
+  });
+
+  it('is ready when the bucket answers', async () => {
+    const res = await request(up.app).get('/health/ready');
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.checks.storage).toBe('ok');
+  });
+
+  it('answers 503 with storage unavailable when the store cannot be reached', async () => {
+    const res = await request(down.app).get('/health/ready');
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: 'unavailable', checks: { storage: 'unavailable', database: 'ok', redis: 'ok' } });
+  });
+
+  it('answers 503 when the bucket is gone', async () => {
+    const gone = await createWorld({ env: s3Env(server.endpoint, 'no-such-bucket', server) });
+    try {
+      expect((await request(gone.app).get('/health/ready')).status).toBe(503);
+    } finally {
+      await gone.close();
+    }
+  });
+});
