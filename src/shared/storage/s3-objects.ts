@@ -6,8 +6,11 @@ import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
-/** Above this a file goes up as a multipart upload (lib-storage), with this part size and parts in flight. */
-export const MULTIPART_THRESHOLD_BYTES = 16 * 1024 * 1024;
+/**
+ * Above this a file goes up as a multipart upload (lib-storage), with this part size and parts in flight; up to it,
+ * in one PutObject of the file read whole: a buffered body is one the SDK can retry, a streamed one it cannot.
+ */
+export const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
 const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 
@@ -18,13 +21,13 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /**
- * Uploads the file at path (size bytes) as bucket/key, streamed: a PutObject below the multipart threshold, a
- * multipart upload above it with bounded memory (parts in flight x part size).
+ * Uploads the file at path (size bytes) as bucket/key: one PutObject up to the multipart threshold, a multipart
+ * upload above it with bounded memory (parts in flight x part size).
  */
 export async function putFileObject(client: S3Client, bucket: string, key: string, path: string, size: number, extra: { ifNoneMatch?: '*' } = {}): Promise<void> {
   if (size <= MULTIPART_THRESHOLD_BYTES) {
-    // Up to 1 MiB the body is read whole (cheaper than a stream for the many small files); above, it is streamed.
-    const body = size <= 1024 * 1024 ? await fs.promises.readFile(path) : fs.createReadStream(path);
+    const body = await fs.promises.readFile(path);
+    if (body.length !== size) throw new Error(`${path} holds ${body.length} bytes, not the ${size} expected`);
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size, IfNoneMatch: extra.ifNoneMatch }));
     return;
   }
