@@ -19,7 +19,7 @@ import { JobEventsHub } from './job-events.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { openStorage } from '../shared/storage/storage-backends.js';
 import { ensureStagingDir } from '../shared/storage/staging.js';
-import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
+import type { StagingStore } from '../shared/storage/staging-store.js';
 import { liveWriters, registerWriter, type Writer } from '../shared/storage/writers.js';
 import { janitorIntervalMs, sweepScratch } from '../shared/domain/staging-janitor.js';
 
@@ -65,17 +65,16 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   const subscriber = createWorkerConnection(config);
   subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis subscriber error'));
   await modes.follow(subscriber, config.queuePrefix);
-  const { blobStore } = openStorage(config, { logger });
+  const stagingWriter = await registerWriter(redis, config.queuePrefix, (err) => {
+    logger.warn({ err }, 'could not refresh the staging writer key');
+  });
+  const { blobStore, staging } = openStorage(config, { writerId: stagingWriter.id, logger });
   const servableFiles = new ServableFileCache(db, blobStore);
   await followFileChanges(subscriber, config.queuePrefix, (change) => servableFiles.invalidate(change));
   const jobEvents = new JobEventsHub(config, logger);
   const queues = createQueues(config, redis, (err) => logger.warn({ err: err.message }, 'queue connection error'));
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry);
-  const stagingWriter = await registerWriter(redis, config.queuePrefix, (err) => {
-    logger.warn({ err }, 'could not refresh the staging writer key');
-  });
-  const staging = openStaging(config, { writerId: stagingWriter.id });
   // With staging in the bucket, this host's STAGING_PATH is scratch no job row names; an API-only host sweeps its own.
   const scratchSweep =
     staging.backend === 'local'

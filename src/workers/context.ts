@@ -12,7 +12,7 @@ import { createQueues, type Queues } from '../shared/queues.js';
 import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import type { CrashStep } from '../shared/domain/ingest-commit.js';
 import type { AttrStore } from '../shared/storage/attr-store.js';
-import { openStaging, type StagingStore } from '../shared/storage/staging-store.js';
+import type { StagingStore } from '../shared/storage/staging-store.js';
 import type { BlobStore } from '../shared/storage/blob-store.js';
 import { openStorage } from '../shared/storage/storage-backends.js';
 
@@ -48,13 +48,13 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
   const registry = createRegistry('worker');
   // Names this process's temp files: what a killed worker leaves in STORAGE_PATH/tmp goes within minutes.
   const writer = await registerWriter(connection, config.queuePrefix, (err) => logger.warn({ err }, 'could not refresh the writer key'));
+  const storage = openStorage(config, { writerId: writer.id, logger });
   return {
     config,
     logger,
     db,
     connection,
-    ...openStorage(config, { writerId: writer.id, logger }),
-    staging: openStaging(config, { writerId: writer.id }),
+    ...storage,
     hashPool,
     queues,
     modes,
@@ -67,6 +67,7 @@ export async function openWorkerContext(config: Config, logger: Logger): Promise
       await queues.close().catch((err: unknown) => logger.warn({ err }, 'closing queues'));
       subscriber.disconnect();
       connection.disconnect();
+      await storage.blobStore.close?.();
       await db.$disconnect();
     },
   };

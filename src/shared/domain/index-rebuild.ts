@@ -15,7 +15,7 @@ import { RebuildRun } from './index-rebuild-run.js';
 
 export interface RebuildDeps {
   db: Db;
-  config: Pick<Config, 'storagePath' | 'elementId' | 'blobBackend' | 's3'>;
+  config: Pick<Config, 'storagePath' | 'stagingPath' | 'elementId' | 'blobBackend' | 's3'>;
   blobStore: BlobStore;
   /** The config's backend (openStorage) when omitted. */
   attrStore?: AttrStore;

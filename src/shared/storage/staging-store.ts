@@ -1,9 +1,7 @@
 // The staging interface (SPEC §8): where an accepted upload waits for its ingest job, readable by every worker host.
 // Local staging is STAGING_PATH itself (one host, or a shared mount); S3 staging puts each upload in the bucket and
 // STAGING_PATH is then only this host's scratch directory. Resumable uploads stage through the same interface.
-import type { Config } from '../config.js';
-import { LocalStagingStore } from './local-staging-store.js';
-import { S3StagingStore } from './s3-staging-store.js';
+// storage-backends.ts picks the implementation.
 
 /** A staged upload as the janitor sees it. */
 export interface StagedEntry {
@@ -35,15 +33,4 @@ export interface StagingStore {
   list(): AsyncIterable<StagedEntry>;
   /** Removes scratch copies older than olderThan (left by a process that died); returns how many. */
   sweepScratch(olderThan: Date): Promise<number>;
-}
-
-export type StagingConfig = Pick<Config, 'stagingPath' | 'blobBackend' | 's3'>;
-
-/** The staging of this element's blob backend: local with local blobs, the bucket with S3 blobs. */
-export function openStaging(config: StagingConfig, options: { writerId?: string } = {}): StagingStore {
-  if (config.blobBackend === 's3') {
-    if (!config.s3) throw new Error('BLOB_BACKEND=s3 without S3 settings');
-    return new S3StagingStore(config.stagingPath, config.s3, options);
-  }
-  return new LocalStagingStore(config.stagingPath);
 }

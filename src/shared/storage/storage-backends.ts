@@ -1,4 +1,5 @@
-// The one place that picks the storage backend from the config (BLOB_BACKEND): the blob store and the attr store.
+// The one place that picks the storage backend from the config (BLOB_BACKEND): the blob store, the attr store and
+// the staging of uploads in flight.
 import fs from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -9,13 +10,18 @@ import { LocalBlobStore } from './local-blob-store.js';
 import { S3AttrStore } from './s3-attr-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { createS3Client } from './s3-client.js';
+import { LocalStagingStore } from './local-staging-store.js';
+import { S3StagingStore } from './s3-staging-store.js';
+import type { StagingStore } from './staging-store.js';
 
 export interface Storage {
   blobStore: BlobStore;
   attrStore: AttrStore;
+  /** Where accepted uploads wait for their jobs: STAGING_PATH with local blobs, the bucket with S3 blobs. */
+  staging: StagingStore;
 }
 
-export type StorageConfig = Pick<Config, 'blobBackend' | 's3' | 'storagePath'>;
+export type StorageConfig = Pick<Config, 'blobBackend' | 's3' | 'storagePath' | 'stagingPath'>;
 
 export interface StorageOptions {
   /** writerId (writers.ts) names the local stores' temp files, so a sweep can remove what a dead process left. */
@@ -24,7 +30,7 @@ export interface StorageOptions {
 }
 
 /**
- * The stores for config.blobBackend. With 's3' both share one S3 client, which the blob store's close() releases
+ * The stores for config.blobBackend. With 's3' all three share one S3 client, which the blob store's close() releases
  * (the processes close the blob store last of the two, at shutdown). Nothing async happens here: a bucket that
  * cannot be reached shows at the first request, and in checkBlobStore.
  */
@@ -33,6 +39,7 @@ export function openStorage(config: StorageConfig, options: StorageOptions = {})
     return {
       blobStore: new LocalBlobStore(config.storagePath, { writerId: options.writerId }),
       attrStore: new AttrFileStore(config.storagePath, { writerId: options.writerId }),
+      staging: new LocalStagingStore(config.stagingPath),
     };
   }
   const s3 = config.s3;
@@ -43,6 +50,7 @@ export function openStorage(config: StorageConfig, options: StorageOptions = {})
   return {
     blobStore: new S3BlobStore({ client, bucket: s3.bucket, prefix: s3.prefix }),
     attrStore: new S3AttrStore({ client, bucket: s3.bucket, prefix: s3.prefix }),
+    staging: new S3StagingStore(config.stagingPath, s3, { writerId: options.writerId, client }),
   };
 }
 
