@@ -4,6 +4,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { ERROR_STATUS, isAppError, PERMANENT_JOB_ERRORS, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { isOutageError } from '../shared/outage.js';
+import { isS3AccessRefused } from '../shared/storage/s3-errors.js';
 
 /** What a job row records of its failure and what GET /api/v1/jobs/{id} serves. */
 export interface JobFailure {
@@ -26,10 +27,26 @@ export const STALLED_FAILURE: JobFailure = {
   message: 'the job stopped its worker (a crash or hang) too many times and was given up',
 };
 
+/**
+ * A full disk on the worker's host (its scratch copies, a local blob store) or a blob store that refuses the element
+ * (a missing bucket, refused credentials): faults of the host, not of the upload. Like an outage they never fail a
+ * job, whose staged bytes would then go: the requeue sweep runs it again once an operator has mended it.
+ */
+export const HOST_FAULT_FAILURE: JobFailure = {
+  code: 'unavailable',
+  message: "a disk of the worker's host is full, or the blob store refused the element (bucket or credentials); the job runs again once that is mended",
+};
+
+function isHostFault(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || isS3AccessRefused(err);
+}
+
 /** AppErrors carry messages written for clients; anything else is told by its class only (outage or internal). */
 export function jobFailureOf(err: unknown): JobFailure {
   if (isAppError(err)) return { code: err.code, message: err.message };
-  return isOutageError(err) ? OUTAGE_FAILURE : INTERNAL_FAILURE;
+  if (isOutageError(err)) return OUTAGE_FAILURE;
+  return isHostFault(err) ? HOST_FAULT_FAILURE : INTERNAL_FAILURE;
 }
 
 /** The BullMQ failedReason of a job ended by settleJobError; parseFailedReason reads it back. */

@@ -9,7 +9,7 @@ import { sumStoredAndPendingBytes } from '../records/blobs.js';
 export type { CapacityReport };
 export type CapacityStatus = CapacityReport['status'];
 
-type CapacityConfig = Pick<Config, 'storageMaxBytes' | 'storagePath' | 'stagingPath' | 'capacityThresholds'>;
+type CapacityConfig = Pick<Config, 'storageMaxBytes' | 'storagePath' | 'stagingPath' | 'capacityThresholds' | 'blobBackend'>;
 type Threshold = { percent: number; bytes: number };
 
 function thresholdBytes(totalBytes: number, t: Threshold): number {
@@ -130,7 +130,9 @@ export class CapacityReader {
       if (incoming > left) return `the element has ${left} bytes left under STORAGE_MAX_BYTES; this upload needs ${incoming} more`;
     }
     const free = s.diskFree - (this.written - s.written);
-    const floor = thresholdBytes(s.diskTotal, capacityThresholds.full);
+    // With the blobs in a bucket the staging filesystem is scratch that each upload leaves at once: it must only
+    // hold the upload, not keep the element's free-space floor.
+    const floor = this.config.blobBackend === 'local' ? thresholdBytes(s.diskTotal, capacityThresholds.full) : 0;
     if (free - incoming < floor) {
       return `the staging filesystem has ${Math.max(0, free)} bytes free; ${incoming} more would pass the 'full' threshold (${Math.ceil(floor)} bytes free)`;
     }
@@ -180,6 +182,10 @@ export class CapacityReader {
     if (this.config.storageMaxBytes > 0) {
       totalBytes = this.config.storageMaxBytes;
       freeBytes = Math.max(0, totalBytes - usedBytes);
+    } else if (this.config.blobBackend !== 'local') {
+      // A bucket tells no size: without STORAGE_MAX_BYTES (set it to the bucket's quota) it counts as unbounded.
+      totalBytes = Number.MAX_SAFE_INTEGER;
+      freeBytes = totalBytes - usedBytes;
     } else {
       const disk = await fs.statfs(this.config.storagePath);
       totalBytes = disk.blocks * disk.bsize;

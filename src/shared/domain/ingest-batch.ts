@@ -9,10 +9,11 @@ import { claimFileJobs, commitIngests, prepareIngestCommits } from '../records/i
 import { isOutageError } from '../outage.js';
 import { toAttrRecord } from '../storage/attr-files.js';
 import type { PutResult } from '../storage/blob-store.js';
+import type { StagedCopy } from '../storage/staging-store.js';
 import {
   assertCommitted,
   assertDeclaredDigest,
-  assertStagedInStaging,
+  assertOwnStagedUpload,
   commitPlanOf,
   fileIdTaken,
   fileMetadataOf,
@@ -20,9 +21,10 @@ import {
   latestOutcome,
   prepareCommit,
   putStaged,
+  copyStaged,
   settleUnclaimed,
   WAL_OPERATION,
-  type Digest,
+  type StagedDigest,
   type IngestDeps,
   type IngestOutcome,
 } from './ingest-commit.js';
@@ -34,7 +36,7 @@ export type BatchItemResult = { ok: true; outcome: IngestOutcome } | { ok: false
 interface Item {
   job: FileJob;
   staged: string | null;
-  digest: Digest;
+  digest: StagedDigest;
   hashSeconds: number;
   plan: ReturnType<typeof commitPlanOf>;
   prepared?: Extract<PreparedCommit, { kind: 'ready' }>;
@@ -82,6 +84,8 @@ export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<M
   const results = new Results();
   const unique = [...new Set(ids)];
   let live: Item[] = [];
+  // This host's copies of the staged bytes, released however each file ends.
+  const copies: StagedCopy[] = [];
   try {
     // In the order asked for (the claim returns rows in no particular order): of two files with the same bytes,
     // the earlier one is committed and the later its duplicate, as one job after another would have it.
@@ -90,7 +94,7 @@ export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<M
     const claimed = new Set(jobs.map((j) => j.id));
     // Final already, or missing: each settles what an earlier run left, as a job run alone would.
     await eachItem(unique.filter((id) => !claimed.has(id)).map((id) => ({ job: { id } })), results, (u) => settleUnclaimed(deps, u.job.id));
-    live = await eachItem(jobs.map((job) => ({ job })), results, ({ job }) => hashItem(deps, job));
+    live = await eachItem(jobs.map((job) => ({ job })), results, ({ job }) => hashItem(deps, job, copies));
     if (live.length === 0) return results.map;
     await deps.crashPoint?.('after-hash');
     live = await eachItem(live, results, async (item) => (assertDeclaredDigest(item.job, item.digest), item));
@@ -98,15 +102,19 @@ export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<M
   } catch (err) {
     // A step that failed for the whole batch (the database, the mode, a crash point): every file not yet settled.
     for (const id of unique) if (!results.map.has(id)) results.fail(id, err);
+  } finally {
+    await Promise.all(copies.map((c) => c.release()));
   }
   return results.map;
 }
 
 /** 1. Hash one file (2., the check against what the client declared, comes after the crash point, as for one job). */
-async function hashItem(deps: IngestDeps, job: FileJob): Promise<Item | IngestOutcome> {
-  const staged = assertStagedInStaging(deps, job);
+async function hashItem(deps: IngestDeps, job: FileJob, copies: StagedCopy[]): Promise<Item | IngestOutcome> {
+  const staged = assertOwnStagedUpload(deps, job);
+  const copy = await copyStaged(deps, staged);
+  if (copy) copies.push(copy);
   const started = performance.now();
-  const digest = await hashStaged(deps, job);
+  const digest = await hashStaged(deps, job, copy);
   if (isOutcome(digest)) return digest;
   return { job, staged, digest, hashSeconds: (performance.now() - started) / 1_000, plan: commitPlanOf(deps, job, digest) };
 }
@@ -133,14 +141,14 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
   // directory fsyncs are shared (durable-fs).
   const puts = new Map<string, Promise<PutResult>>();
   live = await eachItem(live, results, async (item) => {
-    if (!item.staged) return { ...item, put: null };
+    if (!item.digest.source) return { ...item, put: null };
     // One put per distinct bytes, as one job after another would do: a later file with the same bytes reuses
     // what the earlier one stored (and puts its own copy only if that failed).
     const earlier = puts.get(item.digest.sha256);
     if (earlier && (await earlier.then(() => true, () => false))) {
       return { ...item, put: { created: false, repaired: false, storageKey: item.plan.storageKey } };
     }
-    const put = putStaged(deps, item.digest.sha256, item.staged, item.prepared!.existingBlob);
+    const put = putStaged(deps, item.digest.sha256, item.digest.source, item.prepared!.existingBlob);
     puts.set(item.digest.sha256, put);
     return { ...item, put: await put };
   });

@@ -11,7 +11,7 @@ import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
 import { attrRelativePath, toAttrRecord, type AttrStore } from '../storage/attr-files.js';
 import type { BlobStore, PutOptions, PutResult } from '../storage/blob-store.js';
-import type { StagingStore } from '../storage/staging-store.js';
+import type { StagedCopy, StagingStore } from '../storage/staging-store.js';
 import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
@@ -50,13 +50,6 @@ export interface IngestOutcome {
 }
 
 export type ProgressReporter = (progress: number) => Promise<void>;
-
-interface UploadParams {
-  description: string | null;
-  version: string | null;
-  tags: string[];
-  metadata: Record<string, unknown>;
-}
 
 export const WAL_OPERATION: WalOperation = 'file_create';
 
@@ -105,17 +98,20 @@ export async function settleUnclaimed(deps: IngestDeps, fileJobId: string): Prom
   return outcomeOf(latest);
 }
 
-export type Digest = { sha256: string; size: number };
+import { fileMetadataOf, type Digest } from './ingest-metadata.js';
+
+export { fileMetadataOf, type Digest };
+/** The digest of the staged bytes and the file that holds them, or null when they are already in the blob store. */
+export type StagedDigest = Digest & { source: string | null };
 
 /**
  * Hashes the staged bytes in the pool (by path: the staged file, or this host's copy of a staged object). A staged
  * upload can be gone only if an earlier run of this job got past the commit, or crashed after moving it; both are
  * settled from the database (an outcome, or the digest of the bytes already in the blob store).
  */
-export async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest | IngestOutcome> {
+export async function hashStaged(deps: IngestDeps, job: FileJob, copy: StagedCopy | null): Promise<StagedDigest | IngestOutcome> {
   try {
-    const source = job.stagedPath ? await deps.staging.localCopy(job.stagedPath) : null;
-    if (source) return await deps.hashPool.hashFile(source, Number(job.size));
+    if (copy) return { ...(await deps.hashPool.hashFile(copy.path, Number(job.size))), source: copy.path };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -125,7 +121,7 @@ export async function hashStaged(deps: IngestDeps, job: FileJob): Promise<Digest
   if (!latest.sha256 || !stored || stored.size !== Number(latest.size)) {
     throw new AppError('staged_file_missing', 'the staged upload is gone and its bytes are not in the blob store');
   }
-  return { sha256: latest.sha256, size: stored.size };
+  return { sha256: latest.sha256, size: stored.size, source: null };
 }
 
 /** What the client declared must match what arrived; a mismatch is final (no retry) and nothing becomes visible. */
@@ -163,30 +159,8 @@ export async function prepareCommit(
   return prepared;
 }
 
-/** The file's metadata as the commit records it: the job's upload parameters over the verified digest. */
-export function fileMetadataOf(job: FileJob, digest: Digest, elementId: string): FileMetadata {
-  const params = job.params as unknown as UploadParams;
-  return {
-    id: job.fileId,
-    fileName: job.fileName,
-    contentType: job.contentType,
-    size: digest.size,
-    sha256: digest.sha256,
-    description: params.description ?? null,
-    version: params.version ?? null,
-    tags: params.tags ?? [],
-    metadata: params.metadata ?? {},
-    owner: job.principal,
-    ownerName: job.principalName,
-    createdAt: job.createdAt.toISOString(),
-    updatedAt: job.createdAt.toISOString(),
-    revision: 1,
-    elementId,
-  };
-}
-
 /** The job's staged upload (null once an earlier run moved it), refused when it is not one of the staging's own. */
-export function assertStagedInStaging(deps: Pick<IngestDeps, 'staging'>, job: FileJob): string | null {
+export function assertOwnStagedUpload(deps: Pick<IngestDeps, 'staging'>, job: FileJob): string | null {
   const staged = job.stagedPath;
   if (staged && !deps.staging.owns(staged)) {
     throw new AppError('validation_failed', 'staged path is outside the staging area');
@@ -203,18 +177,16 @@ export function commitPlanOf(deps: Pick<IngestDeps, 'blobStore'>, job: FileJob, 
 }
 
 /**
- * Step 4: the verified staged bytes into the blob store, then this host's copy of them let go (the staged upload
- * itself stays until the commit). The local staged file is fsynced already (the API did), so a store that links it
- * need not sync it again.
+ * Step 4: the verified staged bytes into the blob store, from the very file that was hashed. A local staged file
+ * is fsynced already (the API did), so a store that links it need not sync it again.
  */
-export async function putStaged(deps: Pick<IngestDeps, 'blobStore' | 'staging'>, sha256: string, staged: string, existing: PutOptions['existing']): Promise<PutResult> {
-  const source = await deps.staging.localCopy(staged);
-  if (!source) throw new AppError('staged_file_missing', 'the staged upload vanished between its hash and its store');
-  try {
-    return await deps.blobStore.put(sha256, source, { existing, sourceDurable: deps.staging.backend === 'local' });
-  } finally {
-    await deps.staging.release(staged);
-  }
+export async function putStaged(deps: Pick<IngestDeps, 'blobStore' | 'staging'>, sha256: string, source: string, existing: PutOptions['existing']): Promise<PutResult> {
+  return deps.blobStore.put(sha256, source, { existing, sourceDurable: deps.staging.backend === 'local' });
+}
+
+/** This host's copy of the job's staged bytes (null when there are none), released by the caller on every path. */
+export async function copyStaged(deps: Pick<IngestDeps, 'staging'>, staged: string | null): Promise<StagedCopy | null> {
+  return staged ? deps.staging.localCopy(staged) : null;
 }
 
 /** A commit that wrote nothing for a reason that is this job's error. */
@@ -232,16 +204,26 @@ export function assertCommitted(
  * in one statement. Throws AppError (permanent or transient) or infrastructure errors.
  */
 export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: ProgressReporter): Promise<IngestOutcome> {
-  const { db, blobStore, attrStore } = deps;
   const job = await claimOrSettle(deps, fileJobId);
   if ('ranNow' in job) return job;
-  const staged = assertStagedInStaging(deps, job);
+  const staged = assertOwnStagedUpload(deps, job);
+  const copy = await copyStaged(deps, staged);
+  try {
+    return await ingestClaimed(deps, job, staged, copy, report);
+  } finally {
+    await copy?.release();
+  }
+}
+
+/** runIngestJob's steps once the job is claimed and its bytes are on this host. */
+async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | null, copy: StagedCopy | null, report: ProgressReporter): Promise<IngestOutcome> {
+  const { db, attrStore } = deps;
   const progress = Number(job.size) >= PROGRESS_MIN_BYTES ? report : async () => {};
   await progress(10);
 
   // 1. Hash, 2. verify.
   const hashStart = performance.now();
-  const digest = await hashStaged(deps, job);
+  const digest = await hashStaged(deps, job, copy);
   if ('ranNow' in digest) return digest;
   const hashSeconds = (performance.now() - hashStart) / 1_000;
   await deps.crashPoint?.('after-hash');
@@ -257,7 +239,7 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   await deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
-  const put = staged ? await putStaged(deps, digest.sha256, staged, prepared.existingBlob) : null;
+  const put = digest.source ? await putStaged(deps, digest.sha256, digest.source, prepared.existingBlob) : null;
   await deps.crashPoint?.('after-blob');
   const meta = fileMetadataOf(job, digest, deps.config.elementId);
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));

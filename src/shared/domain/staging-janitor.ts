@@ -72,8 +72,8 @@ export async function sweepScratch(
   const parts = deps.liveOwners
     ? await removeAbandonedFiles(stagingPath, deps.liveOwners, maxAgeMs, now, deps.confirmDeadAfterMs)
     : await removeFilesOlderThan(stagingPath, new Date(now - maxAgeMs));
-  // A worker copy is only needed while its job runs; an hour-old one is a leftover.
-  const copies = await deps.staging.sweepScratch(new Date(now - Math.min(maxAgeMs, 3_600_000)));
+  // A worker's copies are released by the worker on every path; those of a worker that died go with its writer key.
+  const copies = deps.liveOwners ? await deps.staging.sweepScratch(deps.liveOwners, deps.confirmDeadAfterMs) : 0;
   if (parts + copies > 0) deps.logger.info({ parts, copies }, 'janitor removed scratch files of staging');
   return parts + copies;
 }

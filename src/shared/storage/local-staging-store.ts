@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AppError } from '../errors.js';
 import { fsyncDir } from './durable-fs.js';
 import { isInStaging, removeStagedFiles, STAGED_SUFFIX } from './staging.js';
-import type { StagedEntry, StagingStore } from './staging-store.js';
+import type { StagedCopy, StagedEntry, StagingStore } from './staging-store.js';
 
 export class LocalStagingStore implements StagingStore {
   readonly backend = 'local' as const;
@@ -30,11 +30,9 @@ export class LocalStagingStore implements StagingStore {
   }
 
   /** The staged file itself: whether it is still there shows when it is read (ENOENT). */
-  async localCopy(ref: string): Promise<string | null> {
-    return ref;
+  async localCopy(ref: string): Promise<StagedCopy | null> {
+    return { path: ref, release: async () => {} };
   }
-
-  async release(): Promise<void> {}
 
   remove(refs: Iterable<string>): Promise<Error[]> {
     return removeStagedFiles(refs);

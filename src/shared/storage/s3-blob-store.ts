@@ -13,7 +13,7 @@ import {
 import { AppError } from '../errors.js';
 import { assertSha256, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
 import { isS3CreateConflict, isS3Unsupported } from './s3-errors.js';
-import { deleteObject, isNotFound, listObjects, putFileObject } from './s3-objects.js';
+import { deleteObject, isNoSuchKey, isNotFound, listObjects, putFileObject } from './s3-objects.js';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -31,11 +31,14 @@ export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly blobsPrefix: string;
+  /** S3_PREFIX: blobs/, files/ and staging/ lie under it. */
+  private readonly elementPrefix: string;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.blobsPrefix = `${options.prefix}blobs/`;
+    this.elementPrefix = options.prefix;
   }
 
   keyFor(sha256: string): string {
@@ -55,6 +58,11 @@ export class S3BlobStore implements BlobStore {
         await this.upload(storageKey, sourcePath, sourceSize, true);
         break;
       } catch (err) {
+        // A store that refuses the condition itself (501): create, then verify below, as where it is ignored.
+        if (isS3Unsupported(err)) {
+          await this.upload(storageKey, sourcePath, sourceSize, false);
+          break;
+        }
         // A 409 means another conditional write of the key was in flight: look again, and create if it failed.
         if (!isS3CreateConflict(err) || attempt >= CREATE_ATTEMPTS) throw err;
       }
@@ -109,7 +117,7 @@ export class S3BlobStore implements BlobStore {
     try {
       out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
     } catch (err) {
-      if (isNotFound(err)) throw new AppError('not_found', 'blob is missing from the store');
+      if (isNoSuchKey(err)) throw new AppError('not_found', 'blob is missing from the store');
       throw err;
     }
     const expected = range ? range.end - range.start + 1 : undefined;
@@ -141,7 +149,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** Aborts multipart uploads of blobs begun before olderThan (a crashed put's parts); 0 where the store has none. */
+  /**
+   * Aborts multipart uploads under the element's prefix begun before olderThan: a crashed blob put's parts, and those
+   * of a staged upload whose API process died while it went up (neither shows in a listing, both cost storage).
+   * 0 where the store has no multipart listing.
+   */
   async sweepTemporaries(olderThan: Date): Promise<number> {
     let aborted = 0;
     let keyMarker: string | undefined;
@@ -149,7 +161,7 @@ export class S3BlobStore implements BlobStore {
     try {
       while (true) {
         const page = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.blobsPrefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.elementPrefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
         );
         for (const upload of page.Uploads ?? []) {
           if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= olderThan) continue;

@@ -24,6 +24,22 @@ export function isS3CreateConflict(err: unknown): boolean {
   return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || statusOf(err) === 412 || statusOf(err) === 409;
 }
 
+/**
+ * The store refuses this element: its bucket is missing or its credentials are refused (403). Not an outage (a
+ * retry does not mend it), but not the job's fault either: an operator fixes it and the job runs again.
+ */
+export function isS3AccessRefused(err: unknown): boolean {
+  const name = nameOf(err);
+  return (
+    name === 'NoSuchBucket' ||
+    name === 'AccessDenied' ||
+    name === 'InvalidAccessKeyId' ||
+    name === 'SignatureDoesNotMatch' ||
+    name === 'ExpiredToken' ||
+    statusOf(err) === 403
+  );
+}
+
 /** The store does not offer this operation (s3rver answers AbortMultipartUpload with 405). */
 export function isS3Unsupported(err: unknown): boolean {
   const name = nameOf(err);

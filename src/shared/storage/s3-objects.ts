@@ -14,10 +14,19 @@ export const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
 const PART_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 
-/** The SDK's answer for a key or bucket that is not there (NoSuchKey, NotFound, a bare 404). */
+/**
+ * The SDK's answer for a key or bucket that is not there (NoSuchKey, NotFound, a bare 404): for HEAD, which has no
+ * body to tell a missing key from a missing bucket. A GET says which (isNoSuchKey).
+ */
 export function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** A GET's answer that this key is not there; a missing bucket (NoSuchBucket, also 404) is not this. */
+export function isNoSuchKey(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string };
+  return e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey';
 }
 
 /**
@@ -48,7 +57,7 @@ export async function getObjectToFile(client: S3Client, bucket: string, key: str
     const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     body = answer.Body as Readable;
   } catch (err) {
-    if (isNotFound(err)) return false;
+    if (isNoSuchKey(err)) return false;
     throw err;
   }
   await pipeline(body, fs.createWriteStream(path, { mode: 0o640 }));

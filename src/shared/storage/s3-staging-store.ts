@@ -6,11 +6,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config.js';
-import { removeFilesOlderThan, removeIfExists } from './durable-fs.js';
+import { removeIfExists } from './durable-fs.js';
 import { createS3Client } from './s3-client.js';
 import { deleteObject, getObjectToFile, listObjects, putFileObject } from './s3-objects.js';
 import { removeStagedFiles } from './staging.js';
-import type { StagedEntry, StagingStore } from './staging-store.js';
+import type { StagedCopy, StagedEntry, StagingStore } from './staging-store.js';
+import { confirmedLive, writerOfFile } from './writers.js';
 
 /** `<writer>.<uuid>.part` as newStagedName makes them: the only names a staged key may end in. */
 const STAGED_NAME = /^(?:[0-9a-f]{16}\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
@@ -24,8 +25,8 @@ export class S3StagingStore implements StagingStore {
   private readonly keyPrefix: string;
   private readonly scratchDir: string;
   private readonly writerId?: string;
-  /** Scratch copies this process holds, by ref (one download per ref however many ask at once). */
-  private readonly copies = new Map<string, Promise<string | null>>();
+  /** Scratch copies this process holds now (released ones are gone). */
+  private readonly held = new Set<string>();
 
   constructor(stagingPath: string, s3: S3Config, options: { writerId?: string; client?: S3Client } = {}) {
     this.client = options.client ?? createS3Client(s3);
@@ -54,35 +55,36 @@ export class S3StagingStore implements StagingStore {
     return refs;
   }
 
-  localCopy(ref: string): Promise<string | null> {
-    const held = this.copies.get(ref);
-    if (held) return held;
+  async localCopy(ref: string): Promise<StagedCopy | null> {
+    // A copy of this caller's own: two runs of one job never share a file that one of them could release.
     const file = path.join(this.scratchDir, `${this.writerId ? `${this.writerId}.` : ''}${randomUUID()}.copy`);
-    const copy = (async () => {
-      await fs.mkdir(this.scratchDir, { recursive: true, mode: 0o750 });
+    await fs.mkdir(this.scratchDir, { recursive: true, mode: 0o750 });
+    let found: boolean;
+    try {
       // Not fsynced: the staged object stays the durable copy until the job's commit, a crash just fetches again.
-      if (await getObjectToFile(this.client, this.bucket, ref, file)) return file;
+      found = await getObjectToFile(this.client, this.bucket, ref, file);
+    } catch (err) {
+      // A download cut off (or a full scratch disk) leaves no partial copy behind.
+      await removeIfExists(file).catch(() => undefined);
+      throw err;
+    }
+    if (!found) {
       await removeIfExists(file);
       return null;
-    })();
-    // A failed download is not remembered: the next call tries again.
-    copy.catch(() => this.copies.delete(ref));
-    this.copies.set(ref, copy);
-    return copy;
-  }
-
-  async release(ref: string): Promise<void> {
-    const held = this.copies.get(ref);
-    if (!held) return;
-    this.copies.delete(ref);
-    const file = await held.catch(() => null);
-    if (file) await removeIfExists(file);
+    }
+    this.held.add(file);
+    return {
+      path: file,
+      release: async () => {
+        this.held.delete(file);
+        await removeIfExists(file);
+      },
+    };
   }
 
   async remove(refs: Iterable<string>): Promise<Error[]> {
     const errors: Error[] = [];
     await eachLimited([...refs], async (ref) => {
-      await this.release(ref).catch((err: Error) => void errors.push(err));
       if (!this.owns(ref)) return;
       await deleteObject(this.client, this.bucket, ref).catch((err: Error) => void errors.push(err));
     });
@@ -99,23 +101,37 @@ export class S3StagingStore implements StagingStore {
     }
   }
 
-  /** Copies this process holds are skipped whatever their age (a slow hash of a very large file). */
-  async sweepScratch(olderThan: Date): Promise<number> {
-    const held = new Set<string>();
-    for (const copy of this.copies.values()) {
-      const file = await copy.catch(() => null);
-      if (file) held.add(path.basename(file));
+  /**
+   * Copies whose writer (a worker process, named in the copy) is gone; a live process releases its own copies on
+   * every path, and those it holds are never touched.
+   */
+  async sweepScratch(live: (writerIds: string[]) => Promise<Set<string>>, confirmDeadAfterMs?: number): Promise<number> {
+    const files: string[] = [];
+    for (const name of await fs.readdir(this.scratchDir).catch(() => [] as string[])) {
+      const file = path.join(this.scratchDir, name);
+      if (name.endsWith('.copy') && !this.held.has(file)) files.push(file);
     }
-    return removeFilesOlderThan(this.scratchDir, olderThan, (name) => name.endsWith('.copy') && !held.has(name));
+    const writers = files.map((f) => writerOfFile(f)).filter((id): id is string => id !== null);
+    if (writers.length === 0) return 0;
+    const alive = await confirmedLive(live, writers, confirmDeadAfterMs);
+    let removed = 0;
+    for (const file of files) {
+      const writer = writerOfFile(file);
+      if (writer && !alive.has(writer) && !this.held.has(file) && (await removeIfExists(file))) removed += 1;
+    }
+    return removed;
   }
 }
 
-/** Runs fn over items with at most TRANSFERS_AT_ONCE at a time; the first failure is thrown after all settle. */
+/**
+ * Runs fn over items with at most TRANSFERS_AT_ONCE at a time. After a failure no new item starts (an upload to an
+ * unreachable store answers at once instead of after every file's timeouts); it is thrown once the started settle.
+ */
 async function eachLimited<T>(items: T[], fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: unknown;
   const lane = async () => {
-    while (next < items.length) {
+    while (next < items.length && failure === undefined) {
       const i = next++;
       await fn(items[i]!, i).catch((err: unknown) => void (failure ??= err));
     }

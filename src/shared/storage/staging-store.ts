@@ -19,18 +19,24 @@ export interface StagingStore {
    */
   publish(localPaths: string[]): Promise<string[]>;
   /**
-   * Worker side: a file on this host holding the staged bytes (the staged file itself, or a scratch copy), or null
-   * when the staged upload is gone. A scratch copy stays until release() or remove().
+   * Worker side: a file on this host holding the staged bytes (the staged file itself, or a scratch copy of this
+   * caller's own), or null when the staged upload is gone (the store said so: never for a failure to read it).
+   * The caller hashes and stores exactly this file, then releases it on every path.
    */
-  localCopy(ref: string): Promise<string | null>;
-  /** Drops the scratch copy localCopy made, if any (the staged upload stays). */
-  release(ref: string): Promise<void>;
-  /** Removes staged uploads (and their scratch copies); errors are collected, never thrown, so each gets its chance. */
+  localCopy(ref: string): Promise<StagedCopy | null>;
+  /** Removes staged uploads; errors are collected, never thrown, so each gets its chance. */
   remove(refs: Iterable<string>): Promise<Error[]>;
   /** True when ref names a staged upload of this store: a ref read from a job row is never trusted blindly. */
   owns(ref: string): boolean;
   /** Every staged upload, for the janitor. */
   list(): AsyncIterable<StagedEntry>;
-  /** Removes scratch copies older than olderThan (left by a process that died); returns how many. */
-  sweepScratch(olderThan: Date): Promise<number>;
+  /** Removes the scratch copies that processes which died left on this host (live tells them apart); how many. */
+  sweepScratch(live: (writerIds: string[]) => Promise<Set<string>>, confirmDeadAfterMs?: number): Promise<number>;
+}
+
+/** A staged upload's bytes on this host, for one run of its job. */
+export interface StagedCopy {
+  readonly path: string;
+  /** Drops a scratch copy (the staged upload itself stays); nothing for a staged file that is its own copy. */
+  release(): Promise<void>;
 }

@@ -11,7 +11,13 @@ import type { StagingStore } from '../../../src/shared/storage/staging-store.js'
 import { cephS3Target, createTestBucket } from '../../helpers/ceph-s3.js';
 import { startS3Server, type S3TestServer } from '../../helpers/s3-server.js';
 
-type Target = { name: string; open(stagingPath: string): Promise<StagingStore>; close(): Promise<void> };
+type Target = {
+  name: string;
+  open(stagingPath: string): Promise<StagingStore>;
+  /** The same store with a bucket that does not exist (S3 only). */
+  openMisconfigured?(stagingPath: string): Promise<StagingStore>;
+  close(): Promise<void>;
+};
 
 const WRITER = '0123456789abcdef';
 
@@ -23,13 +29,15 @@ type Endpoint = { endpoint: string; bucket: string; accessKeyId: string; secretA
 
 function s3Target(name: string, start: () => Promise<Endpoint>): Target {
   let server: Endpoint | undefined;
+  const openIn = async (dir: string, bucket?: string) => {
+    server ??= await start();
+    const s3 = { endpoint: server.endpoint, region: 'us-east-1', bucket: bucket ?? server.bucket, prefix: `p-${randomUUID().slice(0, 8)}/`, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } };
+    return new S3StagingStore(dir, s3, { writerId: 'fedcba9876543210' });
+  };
   return {
     name,
-    async open(dir) {
-      server ??= await start();
-      const s3 = { endpoint: server.endpoint, region: 'us-east-1', bucket: server.bucket, prefix: `p-${randomUUID().slice(0, 8)}/`, credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } };
-      return new S3StagingStore(dir, s3, { writerId: 'fedcba9876543210' });
-    },
+    open: (dir) => openIn(dir),
+    openMisconfigured: (dir) => openIn(dir, `missing-${randomUUID().slice(0, 8)}`),
     close: async () => server?.close(),
   };
 }
@@ -75,10 +83,14 @@ describe.each([localTarget(), s3rver, ...cephTarget])('staging: $name', (target)
   async function readable(ref: string): Promise<Buffer | null> {
     const copy = await staging.localCopy(ref);
     if (!copy) return null;
-    return fs.readFile(copy).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
+    try {
+      return await fs.readFile(copy.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+    } finally {
+      await copy.release();
+    }
   }
 
   it('publishes parts as refs of its own whose bytes any worker reads back, the empty file included', async () => {
@@ -88,7 +100,6 @@ describe.each([localTarget(), s3rver, ...cephTarget])('staging: $name', (target)
     for (const [i, ref] of refs.entries()) {
       expect(staging.owns(ref)).toBe(true);
       expect((await readable(ref))?.equals(files[i]!)).toBe(true);
-      await staging.release(ref);
     }
     await staging.remove(refs);
   });
@@ -128,21 +139,37 @@ describe.each([localTarget(), s3rver, ...cephTarget])('staging: $name', (target)
     for await (const e of staging.list()) expect(path.basename(e.ref)).not.toBe(path.basename(kept));
   });
 
-  it('gives concurrent readers of one upload the same copy, and sweeps only copies nobody holds', async () => {
+  it('gives each reader a copy of its own that only it releases, and sweeps only the copies of writers that are gone', async () => {
     const [ref] = await staging.publish([await part(randomBytes(1000))]);
     const [a, b] = await Promise.all([staging.localCopy(ref!), staging.localCopy(ref!)]);
-    expect(a).toBe(b);
-    // A leftover of a killed worker (an old copy) goes; the held copy stays, however old.
-    const leftover = path.join(dir, 'fetched', `${WRITER}.${randomUUID()}.copy`);
+    if (staging.backend !== 'local') expect(a!.path).not.toBe(b!.path);
+    await a!.release();
+    // Another run's release never takes this run's bytes (two runs of one job at once).
+    expect((await fs.readFile(b!.path)).length).toBe(1000);
     if (staging.backend !== 'local') {
-      await fs.writeFile(leftover, 'x');
-      expect(await staging.sweepScratch(new Date(Date.now() + 60_000))).toBe(1);
-      await expect(fs.stat(leftover)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(fs.stat(a!.path)).rejects.toMatchObject({ code: 'ENOENT' });
+      // A copy of a worker that died goes; one of a live worker stays, and so does the copy this process holds.
+      const dead = path.join(dir, 'fetched', `1111111111111111.${randomUUID()}.copy`);
+      const other = path.join(dir, 'fetched', `2222222222222222.${randomUUID()}.copy`);
+      await Promise.all([fs.writeFile(dead, 'x'), fs.writeFile(other, 'y')]);
+      const live = async (ids: string[]) => new Set(ids.filter((id) => id !== '1111111111111111'));
+      expect(await staging.sweepScratch(live, 0)).toBe(1);
+      await expect(fs.stat(dead)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await fs.stat(other)).isFile()).toBe(true);
+      expect((await fs.stat(b!.path)).isFile()).toBe(true);
+      await fs.rm(other);
     }
-    expect((await fs.readFile(a!)).length).toBe(1000);
-    await staging.release(ref!);
-    if (staging.backend !== 'local') await expect(fs.stat(a!)).rejects.toMatchObject({ code: 'ENOENT' });
+    await b!.release();
     expect((await readable(ref!))?.length).toBe(1000);
+    await staging.remove([ref!]);
+  });
+
+  it('never takes a store it cannot read (a missing bucket) for a staged upload that is gone', async (ctx) => {
+    if (!target.openMisconfigured) ctx.skip();
+    const [ref] = await staging.publish([await part(randomBytes(10))]);
+    const misconfigured = await target.openMisconfigured!(dir);
+    await expect(misconfigured.localCopy(ref!)).rejects.toThrow();
+    expect(await fs.readdir(path.join(dir, 'fetched')).catch(() => [])).not.toContainEqual(expect.stringMatching(/fedcba9876543210/));
     await staging.remove([ref!]);
   });
 });

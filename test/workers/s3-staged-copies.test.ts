@@ -1,0 +1,90 @@
+// With staging in the bucket a worker hashes and stores its own copy of each staged upload (SPEC §8): the copy is
+// gone from the worker's scratch directory however the run ends (a step that throws, a batch, a commit), and the
+// staged object stays until the job is final, so a run that stopped can always start again.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
+import { runIngestJob, type CrashStep } from '../../src/shared/domain/ingest-commit.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { jobFailureOf } from '../../src/workers/job-errors.js';
+import { stageFileJobs } from '../helpers/ingest-jobs.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { createWorld, type World } from '../helpers/world.js';
+
+const noProgress = async () => {};
+
+describe('scratch copies of staged objects', () => {
+  let server: S3TestServer;
+  let world: World;
+  let ctx: WorkerContext;
+
+  beforeAll(async () => {
+    server = await startS3Server();
+    world = await createWorld({
+      isolatedDatabase: true,
+      env: { BLOB_BACKEND: 's3', S3_ENDPOINT: server.endpoint, S3_BUCKET: server.bucket, S3_ACCESS_KEY_ID: server.accessKeyId, S3_SECRET_ACCESS_KEY: server.secretAccessKey },
+    });
+    ctx = await openWorkerContext(world.config, createLogger({ logLevel: 'silent' }, 'test'));
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await world?.close();
+    await server?.close();
+  });
+
+  const copiesLeft = () => fs.readdir(path.join(world.config.stagingPath, 'fetched')).catch(() => [] as string[]);
+  const stopAt = (at: CrashStep) => (step: CrashStep) => {
+    if (step === at) throw new Error(`stopped at ${at}`);
+  };
+  const stagedObjects = async () => {
+    const refs: string[] = [];
+    for await (const e of ctx.staging.list()) refs.push(e.ref);
+    return refs;
+  };
+
+  it('releases the copy when a run stops after the hash or the WAL, and the next run commits from the staged object', async () => {
+    const [job] = await stageFileJobs(world, [randomBytes(5_000)]);
+    for (const at of ['after-hash', 'after-wal', 'after-blob'] as const) {
+      await expect(runIngestJob({ ...ctx, crashPoint: stopAt(at) }, job!.id, noProgress)).rejects.toThrow(`stopped at ${at}`);
+      expect(await copiesLeft()).toEqual([]);
+      expect(await stagedObjects()).toContain((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job!.id } })).stagedPath);
+    }
+    const outcome = await runIngestJob(ctx, job!.id, noProgress);
+    expect(outcome.state).toBe('committed');
+    expect(await copiesLeft()).toEqual([]);
+    expect(await stagedObjects()).toEqual([]);
+  });
+
+  it('releases every copy of a batch, whichever files failed and whichever committed', async () => {
+    const jobs = await stageFileJobs(world, Array.from({ length: 6 }, () => randomBytes(2_000)));
+    const stopped = await runIngestBatch({ ...ctx, crashPoint: stopAt('after-wal') }, jobs.map((j) => j.id));
+    expect([...stopped.values()].every((r) => !r.ok)).toBe(true);
+    expect(await copiesLeft()).toEqual([]);
+    const done = await runIngestBatch(ctx, jobs.map((j) => j.id));
+    expect([...done.values()].map((r) => r.ok && r.outcome.state)).toEqual(jobs.map(() => 'committed'));
+    expect(await copiesLeft()).toEqual([]);
+    expect(await stagedObjects()).toEqual([]);
+  });
+
+  it('never fails a job when the worker cannot use the store (a missing bucket) or its disk is full: it runs again later', async () => {
+    const [job] = await stageFileJobs(world, [randomBytes(3_000)]);
+    const misconfigured = await openWorkerContext({ ...world.config, s3: { ...world.config.s3!, bucket: 'no-such-bucket-here' } }, createLogger({ logLevel: 'silent' }, 'test'));
+    try {
+      const err = await runIngestJob(misconfigured, job!.id, noProgress).then(() => null, (e: unknown) => e);
+      expect(err).not.toBeNull();
+      expect(jobFailureOf(err)).toMatchObject({ code: 'unavailable' });
+    } finally {
+      await misconfigured.close();
+    }
+    // The staged object is still there for the run that comes once the bucket is right.
+    expect(await stagedObjects()).toContain((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job!.id } })).stagedPath);
+    expect(await copiesLeft()).toEqual([]);
+    expect((await runIngestJob(ctx, job!.id, noProgress)).state).toBe('committed');
+    // ENOSPC from a real device that is always full.
+    const full = await fs.writeFile('/dev/full', 'x').then(() => null, (e: unknown) => e);
+    expect(jobFailureOf(full)).toMatchObject({ code: 'unavailable' });
+  });
+});
