@@ -42,10 +42,14 @@ describe('readiness on an S3 blob store', () => {
     expect(res.body).toMatchObject({ status: 'unavailable', checks: { storage: 'unavailable', database: 'ok', redis: 'ok' } });
   });
 
-  it('answers 503 when the bucket is gone', async () => {
+  it('answers 503 when the bucket is gone, for readiness and for an upload (nothing kept)', async () => {
     const gone = await createWorld({ env: s3Env(server.endpoint, 'no-such-bucket', server) });
     try {
       expect((await request(gone.app).get('/health/ready')).status).toBe(503);
+      const upload = await request(gone.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${await gone.token('user')}`).attach('file', Buffer.from('bytes'), 'a.bin');
+      expect(upload.status, upload.text).toBe(503);
+      expect(upload.body.code).toBe('unavailable');
+      expect(await gone.stagedFiles()).toEqual([]);
     } finally {
       await gone.close();
     }

@@ -4,6 +4,7 @@ import multer from 'multer';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { isOutageError } from '../../shared/outage.js';
+import { isS3AccessRefused } from '../../shared/storage/s3-errors.js';
 
 /** Seconds a client waits before retrying a 503: long enough for a database or Redis failover, short for a blip. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -98,6 +99,11 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     if (isOutageError(err)) {
       log.warn({ err }, 'dependency unavailable');
       return sendProblem(res, 'unavailable', 'PostgreSQL, Redis or the blob store cannot be reached; retry later');
+    }
+    if (isS3AccessRefused(err)) {
+      // The operator's fault (a bucket or credentials), not the client's: a retry succeeds once it is mended.
+      log.error({ err }, 'the blob store refuses this element (bucket missing or credentials refused)');
+      return sendProblem(res, 'unavailable', 'the blob store cannot be used right now; retry later');
     }
     // Logged once, on the request's logger: it carries the request id the answer points to.
     log.error({ err }, 'unhandled error');

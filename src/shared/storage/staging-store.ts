@@ -1,6 +1,6 @@
 // The staging interface (SPEC §8): where an accepted upload waits for its ingest job, readable by every worker host.
 // Local staging is STAGING_PATH itself (one host, or a shared mount); S3 staging puts each upload in the bucket and
-// STAGING_PATH is then only this host's scratch directory. Resumable uploads stage through the same interface.
+// STAGING_PATH is then only this host's scratch directory. Resumable uploads (SPEC §9) are to stage through it too.
 // storage-backends.ts picks the implementation.
 
 /** A staged upload as the janitor sees it. */
