@@ -59,8 +59,10 @@ function textQuery(q: string): Prisma.Sql {
   const query = Prisma.sql`websearch_to_tsquery('simple', ${q})`;
   const last = q.trim().split(/\s+/).pop() ?? '';
   if (last.startsWith('-') || last.includes('"') || !/[\p{L}\p{N}]$/u.test(last)) return query;
-  // The query's text form ends with its last lexeme in quotes; ':*' after it makes that lexeme a prefix.
-  return Prisma.sql`to_tsquery('simple', regexp_replace((${query})::text, '''$', ''':*'))`;
+  // The query's text form ends with its last lexeme in quotes; ':*' after it makes that lexeme a prefix. The text is
+  // read back with the tsquery cast, which takes lexemes as written: to_tsquery would parse them again, and a
+  // hyphenated word ('search-1a2b' <-> 'search' <-> '1a2b') would come back as that phrase twice over, matching nothing.
+  return Prisma.sql`(regexp_replace((${query})::text, '''$', ''':*'))::tsquery`;
 }
 
 function filterConditions(filters: FileFilters): Prisma.Sql[] {
