@@ -7,6 +7,7 @@ import { createDb, Prisma, type Db } from '../../src/shared/records/database.js'
 import type { FileSort } from '../../src/contract/file-search.js';
 import { encodeCursor, searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import {
+  chooseFileSearchPlan,
   fileSearchMatchesFirstSql,
   fileSearchSql,
   planFileSearch,
@@ -184,7 +185,6 @@ describe('search query plans', () => {
       ['phrase', { q: `"xylophone ${run}"` }, 'files_search_vector_idx'],
       ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
       ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
-      ['common word of a rare owner', { q: 'invoice', owner: owners[2] }, 'files_search_vector_idx'],
     ];
     for (const sort of ['-createdAt', 'size', 'fileName'] as FileSort[]) {
       for (const [name, filter, index] of cases) {
@@ -203,6 +203,8 @@ describe('search query plans', () => {
       ['q, two words', { q: 'scanned file' }],
       ['fileName', { fileName: 'pdf' }],
       ['tag', { tags: ['finance'] }],
+      // Rare together, but each common: the GIN bitmaps would collect both terms' rows before combining them.
+      ['common word and common tag', { q: 'scanned', tags: ['finance'] }],
     ];
     const indexes: Partial<Record<FileSort, string>> = { '-createdAt': 'files_created_at_id_idx', size: 'files_size_id_idx', fileName: 'files_file_name_id_idx' };
     for (const [sort, index] of Object.entries(indexes) as Array<[FileSort, string]>) {
@@ -212,6 +214,16 @@ describe('search query plans', () => {
         expect(nodes.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
       }
     }
+  });
+
+  it('weighs the matches, the GIN entries behind them and the table (1,000,000 rows, a page of 50)', () => {
+    const query = toFileSearchQuery(page('-createdAt', { q: 'annual report' }));
+    const kind = (matches: number, indexEntries: number, table = 1_000_000) => chooseFileSearchPlan(query, { matches, indexEntries }, table).kind;
+    expect(kind(3_353, 3_353)).toBe('matches-first'); // the phrase: read 2,488 candidates, not walk 173,000 rows
+    expect(kind(2_784, 105_000)).toBe('ordered'); // q=invoice&tag=finance: two common bitmaps cost more than the walk
+    expect(kind(56_000, 56_000)).toBe('ordered'); // q=invoice: about 900 rows walked
+    expect(kind(20_000, 20_000, 10_000_000)).toBe('matches-first');
+    expect(chooseFileSearchPlan(toFileSearchQuery(page('-createdAt', { owner: 'x' })), { matches: 1, indexEntries: 1 }, 1e6).kind).toBe('ordered');
   });
 
   it('reports a capped read of the matches, so the search walks instead', async () => {

@@ -147,10 +147,37 @@ export function hasIndexedMatch(filters: FileFilters): boolean {
 
 export type FileSearchPlan = { kind: 'ordered'; sql: Prisma.Sql } | { kind: 'matches-first'; sql: Prisma.Sql; cap: number };
 
+/** What the planner expects of a query's conditions: the rows matched, and the entries its GIN indexes yield. */
+export interface MatchEstimate {
+  matches: number;
+  /** Row pointers the GIN bitmaps produce before they are combined (each term's own matches). */
+  indexEntries: number;
+}
+
+const GIN_INDEXES = new Set(['files_search_vector_idx', 'files_file_name_idx', 'files_tags_idx']);
+
+interface EstimatePlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Plan Rows': number;
+  Plans?: EstimatePlanNode[];
+}
+
+/** The estimate in an EXPLAIN (FORMAT JSON) of matchEstimateSql. */
+export function matchEstimateOf(plan: EstimatePlanNode): MatchEstimate {
+  const nodes = (n: EstimatePlanNode): EstimatePlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+  const gin = nodes(plan).filter((n) => n['Node Type'] === 'Bitmap Index Scan' && GIN_INDEXES.has(n['Index Name'] ?? ''));
+  // No GIN bitmap in the plan: count the matches themselves as the index's work.
+  const indexEntries = gin.length > 0 ? gin.reduce((sum, n) => sum + n['Plan Rows'], 0) : plan['Plan Rows'];
+  return { matches: plan['Plan Rows'], indexEntries };
+}
+
 /**
  * How to run a query (PostgreSQL's planner alone gets the text searches wrong both ways):
  * - a walk of the sort's index visits about rows x table / matches rows, reading each from the heap to test it;
- * - matches first reads every match through the GIN index (and the heap), then sorts them: about matches rows.
+ * - matches first reads every match through the GIN index (and the heap), then sorts them: about matches rows,
+ *   plus each GIN term's own entries, which the bitmaps collect before they are combined (0.5 us each: 56,000
+ *   for 'invoice':* took 20-30 ms, so two common terms that are rare together are walked, not read first).
  * The two cost the same near matches = sqrt(rows x table): 7,000 of 1,000,000 rows for a page of 50, 22,000 of
  * 10,000,000. Below that the matches come first; the planner's own cost model, which counts a heap page from the
  * bitmap as 4 of the index walk's, walked 173,000 rows to find a page of a 295-match phrase it estimated at 3,353.
@@ -158,10 +185,10 @@ export type FileSearchPlan = { kind: 'ordered'; sql: Prisma.Sql } | { kind: 'mat
  * rows with all its words), and an underestimate is caught by the cap: a query that reads `cap` matches is not
  * finished that way but walked.
  */
-export function chooseFileSearchPlan(query: FileSearchQuery, estimate: number, tableRows: number): FileSearchPlan {
+export function chooseFileSearchPlan(query: FileSearchQuery, estimate: MatchEstimate, tableRows: number): FileSearchPlan {
   if (!hasIndexedMatch(query)) return { kind: 'ordered', sql: fileSearchSql(query) };
   const breakEven = Math.sqrt(query.rows * Math.max(tableRows, 1));
-  if (estimate > breakEven) return { kind: 'ordered', sql: fileSearchSql(query) };
+  if (estimate.matches > breakEven || estimate.indexEntries > 4 * breakEven) return { kind: 'ordered', sql: fileSearchSql(query) };
   const cap = Math.max(1000, Math.ceil(2 * breakEven));
   return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap), cap };
 }
@@ -182,13 +209,14 @@ async function filesTableRows(pool: pg.Pool): Promise<number> {
 
 /** The plan of one search query on this database (the planner's estimate of its matches, the table's size). */
 export async function planFileSearch(pool: pg.Pool, query: FileSearchQuery): Promise<FileSearchPlan> {
-  if (!hasIndexedMatch(query)) return chooseFileSearchPlan(query, 0, 0);
+  if (!hasIndexedMatch(query)) return chooseFileSearchPlan(query, { matches: 0, indexEntries: 0 }, 0);
   const explain = matchEstimateSql(query);
   const [{ rows }, table] = await Promise.all([
-    pool.query<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(explain.text, explain.values as unknown[]),
+    pool.query<{ 'QUERY PLAN': Array<{ Plan: EstimatePlanNode }> }>(explain.text, explain.values as unknown[]),
     filesTableRows(pool),
   ]);
-  return chooseFileSearchPlan(query, rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0, table);
+  const plan = rows[0]?.['QUERY PLAN'][0]?.Plan;
+  return chooseFileSearchPlan(query, plan ? matchEstimateOf(plan) : { matches: 0, indexEntries: 0 }, table);
 }
 
 /** The rows of a search query, in its order. */
