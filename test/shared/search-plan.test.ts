@@ -216,14 +216,25 @@ describe('search query plans', () => {
     }
   });
 
-  it('weighs the matches, the GIN entries behind them and the table (1,000,000 rows, a page of 50)', () => {
-    const query = toFileSearchQuery(page('-createdAt', { q: 'annual report' }));
-    const kind = (matches: number, indexEntries: number, table = 1_000_000) => chooseFileSearchPlan(query, { matches, indexEntries }, table).kind;
-    expect(kind(3_353, 3_353)).toBe('matches-first'); // the phrase: read 2,488 candidates, not walk 173,000 rows
-    expect(kind(2_784, 105_000)).toBe('ordered'); // q=invoice&tag=finance: two common bitmaps cost more than the walk
-    expect(kind(56_000, 56_000)).toBe('ordered'); // q=invoice: about 900 rows walked
-    expect(kind(20_000, 20_000, 10_000_000)).toBe('matches-first');
-    expect(chooseFileSearchPlan(toFileSearchQuery(page('-createdAt', { owner: 'x' })), { matches: 1, indexEntries: 1 }, 1e6).kind).toBe('ordered');
+  it('weighs the matches, the GIN postings behind them, the table and its order (a page of 50)', () => {
+    // The bench's table: 1,000,000 rows in upload order.
+    const table = (rows = 1_000_000) => ({ rows, correlation: { createdAt: 0.99, size: 0, fileName: 0 } });
+    const kind = (search: Partial<FileSearch>, matches: number, indexEntries: number, rows?: number) =>
+      chooseFileSearchPlan(toFileSearchQuery(page('-createdAt', search)), { matches, indexEntries }, table(rows)).kind;
+    // The phrase: 2,488 candidates read, not 173,000 rows walked for its 295 matches.
+    expect(kind({ q: '"annual report"' }, 3_353, 3_353)).toBe('matches-first');
+    // q=invoice: about 900 rows walked.
+    expect(kind({ q: 'invoice' }, 56_000, 56_000)).toBe('ordered');
+    // Two common terms, rare together: walked in upload order, read first for a size order.
+    expect(kind({ q: 'invoice', tags: ['finance'] }, 2_784, 105_000)).toBe('ordered');
+    expect(kind({ q: 'invoice', tags: ['finance'], sort: 'size' }, 2_784, 105_000)).toBe('matches-first');
+    expect(kind({ tags: ['finance', 'q1'] }, 2_494, 2_494)).toBe('matches-first');
+    // At 10,000,000 rows: 2,000 matches are read first; 25,000 are walked (about 20,000 rows in heap order).
+    expect(kind({ tags: ['finance', 'q1'] }, 2_000, 2_000, 10_000_000)).toBe('matches-first');
+    expect(kind({ tags: ['finance', 'q1'] }, 24_940, 24_940, 10_000_000)).toBe('ordered');
+    expect(kind({ tags: ['finance'] }, 494_000, 494_000, 10_000_000)).toBe('ordered');
+    // Nothing for a GIN index: the planner's statement.
+    expect(kind({ owner: 'x' }, 1, 1)).toBe('ordered');
   });
 
   it('reports a capped read of the matches, so the search walks instead', async () => {
