@@ -6,13 +6,8 @@ import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { encodeCursor, searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
-import {
-  chooseFileSearchPlan,
-  fileSearchMatchesFirstSql,
-  fileSearchSql,
-  planFileSearch,
-  type FileSearchPlan,
-} from '../../src/shared/records/file-search-query.js';
+import { fileSearchMatchesFirstSql, fileSearchSql } from '../../src/shared/records/file-search-query.js';
+import { chooseFileSearchPlan, planFileSearch, type FileSearchPlan } from '../../src/shared/records/file-search-plan.js';
 import type { FileRow } from '../../src/shared/records/files.js';
 
 interface PlanNode {
