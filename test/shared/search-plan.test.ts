@@ -6,7 +6,9 @@ import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { encodeCursor, searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
-import { fileSearchSql } from '../../src/shared/records/file-search-query.js';
+import { fileSearchMatchesFirstSql, fileSearchSql } from '../../src/shared/records/file-search-query.js';
+import { chooseFileSearchPlan, planFileSearch, type FileSearchPlan } from '../../src/shared/records/file-search-plan.js';
+import type { FileRow } from '../../src/shared/records/files.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -61,8 +63,8 @@ describe('search query plans', () => {
     await db?.$disconnect();
   });
 
-  async function plan(search: FileSearch): Promise<PlanNode[]> {
-    const rows = await db.$queryRaw<Array<{ 'QUERY PLAN': unknown }>>(Prisma.sql`EXPLAIN (FORMAT JSON) ${fileSearchSql(toFileSearchQuery(search))}`);
+  async function plan(search: FileSearch, sql = fileSearchSql(toFileSearchQuery(search))): Promise<PlanNode[]> {
+    const rows = await db.$queryRaw<Array<{ 'QUERY PLAN': unknown }>>(Prisma.sql`EXPLAIN (FORMAT JSON) ${sql}`);
     const raw = rows[0]!['QUERY PLAN'];
     const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>;
     return nodesOf(doc[0]!.Plan);
@@ -113,7 +115,7 @@ describe('search query plans', () => {
     }
   });
 
-  it('serves each filter from an index', async () => {
+  it('serves each filter from an index (as the search plans it)', async () => {
     const cases: Array<[string, Partial<FileSearch>, string]> = [
       ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
       ['q, several words', { q: `xylophone ${run}` }, 'files_search_vector_idx'],
@@ -128,7 +130,7 @@ describe('search query plans', () => {
       ['sha256', { sha256: sample.sha256 }, 'files_sha256_idx'],
     ];
     for (const [name, filter, index] of cases) {
-      const nodes = await plan(page('-createdAt', filter));
+      const { nodes } = await chosen(page('-createdAt', filter));
       expect(nodes.some((n) => INDEX_SCANS.has(n['Node Type']) && n['Index Name'] === index), `${name}: ${describePlan(nodes)}`).toBe(true);
       expect(nodes.some((n) => n['Node Type'] === 'Seq Scan'), `${name}: ${describePlan(nodes)}`).toBe(false);
     }
@@ -161,6 +163,123 @@ describe('search query plans', () => {
           if (!cursor) break;
         }
         expect(seen, `${JSON.stringify(filter)} ${sort}`).toEqual(rows.map((r) => r.id));
+      }
+    }
+  });
+
+  // What search runs: the plan chosen from the planner's estimate of the matches and the table's size.
+  async function chosen(search: FileSearch): Promise<{ plan: FileSearchPlan; nodes: PlanNode[]; text: string }> {
+    const chosenPlan = await planFileSearch(pool, toFileSearchQuery(search));
+    const nodes = await plan(search, chosenPlan.sql);
+    return { plan: chosenPlan, nodes, text: `${chosenPlan.kind}: ${describePlan(nodes)}` };
+  }
+
+  it('reads a rare match through its GIN index first, then sorts it', async () => {
+    const cases: Array<[string, Partial<FileSearch>, string]> = [
+      ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
+      ['phrase', { q: `"xylophone ${run}"` }, 'files_search_vector_idx'],
+      ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
+      ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
+    ];
+    for (const sort of ['-createdAt', 'size', 'fileName'] as FileSort[]) {
+      for (const [name, filter, index] of cases) {
+        const { plan: choice, nodes, text } = await chosen(page(sort, filter));
+        expect(choice.kind, `${name} ${sort}: ${text}`).toBe('matches-first');
+        expect(nodes.some((n) => n['Node Type'] === 'Bitmap Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
+        // No walk of an index in order (bitmaps only, combined at most), and no scan of the whole table.
+        expect(nodes.filter((n) => ['Seq Scan', 'Index Scan', 'Index Only Scan'].includes(n['Node Type'])), `${name} ${sort}: ${text}`).toEqual([]);
+      }
+    }
+  });
+
+  it('walks the sort index for a common match', async () => {
+    const cases: Array<[string, Partial<FileSearch>]> = [
+      ['q', { q: 'scanned' }],
+      ['q, two words', { q: 'scanned file' }],
+      ['fileName', { fileName: 'pdf' }],
+      ['tag', { tags: ['finance'] }],
+      // Rare together, but each common: the GIN bitmaps would collect both terms' rows before combining them.
+      ['common word and common tag', { q: 'scanned', tags: ['finance'] }],
+    ];
+    const indexes: Partial<Record<FileSort, string>> = { '-createdAt': 'files_created_at_id_idx', size: 'files_size_id_idx', fileName: 'files_file_name_id_idx' };
+    for (const [sort, index] of Object.entries(indexes) as Array<[FileSort, string]>) {
+      for (const [name, filter] of cases) {
+        const { plan: choice, nodes, text } = await chosen(page(sort, filter));
+        expect(choice.kind, `${name} ${sort}: ${text}`).toBe('ordered');
+        expect(nodes.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
+      }
+    }
+  });
+
+  it('weighs the matches, the GIN postings behind them, the table and its order (a page of 50)', () => {
+    // The bench's table: 1,000,000 rows in upload order.
+    const table = (rows = 1_000_000) => ({ rows, correlation: { createdAt: 0.99, size: 0, fileName: 0 } });
+    const kind = (search: Partial<FileSearch>, matches: number, indexEntries: number, rows?: number, prefixEntries = 0) =>
+      chooseFileSearchPlan(toFileSearchQuery(page('-createdAt', search)), { matches, indexEntries, prefixEntries }, table(rows)).kind;
+    // The phrase: 2,488 candidates read, not 173,000 rows walked for its 295 matches.
+    expect(kind({ q: '"annual report"' }, 3_353, 3_353)).toBe('matches-first');
+    // q=invoice: about 900 rows walked.
+    expect(kind({ q: 'invoice' }, 56_000, 56_000)).toBe('ordered');
+    // Two common terms, rare together: walked in upload order; for a size order, which scatters the walk over the
+    // heap, read first unless one is a prefix (the last word of q, here negated so not one).
+    expect(kind({ q: 'invoice', tags: ['finance'] }, 2_784, 105_000)).toBe('ordered');
+    expect(kind({ q: 'invoice -draft', tags: ['finance'], sort: 'size' }, 2_784, 105_000)).toBe('matches-first');
+    expect(kind({ q: 'invoice', tags: ['finance'], sort: 'size' }, 2_784, 105_000, undefined, 56_000)).toBe('ordered');
+    expect(kind({ tags: ['finance', 'q1'] }, 2_494, 2_494)).toBe('matches-first');
+    // At 10,000,000 rows: 2,000 matches are read first; 25,000 are walked (about 20,000 rows in heap order).
+    expect(kind({ tags: ['finance', 'q1'] }, 2_000, 2_000, 10_000_000)).toBe('matches-first');
+    expect(kind({ tags: ['finance', 'q1'] }, 24_940, 24_940, 10_000_000)).toBe('ordered');
+    expect(kind({ tags: ['finance'] }, 494_000, 494_000, 10_000_000)).toBe('ordered');
+    // Nothing for a GIN index: the planner's statement.
+    expect(kind({ owner: 'x' }, 1, 1)).toBe('ordered');
+  });
+
+  it('reports a capped read of the matches, so the search walks instead', async () => {
+    const query = toFileSearchQuery(page('-createdAt', { q: 'scanned' }));
+    const capped = fileSearchMatchesFirstSql(query, 5);
+    const { rows } = await pool.query<{ matchCount: number }>(capped.text, capped.values as unknown[]);
+    expect(rows.length).toBe(5);
+    expect(rows.every((r) => r.matchCount === 5)).toBe(true);
+    // Not capped: every match, and the count of them.
+    const all = fileSearchMatchesFirstSql(toFileSearchQuery(page('-createdAt', { q: 'xylophone', owner: owners[0], limit: 1000 })), 1000);
+    const found = await pool.query<{ matchCount: number }>(all.text, all.values as unknown[]);
+    expect(found.rows.length).toBe(RARE);
+    expect(found.rows[0]!.matchCount).toBe(RARE);
+  });
+
+  // Each of the two SQL forms on its own, whichever the estimate would choose: keyset pages never skip or repeat.
+  it('pages the same through both plans in every sort', async () => {
+    const keyOf: Record<FileSort, (row: FileRow) => string> = {
+      createdAt: (r) => r.createdAt.toISOString(), '-createdAt': (r) => r.createdAt.toISOString(),
+      size: (r) => String(r.size), '-size': (r) => String(r.size), fileName: (r) => r.fileName,
+    };
+    const searches: Array<Partial<FileSearch>> = [
+      { q: 'xylophone', owner: owners[0] },
+      { q: 'invoice', owner: owners[2] },
+      { fileName: 'ledger', owner: owners[4] },
+      { tags: ['finance'], owner: owners[5] },
+    ];
+    for (const filter of searches) {
+      for (const sort of Object.keys(keyOf) as FileSort[]) {
+        const pages: string[][] = [];
+        for (const form of ['ordered', 'matches-first'] as const) {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          for (let i = 0; i < 40; i++) {
+            const query = toFileSearchQuery({ ...page(sort, filter), limit: 7, ...(cursor ? { cursor } : {}) });
+            const sql = form === 'ordered' ? fileSearchSql(query) : fileSearchMatchesFirstSql(query, 10_000);
+            const { rows } = await pool.query<FileRow>(sql.text, sql.values as unknown[]);
+            const items = rows.slice(0, 7);
+            seen.push(...items.map((r) => r.id));
+            const last = items.at(-1);
+            cursor = rows.length > 7 && last ? encodeCursor(sort, keyOf[sort](last), last.id) : undefined;
+            if (!cursor) break;
+          }
+          pages.push(seen);
+        }
+        expect(pages[0]!.length, `${JSON.stringify(filter)} ${sort}`).toBeGreaterThan(7);
+        expect(new Set(pages[0]).size, `${JSON.stringify(filter)} ${sort}`).toBe(pages[0]!.length);
+        expect(pages[1], `${JSON.stringify(filter)} ${sort}`).toEqual(pages[0]);
       }
     }
   });

@@ -1,11 +1,12 @@
 // File search and listing (SPEC §5): sort orders, keyset cursors and the meaning of a search request over the
-// live files (the SQL is records/file-search-query.ts).
+// live files (the SQL is records/file-search-query.ts, the choice of plan records/file-search-plan.ts).
 import { AppError } from '../errors.js';
 import { unstorableTextReason } from '../../contract/text.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { isStorableInstant, type FileSort } from '../../contract/file-search.js';
 import { toFileMetadata, type FileRow } from '../records/files.js';
-import { selectFileSearchRows, type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';
+import { type FileFilters, type FileSearchQuery, type FileSortField } from '../records/file-search-query.js';
+import { selectFileSearchRows } from '../records/file-search-plan.js';
 import type { Db } from '../records/database.js';
 import { LOWER_UUID } from '../../contract/ids.js';
 
