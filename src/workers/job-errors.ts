@@ -5,6 +5,7 @@ import { ERROR_STATUS, isAppError, PERMANENT_JOB_ERRORS, type ErrorCode } from '
 import type { Logger } from '../shared/logger.js';
 import { isOutageError } from '../shared/outage.js';
 import { isS3AccessRefused } from '../shared/storage/s3-errors.js';
+import { ScratchFullError } from '../shared/storage/staging-store.js';
 
 /** What a job row records of its failure and what GET /api/v1/jobs/{id} serves. */
 export interface JobFailure {
@@ -39,7 +40,7 @@ export const HOST_FAULT_FAILURE: JobFailure = {
 
 function isHostFault(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || isS3AccessRefused(err);
+  return code === 'ENOSPC' || code === 'EDQUOT' || err instanceof ScratchFullError || isS3AccessRefused(err);
 }
 
 /** AppErrors carry messages written for clients; anything else is told by its class only (outage or internal). */

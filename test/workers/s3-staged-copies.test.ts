@@ -10,6 +10,7 @@ import { runIngestJob, type CrashStep } from '../../src/shared/domain/ingest-com
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { jobFailureOf } from '../../src/workers/job-errors.js';
+import { ScratchFullError } from '../../src/shared/storage/staging-store.js';
 import { stageFileJobs } from '../helpers/ingest-jobs.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -86,5 +87,35 @@ describe('scratch copies of staged objects', () => {
     // ENOSPC from a real device that is always full.
     const full = await fs.writeFile('/dev/full', 'x').then(() => null, (e: unknown) => e);
     expect(jobFailureOf(full)).toMatchObject({ code: 'unavailable' });
+  });
+
+  it("stops (to run again) when its own copy vanishes, never taking the staged object for gone", async () => {
+    const [job] = await stageFileJobs(world, [randomBytes(4_000)]);
+    // Test hook at the exact step: the copy is removed between its download and its hash (a sweep, an operator).
+    const vanishing = {
+      ...ctx,
+      staging: Object.assign(Object.create(ctx.staging) as typeof ctx.staging, {
+        localCopy: async (ref: string) => {
+          const copy = await ctx.staging.localCopy(ref);
+          if (copy) await fs.rm(copy.path);
+          return copy;
+        },
+      }),
+    };
+    await expect(runIngestJob(vanishing, job!.id, noProgress)).rejects.toMatchObject({ code: 'unavailable' });
+    const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job!.id } });
+    expect(row.state).not.toBe('failed');
+    expect(await stagedObjects()).toContain(row.stagedPath);
+    expect((await runIngestJob(ctx, job!.id, noProgress)).state).toBe('committed');
+    expect(jobFailureOf(new ScratchFullError(10, 5))).toMatchObject({ code: 'unavailable' });
+  });
+
+  it('refuses to commit on stored bytes nothing vouches for once the staged upload is gone', async () => {
+    const [job] = await stageFileJobs(world, [randomBytes(6_000)]);
+    await expect(runIngestJob({ ...ctx, crashPoint: stopAt('after-blob') }, job!.id, noProgress)).rejects.toThrow('stopped at after-blob');
+    const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: job!.id } });
+    await ctx.staging.remove([row.stagedPath!]);
+    await expect(runIngestJob(ctx, job!.id, noProgress)).rejects.toMatchObject({ code: 'staged_file_missing' });
+    expect(await world.api.db.file.count({ where: { id: row.fileId } })).toBe(0);
   });
 });

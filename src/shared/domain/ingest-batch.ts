@@ -21,6 +21,7 @@ import {
   latestOutcome,
   prepareCommit,
   putStaged,
+  refuseUnvouched,
   copyStaged,
   settleUnclaimed,
   WAL_OPERATION,
@@ -103,7 +104,10 @@ export async function runIngestBatch(deps: IngestDeps, ids: string[]): Promise<M
     // A step that failed for the whole batch (the database, the mode, a crash point): every file not yet settled.
     for (const id of unique) if (!results.map.has(id)) results.fail(id, err);
   } finally {
-    await Promise.all(copies.map((c) => c.release()));
+    // A copy that cannot be removed is the scratch sweep's later; it never changes a file's result.
+    for (const r of await Promise.allSettled(copies.map((c) => c.release()))) {
+      if (r.status === 'rejected') deps.logger.warn({ err: r.reason }, 'could not remove a scratch copy of a staged upload');
+    }
   }
   return results.map;
 }
@@ -141,7 +145,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
   // directory fsyncs are shared (durable-fs).
   const puts = new Map<string, Promise<PutResult>>();
   live = await eachItem(live, results, async (item) => {
-    if (!item.digest.source) return { ...item, put: null };
+    if (!item.digest.source) return { ...item, put: refuseUnvouched(item.prepared!.existingBlob) };
     // One put per distinct bytes, as one job after another would do: a later file with the same bytes reuses
     // what the earlier one stored (and puts its own copy only if that failed).
     const earlier = puts.get(item.digest.sha256);

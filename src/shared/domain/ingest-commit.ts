@@ -114,6 +114,8 @@ export async function hashStaged(deps: IngestDeps, job: FileJob, copy: StagedCop
     if (copy) return { ...(await deps.hashPool.hashFile(copy.path, Number(job.size))), source: copy.path };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // A scratch copy that vanished says nothing of the staged object: this run stops, the next fetches again.
+    if (copy!.path !== job.stagedPath) throw new AppError('unavailable', "this worker's copy of the staged upload vanished; the job runs again");
   }
   const latest = await getFileJob(deps.db, job.id);
   if (isFinalState(latest.state)) return outcomeOf(latest);
@@ -184,6 +186,15 @@ export async function putStaged(deps: Pick<IngestDeps, 'blobStore' | 'staging'>,
   return deps.blobStore.put(sha256, source, { existing, sourceDurable: deps.staging.backend === 'local' });
 }
 
+/**
+ * No staged bytes are left (an earlier run stored them and crashed before its commit): the stored bytes stand in
+ * for them only when nothing says they are bad. Bytes the records want replaced (a corrupt blob) are refused.
+ */
+export function refuseUnvouched(existing: PutOptions['existing']): null {
+  if (existing === 'replace') throw new AppError('staged_file_missing', 'the staged upload is gone and the stored bytes under its digest are not vouched for');
+  return null;
+}
+
 /** This host's copy of the job's staged bytes (null when there are none), released by the caller on every path. */
 export async function copyStaged(deps: Pick<IngestDeps, 'staging'>, staged: string | null): Promise<StagedCopy | null> {
   return staged ? deps.staging.localCopy(staged) : null;
@@ -211,7 +222,8 @@ export async function runIngestJob(deps: IngestDeps, fileJobId: string, report: 
   try {
     return await ingestClaimed(deps, job, staged, copy, report);
   } finally {
-    await copy?.release();
+    // A copy that cannot be removed is the scratch sweep's later; it never changes the job's outcome.
+    await copy?.release().catch((err: unknown) => deps.logger.warn({ err, jobId: job.id }, 'could not remove a scratch copy of a staged upload'));
   }
 }
 
@@ -239,7 +251,7 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
   await deps.crashPoint?.('after-wal');
 
   // 4. The blob (content-addressed; the pending WAL entry keeps GC off it until the commit) and 5. the attr.json.
-  const put = digest.source ? await putStaged(deps, digest.sha256, digest.source, prepared.existingBlob) : null;
+  const put = digest.source ? await putStaged(deps, digest.sha256, digest.source, prepared.existingBlob) : refuseUnvouched(prepared.existingBlob);
   await deps.crashPoint?.('after-blob');
   const meta = fileMetadataOf(job, digest, deps.config.elementId);
   await attrStore.write(attrPath, toAttrRecord(meta, storageKey));

@@ -26,19 +26,22 @@ export interface S3BlobStoreOptions {
 const CREATE_ATTEMPTS = 3;
 const BLOB_NAME = /^([0-9a-f]{2})\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
+/** A staged upload's multipart upload older than this was left by an API process that died mid-way. */
+const STAGED_UPLOAD_MAX_MS = 24 * 3_600_000;
+
 export class S3BlobStore implements BlobStore {
   readonly backend = 's3';
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly blobsPrefix: string;
-  /** S3_PREFIX: blobs/, files/ and staging/ lie under it. */
-  private readonly elementPrefix: string;
+  /** Where staged uploads lie (S3 staging): their multipart parts are swept too. */
+  private readonly stagingPrefix: string;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
     this.bucket = options.bucket;
     this.blobsPrefix = `${options.prefix}blobs/`;
-    this.elementPrefix = options.prefix;
+    this.stagingPrefix = `${options.prefix}staging/`;
   }
 
   keyFor(sha256: string): string {
@@ -150,18 +153,23 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * Aborts multipart uploads under the element's prefix begun before olderThan: a crashed blob put's parts, and those
-   * of a staged upload whose API process died while it went up (neither shows in a listing, both cost storage).
-   * 0 where the store has no multipart listing.
+   * Aborts multipart uploads begun before olderThan under blobs/ (a crashed put's parts), and those under staging/
+   * begun over a day ago (an API process that died while a staged upload went up; a live one finishes long before).
+   * Neither shows in a listing, both cost storage. 0 where the store has no multipart listing.
    */
   async sweepTemporaries(olderThan: Date): Promise<number> {
+    const stagingOlderThan = new Date(Math.min(olderThan.getTime(), Date.now() - STAGED_UPLOAD_MAX_MS));
+    return (await this.abortUploadsUnder(this.blobsPrefix, olderThan)) + (await this.abortUploadsUnder(this.stagingPrefix, stagingOlderThan));
+  }
+
+  private async abortUploadsUnder(prefix: string, olderThan: Date): Promise<number> {
     let aborted = 0;
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     try {
       while (true) {
         const page = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.elementPrefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
         );
         for (const upload of page.Uploads ?? []) {
           if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= olderThan) continue;

@@ -50,12 +50,27 @@ export async function putFileObject(client: S3Client, bucket: string, key: strin
   await upload.done();
 }
 
-/** Downloads bucket/key into the file at path (created or truncated); false when the key is not there. */
-export async function getObjectToFile(client: S3Client, bucket: string, key: string, path: string): Promise<boolean> {
+/**
+ * Downloads bucket/key into the file at path (created or truncated); false when the key is not there. beforeBody
+ * sees the announced length first and may refuse (throw) before a byte is written.
+ */
+export async function getObjectToFile(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  path: string,
+  beforeBody?: (length: number | undefined) => Promise<void>,
+): Promise<boolean> {
   let body: Readable;
   try {
     const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     body = answer.Body as Readable;
+    try {
+      await beforeBody?.(answer.ContentLength);
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
   } catch (err) {
     if (isNoSuchKey(err)) return false;
     throw err;

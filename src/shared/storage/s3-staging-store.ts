@@ -10,8 +10,8 @@ import { removeIfExists } from './durable-fs.js';
 import { createS3Client } from './s3-client.js';
 import { deleteObject, getObjectToFile, listObjects, putFileObject } from './s3-objects.js';
 import { removeStagedFiles } from './staging.js';
-import type { StagedCopy, StagedEntry, StagingStore } from './staging-store.js';
-import { confirmedLive, writerOfFile } from './writers.js';
+import { ScratchFullError, type StagedCopy, type StagedEntry, type StagingStore } from './staging-store.js';
+import { confirmedLive, OWNER_TTL_MS, writerOfFile } from './writers.js';
 
 /** `<writer>.<uuid>.part` as newStagedName makes them: the only names a staged key may end in. */
 const STAGED_NAME = /^(?:[0-9a-f]{16}\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
@@ -62,7 +62,7 @@ export class S3StagingStore implements StagingStore {
     let found: boolean;
     try {
       // Not fsynced: the staged object stays the durable copy until the job's commit, a crash just fetches again.
-      found = await getObjectToFile(this.client, this.bucket, ref, file);
+      found = await getObjectToFile(this.client, this.bucket, ref, file, (length) => this.assertRoom(length));
     } catch (err) {
       // A download cut off (or a full scratch disk) leaves no partial copy behind.
       await removeIfExists(file).catch(() => undefined);
@@ -80,6 +80,18 @@ export class S3StagingStore implements StagingStore {
         await removeIfExists(file);
       },
     };
+  }
+
+  /**
+   * A copy that cannot fit on this host's scratch disk is not begun: the job runs again later (a host fault, never
+   * the upload's failure, so its staged object stays), rather than filling the disk other jobs' copies need.
+   */
+  private async assertRoom(length: number | undefined): Promise<void> {
+    if (length === undefined) return;
+    const disk = await fs.statfs(this.scratchDir);
+    if (length > disk.bavail * disk.bsize) {
+      throw new ScratchFullError(length, disk.bavail * disk.bsize);
+    }
   }
 
   async remove(refs: Iterable<string>): Promise<Error[]> {
@@ -107,9 +119,14 @@ export class S3StagingStore implements StagingStore {
    */
   async sweepScratch(live: (writerIds: string[]) => Promise<Set<string>>, confirmDeadAfterMs?: number): Promise<number> {
     const files: string[] = [];
+    const youngest = Date.now() - OWNER_TTL_MS;
     for (const name of await fs.readdir(this.scratchDir).catch(() => [] as string[])) {
       const file = path.join(this.scratchDir, name);
-      if (name.endsWith('.copy') && !this.held.has(file)) files.push(file);
+      if (!name.endsWith('.copy') || this.held.has(file)) continue;
+      // As for staged files (isAbandoned): a copy younger than a writer key's lifetime may be a live writer's that
+      // just missed a refresh.
+      const stat = await fs.stat(file).catch(() => null);
+      if (stat && stat.mtimeMs < youngest) files.push(file);
     }
     const writers = files.map((f) => writerOfFile(f)).filter((id): id is string => id !== null);
     if (writers.length === 0) return 0;

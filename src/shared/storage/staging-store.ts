@@ -40,3 +40,14 @@ export interface StagedCopy {
   /** Drops a scratch copy (the staged upload itself stays); nothing for a staged file that is its own copy. */
   release(): Promise<void>;
 }
+
+/** A staged upload's copy would not fit on this host's scratch disk: a fault of the host, not of the upload. */
+export class ScratchFullError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly free: number,
+  ) {
+    super(`the staged upload (${bytes} bytes) does not fit on this host's scratch disk (${free} bytes free)`);
+    this.name = 'ScratchFullError';
+  }
+}

@@ -151,11 +151,17 @@ describe.each([localTarget(), s3rver, ...cephTarget])('staging: $name', (target)
       // A copy of a worker that died goes; one of a live worker stays, and so does the copy this process holds.
       const dead = path.join(dir, 'fetched', `1111111111111111.${randomUUID()}.copy`);
       const other = path.join(dir, 'fetched', `2222222222222222.${randomUUID()}.copy`);
-      await Promise.all([fs.writeFile(dead, 'x'), fs.writeFile(other, 'y')]);
+      const young = path.join(dir, 'fetched', `1111111111111111.${randomUUID()}.copy`);
+      await Promise.all([fs.writeFile(dead, 'x'), fs.writeFile(other, 'y'), fs.writeFile(young, 'z')]);
+      // Older than a writer key's lifetime; the young one may belong to a writer that just missed a refresh.
+      const old = new Date(Date.now() - 60_000);
+      await Promise.all([fs.utimes(dead, old, old), fs.utimes(other, old, old)]);
       const live = async (ids: string[]) => new Set(ids.filter((id) => id !== '1111111111111111'));
       expect(await staging.sweepScratch(live, 0)).toBe(1);
       await expect(fs.stat(dead)).rejects.toMatchObject({ code: 'ENOENT' });
       expect((await fs.stat(other)).isFile()).toBe(true);
+      expect((await fs.stat(young)).isFile()).toBe(true);
+      await fs.rm(young);
       expect((await fs.stat(b!.path)).isFile()).toBe(true);
       await fs.rm(other);
     }
