@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('capacity on an S3 blob store', () => {
@@ -14,11 +14,7 @@ describe('capacity on an S3 blob store', () => {
     const world = await createWorld({
       isolatedDatabase: true,
       env: {
-        BLOB_BACKEND: 's3',
-        S3_ENDPOINT: server.endpoint,
-        S3_BUCKET: server.bucket,
-        S3_ACCESS_KEY_ID: server.accessKeyId,
-        S3_SECRET_ACCESS_KEY: server.secretAccessKey,
+        ...s3EnvOf(server),
         // A floor no scratch disk here reaches: with local blobs every upload would answer 507.
         CAPACITY_FULL_BYTES: String(10 ** 15),
         ...extra,

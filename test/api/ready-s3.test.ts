@@ -3,16 +3,8 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/processes.js';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { createWorld, type World } from '../helpers/world.js';
-
-const s3Env = (endpoint: string, bucket: string, server?: S3TestServer) => ({
-  BLOB_BACKEND: 's3',
-  S3_ENDPOINT: endpoint,
-  S3_BUCKET: bucket,
-  S3_ACCESS_KEY_ID: server?.accessKeyId ?? 'S3RVER',
-  S3_SECRET_ACCESS_KEY: server?.secretAccessKey ?? 'S3RVER',
-});
 
 describe('readiness on an S3 blob store', () => {
   let server: S3TestServer;
@@ -21,8 +13,8 @@ describe('readiness on an S3 blob store', () => {
 
   beforeAll(async () => {
     server = await startS3Server();
-    up = await createWorld({ env: s3Env(server.endpoint, server.bucket, server) });
-    down = await createWorld({ env: s3Env(`http://127.0.0.1:${await freePort()}`, 'nowhere') });
+    up = await createWorld({ env: s3EnvOf(server) });
+    down = await createWorld({ env: s3EnvOf(server, { endpoint: `http://127.0.0.1:${await freePort()}`, bucket: 'nowhere' }) });
   });
   afterAll(async () => {
     await up?.close();
@@ -43,7 +35,7 @@ describe('readiness on an S3 blob store', () => {
   });
 
   it('answers 503 when the bucket is gone, for readiness and for an upload (nothing kept)', async () => {
-    const gone = await createWorld({ env: s3Env(server.endpoint, 'no-such-bucket', server) });
+    const gone = await createWorld({ env: s3EnvOf(server, { bucket: 'no-such-bucket' }) });
     try {
       expect((await request(gone.app).get('/health/ready')).status).toBe(503);
       const upload = await request(gone.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${await gone.token('user')}`).attach('file', Buffer.from('bytes'), 'a.bin');

@@ -36,3 +36,14 @@ export async function startS3Server(): Promise<S3TestServer> {
     },
   };
 }
+
+/** The element's environment for BLOB_BACKEND=s3 on this server (endpoint and bucket may be swapped for fault tests). */
+export function s3EnvOf(server: S3TestServer, overrides: { endpoint?: string; bucket?: string } = {}): Record<string, string> {
+  return {
+    BLOB_BACKEND: 's3',
+    S3_ENDPOINT: overrides.endpoint ?? server.endpoint,
+    S3_BUCKET: overrides.bucket ?? server.bucket,
+    S3_ACCESS_KEY_ID: server.accessKeyId,
+    S3_SECRET_ACCESS_KEY: server.secretAccessKey,
+  };
+}

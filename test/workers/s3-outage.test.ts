@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/runner.js';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { TcpProxy, targetOf } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -27,14 +27,7 @@ describe('the S3 store unreachable', () => {
     proxy = await TcpProxy.open(targetOf(server.endpoint));
     world = await createWorld({
       isolatedDatabase: true,
-      env: {
-        BLOB_BACKEND: 's3',
-        S3_ENDPOINT: proxy.urlFor(server.endpoint).replace(/\/$/, ''),
-        S3_BUCKET: server.bucket,
-        S3_ACCESS_KEY_ID: server.accessKeyId,
-        S3_SECRET_ACCESS_KEY: server.secretAccessKey,
-        JOB_ATTEMPTS: '8',
-      },
+      env: { ...s3EnvOf(server, { endpoint: proxy.urlFor(server.endpoint).replace(/\/$/, '') }), JOB_ATTEMPTS: '8' },
     });
     token = await world.token('user', 'alice');
   });

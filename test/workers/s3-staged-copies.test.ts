@@ -12,7 +12,7 @@ import { openWorkerContext, type WorkerContext } from '../../src/workers/context
 import { jobFailureOf } from '../../src/workers/job-errors.js';
 import { ScratchFullError } from '../../src/shared/storage/staging-store.js';
 import { stageFileJobs } from '../helpers/ingest-jobs.js';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const noProgress = async () => {};
@@ -26,7 +26,7 @@ describe('scratch copies of staged objects', () => {
     server = await startS3Server();
     world = await createWorld({
       isolatedDatabase: true,
-      env: { BLOB_BACKEND: 's3', S3_ENDPOINT: server.endpoint, S3_BUCKET: server.bucket, S3_ACCESS_KEY_ID: server.accessKeyId, S3_SECRET_ACCESS_KEY: server.secretAccessKey },
+      env: s3EnvOf(server),
     });
     ctx = await openWorkerContext(world.config, createLogger({ logLevel: 'silent' }, 'test'));
   });
