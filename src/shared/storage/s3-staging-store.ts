@@ -11,7 +11,7 @@ import { createS3Client } from './s3-client.js';
 import { deleteObject, getObjectToFile, listObjects, putFileObject } from './s3-objects.js';
 import { removeStagedFiles } from './staging.js';
 import { ScratchFullError, type StagedCopy, type StagedEntry, type StagingStore } from './staging-store.js';
-import { confirmedLive, OWNER_TTL_MS, writerOfFile } from './writers.js';
+import { removeAbandonedFiles } from './writers.js';
 
 /** `<writer>.<uuid>.part` as newStagedName makes them: the only names a staged key may end in. */
 const STAGED_NAME = /^(?:[0-9a-f]{16}\.)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
@@ -114,29 +114,11 @@ export class S3StagingStore implements StagingStore {
   }
 
   /**
-   * Copies whose writer (a worker process, named in the copy) is gone; a live process releases its own copies on
-   * every path, and those it holds are never touched.
+   * Copies whose writer (a worker process, named in the copy) is gone and that are older than a writer key's
+   * lifetime (writers.ts); a live process releases its own copies on every path, and those it holds are skipped.
    */
   async sweepScratch(live: (writerIds: string[]) => Promise<Set<string>>, confirmDeadAfterMs?: number): Promise<number> {
-    const files: string[] = [];
-    const youngest = Date.now() - OWNER_TTL_MS;
-    for (const name of await fs.readdir(this.scratchDir).catch(() => [] as string[])) {
-      const file = path.join(this.scratchDir, name);
-      if (!name.endsWith('.copy') || this.held.has(file)) continue;
-      // As for staged files (isAbandoned): a copy younger than a writer key's lifetime may be a live writer's that
-      // just missed a refresh.
-      const stat = await fs.stat(file).catch(() => null);
-      if (stat && stat.mtimeMs < youngest) files.push(file);
-    }
-    const writers = files.map((f) => writerOfFile(f)).filter((id): id is string => id !== null);
-    if (writers.length === 0) return 0;
-    const alive = await confirmedLive(live, writers, confirmDeadAfterMs);
-    let removed = 0;
-    for (const file of files) {
-      const writer = writerOfFile(file);
-      if (writer && !alive.has(writer) && !this.held.has(file) && (await removeIfExists(file))) removed += 1;
-    }
-    return removed;
+    return removeAbandonedFiles(this.scratchDir, live, Infinity, Date.now(), confirmDeadAfterMs, (file) => file.endsWith('.copy') && !this.held.has(file));
   }
 }
 

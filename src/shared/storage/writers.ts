@@ -77,8 +77,9 @@ export async function confirmedLive(
 }
 
 /**
- * Removes the files directly in dir that a dead writer left (its key gone and the file older than the key's
- * lifetime, since a live writer may just have missed a refresh) or that are older than maxAgeMs whoever wrote them.
+ * Removes the files directly in dir (those whose names pass the filter) that a dead writer left (its key gone and the
+ * file older than the key's lifetime, since a live writer may just have missed a refresh) or that are older than
+ * maxAgeMs whoever wrote them (Infinity: only a dead writer's).
  */
 export async function removeAbandonedFiles(
   dir: string,
@@ -86,10 +87,12 @@ export async function removeAbandonedFiles(
   maxAgeMs: number,
   now = Date.now(),
   confirmAfterMs = CONFIRM_DEAD_AFTER_MS,
+  filter: (file: string) => boolean = () => true,
 ): Promise<number> {
   const files: Array<{ file: string; mtimeMs: number; writer: string | null }> = [];
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
+    if (!filter(file)) continue;
     const stat = await fs.stat(file).catch(() => null);
     if (stat?.isFile()) files.push({ file, mtimeMs: stat.mtimeMs, writer: writerOfFile(name) });
   }
