@@ -6,6 +6,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestDelete } from '../../src/shared/domain/file-requests.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 const DAY_MS = 86_400_000;
@@ -158,6 +159,33 @@ describe('retention and legal hold', () => {
     const deleted = await del(id);
     expect(deleted.status).toBe(202);
     expect((await world.waitForJob(deleted.body.id, admin)).state).toBe('committed');
+  });
+
+  it('a hold committed while a DELETE waits on the row is seen by that DELETE (the check is inside its transaction)', async () => {
+    const id = (await store({})).id as string;
+    let locked!: () => void;
+    let release!: () => void;
+    const rowLocked = new Promise<void>((r) => (locked = r));
+    const gate = new Promise<void>((r) => (release = r));
+    // The hold's writer, paused between its UPDATE (row lock taken) and its COMMIT.
+    const hold = world.api.db.$transaction(async (tx) => {
+      await tx.$executeRaw`UPDATE files SET legal_hold = true WHERE id = ${id}::uuid`;
+      locked();
+      await gate;
+    }, { timeout: 20_000 });
+    await rowLocked;
+    const pending = del(id).then((r) => r);
+    await until('the DELETE to wait for the row lock', async () => {
+      const [row] = await world.api.db.$queryRaw<Array<{ n: number }>>`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SET deleted_at = now()%'`;
+      return row!.n > 0;
+    });
+    release();
+    await hold;
+    const res = await pending;
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('retention_active');
+    expect((await world.api.db.file.findUniqueOrThrow({ where: { id } })).deletedAt).toBeNull();
   });
 
   it('an expired retain-until no longer blocks deletion', async () => {
