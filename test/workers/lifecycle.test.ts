@@ -62,6 +62,24 @@ describe('lifecycle in edit mode', () => {
     expect(await cleanupExpiredFiles(world.api, inDays(2))).toEqual({ mode: 'edit', deleted: 0, skipped: 2, more: false });
   });
 
+  it('stops at its bound and leaves the rest, held ones included, to the next run', async () => {
+    const temporary = { retentionPolicy: 'temporary', ttlDays: '2' };
+    const ids = [
+      await store(world, operator, { ...temporary, legalHold: 'true' }),
+      ...(await Promise.all([1, 2, 3, 4].map(() => store(world, operator, temporary)))),
+    ];
+    const bounds = { batch: 2, maxBatches: 2 };
+    // The first test's held and retained files (expiring a day after upload) come first in expiry order: skipped, counted.
+    const first = await cleanupExpiredFiles(world.api, inDays(3), bounds);
+    expect(first).toMatchObject({ mode: 'edit', more: true });
+    expect(first.deleted + first.skipped).toBe(4);
+    const second = await cleanupExpiredFiles(world.api, inDays(3), { batch: 2, maxBatches: 10 });
+    expect(second.more).toBe(false);
+    expect(first.deleted + second.deleted).toBe(4);
+    expect(await isLive(world, ids[0]!)).toBe(true);
+    for (const id of ids.slice(1)) expect(await isLive(world, id)).toBe(false);
+  });
+
   it('runs on the worker as a BullMQ job scheduler every LIFECYCLE_INTERVAL_SECONDS', async () => {
     const scheduler = await world.api.queues.maintenance.getJobScheduler('cleanup-expired');
     expect(scheduler?.every).toBe(1_000);

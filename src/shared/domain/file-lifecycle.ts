@@ -30,15 +30,20 @@ export interface CleanupResult {
 }
 
 /**
- * Deletes the temporary files that expired at or before `now`, at most LIFECYCLE_BATCH x LIFECYCLE_MAX_BATCHES per
- * call. Errors other than a file deleted or held meanwhile are thrown: the run fails visibly and the next one goes on.
+ * Deletes the temporary files that expired at or before `now`, at most batch x maxBatches per call (bounds: the
+ * defaults LIFECYCLE_BATCH and LIFECYCLE_MAX_BATCHES unless a test asks for less). Errors other than a file deleted
+ * or held meanwhile are thrown: the run fails visibly and the next one goes on.
  */
-export async function cleanupExpiredFiles(deps: LifecycleDeps, now: Date = new Date()): Promise<CleanupResult> {
+export async function cleanupExpiredFiles(
+  deps: LifecycleDeps,
+  now: Date = new Date(),
+  { batch: batchSize = LIFECYCLE_BATCH, maxBatches = LIFECYCLE_MAX_BATCHES } = {},
+): Promise<CleanupResult> {
   const result: CleanupResult = { mode: await deps.modes.current(), deleted: 0, skipped: 0, more: false };
   if (result.mode !== 'edit') return result;
   let after: ExpiredFile | undefined;
-  for (let batch = 0; batch < LIFECYCLE_MAX_BATCHES; batch++) {
-    const files = await findExpiredFiles(deps.db, now, LIFECYCLE_BATCH, after);
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const files = await findExpiredFiles(deps.db, now, batchSize, after);
     for (const file of files) {
       if (deletionBlockedBy(file, now)) {
         result.skipped++;
@@ -53,7 +58,7 @@ export async function cleanupExpiredFiles(deps: LifecycleDeps, now: Date = new D
         else if (!isAppError(err, 'not_found')) throw err;
       }
     }
-    if (files.length < LIFECYCLE_BATCH) return result;
+    if (files.length < batchSize) return result;
     after = files.at(-1);
   }
   return { ...result, more: true };
