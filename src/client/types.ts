@@ -22,9 +22,11 @@ export type UploadFields = Omit<UploadFieldsWire, 'tags' | 'metadata' | 'ttlDays
 };
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
 
-/** Search and list parameters as the API reads them (query text); numbers are accepted where the API wants digits. */
+/** Search and list parameters as the API reads them (query text); numbers and booleans are accepted where the API wants them as text. */
 type SearchQueryWire = z.input<typeof fileSearchQuerySchema>;
-export type SearchQuery = { [K in keyof SearchQueryWire]?: SearchQueryWire[K] | (K extends 'minSize' | 'maxSize' | 'limit' ? number : never) };
+export type SearchQuery = {
+  [K in keyof SearchQueryWire]?: SearchQueryWire[K] | (K extends 'minSize' | 'maxSize' | 'limit' ? number : never) | (K extends 'legalHold' ? boolean : never);
+};
 
 export type MetadataPatchBody = z.input<typeof metadataPatchSchema>;
 export type RetentionBody = z.input<typeof retentionRequestSchema>;

@@ -26,6 +26,7 @@ describe('client retention methods', () => {
     const meta = await operator.metadata(fileId);
     expect(meta).toMatchObject({ retentionPolicy: 'temporary', retainUntil: until, retentionMode: 'governance', legalHold: true });
 
+    expect((await operator.search({ legalHold: true, expiresBefore: inDays(3) })).items.map((f) => f.id)).toEqual([fileId]);
     const refused = await admin.delete(fileId).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ArtstoreError);
     expect((refused as ArtstoreError).code).toBe('retention_active');
