@@ -102,11 +102,11 @@ export function applyRetentionChange(current: RetentionState, change: RetentionC
     retentionMode: change.retainUntil === null ? null : (change.retentionMode ?? 'governance'),
   };
   if (!isRetentionLive(current.retainUntil, now)) return next;
-  const extends_ =
+  const strengthens =
     next.retainUntil !== null &&
     Date.parse(next.retainUntil) >= Date.parse(current.retainUntil!) &&
     (next.retentionMode === 'compliance' || current.retentionMode === 'governance');
-  if (extends_) return next;
+  if (strengthens) return next;
   if (current.retentionMode === 'compliance') {
     refuse(`a compliance retention (until ${current.retainUntil}) can only be extended, by anyone`);
   }
