@@ -34,6 +34,11 @@ export interface JobRegistry {
     payload: { budgetMs?: number; reason: 'schedule' | 'manual' };
     result: { checked: number; corrupt: number; missing: number; resumeAfter: string | null };
   };
+  /** Delete temporary files whose expiresAt has passed (edit mode only; domain/file-lifecycle.ts). */
+  'cleanup-expired': {
+    payload: { reason: 'schedule' | 'manual' };
+    result: { mode: string; deleted: number; skipped: number; more: boolean };
+  };
 }
 export type JobName = keyof JobRegistry;
 
@@ -50,6 +55,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'delete-file': 'files',
   'gc-blob': 'maintenance',
   'scrub-blobs': 'maintenance',
+  'cleanup-expired': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -73,6 +79,9 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
     case 'scrub-blobs':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
+      return { attempts: 1, ...RETENTION };
+    case 'cleanup-expired':
+      // No retry: the next scheduled run finds whatever this one left.
       return { attempts: 1, ...RETENTION };
   }
 }
