@@ -3,12 +3,15 @@ import type { AdminSessions } from '../admin-session.js';
 import type { ApiContext } from '../context.js';
 import { adminRoutes } from './admin.js';
 import { adminScrubRoutes } from './admin-scrub.js';
+import { clusterRoutes } from './cluster.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
 import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
+import { indexMaintenanceRoutes } from './index-maintenance.js';
+import { noExpiringFiles } from '../../shared/domain/index-maintenance-tasks.js';
 import { jobRoutes } from './jobs.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
@@ -20,6 +23,8 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...docsRoutes(() => routes),
     ...elementRoutes(ctx),
     ...adminScrubRoutes(ctx),
+    ...clusterRoutes(ctx),
+    ...indexMaintenanceRoutes(ctx, noExpiringFiles),
     ...uploadRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),

@@ -98,9 +98,15 @@ export async function requestMetadataUpdate(
  * Deletes a file as readers see it at once (404 from now on) and records a 'delete' job that releases its
  * blob reference; the bytes go when no file references them and the grace period has passed.
  */
-export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
+export async function requestDelete(
+  deps: RequestDeps,
+  principal: Principal,
+  fileId: string,
+  /** Recorded in the job's params and its WAL entry (a GC's reason and cleanup type). */
+  details: Prisma.InputJsonObject = {},
+): Promise<FileJob> {
   if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
-  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}));
+  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, details));
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });
   await announceFileChange(deps.redis, deps.config.queuePrefix, { fileId: job.fileId }, deps.logger);
