@@ -3,7 +3,7 @@
 import type { RebuildMode } from '../../contract/cluster.js';
 import { openStorage } from '../storage/storage-backends.js';
 import { checkIndexConsistency } from './index-consistency.js';
-import { rebuildIndex, type RebuildDeps } from './index-rebuild.js';
+import { rebuildFromAttrFiles, type RebuildDeps } from './index-rebuild.js';
 import type { MaintenanceTask } from './index-maintenance.js';
 
 export function rebuildTask(deps: RebuildDeps, mode: RebuildMode): MaintenanceTask {
@@ -11,9 +11,9 @@ export function rebuildTask(deps: RebuildDeps, mode: RebuildMode): MaintenanceTa
     operation: 'index_rebuild',
     label: `index rebuild (${mode})`,
     params: { mode },
-    // Both recount references: no commit may change one meanwhile.
+    // Both recount references: no commit may change one meanwhile (runMaintenance holds the lock for it).
     blockCommits: true,
-    run: async () => ({ mode, ...(await rebuildIndex(deps, { incremental: mode === 'incremental' })) }),
+    run: async () => ({ mode, ...(await rebuildFromAttrFiles(deps, { incremental: mode === 'incremental' })) }),
   };
 }
 

@@ -79,7 +79,8 @@ export async function rebuildIndex(deps: RebuildDeps, options: RebuildOptions = 
   return withMaintenanceLock(deps.db, () => rebuildFromAttrFiles(deps, options));
 }
 
-async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
+/** The rebuild itself, for a caller that already holds the maintenance lock (an HTTP maintenance run). */
+export async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
   const started = performance.now();
   const { db, logger } = deps;
   const dryRun = options.dryRun ?? false;

@@ -43,8 +43,7 @@ export interface FileJobRow {
   attempts: number;
   created_at: Date;
   updated_at: Date;
-  finished_at: Date | null;
-  result: FileJob['result'];
+  finished_at: Date | null; result: FileJob['result'];
 }
 
 export function fileJobFromRow(r: FileJobRow): FileJob {
@@ -71,8 +70,7 @@ export function fileJobFromRow(r: FileJobRow): FileJob {
     attempts: r.attempts,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
-    result: r.result,
+    finishedAt: r.finished_at, result: r.result,
   };
 }
 
