@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityHealth } from '../../src/shared/domain/cluster-status.js';
+import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -115,6 +116,13 @@ describe('cluster discovery and capacity', () => {
     expect(rebuild.body.storageUsage).toEqual({ usedBytes: 2000, blobCount: 1 });
     // ...until the rebuild sets it from the blob rows again.
     await usedBecomes(2000);
+    // rebuild-index --wipe: TRUNCATE fires no DELETE trigger, yet the total comes back right.
+    await world.api.db.$executeRaw`UPDATE storage_usage SET used_bytes = used_bytes + 555 WHERE slot = 9`;
+    const report = await rebuildIndex({ db: world.api.db, config: world.config, blobStore: world.api.blobStore, logger: world.api.logger }, { wipe: true });
+    // The two deleted files' tombstones name a collected blob: skipped.
+    expect(report).toMatchObject({ wiped: true, filesRestored: 1, storageUsage: { usedBytes: 2000, blobCount: 1 } });
+    const [usage] = await world.api.db.$queryRaw<Array<{ used: bigint }>>`SELECT sum(used_bytes)::bigint AS used FROM storage_usage`;
+    expect(Number(usage!.used)).toBe(2000);
   });
 
   it('maps the capacity status to health: degraded past warning, unhealthy when full', async () => {

@@ -27,19 +27,20 @@ export async function readStoredAndPendingBytes(db: Db): Promise<{ usedBytes: nu
 }
 
 /**
- * Sets the totals from the blobs table itself (an index rebuild's last step). SHARE mode waits for every
- * transaction writing blobs to end and keeps new ones out until the totals are written, so none is lost between
- * the sum and the update.
+ * Sets the totals from the blobs table itself (an index rebuild's last step). Only while holding the maintenance
+ * lock exclusively (withMaintenanceLock): every statement that inserts or deletes blob rows holds it shared, so
+ * none can commit between the sum and the update. (A LOCK TABLE here would wait for a commit that itself waits,
+ * inside its statement, for the maintenance lock this caller's run holds: a wait PostgreSQL cannot see as a
+ * deadlock.)
  */
 export async function recomputeStorageUsage(db: Db): Promise<StorageUsage> {
-  return db.$transaction(async (tx) => {
-    await tx.$executeRaw`LOCK TABLE blobs IN SHARE MODE`;
-    const [row] = await tx.$queryRaw<Array<{ used: bigint | null; blobs: bigint }>>`
-      SELECT sum(size)::bigint AS used, count(*)::bigint AS blobs FROM blobs`;
-    const usage = { usedBytes: Number(row?.used ?? 0n), blobCount: Number(row?.blobs ?? 0n) };
-    await tx.$executeRaw`
-      UPDATE storage_usage SET used_bytes = CASE WHEN slot = 0 THEN ${usage.usedBytes}::bigint ELSE 0 END,
-        blob_count = CASE WHEN slot = 0 THEN ${usage.blobCount}::bigint ELSE 0 END`;
-    return usage;
-  });
+  const [row] = await db.$queryRaw<Array<{ used: bigint | null; blobs: bigint }>>`
+    WITH totals AS (SELECT COALESCE(sum(size), 0)::bigint AS used, count(*)::bigint AS blobs FROM blobs),
+    updated AS (
+      UPDATE storage_usage SET used_bytes = CASE WHEN slot = 0 THEN totals.used ELSE 0 END,
+        blob_count = CASE WHEN slot = 0 THEN totals.blobs ELSE 0 END
+      FROM totals RETURNING 1
+    )
+    SELECT used, blobs FROM totals WHERE (SELECT count(*) FROM updated) >= 0`;
+  return { usedBytes: Number(row?.used ?? 0n), blobCount: Number(row?.blobs ?? 0n) };
 }
