@@ -3,6 +3,8 @@ ALTER TABLE "file_jobs" ADD COLUMN     "result" JSONB;
 
 -- Bytes of the stored blobs, kept in the same transaction as every change of the blobs table (SPEC §10: capacity
 -- is polled every few seconds by many clients and gates STORAGE_MAX_BYTES; a sum over blobs per reading is a scan).
+-- No blob row may change between the first sum below and the triggers' creation (a migration of a running element).
+LOCK TABLE "blobs" IN SHARE ROW EXCLUSIVE MODE;
 CREATE TABLE "storage_usage" (
     "slot" SMALLINT NOT NULL,
     "used_bytes" BIGINT NOT NULL DEFAULT 0,
