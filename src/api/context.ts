@@ -48,6 +48,8 @@ export interface ApiContext {
   streamSlots: PrincipalSlots;
   registry: Registry;
   metrics: ApiMetrics;
+  /** Test hook: awaited when an index maintenance run holds the lock, before its task runs. */
+  beforeMaintenanceRun?: (jobId: string) => Promise<void>;
   close(): Promise<void>;
 }
 

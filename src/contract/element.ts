@@ -21,6 +21,9 @@ export const elementInfoSchema = z
     mode: z.enum(MODES),
     version: z.string(),
     capacity: capacityReportSchema,
+    /** STORAGE_LOCATION and STORAGE_PRIORITY (SPEC §10), as GET /api/v1/capacity reports them. */
+    location: z.string().nullable(),
+    priority: z.number().int(),
     files: z.number().int(),
     queue: z.object({ waiting: z.number().int(), active: z.number().int(), failed: z.number().int(), delayed: z.number().int() }),
   })

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { fileMetadataSchema } from './files.js';
 
-export const JOB_KINDS = ['ingest', 'update', 'delete'] as const;
+/** `maintenance`: an index rebuild, consistency report or cleanup run over HTTP (SPEC §10), with its `result`. */
+export const JOB_KINDS = ['ingest', 'update', 'delete', 'maintenance'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** States a job never leaves. */
@@ -34,6 +35,8 @@ export const jobSchema = z
     updatedAt: z.iso.datetime(),
     finishedAt: z.iso.datetime().optional(),
     file: fileMetadataSchema.optional(),
+    /** A maintenance job's report once it has ended. */
+    result: z.record(z.string(), z.unknown()).optional(),
   })
   .meta({ id: 'Job' });
 

@@ -39,6 +39,8 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: int(0).default(1024 ** 3),
   MAX_FILES_PER_UPLOAD: int(1, 10_000).default(100),
   STORAGE_MAX_BYTES: int(0).default(0),
+  STORAGE_LOCATION: z.string().max(200).regex(/^[^\x00-\x1f\x7f]*$/, 'no control characters').optional(),
+  STORAGE_PRIORITY: int(0, 1_000_000).default(100),
   UPLOAD_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(60_000),
   MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: int(1, 10_000).default(8),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 10_000).default(16),
@@ -91,6 +93,10 @@ export type Config = Readonly<{
   maxUploadBytes: number;
   maxFilesPerUpload: number;
   storageMaxBytes: number;
+  /** Where the element stands (a data centre, a rack), reported to the Ingester; null when unset. */
+  storageLocation: string | null;
+  /** The Ingester's preference among elements (lower is tried first), reported as is. */
+  storagePriority: number;
   /**
    * A connection that neither sends nor is sent a byte for this long is closed: a stalled upload (its staged
    * bytes removed, no job) or a request whose body never comes. SSE streams send heartbeats more often.
@@ -206,6 +212,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxFilesPerUpload: e.MAX_FILES_PER_UPLOAD,
     storageMaxBytes: e.STORAGE_MAX_BYTES,
+    storageLocation: e.STORAGE_LOCATION || null,
+    storagePriority: e.STORAGE_PRIORITY,
     uploadIdleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
     maxConcurrentUploadsPerPrincipal: e.MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL,
     maxStreamsPerPrincipal: e.MAX_STREAMS_PER_PRINCIPAL,

@@ -36,6 +36,8 @@ describe('element info and capacity', () => {
       mode: 'edit',
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       capacity: { totalBytes: 10000, usedBytes: 0, freeBytes: 10000, status: 'ok' },
+      location: null,
+      priority: 100,
       files: 0,
       queue: { waiting: 0, active: 0, failed: 0, delayed: 0 },
     });

@@ -3,6 +3,7 @@ import type { AdminSessions } from '../admin-session.js';
 import type { ApiContext } from '../context.js';
 import { adminRoutes } from './admin.js';
 import { adminScrubRoutes } from './admin-scrub.js';
+import { clusterRoutes } from './cluster.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
@@ -10,6 +11,8 @@ import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
 import { fileRetentionRoutes } from './file-retention.js';
 import { healthRoutes } from './health.js';
+import { indexMaintenanceRoutes } from './index-maintenance.js';
+import { cleanupExpiredFiles } from '../../shared/domain/file-lifecycle.js';
 import { jobRoutes } from './jobs.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
@@ -21,6 +24,9 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...docsRoutes(() => routes),
     ...elementRoutes(ctx),
     ...adminScrubRoutes(ctx),
+    ...clusterRoutes(ctx),
+    // The same cleanup as the worker's scheduled lifecycle job, on demand.
+    ...indexMaintenanceRoutes(ctx, async () => ({ ...(await cleanupExpiredFiles(ctx)) })),
     ...uploadRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),

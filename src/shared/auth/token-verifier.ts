@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { isRole, type Principal } from '../domain/principal.js';
+import { isPrincipalType, isRole, type Principal } from '../domain/principal.js';
 import { unstorableTextReason } from '../../contract/text.js';
 import { ensureDevKeyPair } from './dev-keys.js';
 
@@ -73,7 +73,8 @@ export class TokenVerifier {
     if (!isRole(payload.role)) throw new AppError('forbidden', `unknown role ${JSON.stringify(payload.role ?? null)}`);
     // Cut on a code point, so a surrogate pair at the limit is not split into an unpaired half.
     const name = typeof payload.name === 'string' ? payload.name.slice(0, 256).replace(/[\uD800-\uDBFF]$/, '') : undefined;
-    return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) }, exp: payload.exp! };
+    const type = isPrincipalType(payload.type) ? { type: payload.type } : {};
+    return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}), ...type }, exp: payload.exp! };
   }
 }
 

@@ -4,7 +4,7 @@ import type { CapacityReport } from '../../contract/element.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
 import { AppError } from '../errors.js';
-import { sumStoredAndPendingBytes } from '../records/blobs.js';
+import { readStoredAndPendingBytes } from '../records/storage-usage.js';
 
 export type { CapacityReport };
 export type CapacityStatus = CapacityReport['status'];
@@ -55,9 +55,6 @@ export interface StagingReservation {
  * statfs are read at most once per ttlMs, however many uploads ask; this process's own bytes since then are
  * counted here. Other API processes' uploads in flight are not seen until they are jobs: ENOSPC is the backstop.
  */
-/** Without STORAGE_MAX_BYTES the byte sums (a scan of the blob table) are read at most this often. */
-const UNLIMITED_SUMS_TTL_MS = 30_000;
-
 export class CapacityReader {
   private snapshot?: Snapshot;
   private refreshing?: Promise<Snapshot>;
@@ -79,7 +76,8 @@ export class CapacityReader {
     if (this.refreshing) return this.refreshing;
     const started = { takenAt: Date.now(), handoverSeq: this.handoverSeq, written: this.written };
     const refreshing = (async () => {
-      const sums = await this.sums();
+      // The stored bytes are a running total (records/storage-usage.ts), the pending ones a sum over open jobs.
+      const sums = await readStoredAndPendingBytes(this.db);
       const disk = await fs.statfs(this.config.stagingPath);
       const snapshot: Snapshot = {
         ...started,
@@ -97,23 +95,6 @@ export class CapacityReader {
       () => (this.refreshing = undefined),
     );
     return refreshing;
-  }
-
-  private lastSums?: { usedBytes: number; pendingBytes: number; takenAt: number };
-
-  /**
-   * Stored and pending bytes. Under STORAGE_MAX_BYTES they gate every upload and are read with each refresh;
-   * without a limit only GET /info shows them, and the sum over every blob row is not worth a scan per second.
-   */
-  private async sums(): Promise<{ usedBytes: number; pendingBytes: number }> {
-    const last = this.lastSums;
-    if (this.config.storageMaxBytes === 0 && last && Date.now() - last.takenAt < UNLIMITED_SUMS_TTL_MS) {
-      return { usedBytes: last.usedBytes, pendingBytes: last.pendingBytes };
-    }
-    // One snapshot for both sums: a job that commits meanwhile is counted in exactly one of them.
-    const sums = await sumStoredAndPendingBytes(this.db);
-    this.lastSums = { ...sums, takenAt: Date.now() };
-    return sums;
   }
 
   private async current(): Promise<Snapshot> {
@@ -176,7 +157,16 @@ export class CapacityReader {
   }
 
   async report(): Promise<CapacityReport> {
-    const usedBytes = (await this.current()).usedBytes;
+    return (await this.reading()).report;
+  }
+
+  /** The report and when its stored-bytes figure was read (GET /api/v1/capacity's lastUpdate). */
+  async reading(): Promise<{ report: CapacityReport; takenAt: Date }> {
+    const snapshot = await this.current();
+    return { report: await this.reportOf(snapshot.usedBytes), takenAt: new Date(snapshot.takenAt) };
+  }
+
+  private async reportOf(usedBytes: number): Promise<CapacityReport> {
     let totalBytes: number;
     let freeBytes: number;
     if (this.config.storageMaxBytes > 0) {

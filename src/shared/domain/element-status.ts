@@ -12,13 +12,15 @@ export interface ElementInfo {
   mode: Mode;
   version: string;
   capacity: CapacityReport;
+  location: string | null;
+  priority: number;
   files: number;
   queue: { waiting: number; active: number; failed: number; delayed: number };
 }
 
 export interface ElementInfoDeps {
   db: Db;
-  config: Pick<Config, 'elementId'>;
+  config: Pick<Config, 'elementId' | 'storageLocation' | 'storagePriority'>;
   modes: Pick<ModeReader, 'current'>;
   capacity: Pick<CapacityReader, 'report'>;
   queues: Queues;
@@ -38,6 +40,8 @@ export async function readElementInfo(deps: ElementInfoDeps): Promise<ElementInf
     mode,
     version: APP_VERSION,
     capacity,
+    location: deps.config.storageLocation,
+    priority: deps.config.storagePriority,
     files,
     queue: { waiting: sum('waiting'), active: sum('active'), failed: sum('failed'), delayed: sum('delayed') },
   };

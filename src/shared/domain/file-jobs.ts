@@ -153,7 +153,8 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
   const job = loaded;
   const row = await findFileRow(db, job.fileId);
   if (!row?.deletedAt) throw new AppError('conflict', `file ${job.fileId} is not marked deleted`);
-  const wal = await prepareWalEntry(db, { operation: 'file_delete', job, payload: { fileId: row.id, sha256: row.sha256, attrPath: row.attrPath } });
+  const details = job.params as Prisma.InputJsonObject;
+  const wal = await prepareWalEntry(db, { operation: 'file_delete', job, payload: { ...details, fileId: row.id, sha256: row.sha256, attrPath: row.attrPath } });
   await writeAttrFromRow(deps, row, { deletedAt: row.deletedAt.toISOString() });
   // Not while a full rebuild recounts references: it counts this file's reference as held until this commit.
   const released = await commitWalEntry(db, wal.id, { jobId: job.id, holdMaintenanceShared: true }, (tx) => releaseBlobReference(tx, row.sha256));

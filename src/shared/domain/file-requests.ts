@@ -101,11 +101,17 @@ export async function requestMetadataUpdate(
  * blob reference; the bytes go when no file references them and the grace period has passed. A legal hold or an
  * unexpired retention refuses it (409 retention_active), checked on the locked row inside the delete's transaction.
  */
-export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
+export async function requestDelete(
+  deps: RequestDeps,
+  principal: Principal,
+  fileId: string,
+  /** Recorded in the job's params and its WAL entry (a GC's reason and cleanup type). */
+  details: Prisma.InputJsonObject = {},
+): Promise<FileJob> {
   if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
   const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => {
     assertDeletable(file, new Date());
-    return jobRow('delete', principal, file, {});
+    return jobRow('delete', principal, file, details);
   });
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });

@@ -1,13 +1,15 @@
 // One run of the index rebuild, batch by batch: its attr files judged, duplicates and files in flight set aside,
 // the rest counted and written while the next batch is read.
 import type { AttrStore } from '../storage/attr-store.js';
-import { analyzeFilesAndBlobs, writeRestoredBatch, type RestoredBlob } from '../records/index-rebuild.js';
+import { analyzeFilesAndBlobs, findRowVersions, writeRestoredBatch, type RestoredBlob } from '../records/index-rebuild.js';
 import { findFileIdsWithPendingWal } from '../records/wal.js';
 import { BlobSizes, judgeAttrFile, mapLimit, newer, SKIP_REASONS, type Candidate, type Skip, type SkipReason } from './index-rebuild-attrs.js';
 import type { RebuildDeps, RebuildProgress, RebuildReport } from './index-rebuild.js';
 
 export interface RunSettings {
   dryRun: boolean;
+  /** Leave alone every row at least as new as its attr file (RebuildOptions.incremental). */
+  incremental: boolean;
   batchSize: number;
   progressEvery: number;
   onProgress?: (progress: RebuildProgress) => void;
@@ -37,6 +39,7 @@ export class RebuildRun {
       filesSkipped: 0,
       skipped: Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as Record<SkipReason, number>,
       blobsRestored: 0,
+      filesUpToDate: 0,
       otherElementFiles: 0,
       durationMs: 0,
     };
@@ -51,6 +54,7 @@ export class RebuildRun {
       byId.delete(id);
       this.skip({ skip: 'inFlight', attrPath: c.attrPath, fileId: id, detail: 'a job is committing this file; its commit or WAL recovery settles it' });
     }
+    if (this.settings.incremental) await this.dropUpToDate(byId);
     const rows = [...byId.values()];
     for (const c of rows) {
       this.report.filesRestored += 1;
@@ -72,6 +76,22 @@ export class RebuildRun {
       this.blobsOf(rows),
     );
     this.writing.catch(() => undefined);
+  }
+
+  /** Incremental: the candidates whose row is already at their revision (or later) are left out. */
+  private async dropUpToDate(byId: Map<string, Candidate>): Promise<void> {
+    const versions = await findRowVersions(this.deps.db, [...byId.keys()]);
+    for (const [id, c] of byId) {
+      const row = versions.get(id);
+      if (!row) continue;
+      const attrIsNewer =
+        c.record.revision > row.revision ||
+        (c.record.revision === row.revision && Date.parse(c.record.updatedAt) > row.updatedAt.getTime()) ||
+        (c.record.deletedAt !== undefined && row.deletedAt === null);
+      if (attrIsNewer) continue;
+      byId.delete(id);
+      this.report.filesUpToDate += 1;
+    }
   }
 
   /** Waits for the batch being written (and surfaces its failure). */

@@ -9,6 +9,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { openStorage } from '../storage/storage-backends.js';
 import { recountAllBlobReferences } from '../records/blobs.js';
 import { truncateFilesAndBlobs } from '../records/index-rebuild.js';
+import { recomputeStorageUsage, type StorageUsage } from '../records/storage-usage.js';
 import { withMaintenanceLock } from '../records/maintenance-lock.js';
 import type { SkipReason } from './index-rebuild-attrs.js';
 import { RebuildRun } from './index-rebuild-run.js';
@@ -27,6 +28,11 @@ export interface RebuildOptions {
   dryRun?: boolean;
   /** TRUNCATE files and blobs before the rebuild (the caller asks the operator first). */
   wipe?: boolean;
+  /**
+   * Only add rows for attr files that have none and rewrite rows older than their attr file (by revision, then
+   * updatedAt); never remove or rewrite anything else, and recount only the blobs those rows reference.
+   */
+  incremental?: boolean;
   /** Rows per multi-row INSERT (one transaction per batch). */
   batchSize?: number;
   /** Called after every progressEvery attr files. */
@@ -48,6 +54,10 @@ export interface RebuildReport extends RebuildProgress {
   skipped: Record<SkipReason, number>;
   /** Distinct blobs the restored files reference (one Blob row each). */
   blobsRestored: number;
+  /** With incremental: valid attr files whose row was already as new (left alone). */
+  filesUpToDate: number;
+  /** Stored bytes and blobs as recomputed from the blob rows at the end (the running total of capacity). */
+  storageUsage?: StorageUsage;
   /** Restored files whose attr.json names another element id (kept as recorded). */
   otherElementFiles: number;
   durationMs: number;
@@ -69,7 +79,8 @@ export async function rebuildIndex(deps: RebuildDeps, options: RebuildOptions = 
   return withMaintenanceLock(deps.db, () => rebuildFromAttrFiles(deps, options));
 }
 
-async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
+/** The rebuild itself, for a caller that already holds the maintenance lock (an HTTP maintenance run). */
+export async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions): Promise<RebuildReport> {
   const started = performance.now();
   const { db, logger } = deps;
   const dryRun = options.dryRun ?? false;
@@ -77,9 +88,12 @@ async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions):
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 2_000));
   const attrStore = deps.attrStore ?? openStorage(deps.config).attrStore;
   if (dryRun && wipe) throw new RebuildRefusedError('--wipe and --dry-run exclude each other');
+  if (options.incremental && wipe) throw new RebuildRefusedError('an incremental rebuild never removes rows: it cannot wipe');
   const hasFiles = deps.config.blobBackend === 'local' ? await checkStoragePath(deps.config.storagePath, wipe) : await checkRemoteAttrStore(attrStore, wipe);
 
-  const run = new RebuildRun(deps, attrStore, { dryRun, batchSize, progressEvery: Math.max(1, options.progressEvery ?? 1_000), onProgress: options.onProgress });
+  const incremental = options.incremental ?? false;
+  const progressEvery = Math.max(1, options.progressEvery ?? 1_000);
+  const run = new RebuildRun(deps, attrStore, { dryRun, incremental, batchSize, progressEvery, onProgress: options.onProgress });
   if (wipe) {
     await truncateFilesAndBlobs(db);
     run.report.wiped = true;
@@ -97,9 +111,12 @@ async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions):
     await run.flush(batch);
   }
   await run.written();
-  if (!dryRun) await recountAllBlobReferences(db);
+  // An incremental run recounted the blobs of the rows it wrote, batch by batch; a full one recounts them all.
+  if (!dryRun && !incremental) await recountAllBlobReferences(db);
+  const storageUsage = dryRun ? undefined : await recomputeStorageUsage(db);
 
   const report = run.finish();
+  if (storageUsage) report.storageUsage = storageUsage;
   report.durationMs = Math.round(performance.now() - started);
   if (report.otherElementFiles > 0) {
     logger.warn({ otherElementFiles: report.otherElementFiles, elementId: deps.config.elementId }, 'some attr files name another element id; restored as recorded');

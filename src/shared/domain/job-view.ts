@@ -19,6 +19,7 @@ export interface JobView {
   updatedAt: string;
   finishedAt?: string;
   file?: FileMetadata;
+  result?: Record<string, unknown>;
 }
 
 /** What a Job view is built from: a FileJob row, or the leaner status row (timestamps already ISO text). */
@@ -28,7 +29,8 @@ const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 
 export function toJobView(row: JobViewSource): JobView {
   // An ingest job's file exists only once it is done; update and delete jobs name their file from the start.
-  const showFile = row.kind !== 'ingest' || row.state === 'committed' || row.state === 'duplicate';
+  // A maintenance job acts on no file (its file_id column holds its own id).
+  const showFile = row.kind === 'maintenance' ? false : row.kind !== 'ingest' || row.state === 'committed' || row.state === 'duplicate';
   return {
     id: row.id,
     kind: row.kind,
@@ -44,5 +46,6 @@ export function toJobView(row: JobViewSource): JobView {
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
     ...(row.finishedAt ? { finishedAt: iso(row.finishedAt) } : {}),
+    ...(row.result && typeof row.result === 'object' && !Array.isArray(row.result) ? { result: row.result as Record<string, unknown> } : {}),
   };
 }

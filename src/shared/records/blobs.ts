@@ -1,7 +1,7 @@
-// The blobs table: rows for GC marking, adoption of unrecorded bytes, scrub marks, capacity sums and the
+// The blobs table: rows for GC marking, adoption of unrecorded bytes, scrub marks and the
 // reference recount of an index rebuild.
 import { Prisma, type Db } from './database.js';
-import { FINAL_JOB_STATES, OPEN_JOB_STATES } from '../../contract/jobs.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
 export interface GcCandidateRow {
   refCount: number;
@@ -90,15 +90,6 @@ export async function markBlobCorrupt(db: Db, sha256: string, reason: string): P
     UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${reason}
     WHERE sha256 = ${sha256} AND gc_started_at IS NULL`;
   return marked > 0;
-}
-
-/** Bytes of committed blobs and bytes staged for ingest jobs that have not finished. */
-export async function sumStoredAndPendingBytes(db: Db): Promise<{ usedBytes: number; pendingBytes: number }> {
-  // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums.
-  const [row] = await db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
-    SELECT (SELECT sum(size) FROM blobs)::bigint AS used,
-           (SELECT sum(size) FROM file_jobs WHERE kind = 'ingest' AND state IN (${Prisma.join([...OPEN_JOB_STATES])}))::bigint AS pending`;
-  return { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) };
 }
 
 /**

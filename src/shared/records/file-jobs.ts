@@ -11,7 +11,7 @@ export type { FileJob };
 /** Every column of file_jobs, in the shape fileJobFromRow reads. */
 export const FILE_JOB_COLUMNS = `id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
   content_type, size, staged_path, declared_sha256, sha256, file_id, duplicate_of, params, error_code, error_message,
-  attempts, created_at, updated_at, finished_at`;
+  attempts, created_at, updated_at, finished_at, result`;
 
 /** The final states as a SQL list, for `state NOT IN (...)`. */
 export const FINAL_STATES_SQL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
@@ -43,7 +43,7 @@ export interface FileJobRow {
   attempts: number;
   created_at: Date;
   updated_at: Date;
-  finished_at: Date | null;
+  finished_at: Date | null; result: FileJob['result'];
 }
 
 export function fileJobFromRow(r: FileJobRow): FileJob {
@@ -70,7 +70,7 @@ export function fileJobFromRow(r: FileJobRow): FileJob {
     attempts: r.attempts,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
+    finishedAt: r.finished_at, result: r.result,
   };
 }
 
@@ -109,7 +109,7 @@ export async function selectFileJobs(db: Db, ids: string[], principal?: string):
 /** What a Job view is built from: a FileJob, or the leaner status row (timestamps already ISO text). */
 export type FileJobStatusRow = Pick<
   FileJob,
-  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts' | 'principal'
+  'id' | 'kind' | 'state' | 'progress' | 'fileName' | 'sha256' | 'fileId' | 'duplicateOf' | 'errorCode' | 'errorMessage' | 'attempts' | 'principal' | 'result'
 > & {
   size: bigint | number | string;
   createdAt: Date | string;
@@ -121,7 +121,7 @@ export type FileJobStatusRow = Pick<
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const STATUS_COLUMNS = `id, kind, state, progress, principal, file_name AS "fileName", size, sha256, file_id AS "fileId",
   duplicate_of AS "duplicateOf", error_code AS "errorCode", error_message AS "errorMessage", attempts,
-  ${ISO('created_at')} AS "createdAt", ${ISO('updated_at')} AS "updatedAt", ${ISO('finished_at')} AS "finishedAt"`;
+  ${ISO('created_at')} AS "createdAt", ${ISO('updated_at')} AS "updatedAt", ${ISO('finished_at')} AS "finishedAt", result`;
 
 /**
  * A named (prepared) statement: each pool connection parses and plans it once, then only binds and executes it.

@@ -20,6 +20,14 @@ export interface RestoredBlob {
   live: number;
 }
 
+/** The revision, update time and deletion of the rows among ids (an incremental rebuild's comparison). */
+export async function findRowVersions(db: Db, ids: string[]): Promise<Map<string, { revision: number; updatedAt: Date; deletedAt: Date | null }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.$queryRaw<Array<{ id: string; revision: number; updated_at: Date; deleted_at: Date | null }>>`
+    SELECT id::text, revision, updated_at, deleted_at FROM files WHERE id = ANY(${ids}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, { revision: r.revision, updatedAt: r.updated_at, deletedAt: r.deleted_at }]));
+}
+
 export async function truncateFilesAndBlobs(db: Db): Promise<void> {
   await db.$executeRaw`TRUNCATE files, blobs`;
 }

@@ -23,8 +23,10 @@ export class MaintenanceBusyError extends Error {
 /**
  * Runs fn while holding the lock exclusively: waits for commits in flight (each a short transaction), then keeps
  * new ones waiting until fn ends. Refuses at once (MaintenanceBusyError) when another maintenance run is going.
+ * With blockCommits false only the one-run-at-a-time key is held: a read-only run (a consistency report) that
+ * must not hold up commits.
  */
-export async function withMaintenanceLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+export async function withMaintenanceLock<T>(db: Db, fn: () => Promise<T>, options: { blockCommits?: boolean } = {}): Promise<T> {
   const client: pg.PoolClient = await poolOf(db).connect();
   const held: string[] = [];
   try {
@@ -33,8 +35,10 @@ export async function withMaintenanceLock<T>(db: Db, fn: () => Promise<T>): Prom
     const { rows: [run] } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${MAINTENANCE_RUN_KEY}::bigint) AS ok`);
     if (!run?.ok) throw new MaintenanceBusyError();
     held.push(MAINTENANCE_RUN_KEY);
-    await client.query(`SELECT pg_advisory_lock(${MAINTENANCE_LOCK_KEY}::bigint)`);
-    held.push(MAINTENANCE_LOCK_KEY);
+    if (options.blockCommits ?? true) {
+      await client.query(`SELECT pg_advisory_lock(${MAINTENANCE_LOCK_KEY}::bigint)`);
+      held.push(MAINTENANCE_LOCK_KEY);
+    }
     return await fn();
   } finally {
     let unlocked = true;
