@@ -22,6 +22,7 @@ import { ensureStagingDir } from '../shared/storage/staging.js';
 import type { StagingStore } from '../shared/storage/staging-store.js';
 import { liveWriters, registerWriter, type Writer } from '../shared/storage/writers.js';
 import { janitorIntervalMs, sweepScratch } from '../shared/domain/staging-janitor.js';
+import type { ResumableHooks } from '../shared/domain/resumable-uploads.js';
 
 export interface ApiContext {
   config: Config;
@@ -48,6 +49,8 @@ export interface ApiContext {
   streamSlots: PrincipalSlots;
   registry: Registry;
   metrics: ApiMetrics;
+  /** Test hooks of resumable-upload appends (a test pauses or cuts a PATCH at an exact step). */
+  resumableHooks?: ResumableHooks;
   close(): Promise<void>;
 }
 

@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   upload_offset_mismatch: 409,
   upload_completed: 409,
   upload_length_mismatch: 400,
+  unsupported_media_type: 415,
   resumable_unsupported: 501,
   staged_file_missing: 500,
   internal: 500,

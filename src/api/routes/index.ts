@@ -10,6 +10,8 @@ import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
+import { resumableIetfRoutes } from './resumable-ietf.js';
+import { resumableTusRoutes } from './resumable-tus.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
 
@@ -21,6 +23,9 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...elementRoutes(ctx),
     ...adminScrubRoutes(ctx),
     ...uploadRoutes(ctx),
+    // tus's literal /uploads/tus before the IETF draft's /uploads/:id.
+    ...resumableTusRoutes(ctx),
+    ...resumableIetfRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),
     // Literal paths under /api/v1/files/ must come before the :fileId routes.
