@@ -34,6 +34,8 @@ export interface JobRegistry {
     payload: { budgetMs?: number; reason: 'schedule' | 'manual' };
     result: { checked: number; corrupt: number; missing: number; resumeAfter: string | null };
   };
+  /** Remove expired resumable uploads (UPLOAD_EXPIRY_HOURS): their bytes and rows. */
+  'expire-uploads': { payload: Record<string, never>; result: { removed: number; busy: number } };
 }
 export type JobName = keyof JobRegistry;
 
@@ -50,6 +52,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'delete-file': 'files',
   'gc-blob': 'maintenance',
   'scrub-blobs': 'maintenance',
+  'expire-uploads': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -71,6 +74,9 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
     case 'gc-blob':
       // Queued by the GC sweep only once the blob's grace period has passed (see domain/blob-gc.ts).
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
+    case 'expire-uploads':
+      // No retry: the next scheduled run does the same work.
+      return { attempts: 1, ...RETENTION };
     case 'scrub-blobs':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
       return { attempts: 1, ...RETENTION };

@@ -14,6 +14,7 @@ import { ingestProcessor } from './ingest.js';
 import { parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
+import { scheduleUploadExpiry, uploadExpiryProcessor } from './resumable-expiry.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
 /** The unrecorded-blob sweep lists every blob: every six hours is enough for leftovers of failed ingests. */
@@ -38,6 +39,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'delete-file': deleteFileProcessor(ctx),
     'gc-blob': gcBlobProcessor(ctx),
     'scrub-blobs': scrubProcessor(ctx),
+    'expire-uploads': uploadExpiryProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -80,6 +82,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
+  await scheduleUploadExpiry(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the upload expiry failed'));
 
   const timers = startSweeps(ctx);
 

@@ -51,6 +51,10 @@ export async function runAppend(ctx: ApiContext, req: Request, res: Response, in
       return undefined;
     }
     return result.upload;
+  } catch (err) {
+    // Refused before or while its body arrived: answer, then close, rather than read the rest of a large body.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    throw err;
   } finally {
     settled();
   }

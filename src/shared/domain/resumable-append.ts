@@ -42,10 +42,13 @@ async function durableOffset(deps: ResumableDeps, upload: ResumableUpload): Prom
 }
 
 /** Checks the request against the upload's state: completed, offset and length mismatches are the client's 4xx. */
-function assertAppendable(upload: ResumableUpload, at: number, req: AppendRequest): number | null {
+function assertNotCompleted(upload: ResumableUpload): void {
   if (upload.completedAt) {
     throw new AppError('upload_completed', `upload ${upload.id} is complete; nothing more can be appended`, { type: PROBLEM_TYPES.completed });
   }
+}
+
+function assertAppendable(upload: ResumableUpload, at: number, req: AppendRequest): number | null {
   if (req.offset !== at) {
     throw new AppError('upload_offset_mismatch', `Upload-Offset ${req.offset} does not match the upload's offset ${at}`, {
       type: PROBLEM_TYPES.offsetMismatch,
@@ -74,7 +77,10 @@ async function writeBody(
   let position = start;
   let durable = start;
   try {
-    for await (const chunk of req.body) {
+    // Not for-await: leaving it early would destroy the request, and with it the socket the error answer needs.
+    const chunks = req.body[Symbol.asyncIterator]();
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const chunk = next.value;
       if (lease.lost) throw new AppError('upload_busy', 'the upload lock was lost mid-append; resume from the upload offset');
       if (position + chunk.length > limit.bytes) {
         if (!limit.declared) throw new AppError('payload_too_large', `the upload goes past MAX_UPLOAD_BYTES (${limit.bytes})`);
@@ -109,6 +115,8 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
   const lease = await leaseUpload(deps, req.id, req.busyCode);
   try {
     let upload = (await findResumableUpload(deps.db, req.id))!;
+    // A complete upload's file is gone (its job holds the bytes): refuse before looking for it.
+    assertNotCompleted(upload);
     const at = await durableOffset(deps, upload);
     const length = assertAppendable(upload, at, req);
     const limit = { bytes: length ?? deps.config.maxUploadBytes, declared: length !== null };
