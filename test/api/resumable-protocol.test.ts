@@ -123,6 +123,15 @@ describe('resumable upload protocols', () => {
     expect(over.body.type).toBe('https://iana.org/assignments/http-problem-types#inconsistent-upload-length');
   });
 
+  it('answers 404 for an incomplete upload past its expiry, before the expiry job has removed it', async () => {
+    const created = await tusCreate(100);
+    const id = created.headers.location!.split('/').pop()!;
+    await world.api.db.resumableUpload.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+    const head = await request(world.app).head(created.headers.location!).set(TUS).set('Authorization', `Bearer ${alice}`);
+    expect(head.status).toBe(404);
+    expect((await tusPatch(created.headers.location!, 0, randomBytes(10))).status).toBe(404);
+  });
+
   it('shows an upload only to its owner: 404 to another principal on every method', async () => {
     const created = await tusCreate(100);
     const url = created.headers.location!;

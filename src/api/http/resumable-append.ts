@@ -5,7 +5,7 @@ import { AppError } from '../../shared/errors.js';
 import { appendToUpload, type AppendRequest } from '../../shared/domain/resumable-append.js';
 import { ResumableBytes } from '../../shared/domain/resumable-bytes.js';
 import type { ResumableDeps } from '../../shared/domain/resumable-uploads.js';
-import type { ResumableUpload } from '../../shared/records/resumable-uploads.js';
+import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type { Config } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import type { NewUploadRequest } from '../../shared/domain/resumable-uploads.js';
-import type { ResumableProtocol } from '../../shared/records/resumable-uploads.js';
+import type { ResumableProtocol } from '../../shared/domain/resumable-uploads.js';
 import { assertFileNameAcceptable, parseUploadFields, sanitizeFileName } from './upload-fields.js';
 
 const METADATA_MAX_BYTES = 64 * 1024;

@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { cancelUpload, createResumableUpload, findOwnUpload, statusOf } from '../../shared/domain/resumable-uploads.js';
-import type { ResumableUpload } from '../../shared/records/resumable-uploads.js';
+import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
@@ -46,97 +46,111 @@ function setUploadHeaders(ctx: ApiContext, res: Response, upload: ResumableUploa
   setJobHeader(res, upload);
 }
 
+function ietfCreateRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'post',
+    path: BASE,
+    summary: 'IETF resumable upload creation (Upload-Complete, Upload-Length, Upload-Metadata keys, Repr-Digest), optionally with bytes',
+    tag: 'uploads',
+    permission: 'file:upload',
+    mode: 'upload',
+    responses: { 201: { description: 'created; Location names the upload resource' }, ...errors(400, 401, 403, 409, 413, 429, 501, 507) },
+    handler: async (req, res) => {
+      const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
+      const length = parseByteCount(req, 'Upload-Length', false) ?? null;
+      const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'ietf', length));
+      res.setHeader('Location', `${BASE}/${upload.id}`);
+      let after: ResumableUpload | undefined = upload;
+      if (hasBody(req) || complete) {
+        after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, complete, busyCode: 'upload_busy' });
+        if (!after) return;
+      }
+      setUploadHeaders(ctx, res, after);
+      res.status(201).end();
+    },
+  });
+}
+
+function ietfHeadRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'head',
+    path: `${BASE}/:id`,
+    summary: 'IETF offset retrieval: Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit',
+    tag: 'uploads',
+    permission: 'file:upload',
+    params: idParams,
+    quietSuccess: true,
+    responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
+    handler: async (_req, res, { params }) => {
+      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      setUploadHeaders(ctx, res, upload);
+      res.status(204).end();
+    },
+  });
+}
+
+function uploadStatusRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'get',
+    path: `${BASE}/:id`,
+    summary: 'An upload of either dialect: offset, length, complete and the ingest job it became',
+    tag: 'uploads',
+    permission: 'file:upload',
+    params: idParams,
+    quietSuccess: true,
+    responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
+    handler: async (_req, res, { params }) => {
+      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(200).json(statusOf(upload));
+    },
+  });
+}
+
+function ietfPatchRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'patch',
+    path: `${BASE}/:id`,
+    summary: 'IETF append (application/partial-upload) at Upload-Offset; Upload-Complete: ?1 ends it and makes the ingest job',
+    tag: 'uploads',
+    permission: 'file:upload',
+    mode: 'upload',
+    params: idParams,
+    responses: {
+      200: { description: 'complete: the upload became an ingest job (Upload-Job-Id)', schema: uploadStatusSchema },
+      204: { description: 'appended; Upload-Offset is the new offset' },
+      ...errors(400, 401, 403, 404, 409, 413, 415, 501, 507),
+    },
+    handler: async (req, res, { params }) => {
+      assertAppendType(req);
+      const offset = parseByteCount(req, 'Upload-Offset', true)!;
+      const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
+      const length = parseByteCount(req, 'Upload-Length', false);
+      const upload = await runAppend(ctx, req, res, { id: params.id, offset, complete, length, busyCode: 'upload_busy' });
+      if (!upload) return;
+      setUploadHeaders(ctx, res, upload);
+      if (upload.completedAt) res.status(200).json(statusOf(upload));
+      else res.status(204).end();
+    },
+  });
+}
+
+function ietfDeleteRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'delete',
+    path: `${BASE}/:id`,
+    summary: 'IETF cancellation: the upload and its bytes are removed (a completed upload’s job stays)',
+    tag: 'uploads',
+    permission: 'file:upload',
+    params: idParams,
+    responses: { 204: { description: 'cancelled' }, ...errors(401, 403, 404, 409, 501) },
+    handler: async (_req, res, { params }) => {
+      await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_busy');
+      res.status(204).end();
+    },
+  });
+}
+
 export function resumableIetfRoutes(ctx: ApiContext): RouteSpec[] {
-  return [
-    defineRoute({
-      method: 'post',
-      path: BASE,
-      summary: 'IETF resumable upload creation (Upload-Complete, Upload-Length, Upload-Metadata keys, Repr-Digest), optionally with bytes',
-      tag: 'uploads',
-      permission: 'file:upload',
-      mode: 'upload',
-      responses: { 201: { description: 'created; Location names the upload resource' }, ...errors(400, 401, 403, 409, 413, 429, 501, 507) },
-      handler: async (req, res) => {
-        const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
-        const length = parseByteCount(req, 'Upload-Length', false) ?? null;
-        const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'ietf', length));
-        res.setHeader('Location', `${BASE}/${upload.id}`);
-        let after: ResumableUpload | undefined = upload;
-        if (hasBody(req) || complete) {
-          after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, complete, busyCode: 'upload_busy' });
-          if (!after) return;
-        }
-        setUploadHeaders(ctx, res, after);
-        res.status(201).end();
-      },
-    }),
-    defineRoute({
-      method: 'head',
-      path: `${BASE}/:id`,
-      summary: 'IETF offset retrieval: Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit',
-      tag: 'uploads',
-      permission: 'file:upload',
-      params: idParams,
-      quietSuccess: true,
-      responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
-      handler: async (_req, res, { params }) => {
-        const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
-        setUploadHeaders(ctx, res, upload);
-        res.status(204).end();
-      },
-    }),
-    defineRoute({
-      method: 'get',
-      path: `${BASE}/:id`,
-      summary: 'An upload of either dialect: offset, length, complete and the ingest job it became',
-      tag: 'uploads',
-      permission: 'file:upload',
-      params: idParams,
-      quietSuccess: true,
-      responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
-      handler: async (_req, res, { params }) => {
-        const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
-        res.setHeader('Cache-Control', 'no-store');
-        res.status(200).json(statusOf(upload));
-      },
-    }),
-    defineRoute({
-      method: 'patch',
-      path: `${BASE}/:id`,
-      summary: 'IETF append (application/partial-upload) at Upload-Offset; Upload-Complete: ?1 ends it and makes the ingest job',
-      tag: 'uploads',
-      permission: 'file:upload',
-      mode: 'upload',
-      params: idParams,
-      responses: {
-        200: { description: 'complete: the upload became an ingest job (Upload-Job-Id)', schema: uploadStatusSchema },
-        204: { description: 'appended; Upload-Offset is the new offset' },
-        ...errors(400, 401, 403, 404, 409, 413, 415, 501, 507),
-      },
-      handler: async (req, res, { params }) => {
-        assertAppendType(req);
-        const offset = parseByteCount(req, 'Upload-Offset', true)!;
-        const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
-        const length = parseByteCount(req, 'Upload-Length', false);
-        const upload = await runAppend(ctx, req, res, { id: params.id, offset, complete, length, busyCode: 'upload_busy' });
-        if (!upload) return;
-        setUploadHeaders(ctx, res, upload);
-        if (upload.completedAt) res.status(200).json(statusOf(upload));
-        else res.status(204).end();
-      },
-    }),
-    defineRoute({
-      method: 'delete',
-      path: `${BASE}/:id`,
-      summary: 'IETF cancellation: the upload and its bytes are removed (a completed upload’s job stays)',
-      tag: 'uploads',
-      permission: 'file:upload',
-      params: idParams,
-      responses: { 204: { description: 'cancelled' }, ...errors(401, 403, 404, 409, 501) },
-      handler: async (_req, res, { params }) => {
-        await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_busy');
-        res.status(204).end();
-      },
-    }),
-  ];
+  return [ietfCreateRoute(ctx), ietfHeadRoute(ctx), uploadStatusRoute(ctx), ietfPatchRoute(ctx), ietfDeleteRoute(ctx)];
 }

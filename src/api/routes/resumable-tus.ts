@@ -5,7 +5,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { cancelUpload, createResumableUpload, findOwnUpload } from '../../shared/domain/resumable-uploads.js';
-import type { ResumableUpload } from '../../shared/records/resumable-uploads.js';
+import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
@@ -42,94 +42,108 @@ function setUploadHeaders(res: Response, upload: ResumableUpload): void {
   setJobHeader(res, upload);
 }
 
-export function resumableTusRoutes(ctx: ApiContext): RouteSpec[] {
-  return [
-    defineRoute({
-      method: 'options',
-      path: BASE,
-      summary: 'tus 1.0 discovery: version, extensions and Tus-Max-Size',
-      tag: 'uploads',
-      permission: 'public',
-      responses: { 204: { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' } },
-      handler: (_req, res) => {
-        res.setHeader('Tus-Resumable', TUS_VERSION);
-        res.setHeader('Tus-Version', TUS_VERSION);
-        res.setHeader('Tus-Extension', TUS_EXTENSIONS);
-        res.setHeader('Tus-Max-Size', String(ctx.config.maxUploadBytes));
-        res.status(204).end();
-      },
-    }),
-    defineRoute({
-      method: 'post',
-      path: BASE,
-      summary: 'tus creation (Upload-Length, Upload-Metadata), optionally with the first bytes',
-      tag: 'uploads',
-      permission: 'file:upload',
-      mode: 'upload',
-      before: [tusHeaders],
-      responses: { 201: { description: 'created; Location names the upload' }, ...errors(400, 401, 403, 409, 412, 413, 415, 429, 501, 507) },
-      handler: async (req, res) => {
-        const length = parseByteCount(req, 'Upload-Length', true)!;
-        const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'tus', length));
-        res.setHeader('Location', `${BASE}/${upload.id}`);
-        let after: ResumableUpload | undefined = upload;
-        if (hasBody(req)) {
-          assertChunkType(req);
-          after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, busyCode: 'upload_locked' });
-          if (!after) return;
-        }
-        setUploadHeaders(res, after);
-        res.status(201).end();
-      },
-    }),
-    defineRoute({
-      method: 'head',
-      path: `${BASE}/:id`,
-      summary: 'tus offset retrieval (Upload-Offset, Upload-Length, Upload-Expires; Upload-Job-Id once complete)',
-      tag: 'uploads',
-      permission: 'file:upload',
-      params: idParams,
-      before: [tusHeaders],
-      quietSuccess: true,
-      responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
-      handler: async (_req, res, { params }) => {
-        const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
-        setUploadHeaders(res, upload);
-        res.status(200).end();
-      },
-    }),
-    defineRoute({
-      method: 'patch',
-      path: `${BASE}/:id`,
-      summary: 'tus append at Upload-Offset; the last byte turns the upload into an ingest job (Upload-Job-Id)',
-      tag: 'uploads',
-      permission: 'file:upload',
-      mode: 'upload',
-      params: idParams,
-      before: [tusHeaders],
-      responses: { 204: { description: 'appended; Upload-Offset is the new offset' }, ...errors(400, 401, 403, 404, 409, 412, 413, 415, 423, 501, 507) },
-      handler: async (req, res, { params }) => {
+function tusOptionsRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'options',
+    path: BASE,
+    summary: 'tus 1.0 discovery: version, extensions and Tus-Max-Size',
+    tag: 'uploads',
+    permission: 'public',
+    responses: { 204: { description: 'Tus-Version, Tus-Extension, Tus-Max-Size' } },
+    handler: (_req, res) => {
+      res.setHeader('Tus-Resumable', TUS_VERSION);
+      res.setHeader('Tus-Version', TUS_VERSION);
+      res.setHeader('Tus-Extension', TUS_EXTENSIONS);
+      res.setHeader('Tus-Max-Size', String(ctx.config.maxUploadBytes));
+      res.status(204).end();
+    },
+  });
+}
+
+function tusCreateRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'post',
+    path: BASE,
+    summary: 'tus creation (Upload-Length, Upload-Metadata), optionally with the first bytes',
+    tag: 'uploads',
+    permission: 'file:upload',
+    mode: 'upload',
+    before: [tusHeaders],
+    responses: { 201: { description: 'created; Location names the upload' }, ...errors(400, 401, 403, 409, 412, 413, 415, 429, 501, 507) },
+    handler: async (req, res) => {
+      const length = parseByteCount(req, 'Upload-Length', true)!;
+      const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'tus', length));
+      res.setHeader('Location', `${BASE}/${upload.id}`);
+      let after: ResumableUpload | undefined = upload;
+      if (hasBody(req)) {
         assertChunkType(req);
-        const offset = parseByteCount(req, 'Upload-Offset', true)!;
-        const upload = await runAppend(ctx, req, res, { id: params.id, offset, busyCode: 'upload_locked' });
-        if (!upload) return;
-        setUploadHeaders(res, upload);
-        res.status(204).end();
-      },
-    }),
-    defineRoute({
-      method: 'delete',
-      path: `${BASE}/:id`,
-      summary: 'tus termination: the upload and its bytes are removed (a completed upload’s job stays)',
-      tag: 'uploads',
-      permission: 'file:upload',
-      params: idParams,
-      before: [tusHeaders],
-      responses: { 204: { description: 'terminated' }, ...errors(401, 403, 404, 412, 423, 501) },
-      handler: async (_req, res, { params }) => {
-        await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_locked');
-        res.status(204).end();
-      },
-    }),
-  ];
+        after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, busyCode: 'upload_locked' });
+        if (!after) return;
+      }
+      setUploadHeaders(res, after);
+      res.status(201).end();
+    },
+  });
+}
+
+function tusHeadRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'head',
+    path: `${BASE}/:id`,
+    summary: 'tus offset retrieval (Upload-Offset, Upload-Length, Upload-Expires; Upload-Job-Id once complete)',
+    tag: 'uploads',
+    permission: 'file:upload',
+    params: idParams,
+    before: [tusHeaders],
+    quietSuccess: true,
+    responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
+    handler: async (_req, res, { params }) => {
+      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      setUploadHeaders(res, upload);
+      res.status(200).end();
+    },
+  });
+}
+
+function tusPatchRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'patch',
+    path: `${BASE}/:id`,
+    summary: 'tus append at Upload-Offset; the last byte turns the upload into an ingest job (Upload-Job-Id)',
+    tag: 'uploads',
+    permission: 'file:upload',
+    mode: 'upload',
+    params: idParams,
+    before: [tusHeaders],
+    responses: { 204: { description: 'appended; Upload-Offset is the new offset' }, ...errors(400, 401, 403, 404, 409, 412, 413, 415, 423, 501, 507) },
+    handler: async (req, res, { params }) => {
+      assertChunkType(req);
+      const offset = parseByteCount(req, 'Upload-Offset', true)!;
+      const upload = await runAppend(ctx, req, res, { id: params.id, offset, busyCode: 'upload_locked' });
+      if (!upload) return;
+      setUploadHeaders(res, upload);
+      res.status(204).end();
+    },
+  });
+}
+
+function tusDeleteRoute(ctx: ApiContext): RouteSpec {
+  return defineRoute({
+    method: 'delete',
+    path: `${BASE}/:id`,
+    summary: 'tus termination: the upload and its bytes are removed (a completed upload’s job stays)',
+    tag: 'uploads',
+    permission: 'file:upload',
+    params: idParams,
+    before: [tusHeaders],
+    responses: { 204: { description: 'terminated' }, ...errors(401, 403, 404, 412, 423, 501) },
+    handler: async (_req, res, { params }) => {
+      await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_locked');
+      res.status(204).end();
+    },
+  });
+}
+
+export function resumableTusRoutes(ctx: ApiContext): RouteSpec[] {
+  return [tusOptionsRoute(ctx), tusCreateRoute(ctx), tusHeadRoute(ctx), tusPatchRoute(ctx), tusDeleteRoute(ctx)];
 }

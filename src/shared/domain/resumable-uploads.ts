@@ -17,6 +17,8 @@ import {
   type ResumableUpload,
 } from '../records/resumable-uploads.js';
 import { acquireUploadLease, type UploadLease } from './resumable-lock.js';
+
+export type { ResumableProtocol, ResumableUpload };
 import type { ResumableBytes } from './resumable-bytes.js';
 
 /** Test hooks: a step of an append where a test pauses or cuts the request. */
