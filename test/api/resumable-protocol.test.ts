@@ -17,7 +17,7 @@ describe('resumable upload protocols', () => {
   let bob: string;
 
   beforeAll(async () => {
-    world = await createWorld({ worker: true, env: { MAX_UPLOAD_BYTES: String(4 * 1024 * 1024), MAX_OPEN_UPLOADS_PER_PRINCIPAL: '3' } });
+    world = await createWorld({ worker: true, env: { MAX_UPLOAD_BYTES: String(4 * 1024 * 1024), MAX_OPEN_UPLOADS_PER_PRINCIPAL: '3', MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: '1' } });
     alice = await world.token('user', 'alice');
     bob = await world.token('user', 'bob');
   });
@@ -83,6 +83,40 @@ describe('resumable upload protocols', () => {
     expect(res.headers['upload-offset']).toBe(String(data.length));
     const job = await world.waitForJob(res.headers['upload-job-id']!, alice);
     expect(job).toMatchObject({ state: 'failed', error: { code: 'checksum_mismatch' } });
+  });
+
+  it('tus: an empty file is complete at creation', async () => {
+    const res = await tusCreate(0);
+    expect(res.status).toBe(201);
+    expect(res.headers['upload-offset']).toBe('0');
+    const job = await world.waitForJob(res.headers['upload-job-id']!, alice);
+    expect(job).toMatchObject({ state: 'committed', size: 0 });
+  });
+
+  it('counts a streaming append against MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL (429 past it)', async () => {
+    const a = (await tusCreate(100_000)).headers.location!;
+    const b = (await tusCreate(100)).headers.location!;
+    let release!: () => void;
+    let pausedOnce = false;
+    let entered!: () => void;
+    const paused = new Promise<void>((resolve) => (entered = resolve));
+    world.api.resumableHooks = {
+      afterChunk: async (id) => {
+        if (id !== a.split('/').pop() || pausedOnce) return;
+        pausedOnce = true;
+        entered();
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+    };
+    const first = tusPatch(a, 0, randomBytes(100_000)).then((r) => r);
+    await paused;
+    const second = await tusPatch(b, 0, randomBytes(100));
+    expect(second.status).toBe(429);
+    expect(second.body.code).toBe('too_many_requests');
+    release();
+    world.api.resumableHooks = undefined;
+    expect((await first).status).toBe(204);
+    expect((await tusPatch(b, 0, randomBytes(100))).status).toBe(204);
   });
 
   it('answers an offset mismatch with 409 (the IETF problem type names both offsets)', async () => {

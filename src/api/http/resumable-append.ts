@@ -44,6 +44,8 @@ export async function runAppend(ctx: ApiContext, req: Request, res: Response, in
   // A stalled body holds the upload's lock: cut it like a stalled multipart upload.
   req.setTimeout(ctx.config.uploadIdleTimeoutMs, () => req.socket.destroy());
   try {
+    // An append holds a socket and a lock as a multipart upload does: the same per-principal cap (429).
+    ctx.uploadSlots.take(res, principalOf(res).sub);
     const result = await appendToUpload(resumableDeps(ctx), principalOf(res), { ...input, body: req });
     if (result.streamError !== undefined) {
       req.log.info({ uploadId: input.id, offset: result.upload.offset }, 'resumable append cut off; its durable part was recorded');

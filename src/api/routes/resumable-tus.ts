@@ -75,8 +75,9 @@ function tusCreateRoute(ctx: ApiContext): RouteSpec {
       const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'tus', length));
       res.setHeader('Location', `${BASE}/${upload.id}`);
       let after: ResumableUpload | undefined = upload;
-      if (hasBody(req)) {
-        assertChunkType(req);
+      // An empty file is complete at creation: tus-js-client sends no PATCH for it.
+      if (hasBody(req) || length === 0) {
+        if (length > 0) assertChunkType(req);
         after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, busyCode: 'upload_locked' });
         if (!after) return;
       }
