@@ -1,6 +1,6 @@
-// Processor of 'expire-uploads' jobs, and the BullMQ job scheduler that queues one a quarter of UPLOAD_EXPIRY_HOURS.
+// Processor of 'expire-uploads' jobs, and the BullMQ job scheduler that queues one every UPLOAD_EXPIRY_INTERVAL_SECONDS.
 import type { Job } from 'bullmq';
-import { expireUploads, expiryIntervalMs } from '../shared/domain/resumable-expiry.js';
+import { expireUploads } from '../shared/domain/resumable-expiry.js';
 import { JOB_QUEUE, jobOptions, type JobPayload, type JobResult } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 
@@ -15,12 +15,19 @@ export function uploadExpiryProcessor(ctx: WorkerContext) {
   };
 }
 
-/** Creates or updates the expiry's job scheduler at every worker start (an unchanged interval keeps its next time). */
-export async function scheduleUploadExpiry(ctx: Pick<WorkerContext, 'config' | 'queues'>): Promise<void> {
-  const every = expiryIntervalMs(ctx.config);
-  await ctx.queues[JOB_QUEUE['expire-uploads']].upsertJobScheduler(
+/**
+ * Creates or updates the expiry's job scheduler at every worker start (an unchanged interval keeps its next time);
+ * removes it when UPLOAD_EXPIRY_INTERVAL_SECONDS is 0.
+ */
+export async function scheduleUploadExpiry(ctx: Pick<WorkerContext, 'config' | 'queues' | 'logger'>): Promise<void> {
+  const queue = ctx.queues[JOB_QUEUE['expire-uploads']];
+  if (ctx.config.uploadExpiryIntervalSeconds === 0) {
+    if (await queue.removeJobScheduler(UPLOAD_EXPIRY_SCHEDULER_ID)) ctx.logger.info('upload expiry schedule removed (UPLOAD_EXPIRY_INTERVAL_SECONDS=0)');
+    return;
+  }
+  await queue.upsertJobScheduler(
     UPLOAD_EXPIRY_SCHEDULER_ID,
-    { every },
+    { every: ctx.config.uploadExpiryIntervalSeconds * 1_000 },
     { name: 'expire-uploads', data: {}, opts: jobOptions('expire-uploads', ctx.config) },
   );
 }

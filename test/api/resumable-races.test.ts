@@ -126,8 +126,8 @@ describe('resumable upload races and crashes', () => {
 
 describe('resumable upload expiry', () => {
   it('removes an expired upload’s bytes and row (BullMQ job scheduler); the client then gets 404', async () => {
-    // 0.0005 h = 1.8 s: the scheduler runs every second.
-    const world = await createWorld({ worker: true, env: { UPLOAD_EXPIRY_HOURS: '0.0005' } });
+    // 0.0005 h = 1.8 s; the job scheduler runs every second.
+    const world = await createWorld({ worker: true, env: { UPLOAD_EXPIRY_HOURS: '0.0005', UPLOAD_EXPIRY_INTERVAL_SECONDS: '1' } });
     try {
       const alice = await world.token('user', 'alice');
       const created = await request(world.app).post('/api/v1/uploads/tus').set(TUS).set('Authorization', `Bearer ${alice}`).set('Upload-Length', '1000');

@@ -23,11 +23,6 @@ export interface ExpiryReport {
   busy: number;
 }
 
-/** How often the expiry job runs: a quarter of the expiry, between a second and fifteen minutes. */
-export function expiryIntervalMs(config: Pick<Config, 'uploadExpiryHours'>): number {
-  return Math.min(15 * 60_000, Math.max(1_000, Math.round((config.uploadExpiryHours * 3_600_000) / 4)));
-}
-
 /** Removes every expired upload, taking each one's lock first so an append in flight is never cut under it. */
 export async function expireUploads(deps: ExpiryDeps): Promise<ExpiryReport> {
   const report: ExpiryReport = { removed: 0, busy: 0 };
