@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/shared/errors.js';
 import { createWorld, type World } from '../helpers/world.js';
 import { sha256 } from './resumable-harness.js';
 
@@ -119,6 +120,30 @@ describe('resumable upload protocols', () => {
     world.api.resumableHooks = undefined;
     expect((await first).status).toBe(204);
     expect((await tusPatch(b, 0, randomBytes(100))).status).toBe(204);
+  });
+
+  it('a HEAD completes an upload whose last PATCH stored every byte but failed to make the job (503)', async () => {
+    const data = randomBytes(3_000);
+    const url = (await tusCreate(data.length)).headers.location!;
+    let failures = 0;
+    world.api.resumableHooks = {
+      beforeComplete: () => {
+        if (failures++ === 0) throw new AppError('unavailable', 'simulated outage while making the job');
+      },
+    };
+    try {
+      const last = await tusPatch(url, 0, data);
+      expect(last.status).toBe(503);
+      // tus-js-client would now ask HEAD, see offset == length and stop: the HEAD must bring the job.
+      const head = await request(world.app).head(url).set(TUS).set('Authorization', `Bearer ${alice}`);
+      expect(head.status).toBe(200);
+      expect(head.headers['upload-offset']).toBe(String(data.length));
+      const job = await world.waitForJob(head.headers['upload-job-id']!, alice);
+      expect(job).toMatchObject({ state: 'committed', sha256: sha256(data) });
+      expect(failures).toBe(2);
+    } finally {
+      world.api.resumableHooks = undefined;
+    }
   });
 
   it('answers an offset mismatch with 409 (the IETF problem type names both offsets)', async () => {

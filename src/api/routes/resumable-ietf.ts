@@ -4,6 +4,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
+import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload, statusOf } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { principalOf } from '../auth.js';
@@ -82,7 +83,8 @@ function ietfHeadRoute(ctx: ApiContext): RouteSpec {
     quietSuccess: true,
     responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
     handler: async (_req, res, { params }) => {
-      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      const deps = resumableDeps(ctx);
+      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       setUploadHeaders(ctx, res, upload);
       res.status(204).end();
     },
@@ -100,7 +102,8 @@ function uploadStatusRoute(ctx: ApiContext): RouteSpec {
     quietSuccess: true,
     responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
     handler: async (_req, res, { params }) => {
-      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      const deps = resumableDeps(ctx);
+      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       res.setHeader('Cache-Control', 'no-store');
       res.status(200).json(statusOf(upload));
     },

@@ -4,6 +4,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
+import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { principalOf } from '../auth.js';
@@ -99,7 +100,8 @@ function tusHeadRoute(ctx: ApiContext): RouteSpec {
     quietSuccess: true,
     responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
     handler: async (_req, res, { params }) => {
-      const upload = await findOwnUpload(resumableDeps(ctx), principalOf(res), params.id);
+      const deps = resumableDeps(ctx);
+      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
       setUploadHeaders(res, upload);
       res.status(200).end();
     },

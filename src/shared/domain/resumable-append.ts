@@ -2,7 +2,7 @@
 // Durability order: bytes written, fsynced, then the offset recorded; the recorded offset never exceeds the bytes
 // on disk, and a resume trusts min(recorded offset, file size), cutting off what was never acknowledged.
 import type { FileHandle } from 'node:fs/promises';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
 import { declareLength, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
@@ -165,6 +165,7 @@ function isClientGone(err: unknown): boolean {
  * the row's update finds the same job instead of making a second one.
  */
 async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Promise<ResumableUpload> {
+  await deps.hooks?.beforeComplete?.(upload.id);
   const stagedPath = await deps.bytes.linkToStaging(upload.id, deps.writerId);
   const principal: Principal = { sub: upload.owner, role: 'user', ...(upload.ownerName ? { name: upload.ownerName } : {}) };
   const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset }];
@@ -174,4 +175,21 @@ async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Pro
   // The job owns the staged link now; the upload's own name for the same bytes can go.
   await deps.bytes.remove(upload.id);
   return { ...upload, completedAt: new Date(), jobId };
+}
+
+async function* noBody(): AsyncGenerator<Buffer> {}
+
+/**
+ * An upload whose every byte is durable but that has no job yet (the request that brought its last byte failed
+ * while making the job: an outage, say) is completed here, by a HEAD or GET: a client that sees offset == length
+ * stops sending (tus-js-client does) and must not be left without its job. Busy: answered as it stands.
+ */
+export async function completeIfFull(deps: ResumableDeps, principal: Principal, upload: ResumableUpload, busyCode: AppendRequest['busyCode']): Promise<ResumableUpload> {
+  if (upload.completedAt || upload.length === null || upload.offset !== upload.length) return upload;
+  try {
+    return (await appendToUpload(deps, principal, { id: upload.id, offset: upload.length, body: noBody(), busyCode })).upload;
+  } catch (err) {
+    if (isAppError(err, busyCode)) return upload;
+    throw err;
+  }
 }

@@ -25,6 +25,8 @@ import type { ResumableBytes } from './resumable-bytes.js';
 export interface ResumableHooks {
   /** After a chunk was written (not yet durable) at the given end offset. */
   afterChunk?: (uploadId: string, offset: number) => Promise<void> | void;
+  /** Before a complete upload is handed to the ingest pipeline (a test makes it fail here). */
+  beforeComplete?: (uploadId: string) => Promise<void> | void;
 }
 
 export interface ResumableDeps extends SubmitDeps {
