@@ -124,6 +124,50 @@ describe('resumable upload races and crashes', () => {
   }, 90_000);
 });
 
+describe('resumable upload lease', () => {
+  it('is renewed while a PATCH streams: past UPLOAD_LOCK_MS a second PATCH is still refused', async () => {
+    const world = await createWorld({ env: { UPLOAD_LOCK_MS: '500' } });
+    try {
+      const alice = await world.token('user', 'alice');
+      const data = randomBytes(1024 * 1024);
+      const url = (await request(world.app).post('/api/v1/uploads/tus').set(TUS).set('Authorization', `Bearer ${alice}`).set('Upload-Length', String(data.length))).headers.location!;
+      const patch = (body: Buffer) =>
+        request(world.app).patch(url).set(TUS).set('Authorization', `Bearer ${alice}`).set('Upload-Offset', '0').set('Content-Type', 'application/offset+octet-stream').send(body);
+      let release!: () => void;
+      let pausedOnce = false;
+      let entered!: () => void;
+      const paused = new Promise<void>((resolve) => (entered = resolve));
+      world.api.resumableHooks = {
+        afterChunk: async () => {
+          if (pausedOnce) return;
+          pausedOnce = true;
+          entered();
+          await new Promise<void>((resolve) => (release = resolve));
+        },
+      };
+      const first = patch(data).then((r) => r);
+      await paused;
+      // Three lease lengths later the holder is still alive and renewing: the lock must still be held.
+      const redisKey = `${world.config.queuePrefix}:upload-lock:${url.split('/').pop()}`;
+      const pausedAt = Date.now();
+      let lapses = 0;
+      await pollUntil('the lock to outlive three lease lengths', 10_000, async () => {
+        if ((await world.api.redis.pttl(redisKey)) <= 0) lapses++;
+        return Date.now() - pausedAt > 1_500;
+      });
+      expect(lapses).toBe(0);
+      expect((await patch(randomBytes(10))).status).toBe(423);
+      release();
+      expect((await first).status).toBe(204);
+      // Released at the end: nothing holds it now.
+      expect(await world.api.redis.exists(redisKey)).toBe(0);
+    } finally {
+      world.api.resumableHooks = undefined;
+      await world.close();
+    }
+  });
+});
+
 describe('resumable upload expiry', () => {
   it('removes an expired upload’s bytes and row (BullMQ job scheduler); the client then gets 404', async () => {
     // 0.0005 h = 1.8 s; the job scheduler runs every second.
