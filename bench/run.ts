@@ -10,6 +10,7 @@ import type { Scenario, ScenarioContext } from './lib/scenario.js';
 import { cliScenario } from './scenarios/cli.js';
 import { downloadScenario } from './scenarios/download.js';
 import { largeScenario } from './scenarios/large.js';
+import { resumableScenario } from './scenarios/resumable.js';
 import { searchScenario } from './scenarios/search.js';
 import { smallScenario } from './scenarios/small.js';
 import { statusScenario } from './scenarios/status.js';
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, Scenario> = {
   small: smallScenario,
   status: statusScenario,
   cli: cliScenario,
+  resumable: resumableScenario,
   search: searchScenario,
 };
 // `lag` is measured during `small`.

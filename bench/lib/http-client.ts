@@ -15,8 +15,8 @@ interface Answer {
   headers: http.IncomingHttpHeaders;
 }
 
-/** Sends one request whose body is the given parts (buffers or file paths streamed from disk). */
-function send(url: string, method: string, headers: Record<string, string>, parts: Array<Buffer | { path: string }>, length: number): Promise<Answer> {
+/** Sends one request whose body is the given parts (buffers, or file paths streamed from disk, whole or a range). */
+function send(url: string, method: string, headers: Record<string, string>, parts: Array<Buffer | { path: string; start?: number; end?: number }>, length: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers: { ...headers, 'Content-Length': String(length) } }, (res) => {
       let body = '';
@@ -37,7 +37,7 @@ function send(url: string, method: string, headers: Record<string, string>, part
         writeNext(i + 1);
         return;
       }
-      const stream = fs.createReadStream(part.path, { highWaterMark: 1024 * 1024 });
+      const stream = fs.createReadStream(part.path, { highWaterMark: 1024 * 1024, start: part.start, end: part.end });
       stream.on('error', reject);
       stream.on('end', () => writeNext(i + 1));
       stream.pipe(req, { end: false });
@@ -71,6 +71,23 @@ export async function uploadTus(endpoint: string, filePath: string, size: number
   if (created.status !== 201 || !created.headers.location) throw new Error(`tus creation answered ${created.status}: ${created.body}`);
   const location = new URL(created.headers.location, endpoint).toString();
   const value = await send(location, 'PATCH', { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, [{ path: filePath }], size);
+  return { ms: performance.now() - started, value };
+}
+
+/** A tus upload in PATCHes of chunkBytes (tus-js-client's chunkSize); the last answer carries Upload-Job-Id on ours. */
+export async function uploadTusChunked(endpoint: string, filePath: string, size: number, chunkBytes: number, headers: Record<string, string> = {}): Promise<Timed<Answer>> {
+  const started = performance.now();
+  const tus = { ...headers, 'Tus-Resumable': '1.0.0' };
+  const created = await send(endpoint, 'POST', { ...tus, 'Upload-Length': String(size), 'Upload-Metadata': `filename ${Buffer.from('bench.bin').toString('base64')}` }, [], 0);
+  if (created.status !== 201 || !created.headers.location) throw new Error(`tus creation answered ${created.status}: ${created.body}`);
+  const location = new URL(created.headers.location, endpoint).toString();
+  let value = created;
+  for (let offset = 0; offset < size; offset += chunkBytes) {
+    const length = Math.min(chunkBytes, size - offset);
+    const patch = { ...tus, 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' };
+    value = await send(location, 'PATCH', patch, [{ path: filePath, start: offset, end: offset + length - 1 }], length);
+    if (value.status !== 204) throw new Error(`tus PATCH at ${offset} answered ${value.status}: ${value.body}`);
+  }
   return { ms: performance.now() - started, value };
 }
 

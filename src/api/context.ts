@@ -22,6 +22,7 @@ import { ensureStagingDir } from '../shared/storage/staging.js';
 import type { StagingStore } from '../shared/storage/staging-store.js';
 import { liveWriters, registerWriter, type Writer } from '../shared/storage/writers.js';
 import { janitorIntervalMs, sweepScratch } from '../shared/domain/staging-janitor.js';
+import type { ResumableHooks } from '../shared/domain/resumable-uploads.js';
 
 export interface ApiContext {
   config: Config;
@@ -50,6 +51,8 @@ export interface ApiContext {
   metrics: ApiMetrics;
   /** Test hook: awaited when an index maintenance run holds the lock, before its task runs. */
   beforeMaintenanceRun?: (jobId: string) => Promise<void>;
+  /** Test hooks of resumable-upload appends (a test pauses or cuts a PATCH at an exact step). */
+  resumableHooks?: ResumableHooks;
   close(): Promise<void>;
 }
 

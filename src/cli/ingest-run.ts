@@ -12,7 +12,7 @@ import { CHUNK_FILES, chunked, unfinishedBatches, type HashedFile } from './inge
 import { failedLine, UploadSender } from './ingest-sender.js';
 import { JobTracker } from './job-tracker.js';
 import { Limiter } from './limiter.js';
-import { isDone, readReport, ReportWriter, type AnyReportLine, type ReportLine } from './report.js';
+import { isDone, readReport, ReportWriter, resumableUploadUrl, type AnyReportLine, type ReportLine } from './report.js';
 import { walkPaths, type LocalFile } from './walk.js';
 
 export interface IngestOptions {
@@ -23,6 +23,8 @@ export interface IngestOptions {
   /** Files and bytes per request at most (batches are made with a report only). */
   batchFiles: number;
   batchBytes: number;
+  /** Files of at least this many bytes go through the resumable endpoint. */
+  resumableBytes: number;
   reportFile?: string;
   include: string[];
   exclude: string[];
@@ -201,6 +203,11 @@ export async function uploadLocalFiles(opts: IngestOptions): Promise<IngestSumma
       concurrency: opts.concurrency,
       batchFiles: opts.batchFiles,
       batchBytes: opts.batchBytes,
+      resumableBytes: opts.resumableBytes,
+      uploadUrls: new Map(todo.flatMap((f) => {
+        const url = resumableUploadUrl(previous.get(f.path), f.size, f.mtimeMs);
+        return url ? [[f.path, url] as const] : [];
+      })),
       fields,
       summary,
       report,

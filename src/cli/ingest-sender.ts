@@ -11,6 +11,8 @@ import { Limiter } from './limiter.js';
 import type { ReportLine, ReportWriter } from './report.js';
 import type { LocalFile } from './walk.js';
 
+/** Default of --resumable-mib: files from this size on go through the resumable endpoint (SPEC §9). */
+export const DEFAULT_RESUMABLE_MIB = 64;
 /** Files up to this size share requests (with --report): per-request work dominates for them, not the bytes. */
 export const BATCH_FILE_MAX_BYTES = 1024 * 1024;
 /**
@@ -55,6 +57,10 @@ export interface SenderDeps {
   /** Files and bytes per batch at most. */
   batchFiles: number;
   batchBytes: number;
+  /** Files of at least this many bytes go through the resumable endpoint (--resumable-mib). */
+  resumableBytes: number;
+  /** Resumable uploads an earlier run left unfinished, by path (from the report). */
+  uploadUrls: Map<string, string>;
 }
 
 /** What a request carries of a file: the bytes read when it was hashed, or its hashed size read from disk. */
@@ -98,10 +104,41 @@ export class UploadSender {
     if (isFatal(err)) this.fatal ??= err;
   }
 
-  /** One file in its own request, under its own key. */
+  /** One file in its own request, under its own key; a large one through the resumable endpoint. */
   async upload(f: HashedFile): Promise<ReportLine> {
     this.queued++;
+    if (f.hashedSize >= this.deps.resumableBytes) return this.sendResumable(f);
     return (await this.send([f], idempotencyKey(f)))[0]!;
+  }
+
+  /**
+   * A large file as a resumable upload: its URL is recorded (a `sending` line) before the first byte goes, so a
+   * rerun continues it; a dropped connection is resumed from the element's durable offset within this run.
+   */
+  private async sendResumable(f: HashedFile): Promise<ReportLine> {
+    const { client, fields, summary, report } = this.deps;
+    if (this.fatal) {
+      this.sent([f], false);
+      return failedLine(f, f.sha256, this.fatal);
+    }
+    let job: Job | undefined;
+    try {
+      job = await this.uploads.run(async () => {
+        if (this.fatal) throw this.fatal;
+        const answer = await client.uploadResumable({ path: f.path, size: f.hashedSize }, { ...fields, sha256: f.sha256 }, {
+          uploadUrl: this.deps.uploadUrls.get(f.path),
+          onUploadUrl: (uploadUrl) => report?.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', uploadUrl }),
+        });
+        summary.uploadedBytes += answer.sentBytes;
+        return answer.job;
+      });
+    } catch (err) {
+      this.noteError(err);
+      return failedLine(f, f.sha256, err);
+    } finally {
+      this.sent([f], job !== undefined);
+    }
+    return this.follow(f, job);
   }
 
   /** A file's report line once it is sent and its job final: batched when small and a report is kept. */

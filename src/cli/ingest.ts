@@ -3,13 +3,13 @@ import { readCliEnv } from './env.js';
 import { runDryRun } from './ingest-dry-run.js';
 import { jsonLinesOutput, progressBarOutput } from './ingest-output.js';
 import { uploadLocalFiles } from './ingest-run.js';
-import { DEFAULT_BATCH_FILES, DEFAULT_BATCH_MIB } from './ingest-sender.js';
+import { DEFAULT_BATCH_FILES, DEFAULT_BATCH_MIB, DEFAULT_RESUMABLE_MIB } from './ingest-sender.js';
 import { clientFrom, CONNECTION_FLAGS, describeError, EXIT_FAILED, EXIT_OK, intFlag, parseFlags, UsageError } from './usage.js';
 import { MAX_TTL_DAYS, RETENTION_MODES, type RetentionMode } from '../contract/retention.js';
 import type { UploadFields } from '../client/types.js';
 
 export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--token TOKEN] [--concurrency 8] [--report FILE]
-                        [--batch-files ${DEFAULT_BATCH_FILES}] [--batch-mib ${DEFAULT_BATCH_MIB}]
+                        [--batch-files ${DEFAULT_BATCH_FILES}] [--batch-mib ${DEFAULT_BATCH_MIB}] [--resumable-mib ${DEFAULT_RESUMABLE_MIB}]
                         [--include GLOB]... [--exclude GLOB]... [--tag T]... [--description D] [--dry-run]
                         [--ttl-days N] [--retain-until ISO [--retention-mode governance|compliance]]
   Uploads files and directory trees. Files the element already holds (by sha256) are not sent again.
@@ -18,6 +18,8 @@ export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--tok
   --report FILE    JSON lines, one per finished file; read back on the next run to skip finished files.
                    With a report, files up to 1 MiB travel together, --batch-files and --batch-mib MiB per request
                    at most (a batch over the element's MAX_FILES_PER_UPLOAD is split and sent again)
+  --resumable-mib N  files of N MiB or more go through the resumable upload endpoint: a dropped connection is
+                   resumed from what the element holds, and with --report a rerun continues the same upload
   --include/--exclude  globs over the path below each given directory (no slash: matches the base name)
   --ttl-days N     temporary files, removed N days after upload (by an element in edit mode)
   --retain-until   no deletion before this ISO 8601 time; --retention-mode governance (default) or compliance
@@ -32,6 +34,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       report: { type: 'string' },
       'batch-files': { type: 'string' },
       'batch-mib': { type: 'string' },
+      'resumable-mib': { type: 'string' },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
       tag: { type: 'string', multiple: true },
@@ -48,6 +51,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
   const concurrency = intFlag(values.concurrency, 'concurrency', 1, 64, 8, INGEST_USAGE);
   const batchFiles = intFlag(values['batch-files'], 'batch-files', 1, 1000, DEFAULT_BATCH_FILES, INGEST_USAGE);
   const batchMib = intFlag(values['batch-mib'], 'batch-mib', 1, 1024, DEFAULT_BATCH_MIB, INGEST_USAGE);
+  const resumableMib = intFlag(values['resumable-mib'], 'resumable-mib', 1, 1024 * 1024, DEFAULT_RESUMABLE_MIB, INGEST_USAGE);
   if (values.description !== undefined && values.description.length > 1000) throw new UsageError('--description has at most 1000 characters', INGEST_USAGE);
   const tags = (values.tag ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   if (tags.length > 50 || tags.some((t) => t.length > 100)) throw new UsageError('at most 50 tags of at most 100 characters', INGEST_USAGE);
@@ -75,6 +79,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       concurrency,
       batchFiles,
       batchBytes: batchMib * 1024 * 1024,
+      resumableBytes: resumableMib * 1024 * 1024,
       reportFile: values.report,
       include: values.include ?? [],
       exclude: values.exclude ?? [],

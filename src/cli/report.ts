@@ -35,7 +35,10 @@ export interface SendingLine {
   mtimeMs: number;
   sha256: string;
   state: 'sending';
-  batch: BatchRef;
+  /** A batch of small files, recorded before it is sent. */
+  batch?: BatchRef;
+  /** A large file's resumable upload, recorded once it exists: a rerun continues it from the element's offset. */
+  uploadUrl?: string;
 }
 
 export type AnyReportLine = ReportLine | SendingLine;
@@ -102,6 +105,11 @@ export class ReportWriter {
     await this.writing;
     await this.handle?.close();
   }
+}
+
+/** The resumable upload an earlier run left unfinished for this file, when the file has not changed since. */
+export function resumableUploadUrl(line: AnyReportLine | undefined, size: number, mtimeMs: number): string | undefined {
+  return line?.state === 'sending' && line.size === size && line.mtimeMs === mtimeMs ? line.uploadUrl : undefined;
 }
 
 /** The batch an earlier line says this file was sent in, when a rerun should send that batch again. */

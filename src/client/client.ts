@@ -1,6 +1,7 @@
 // createClient: one fetch-based method per route of SPEC §5, with problem+json errors and retries for idempotent
 // calls (transport.ts). Uploads and file calls have their own modules; jobs and the element are here.
 import { fileEditMethods, fileReadMethods } from './file-methods.js';
+import { resumableUploadMethods } from './resumable-upload.js';
 import { readSse } from './sse.js';
 import { chunks, createTransport, enc, JSON_HEADERS, jsonBody, type ClientOptions, type Transport } from './transport.js';
 import { FINAL_JOB_STATES, type ElementInfo, type Job, type JobList, type Mode } from './types.js';
@@ -64,6 +65,7 @@ export function createClient(options: ClientOptions) {
   return {
     url: t.base,
     ...uploadMethods(t),
+    ...resumableUploadMethods(t),
     ...jobMethods(t),
     ...fileReadMethods(t),
     ...fileEditMethods(t),

@@ -44,6 +44,10 @@ const envSchema = z.object({
   UPLOAD_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(60_000),
   MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: int(1, 10_000).default(8),
   MAX_STREAMS_PER_PRINCIPAL: int(1, 10_000).default(16),
+  UPLOAD_EXPIRY_HOURS: z.coerce.number().positive().max(8_760).default(24),
+  UPLOAD_EXPIRY_INTERVAL_SECONDS: int(0, 86_400).default(900),
+  MAX_OPEN_UPLOADS_PER_PRINCIPAL: int(1, 100_000).default(20),
+  UPLOAD_LOCK_MS: int(500, 600_000).default(30_000),
   JWT_PUBLIC_KEY: optionalText,
   JWT_PUBLIC_KEY_FILE: optionalText,
   JWT_JWKS_URL: z.url().optional(),
@@ -106,6 +110,14 @@ export type Config = Readonly<{
   maxConcurrentUploadsPerPrincipal: number;
   /** SSE job streams plus wait= long polls one principal may hold open in one API process; more answer 429. */
   maxStreamsPerPrincipal: number;
+  /** An incomplete resumable upload (SPEC §9) expires this long after its creation; its bytes and row are removed. */
+  uploadExpiryHours: number;
+  /** How often the expiry job removes expired resumable uploads (a BullMQ job scheduler); 0 = never on a schedule. */
+  uploadExpiryIntervalSeconds: number;
+  /** Incomplete resumable uploads one principal may hold; more answer 429 too_many_open_uploads. */
+  maxOpenUploadsPerPrincipal: number;
+  /** Lease of a resumable upload's Redis lock: a killed process's lock frees itself after this long. */
+  uploadLockMs: number;
   jwt: Readonly<{
     publicKeyPem?: string;
     publicKeyFile?: string;
@@ -217,6 +229,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadIdleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
     maxConcurrentUploadsPerPrincipal: e.MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL,
     maxStreamsPerPrincipal: e.MAX_STREAMS_PER_PRINCIPAL,
+    uploadExpiryHours: e.UPLOAD_EXPIRY_HOURS,
+    uploadExpiryIntervalSeconds: e.UPLOAD_EXPIRY_INTERVAL_SECONDS,
+    maxOpenUploadsPerPrincipal: e.MAX_OPEN_UPLOADS_PER_PRINCIPAL,
+    uploadLockMs: e.UPLOAD_LOCK_MS,
     jwt: Object.freeze({
       publicKeyPem: e.JWT_PUBLIC_KEY,
       publicKeyFile: e.JWT_PUBLIC_KEY_FILE,

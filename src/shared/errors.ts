@@ -22,6 +22,15 @@ export const ERROR_STATUS = {
   request_timeout: 408,
   expectation_failed: 417,
   too_many_requests: 429,
+  // Resumable uploads (SPEC §9): tus answers a busy upload with 423, the IETF draft with 409.
+  too_many_open_uploads: 429,
+  upload_locked: 423,
+  upload_busy: 409,
+  upload_offset_mismatch: 409,
+  upload_completed: 409,
+  upload_length_mismatch: 400,
+  unsupported_media_type: 415,
+  resumable_unsupported: 501,
   staged_file_missing: 500,
   internal: 500,
 } as const;

@@ -39,6 +39,8 @@ export interface JobRegistry {
     payload: { reason: 'schedule' | 'manual' };
     result: { mode: string; deleted: number; skipped: number; more: boolean };
   };
+  /** Remove expired resumable uploads (UPLOAD_EXPIRY_HOURS): their bytes and rows. */
+  'expire-uploads': { payload: Record<string, never>; result: { removed: number; busy: number } };
 }
 export type JobName = keyof JobRegistry;
 
@@ -56,6 +58,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'gc-blob': 'maintenance',
   'scrub-blobs': 'maintenance',
   'cleanup-expired': 'maintenance',
+  'expire-uploads': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -77,6 +80,9 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
     case 'gc-blob':
       // Queued by the GC sweep only once the blob's grace period has passed (see domain/blob-gc.ts).
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
+    case 'expire-uploads':
+      // No retry: the next scheduled run does the same work.
+      return { attempts: 1, ...RETENTION };
     case 'scrub-blobs':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
       return { attempts: 1, ...RETENTION };

@@ -15,6 +15,7 @@ import { parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 import { lifecycleProcessor, scheduleLifecycle } from './lifecycle.js';
+import { scheduleUploadExpiry, uploadExpiryProcessor } from './resumable-expiry.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
 /** The unrecorded-blob sweep lists every blob: every six hours is enough for leftovers of failed ingests. */
@@ -40,6 +41,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'gc-blob': gcBlobProcessor(ctx),
     'scrub-blobs': scrubProcessor(ctx),
     'cleanup-expired': lifecycleProcessor(ctx),
+    'expire-uploads': uploadExpiryProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -83,6 +85,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
   await scheduleLifecycle(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the lifecycle job failed'));
+  await scheduleUploadExpiry(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the upload expiry failed'));
 
   const timers = startSweeps(ctx);
 

@@ -11,9 +11,12 @@ export function errors(...statuses: number[]): Record<number, { description: str
     409: 'conflict, mode_forbids or archived',
     412: 'precondition_failed: stale If-Match',
     413: 'payload_too_large or too_many_files',
+    415: 'unsupported_media_type: the body has the wrong Content-Type',
     416: 'range_not_satisfiable',
+    423: 'upload_locked: another request is writing this upload (tus)',
     429: 'too_many_requests: the principal has too many uploads or job streams open (see Retry-After)',
     503: 'unavailable: PostgreSQL, Redis or the blob store cannot be reached (see Retry-After)',
+    501: 'resumable_unsupported: resumable uploads need local staging',
     507: 'insufficient_storage',
   };
   return Object.fromEntries(

@@ -10,7 +10,7 @@ import type { ApiContext } from '../context.js';
 import { quietSuccess } from './access-log.js';
 import { assertCleanInput } from './input-guards.js';
 
-export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 

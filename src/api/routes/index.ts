@@ -14,6 +14,8 @@ import { healthRoutes } from './health.js';
 import { indexMaintenanceRoutes } from './index-maintenance.js';
 import { cleanupExpiredFiles } from '../../shared/domain/file-lifecycle.js';
 import { jobRoutes } from './jobs.js';
+import { resumableIetfRoutes } from './resumable-ietf.js';
+import { resumableTusRoutes } from './resumable-tus.js';
 import { searchRoutes } from './search.js';
 import { uploadRoutes } from './uploads.js';
 
@@ -28,6 +30,9 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     // The same cleanup as the worker's scheduled lifecycle job, on demand.
     ...indexMaintenanceRoutes(ctx, async () => ({ ...(await cleanupExpiredFiles(ctx)) })),
     ...uploadRoutes(ctx),
+    // tus's literal /uploads/tus before the IETF draft's /uploads/:id.
+    ...resumableTusRoutes(ctx),
+    ...resumableIetfRoutes(ctx),
     ...jobRoutes(ctx),
     ...fileEditRoutes(ctx),
     ...fileRetentionRoutes(ctx),

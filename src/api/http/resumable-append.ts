@@ -1,0 +1,68 @@
+// The HTTP side shared by the tus and IETF dialects: the domain's dependencies from the API context, the S3
+// refusal, and one append run (idle timeout, shutdown accounting, a client that left mid-body).
+import type { Request, Response } from 'express';
+import { AppError } from '../../shared/errors.js';
+import { appendToUpload, type AppendRequest } from '../../shared/domain/resumable-append.js';
+import { ResumableBytes } from '../../shared/domain/resumable-bytes.js';
+import type { ResumableDeps } from '../../shared/domain/resumable-uploads.js';
+import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
+import { principalOf } from '../auth.js';
+import type { ApiContext } from '../context.js';
+
+const bytesOf = new WeakMap<ApiContext, ResumableBytes>();
+
+/**
+ * The domain's dependencies. Resumable uploads append in place, which only local staging can: with staging in a
+ * bucket (BLOB_BACKEND=s3) every route answers 501 resumable_unsupported.
+ */
+export function resumableDeps(ctx: ApiContext): ResumableDeps {
+  if (ctx.staging.backend !== 'local') {
+    throw new AppError('resumable_unsupported', 'resumable uploads need local staging (BLOB_BACKEND=local); use POST /api/v1/files/upload');
+  }
+  let bytes = bytesOf.get(ctx);
+  if (!bytes) bytesOf.set(ctx, (bytes = new ResumableBytes(ctx.config.stagingPath)));
+  return {
+    db: ctx.db,
+    queues: ctx.queues,
+    config: ctx.config,
+    staging: ctx.staging,
+    logger: ctx.logger,
+    redis: ctx.redis,
+    capacity: ctx.capacity,
+    bytes,
+    writerId: ctx.stagingWriter.id,
+    hooks: ctx.resumableHooks,
+  };
+}
+
+/**
+ * Appends the request body. Returns the upload after the append, or undefined when the client went away mid-body
+ * (what arrived is durable and recorded; nobody is left to answer, so the socket is closed).
+ */
+export async function runAppend(ctx: ApiContext, req: Request, res: Response, input: Omit<AppendRequest, 'body'>): Promise<ResumableUpload | undefined> {
+  const settled = ctx.uploads.enter();
+  // A stalled body holds the upload's lock: cut it like a stalled multipart upload.
+  req.setTimeout(ctx.config.uploadIdleTimeoutMs, () => req.socket.destroy());
+  try {
+    // An append holds a socket and a lock as a multipart upload does: the same per-principal cap (429).
+    ctx.uploadSlots.take(res, principalOf(res).sub);
+    const result = await appendToUpload(resumableDeps(ctx), principalOf(res), { ...input, body: req });
+    if (result.streamError !== undefined) {
+      req.log.info({ uploadId: input.id, offset: result.upload.offset }, 'resumable append cut off; its durable part was recorded');
+      res.destroy();
+      return undefined;
+    }
+    return result.upload;
+  } catch (err) {
+    // Refused before or while its body arrived: answer, then close, rather than read the rest of a large body.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    throw err;
+  } finally {
+    settled();
+  }
+}
+
+/** Upload-Job-Id on the answer that completed the upload (and on later HEADs). */
+export function setJobHeader(res: Response, upload: ResumableUpload): void {
+  if (upload.jobId) res.setHeader('Upload-Job-Id', upload.jobId);
+}

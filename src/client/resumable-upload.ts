@@ -1,0 +1,104 @@
+// A large local file through the element's resumable endpoint (IETF draft, interop version 6; SPEC §9): created
+// once, then appended from the durable offset after every dropped connection or 5xx, and continued from a known
+// upload URL after a restart of the caller. The bytes are read from disk as they are sent (a file-backed Blob).
+import { openAsBlob } from 'node:fs';
+import path from 'node:path';
+import { ArtstoreError } from './errors.js';
+import { backoffMs, DEFAULT_RETRY, sleep } from './retry.js';
+import { enc, type Transport } from './transport.js';
+import type { Job, UploadFields } from './types.js';
+
+export interface ResumableUploadOptions {
+  /** An upload URL an earlier run created for this file: continued where it stands (a new upload if it is gone). */
+  uploadUrl?: string;
+  /** Called once a new upload exists, before its first byte is sent (the caller records the URL to resume). */
+  onUploadUrl?: (url: string) => Promise<void> | void;
+  /** Appends tried again after a failure, each from the element's durable offset (default 8). */
+  resumes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ResumableUploadAnswer {
+  job: Job;
+  uploadUrl: string;
+  /** Bytes this call sent (less than the file when it continued an earlier upload). */
+  sentBytes: number;
+  /** Appends after the first (each after a failure). */
+  resumed: number;
+}
+
+const INTEROP = { 'upload-draft-interop-version': '6' };
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** tus-style Upload-Metadata of the upload fields (SPEC §9 keys). */
+function metadataOf(name: string, fields: UploadFields): string {
+  const pairs: Array<[string, string]> = [['filename', name]];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    pairs.push([k, Array.isArray(v) ? v.join(',') : typeof v === 'string' ? v : JSON.stringify(v)]);
+  }
+  return pairs.map(([k, v]) => `${k} ${b64(v)}`).join(',');
+}
+
+/** A failure after which the append is worth trying again from the durable offset. */
+function resumable(err: unknown): boolean {
+  if (!(err instanceof ArtstoreError)) return false;
+  return err.status === 0 || err.status === 409 || err.status === 423 || err.status === 429 || err.status >= 500;
+}
+
+export function resumableUploadMethods(t: Transport) {
+  /** The upload's state, or null when it is gone (expired, cancelled, another principal's). */
+  const offsetOf = async (route: string, signal?: AbortSignal): Promise<{ offset: number; jobId: string | null } | null> => {
+    try {
+      const res = await t.call('HEAD', route, { headers: INTEROP, idempotent: true, signal });
+      return { offset: Number(res.headers.get('upload-offset')), jobId: res.headers.get('upload-job-id') };
+    } catch (err) {
+      if (err instanceof ArtstoreError && err.status === 404) return null;
+      throw err;
+    }
+  };
+
+  return {
+    /** Uploads a local file through POST /api/v1/uploads, resuming after failures; resolves with its ingest job. */
+    async uploadResumable(source: { path: string; size: number; name?: string }, fields: UploadFields = {}, opts: ResumableUploadOptions = {}): Promise<ResumableUploadAnswer> {
+      const blob = await openAsBlob(source.path);
+      let route = opts.uploadUrl;
+      let state = route ? await offsetOf(route, opts.signal) : null;
+      if (!route || !state) {
+        const res = await t.call('POST', '/api/v1/uploads', {
+          headers: { ...INTEROP, 'upload-complete': '?0', 'upload-length': String(source.size), 'upload-metadata': metadataOf(source.name ?? path.basename(source.path), fields) },
+          idempotent: false,
+          signal: opts.signal,
+        });
+        route = new URL(res.headers.get('location')!, t.base).pathname;
+        await opts.onUploadUrl?.(route);
+        state = { offset: 0, jobId: null };
+      }
+      let sentBytes = 0;
+      for (let attempt = 0; ; attempt++) {
+        if (state.jobId) return { job: await t.json<Job>('GET', `/api/v1/jobs/${enc(state.jobId)}`, { idempotent: true, signal: opts.signal }), uploadUrl: route, sentBytes, resumed: attempt };
+        const from = state.offset;
+        try {
+          const res = await t.call('PATCH', route, {
+            headers: { ...INTEROP, 'upload-offset': String(from), 'upload-complete': '?1', 'content-type': 'application/partial-upload' },
+            body: () => blob.slice(from, source.size),
+            idempotent: false,
+            signal: opts.signal,
+          });
+          sentBytes += source.size - from;
+          state = { offset: source.size, jobId: res.headers.get('upload-job-id') };
+          if (!state.jobId) throw new ArtstoreError({ status: res.status, code: 'internal', detail: 'the completed upload named no job' });
+          continue;
+        } catch (err) {
+          if (!resumable(err) || attempt >= (opts.resumes ?? 8)) throw err;
+        }
+        await sleep(backoffMs(DEFAULT_RETRY, attempt + 1), opts.signal);
+        const now = await offsetOf(route, opts.signal);
+        if (!now) throw new ArtstoreError({ status: 404, code: 'not_found', detail: `upload ${route} is gone (expired or cancelled)` });
+        sentBytes += Math.max(0, now.offset - from);
+        state = now;
+      }
+    },
+  };
+}

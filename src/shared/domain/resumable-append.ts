@@ -1,0 +1,195 @@
+// Appending to a resumable upload under its lease, and turning a complete upload into an ordinary ingest job.
+// Durability order: bytes written, fsynced, then the offset recorded; the recorded offset never exceeds the bytes
+// on disk, and a resume trusts min(recorded offset, file size), cutting off what was never acknowledged.
+import type { FileHandle } from 'node:fs/promises';
+import { AppError, isAppError } from '../errors.js';
+import { submitUpload } from './ingest-submit.js';
+import type { Principal } from './principal.js';
+import { declareLength, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
+import type { UploadLease } from './resumable-lock.js';
+import { findOwnUpload, leaseUpload, PROBLEM_TYPES, type ResumableDeps } from './resumable-uploads.js';
+
+/** A long append makes its bytes durable (fsync + record) every this many bytes, not only at its end. */
+export const CHECKPOINT_BYTES = 8 * 1024 * 1024;
+
+export interface AppendRequest {
+  id: string;
+  /** The offset the client says it appends at (Upload-Offset). */
+  offset: number;
+  body: AsyncIterable<Buffer>;
+  /** IETF Upload-Complete: true when this request carries the last byte. tus: undefined (length decides). */
+  complete?: boolean;
+  /** A length declared with this request (IETF Upload-Length on an append). */
+  length?: number;
+  busyCode: 'upload_locked' | 'upload_busy';
+}
+
+export interface AppendResult {
+  upload: ResumableUpload;
+  /** The client's stream failed (it went away): the durable part was recorded; nobody waits for an answer. */
+  streamError?: unknown;
+}
+
+/** The offset the file really holds, with the row brought down to it when it promised more (a lost file tail). */
+async function durableOffset(deps: ResumableDeps, upload: ResumableUpload): Promise<number> {
+  const held = await deps.bytes.reconcile(upload.id, upload.offset);
+  if (held < 0) throw new AppError('not_found', `upload ${upload.id} has lost its bytes; start a new upload`);
+  if (held < upload.offset) {
+    deps.logger.warn({ uploadId: upload.id, recorded: upload.offset, held }, 'resumable upload file is shorter than its recorded offset');
+    await moveOffset(deps.db, upload.id, upload.offset, held);
+  }
+  return held;
+}
+
+/** Checks the request against the upload's state: completed, offset and length mismatches are the client's 4xx. */
+function assertNotCompleted(upload: ResumableUpload): void {
+  if (upload.completedAt) {
+    throw new AppError('upload_completed', `upload ${upload.id} is complete; nothing more can be appended`, { type: PROBLEM_TYPES.completed });
+  }
+}
+
+function assertAppendable(upload: ResumableUpload, at: number, req: AppendRequest): number | null {
+  if (req.offset !== at) {
+    throw new AppError('upload_offset_mismatch', `Upload-Offset ${req.offset} does not match the upload's offset ${at}`, {
+      type: PROBLEM_TYPES.offsetMismatch,
+      'expected-offset': at,
+      'provided-offset': req.offset,
+    });
+  }
+  if (req.length !== undefined && upload.length !== null && req.length !== upload.length) {
+    throw new AppError('upload_length_mismatch', `Upload-Length ${req.length} differs from the declared ${upload.length}`, {
+      type: PROBLEM_TYPES.inconsistentLength,
+    });
+  }
+  return req.length ?? upload.length;
+}
+
+/** Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. */
+async function writeBody(
+  deps: ResumableDeps,
+  fh: FileHandle,
+  lease: UploadLease,
+  req: AppendRequest,
+  start: number,
+  limit: { bytes: number; declared: boolean },
+): Promise<{ end: number; durable: number; error?: unknown }> {
+  const reservation = await deps.capacity.openReservation();
+  let position = start;
+  let durable = start;
+  try {
+    // Not for-await: leaving it early would destroy the request, and with it the socket the error answer needs.
+    const chunks = req.body[Symbol.asyncIterator]();
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const chunk = next.value;
+      if (lease.lost) throw new AppError('upload_busy', 'the upload lock was lost mid-append; resume from the upload offset');
+      if (position + chunk.length > limit.bytes) {
+        if (!limit.declared) throw new AppError('payload_too_large', `the upload goes past MAX_UPLOAD_BYTES (${limit.bytes})`);
+        throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
+      }
+      reservation.take(chunk.length);
+      await fh.write(chunk, 0, chunk.length, position);
+      position += chunk.length;
+      await deps.hooks?.afterChunk?.(req.id, position);
+      if (position - durable >= CHECKPOINT_BYTES) {
+        await fh.datasync();
+        if (!(await moveOffset(deps.db, req.id, durable, position))) throw new AppError('upload_busy', 'the upload moved on under another request');
+        durable = position;
+      }
+    }
+    return { end: position, durable };
+  } catch (error) {
+    return { end: position, durable, error };
+  } finally {
+    // Resting bytes are not "arriving" any more; they count again once the upload is a job.
+    reservation.release();
+  }
+}
+
+/**
+ * Appends the request's body (tus PATCH, IETF PATCH, or creation with upload) under the upload's lease. What
+ * reached the disk is recorded even when the client goes away mid-body, so the next resume continues from there.
+ * A complete upload becomes an ingest job before the lease is released.
+ */
+export async function appendToUpload(deps: ResumableDeps, principal: Principal, req: AppendRequest): Promise<AppendResult> {
+  await findOwnUpload(deps, principal, req.id);
+  const lease = await leaseUpload(deps, req.id, req.busyCode);
+  try {
+    let upload = (await findResumableUpload(deps.db, req.id))!;
+    // A complete upload's file is gone (its job holds the bytes): refuse before looking for it.
+    assertNotCompleted(upload);
+    const at = await durableOffset(deps, upload);
+    const length = assertAppendable(upload, at, req);
+    const limit = { bytes: length ?? deps.config.maxUploadBytes, declared: length !== null };
+    if (req.length !== undefined && upload.length === null) {
+      await assertLengthAllowedLate(deps, req.length);
+      await declareLength(deps.db, req.id, req.length);
+    }
+    const fh = await deps.bytes.open(req.id);
+    let written;
+    try {
+      written = await writeBody(deps, fh, lease, req, at, limit);
+      // Durable before recorded: the offset in the row never runs ahead of the disk.
+      if (written.end > written.durable) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    if (written.end > written.durable && !lease.lost) await moveOffset(deps.db, req.id, written.durable, written.end);
+    if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
+    upload = (await findResumableUpload(deps.db, req.id))!;
+    const finalLength = upload.length ?? (req.complete ? upload.offset : null);
+    if (!written.error && finalLength !== null && upload.offset === finalLength && (req.complete ?? true)) {
+      if (upload.length === null) await declareLength(deps.db, req.id, finalLength);
+      upload = await completeUpload(deps, { ...upload, length: finalLength });
+    }
+    return { upload, streamError: written.error };
+  } finally {
+    await lease.release().catch((err: unknown) => deps.logger.warn({ err, uploadId: req.id }, 'releasing an upload lock failed; it expires by itself'));
+  }
+}
+
+async function assertLengthAllowedLate(deps: ResumableDeps, length: number): Promise<void> {
+  if (length > deps.config.maxUploadBytes) {
+    throw new AppError('payload_too_large', `Upload-Length ${length} exceeds MAX_UPLOAD_BYTES (${deps.config.maxUploadBytes})`, { parameter: 'Upload-Length' });
+  }
+}
+
+/** The request stream ended early because the client went away (an aborted body), not because of our fault. */
+function isClientGone(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'aborted';
+}
+
+/**
+ * Hands the complete upload to the ingest pipeline (submitUpload: same job states, WAL, dedup, sha256 check).
+ * Its Idempotency-Key is the upload's id, so a completion repeated after a crash between the job's INSERT and
+ * the row's update finds the same job instead of making a second one.
+ */
+async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Promise<ResumableUpload> {
+  await deps.hooks?.beforeComplete?.(upload.id);
+  const stagedPath = await deps.bytes.linkToStaging(upload.id, deps.writerId);
+  const principal: Principal = { sub: upload.owner, role: 'user', ...(upload.ownerName ? { name: upload.ownerName } : {}) };
+  const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset }];
+  const result = await submitUpload(deps, principal, staged, upload.fields, `resumable:${upload.id}`);
+  const jobId = result.jobs[0]!.id;
+  await markCompleted(deps.db, upload.id, jobId);
+  // The job owns the staged link now; the upload's own name for the same bytes can go.
+  await deps.bytes.remove(upload.id);
+  return { ...upload, completedAt: new Date(), jobId };
+}
+
+async function* noBody(): AsyncGenerator<Buffer> {}
+
+/**
+ * An upload whose every byte is durable but that has no job yet (the request that brought its last byte failed
+ * while making the job: an outage, say) is completed here, by a HEAD or GET: a client that sees offset == length
+ * stops sending (tus-js-client does) and must not be left without its job. Busy: answered as it stands.
+ */
+export async function completeIfFull(deps: ResumableDeps, principal: Principal, upload: ResumableUpload, busyCode: AppendRequest['busyCode']): Promise<ResumableUpload> {
+  if (upload.completedAt || upload.length === null || upload.offset !== upload.length) return upload;
+  try {
+    return (await appendToUpload(deps, principal, { id: upload.id, offset: upload.length, body: noBody(), busyCode })).upload;
+  } catch (err) {
+    if (isAppError(err, busyCode)) return upload;
+    throw err;
+  }
+}
