@@ -186,15 +186,8 @@ function productionProblems(e: z.infer<typeof envSchema>): string[] {
   return problems;
 }
 
-/** Parses an environment (process.env by default); throws ConfigError with one line per problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
-  const e = parsed.data;
+/** Problems no single variable's schema can see: combinations, fault injection outside tests, production rules. */
+function crossFieldProblems(e: z.infer<typeof envSchema>): string[] {
   const problems: string[] = [];
   const keySources = [e.JWT_PUBLIC_KEY, e.JWT_PUBLIC_KEY_FILE, e.JWT_JWKS_URL].filter(Boolean).length;
   if (keySources > 1) problems.push('JWT_PUBLIC_KEY, JWT_PUBLIC_KEY_FILE and JWT_JWKS_URL: set at most one');
@@ -205,6 +198,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_JWKS_URL && !/^https?:$/.test(new URL(e.JWT_JWKS_URL).protocol)) problems.push('JWT_JWKS_URL: must be an https:// (or, outside production, http://) URL');
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: use at least 16 characters');
   if (e.NODE_ENV === 'production') problems.push(...productionProblems(e));
+  return problems;
+}
+
+/** Parses an environment (process.env by default); throws ConfigError with one line per problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems = crossFieldProblems(e);
   const backends = backendsOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
