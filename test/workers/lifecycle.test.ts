@@ -50,6 +50,7 @@ describe('lifecycle in edit mode', () => {
     expect(gone.status).toBe(404);
     const job = await world.api.db.fileJob.findFirstOrThrow({ where: { fileId: expired, kind: 'delete' } });
     expect(job.principal).toBe('system:lifecycle');
+    expect(job.params).toMatchObject({ source: 'lifecycle', cleanupType: 'ttl_expired' });
     expect((await world.waitForJob(job.id, operator)).state).toBe('committed');
     const wal = await world.api.db.walEntry.findMany({ where: { fileId: expired, operation: 'file_delete' } });
     expect(wal.map((w) => w.status)).toEqual(['committed']);

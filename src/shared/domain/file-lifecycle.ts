@@ -16,6 +16,9 @@ export const LIFECYCLE_MAX_BATCHES = 25;
 /** The actor the lifecycle's delete jobs and WAL entries name. */
 export const LIFECYCLE_PRINCIPAL: Principal = { sub: 'system:lifecycle', role: 'admin', name: 'lifecycle job' };
 
+/** Recorded in each delete job's params and WAL entry, as a GC records its reason and cleanup type. */
+const LIFECYCLE_DELETE_DETAILS = { source: 'lifecycle', reason: 'temporary file expired', cleanupType: 'ttl_expired' };
+
 export type LifecycleDeps = RequestDeps & { modes: Pick<ModeReader, 'current'> };
 
 export interface CleanupResult {
@@ -50,7 +53,7 @@ export async function cleanupExpiredFiles(
         continue;
       }
       try {
-        await requestDelete(deps, LIFECYCLE_PRINCIPAL, file.id);
+        await requestDelete(deps, LIFECYCLE_PRINCIPAL, file.id, LIFECYCLE_DELETE_DETAILS);
         result.deleted++;
       } catch (err) {
         // Held since the read (the delete's own check, on the locked row, is the one that counts), or gone already.
