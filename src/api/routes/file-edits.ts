@@ -6,7 +6,7 @@ import { getFileMetadata } from '../../shared/domain/file-queries.js';
 import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -36,7 +36,7 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       handler: async (req, res, { params, body }) => {
         const ifMatch = req.header('if-match');
         const expected = ifMatch === undefined ? undefined : parseRevision(ifMatch);
-        const job = await requestMetadataUpdate(ctx, principalOf(res), params.fileId, body, expected);
+        const job = await requestMetadataUpdate(ctx, actingPrincipalOf(req, res), params.fileId, body, expected);
         const abort = new AbortController();
         res.once('close', () => abort.abort());
         const [done] = await waitForJobs(ctx.db, [job.id], PATCH_WAIT_MS, abort.signal);
@@ -62,8 +62,8 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       mode: 'delete',
       params: fileParams,
       responses: { 202: { description: 'the delete job', schema: jobSchema }, ...errors(401, 403, 404, 409) },
-      handler: async (_req, res, { params }) => {
-        const job = await requestDelete(ctx, principalOf(res), params.fileId);
+      handler: async (req, res, { params }) => {
+        const job = await requestDelete(ctx, actingPrincipalOf(req, res), params.fileId);
         res.status(202).setHeader('Location', `/api/v1/jobs/${job.id}`).json(toJobView(job));
       },
     }),

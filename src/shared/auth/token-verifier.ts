@@ -73,7 +73,8 @@ export class TokenVerifier {
     if (!isRole(payload.role)) throw new AppError('forbidden', `unknown role ${JSON.stringify(payload.role ?? null)}`);
     // Cut on a code point, so a surrogate pair at the limit is not split into an unpaired half.
     const name = typeof payload.name === 'string' ? payload.name.slice(0, 256).replace(/[\uD800-\uDBFF]$/, '') : undefined;
-    return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}) }, exp: payload.exp! };
+    const type = typeof payload.type === 'string' && unstorableTextReason(payload.type) === undefined ? payload.type.slice(0, 64) : undefined;
+    return { principal: { sub: payload.sub, role: payload.role, ...(name ? { name } : {}), ...(type ? { type } : {}) }, exp: payload.exp! };
   }
 }
 

@@ -15,6 +15,8 @@ import type { Config } from '../config.js';
 import { announceFileChange } from './file-changes.js';
 import type { ServableFileCache } from './servable-files.js';
 import { isUuid } from '../../contract/ids.js';
+import { jobActorParams } from '../records/audit-actors.js';
+import { deleteEvent } from './audit-events.js';
 
 export interface RequestDeps {
   db: Db;
@@ -36,6 +38,8 @@ function jobRow(
   params: Prisma.InputJsonObject,
 ) {
   const now = new Date();
+  // Audit trail (issue 17): the requester's role, token type and origin, for the worker's events of this job.
+  params = { ...params, actor: { ...jobActorParams(principal) } };
   return {
     id: randomUUID(),
     kind,
@@ -100,7 +104,7 @@ export async function requestMetadataUpdate(
  */
 export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
   if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
-  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}));
+  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}), (file, j) => deleteEvent(principal, file, j));
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });
   await announceFileChange(deps.redis, deps.config.queuePrefix, { fileId: job.fileId }, deps.logger);

@@ -1,4 +1,5 @@
 // Rebuilds the File and Blob tables from the attr.json files alone (SPEC §7, `npm run rebuild-index`); reads the stores only.
+import { indexRebuildEvent } from './audit-events.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -97,7 +98,7 @@ async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOptions):
     await run.flush(batch);
   }
   await run.written();
-  if (!dryRun) await recountAllBlobReferences(db);
+  if (!dryRun) await recountAllBlobReferences(db, indexRebuildEvent(run.report));
 
   const report = run.finish();
   report.durationMs = Math.round(performance.now() - started);

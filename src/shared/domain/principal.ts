@@ -7,6 +7,8 @@ export interface Principal {
   sub: string;
   role: Role;
   name?: string;
+  /** The token's optional `type` claim (`admin_user`, `service_account`), recorded in the audit trail. */
+  type?: string;
 }
 
 export type Permission =
