@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MODES, type Mode } from '../contract/element.js';
 import { backendEnvShape, backendsOf, type BackendConfig } from './config-backends.js';
+import { auditConfigOf, auditEnvShape, type AuditConfig } from './config-audit.js';
 
 export type { Mode };
 export type { S3Config } from './config-backends.js';
@@ -72,6 +73,7 @@ const envSchema = z.object({
   CAPACITY_FULL_BYTES: int(0).default(20e9),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...backendEnvShape,
+  ...auditEnvShape,
 });
 
 export type Config = Readonly<{
@@ -138,7 +140,8 @@ export type Config = Readonly<{
   capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
   logLevel: string;
 }> &
-  BackendConfig;
+  BackendConfig &
+  AuditConfig;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -185,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN: use at least 16 characters');
   if (e.NODE_ENV === 'production') problems.push(...productionProblems(e));
   const backends = backendsOf(e, problems);
+  const audit = auditConfigOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -239,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     s3: backends.s3,
     redisClusterNodes: backends.redisClusterNodes,
     logLevel: e.LOG_LEVEL,
+    ...audit,
   });
 }
 

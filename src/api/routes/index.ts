@@ -3,6 +3,7 @@ import type { AdminSessions } from '../admin-session.js';
 import type { ApiContext } from '../context.js';
 import { adminRoutes } from './admin.js';
 import { adminScrubRoutes } from './admin-scrub.js';
+import { auditRoutes } from './audit.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
@@ -22,6 +23,7 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...adminScrubRoutes(ctx),
     ...uploadRoutes(ctx),
     ...jobRoutes(ctx),
+    ...auditRoutes(ctx),
     ...fileEditRoutes(ctx),
     // Literal paths under /api/v1/files/ must come before the :fileId routes.
     ...searchRoutes(ctx),

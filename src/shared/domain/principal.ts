@@ -23,11 +23,14 @@ export type Permission =
   | 'element:mode'
   | 'admin:queues'
   | 'admin:scrub'
-  | 'admin:rebuild';
+  | 'admin:rebuild'
+  /** Audit trail (SPEC §11): a user reads the events of its own files, operators and admins all. */
+  | 'audit:read'
+  | 'audit:read-all';
 
 const READONLY: Permission[] = ['file:read', 'job:read-own', 'element:info'];
-const USER: Permission[] = [...READONLY, 'file:upload', 'file:patch-own'];
-const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'job:read-all'];
+const USER: Permission[] = [...READONLY, 'file:upload', 'file:patch-own', 'audit:read'];
+const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'job:read-all', 'audit:read-all'];
 const ADMIN: Permission[] = [...OPERATOR, 'element:mode', 'admin:queues', 'admin:scrub', 'admin:rebuild'];
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

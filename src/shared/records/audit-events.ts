@@ -163,3 +163,9 @@ export async function selectAuditPage(db: Db, f: AuditFilter): Promise<StoredAud
   );
   return rows.map(storedAuditEventOf);
 }
+
+/** Events no state change carries (downloads, refused requests): appended in a transaction of their own. */
+export async function appendAuditEventsAlone(db: Db, events: ReadonlyArray<AuditEventInput>): Promise<void> {
+  if (events.length === 0) return;
+  await db.$transaction((tx) => appendAuditEvents(tx, events));
+}
