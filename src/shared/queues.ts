@@ -34,6 +34,10 @@ export interface JobRegistry {
     payload: { budgetMs?: number; reason: 'schedule' | 'manual' };
     result: { checked: number; corrupt: number; missing: number; resumeAfter: string | null };
   };
+  /** Sign the audit chain head after verifying the events since the last checkpoint (issue 17). */
+  'audit-checkpoint': { payload: { reason: 'schedule' | 'manual' }; result: { seq: string | null; skipped?: string } };
+  /** Remove committed and rolled-back WAL entries older than WAL_RETENTION_DAYS (issue 17). */
+  'compact-wal': { payload: { reason: 'schedule' | 'manual' }; result: { removed: number } };
 }
 export type JobName = keyof JobRegistry;
 
@@ -50,6 +54,8 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'delete-file': 'files',
   'gc-blob': 'maintenance',
   'scrub-blobs': 'maintenance',
+  'audit-checkpoint': 'maintenance',
+  'compact-wal': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -72,6 +78,8 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
       // Queued by the GC sweep only once the blob's grace period has passed (see domain/blob-gc.ts).
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 5_000 }, ...RETENTION };
     case 'scrub-blobs':
+    case 'audit-checkpoint':
+    case 'compact-wal':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
       return { attempts: 1, ...RETENTION };
   }

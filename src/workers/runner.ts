@@ -14,6 +14,8 @@ import { ingestProcessor } from './ingest.js';
 import { parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
+import { loadAuditSigningKey } from '../shared/domain/audit-signing.js';
+import { auditCheckpointProcessor, compactWalProcessor, scheduleAuditMaintenance } from './audit-maintenance.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
 /** The unrecorded-blob sweep lists every blob: every six hours is enough for leftovers of failed ingests. */
@@ -38,6 +40,8 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'delete-file': deleteFileProcessor(ctx),
     'gc-blob': gcBlobProcessor(ctx),
     'scrub-blobs': scrubProcessor(ctx),
+    'audit-checkpoint': auditCheckpointProcessor(ctx),
+    'compact-wal': compactWalProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -80,6 +84,9 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
+  // A configured audit signing key that cannot be read stops the worker here rather than at the first checkpoint.
+  await loadAuditSigningKey(ctx.config);
+  await scheduleAuditMaintenance(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling audit checkpoints and WAL compaction failed'));
 
   const timers = startSweeps(ctx);
 
