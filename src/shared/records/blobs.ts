@@ -89,12 +89,15 @@ export async function markBlobsIntact(db: Db, sha256s: string[]): Promise<void> 
  */
 export async function markBlobCorrupt(db: Db, sha256: string, reason: string, audit?: AuditEventInput): Promise<boolean> {
   // Audit trail hook (issue 17): the mark commits with its fixity_failure event.
+  // A blob found corrupt again by a later pass keeps its first mark and has its event already.
   return db.$transaction(async (tx) => {
-    const marked = await tx.$executeRaw`
-      UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${reason}
-      WHERE sha256 = ${sha256} AND gc_started_at IS NULL`;
-    if (marked > 0 && audit) await appendAuditEvents(tx, [audit]);
-    return marked > 0;
+    const [before] = await tx.$queryRaw<Array<{ corrupt_at: Date | null }>>`
+      SELECT corrupt_at FROM blobs WHERE sha256 = ${sha256} AND gc_started_at IS NULL FOR UPDATE`;
+    if (!before) return false;
+    await tx.$executeRaw`
+      UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${reason} WHERE sha256 = ${sha256}`;
+    if (before.corrupt_at === null && audit) await appendAuditEvents(tx, [audit]);
+    return true;
   });
 }
 
