@@ -18,7 +18,7 @@ export async function insertAuditCheckpoint(db: Db, checkpoint: StoredCheckpoint
 
 export async function selectLatestAuditCheckpoint(db: Db): Promise<StoredCheckpoint | null> {
   const { rows: [row] } = await poolOf(db).query<{ seq: string; hash: string; jws: string }>(
-    'SELECT seq::text AS seq, hash, jws FROM audit_checkpoints ORDER BY seq DESC LIMIT 1',
+    'SELECT c.seq::text AS seq, c.hash, c.jws FROM audit_checkpoints c ORDER BY c.seq DESC LIMIT 1',
   );
   return row ? { seq: BigInt(row.seq), hash: row.hash, jws: row.jws } : null;
 }
@@ -26,7 +26,7 @@ export async function selectLatestAuditCheckpoint(db: Db): Promise<StoredCheckpo
 /** Every checkpoint, oldest first (one an hour by default: a few thousand rows a year). */
 export async function selectAuditCheckpoints(db: Db): Promise<StoredCheckpoint[]> {
   const { rows } = await poolOf(db).query<{ seq: string; hash: string; jws: string }>(
-    'SELECT seq::text AS seq, hash, jws FROM audit_checkpoints ORDER BY seq',
+    'SELECT c.seq::text AS seq, c.hash, c.jws FROM audit_checkpoints c ORDER BY c.seq',
   );
   return rows.map((r) => ({ seq: BigInt(r.seq), hash: r.hash, jws: r.jws }));
 }

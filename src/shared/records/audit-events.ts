@@ -125,7 +125,7 @@ export function recordOfStored(e: StoredAuditEvent): AuditRecord {
 /** Up to limit events after seq `after`, in chain order (the verifier's walk). */
 export async function selectAuditEventsAfter(db: Db, after: bigint, limit: number): Promise<StoredAuditEvent[]> {
   const { rows } = await poolOf(db).query<AuditRow>(
-    `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq > $1::bigint ORDER BY seq LIMIT $2`,
+    `SELECT ${AUDIT_COLUMNS} FROM audit_events e WHERE e.seq > $1::bigint ORDER BY e.seq LIMIT $2`,
     [after.toString(), limit],
   );
   return rows.map(storedAuditEventOf);
