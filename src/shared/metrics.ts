@@ -99,6 +99,14 @@ export function createApiMetrics(registry: Registry) {
         },
       });
     },
+    ...auditApiMetrics(registry),
+  };
+}
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/** The API's audit trail metrics (issue 17). */
+function auditApiMetrics(registry: Registry) {
+  return {
     /** Audit trail (issue 17): events this process could not record (auth_denied past its rate, a full buffer). */
     auditDropped: new Counter({
       name: `${PREFIX}audit_events_dropped_total`,
@@ -121,7 +129,6 @@ export function createApiMetrics(registry: Registry) {
     },
   };
 }
-export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 export function createWorkerMetrics(registry: Registry) {
   return {
