@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueue } from '../../src/shared/queues.js';
+import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
 describe('GET /api/v1/audit', () => {
@@ -78,5 +80,15 @@ describe('GET /api/v1/audit', () => {
     expect(dropped).toBeGreaterThan(0);
     const head = await world.api.db.auditHead.findUniqueOrThrow({ where: { id: 1 } });
     expect(await world.api.registry.getSingleMetricAsString('artstore_audit_events')).toMatch(new RegExp(`artstore_audit_events\\{[^}]*\\} ${head.seq}\\b`));
+  });
+
+  it('signs a checkpoint of the verified chain head when the audit-checkpoint job runs', async () => {
+    await enqueue(world.api.queues, world.config, 'audit-checkpoint', [{ id: 'checkpoint-now', payload: { reason: 'manual' } }]);
+    await until('a signed checkpoint', async () => (await world.api.db.auditCheckpoint.count()) === 1, 15_000);
+    const [checkpoint] = await world.api.db.auditCheckpoint.findMany();
+    const head = await world.api.db.auditHead.findUniqueOrThrow({ where: { id: 1 } });
+    expect(checkpoint!.seq).toBeLessThanOrEqual(head.seq);
+    expect(checkpoint!.jws.split('.')).toHaveLength(3);
+    expect(await world.worker!.registry.getSingleMetricAsString('artstore_audit_verifications_total')).toMatch(/result="intact"[^}]*\} 1/);
   });
 });
