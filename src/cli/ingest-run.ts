@@ -28,6 +28,8 @@ export interface IngestOptions {
   exclude: string[];
   tags: string[];
   description?: string;
+  /** Retention every file gets (SPEC §10): ttlDays makes it temporary; retainUntil with retentionMode. */
+  retention?: Pick<UploadFields, 'retentionPolicy' | 'ttlDays' | 'retainUntil' | 'retentionMode'>;
   output: IngestOutput;
   /** Test hook (see env.ts): overwrite this file's first bytes right after it is hashed. */
   corruptAfterHash?: string;
@@ -185,6 +187,7 @@ export async function uploadLocalFiles(opts: IngestOptions): Promise<IngestSumma
   const fields: UploadFields = {};
   if (opts.tags.length > 0) fields.tags = opts.tags;
   if (opts.description !== undefined) fields.description = opts.description;
+  Object.assign(fields, opts.retention);
   const run: Run = {
     opts,
     summary,

@@ -1,6 +1,7 @@
 // The client's calls on stored files: download, metadata, search and listing, metadata patch, delete, exists.
 import { chunks, enc, JSON_HEADERS, jsonBody, type Transport } from './transport.js';
-import type { ExistsAnswer, FileMetadata, FilePage, Job, MetadataPatchBody, SearchQuery } from './types.js';
+import type { ExistsAnswer, FileMetadata, FilePage, Job, MetadataPatchBody, RetentionBody, SearchQuery } from './types.js';
+import { BYPASS_GOVERNANCE_HEADER } from '../contract/retention.js';
 
 const MAX_EXISTS = 1000;
 
@@ -70,20 +71,34 @@ export function fileReadMethods(t: Transport) {
 
 /** Changing files, and asking which digests are stored. */
 export function fileEditMethods(t: Transport) {
+  /** A change the API records as an update job: the new FileMetadata (200), or the Job when not applied within 10 s (202). */
+  const update = async (method: 'PATCH' | 'PUT', route: string, headers: Record<string, string>, body: unknown, signal?: AbortSignal) => {
+    const res = await t.call(method, route, { headers, body: jsonBody(body), idempotent: false, signal });
+    return res.status === 202
+      ? { applied: false as const, job: (await res.json()) as Job }
+      : { applied: true as const, file: (await res.json()) as FileMetadata };
+  };
   return {
     /** PATCH /api/v1/files/{id}/metadata: the new FileMetadata (200), or the update Job when not applied within 10 s (202). Not retried. */
     async patchMetadata(fileId: string, patch: MetadataPatchBody, opts: { ifMatch?: number; signal?: AbortSignal } = {}) {
       const headers: Record<string, string> = { ...JSON_HEADERS };
       if (opts.ifMatch !== undefined) headers['if-match'] = String(opts.ifMatch);
-      const res = await t.call('PATCH', `/api/v1/files/${enc(fileId)}/metadata`, {
-        headers,
-        body: jsonBody(patch),
-        idempotent: false,
-        signal: opts.signal,
-      });
-      return res.status === 202
-        ? { applied: false as const, job: (await res.json()) as Job }
-        : { applied: true as const, file: (await res.json()) as FileMetadata };
+      return update('PATCH', `/api/v1/files/${enc(fileId)}/metadata`, headers, patch, opts.signal);
+    },
+
+    /**
+     * PUT /api/v1/files/{id}/retention: as patchMetadata. bypassGovernance (admins) shortens or removes a governance
+     * retention; a compliance retention is only ever extended. Not retried.
+     */
+    setRetention(fileId: string, body: RetentionBody, opts: { bypassGovernance?: boolean; signal?: AbortSignal } = {}) {
+      const headers: Record<string, string> = { ...JSON_HEADERS };
+      if (opts.bypassGovernance) headers[BYPASS_GOVERNANCE_HEADER.toLowerCase()] = 'true';
+      return update('PUT', `/api/v1/files/${enc(fileId)}/retention`, headers, body, opts.signal);
+    },
+
+    /** PUT /api/v1/files/{id}/legal-hold (operators, admins): as patchMetadata. Not retried. */
+    setLegalHold(fileId: string, on: boolean, signal?: AbortSignal) {
+      return update('PUT', `/api/v1/files/${enc(fileId)}/legal-hold`, { ...JSON_HEADERS }, { on }, signal);
     },
 
     /** DELETE /api/v1/files/{id}: the delete Job. */

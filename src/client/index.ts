@@ -17,6 +17,7 @@ export type {
   MetadataPatchBody,
   Mode,
   Problem,
+  RetentionBody,
   SearchQuery,
   UploadFields,
   UploadQuery,

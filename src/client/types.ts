@@ -8,22 +8,28 @@ import type { FileMetadata } from '../contract/files.js';
 import { FINAL_JOB_STATES as FINAL_JOB_STATE_LIST, type Job, type JobList, type JobState } from '../contract/jobs.js';
 import type { Problem } from '../contract/problem.js';
 import type { uploadFieldsSchema, uploadQuerySchema } from '../contract/uploads.js';
+import type { retentionRequestSchema } from '../contract/retention.js';
 
 export type { ElementInfo, ExistsAnswer, FileMetadata, Job, JobList, JobState, Mode, Problem };
 
-/** Form fields of an upload as the API reads them (all text); tags and metadata may also be given unencoded. */
+/** Form fields of an upload as the API reads them (all text); tags, metadata, ttlDays and legalHold may also be given unencoded. */
 type UploadFieldsWire = z.input<typeof uploadFieldsSchema>;
-export type UploadFields = Omit<UploadFieldsWire, 'tags' | 'metadata'> & {
+export type UploadFields = Omit<UploadFieldsWire, 'tags' | 'metadata' | 'ttlDays' | 'legalHold'> & {
   tags?: string[] | UploadFieldsWire['tags'];
   metadata?: Record<string, unknown> | UploadFieldsWire['metadata'];
+  ttlDays?: number | UploadFieldsWire['ttlDays'];
+  legalHold?: boolean | UploadFieldsWire['legalHold'];
 };
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
 
-/** Search and list parameters as the API reads them (query text); numbers are accepted where the API wants digits. */
+/** Search and list parameters as the API reads them (query text); numbers and booleans are accepted where the API wants them as text. */
 type SearchQueryWire = z.input<typeof fileSearchQuerySchema>;
-export type SearchQuery = { [K in keyof SearchQueryWire]?: SearchQueryWire[K] | (K extends 'minSize' | 'maxSize' | 'limit' ? number : never) };
+export type SearchQuery = {
+  [K in keyof SearchQueryWire]?: SearchQueryWire[K] | (K extends 'minSize' | 'maxSize' | 'limit' ? number : never) | (K extends 'legalHold' ? boolean : never);
+};
 
 export type MetadataPatchBody = z.input<typeof metadataPatchSchema>;
+export type RetentionBody = z.input<typeof retentionRequestSchema>;
 /** One page of a search or listing. `total` is not sent by the API today; kept for callers that read it. */
 export type FilePage = FilePageWire & { total?: number };
 

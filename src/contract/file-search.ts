@@ -76,6 +76,10 @@ export const fileSearchQuerySchema = z
     sha256: param(z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').transform((s) => s.toLowerCase())).describe(
       'the content checksum (64 hex digits)',
     ),
+    expiresBefore: param(instant).describe('a temporary file that expires before this ISO 8601 date-time (exclusive)'),
+    legalHold: param(z.enum(['true', 'false'], "'true' or 'false'").transform((v) => v === 'true')).describe(
+      'true: only files under a legal hold; false: only files without one',
+    ),
     sort: param(z.enum(FILE_SORTS, `one of ${FILE_SORTS.join(', ')}`))
       .describe(`order of the items, id breaking ties: ${FILE_SORTS.join(', ')} (- = descending); default ${DEFAULT_FILE_SORT}`)
       .meta({ enum: [...FILE_SORTS] }),

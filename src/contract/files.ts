@@ -1,6 +1,7 @@
 // The FileMetadata resource (SPEC §5): the one source of a file record's shape on the wire, in attr.json and in
 // the client. Imports nothing of the server.
 import { z } from 'zod';
+import { retentionFieldsShape } from './retention.js';
 
 export const fileMetadataSchema = z
   .object({
@@ -19,6 +20,7 @@ export const fileMetadataSchema = z
     updatedAt: z.iso.datetime(),
     revision: z.number().int(),
     elementId: z.string(),
+    ...retentionFieldsShape,
   })
   .meta({ id: 'FileMetadata' });
 

@@ -1,6 +1,7 @@
 // The upload request (SPEC §5): its form fields and its query, as the API validates them and the client sends
 // them. Imports only zod and other contract files.
 import { z } from 'zod';
+import { checkUploadRetention, uploadRetentionFieldsShape } from './retention.js';
 import { findInputFault, MAX_INPUT_DEPTH, storableText, utf8Bytes } from './text.js';
 
 const METADATA_MAX_BYTES = 16 * 1024;
@@ -68,8 +69,10 @@ export const uploadFieldsSchema = z
       .refine((list) => list.length <= MAX_DECLARED_DIGESTS, `at most ${MAX_DECLARED_DIGESTS} digests`)
       .optional(),
     fileId: z.uuid('must be a UUID').transform((s) => s.toLowerCase()).optional(),
+    ...uploadRetentionFieldsShape,
   })
-  .strict();
+  .strict()
+  .superRefine(checkUploadRetention);
 
 /** Query of the upload route: `wait` (seconds, 0-60). */
 export const uploadQuerySchema = z

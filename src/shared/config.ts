@@ -65,6 +65,7 @@ const envSchema = z.object({
   STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(24),
   SCRUB_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
   SCRUB_BUDGET_SECONDS: int(1, 86_400).default(300),
+  LIFECYCLE_INTERVAL_SECONDS: int(0, 604_800).default(3_600),
   CAPACITY_WARNING_PERCENT: z.coerce.number().min(0).max(100).default(15),
   CAPACITY_WARNING_BYTES: int(0).default(150e9),
   CAPACITY_CRITICAL_PERCENT: z.coerce.number().min(0).max(100).default(8),
@@ -134,6 +135,8 @@ export type Config = Readonly<{
   scrubIntervalHours: number;
   /** How long one scrub run may re-hash blobs before it stops and leaves a checkpoint for the next run. */
   scrubBudgetSeconds: number;
+  /** How often the lifecycle job removes expired temporary files (edit mode; a BullMQ job scheduler); 0 = never. */
+  lifecycleIntervalSeconds: number;
   /** Test-only fault injection: the worker kills itself at this ingest step. */
   crashAt?: 'after-hash' | 'after-wal' | 'after-blob' | 'after-attr' | 'before-commit';
   /** Free space below max(percent of total, bytes) -> that capacity status (SPEC §5, as the original element). */
@@ -233,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     walLeaseSeconds: e.WAL_LEASE_SECONDS,
     scrubIntervalHours: e.SCRUB_INTERVAL_HOURS,
     scrubBudgetSeconds: e.SCRUB_BUDGET_SECONDS,
+    lifecycleIntervalSeconds: e.LIFECYCLE_INTERVAL_SECONDS,
     crashAt: e.CRASH_AT,
     capacityThresholds: Object.freeze({
       warning: Object.freeze({ percent: e.CAPACITY_WARNING_PERCENT, bytes: e.CAPACITY_WARNING_BYTES }),

@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   range_not_satisfiable: 416,
   precondition_failed: 412,
   conflict: 409,
+  // A legal hold or an unexpired retention protects the file (SPEC §10): for everyone, admin included.
+  retention_active: 409,
   unavailable: 503,
   // Answered by the HTTP parser's handlers (api/http/client-error.ts), before a request reaches a route.
   headers_too_large: 431,
@@ -51,6 +53,7 @@ export const PERMANENT_JOB_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'not_found',
   'precondition_failed',
   'forbidden',
+  'retention_active',
 ]);
 
 export function isAppError(err: unknown, code?: ErrorCode): err is AppError {

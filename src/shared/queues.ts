@@ -34,6 +34,11 @@ export interface JobRegistry {
     payload: { budgetMs?: number; reason: 'schedule' | 'manual' };
     result: { checked: number; corrupt: number; missing: number; resumeAfter: string | null };
   };
+  /** Delete temporary files whose expiresAt has passed (edit mode only; domain/file-lifecycle.ts). */
+  'cleanup-expired': {
+    payload: { reason: 'schedule' | 'manual' };
+    result: { mode: string; deleted: number; skipped: number; more: boolean };
+  };
   /** Sign the audit chain head after verifying the events since the last checkpoint (issue 17). */
   'audit-checkpoint': { payload: { reason: 'schedule' | 'manual' }; result: { seq: string | null; skipped?: string } };
   /** Remove committed and rolled-back WAL entries older than WAL_RETENTION_DAYS (issue 17). */
@@ -54,6 +59,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'delete-file': 'files',
   'gc-blob': 'maintenance',
   'scrub-blobs': 'maintenance',
+  'cleanup-expired': 'maintenance',
   'audit-checkpoint': 'maintenance',
   'compact-wal': 'maintenance',
 };
@@ -81,6 +87,9 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
     case 'audit-checkpoint':
     case 'compact-wal':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
+      return { attempts: 1, ...RETENTION };
+    case 'cleanup-expired':
+      // No retry: the next scheduled run finds whatever this one left.
       return { attempts: 1, ...RETENTION };
   }
 }

@@ -14,6 +14,7 @@ import { ingestProcessor } from './ingest.js';
 import { parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
+import { lifecycleProcessor, scheduleLifecycle } from './lifecycle.js';
 import { loadAuditSigningKey } from '../shared/domain/audit-signing.js';
 import { auditCheckpointProcessor, compactWalProcessor, scheduleAuditMaintenance } from './audit-maintenance.js';
 
@@ -40,6 +41,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'delete-file': deleteFileProcessor(ctx),
     'gc-blob': gcBlobProcessor(ctx),
     'scrub-blobs': scrubProcessor(ctx),
+    'cleanup-expired': lifecycleProcessor(ctx),
     'audit-checkpoint': auditCheckpointProcessor(ctx),
     'compact-wal': compactWalProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
@@ -84,6 +86,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
+  await scheduleLifecycle(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the lifecycle job failed'));
   // A configured audit signing key that cannot be read stops the worker here rather than at the first checkpoint.
   await loadAuditSigningKey(ctx.config);
   await scheduleAuditMaintenance(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling audit checkpoints and WAL compaction failed'));

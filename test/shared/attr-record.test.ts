@@ -32,6 +32,11 @@ describe('the attr.json record', () => {
         updatedAt: '2026-12-06T01:02:03.004Z',
         revision: 1,
         elementId: 'se-test',
+        retentionPolicy: 'permanent',
+        expiresAt: null,
+        retainUntil: null,
+        retentionMode: null,
+        legalHold: false,
       };
       const attrPath = attrRelativePath(meta.id, new Date(meta.createdAt));
       await store.write(attrPath, toAttrRecord(meta, 'blobs/ab/ab/x'));

@@ -26,6 +26,17 @@ export function parseUploadFields(body: unknown): UploadFields {
     metadata: f.metadata ?? {},
     sha256: f.sha256,
     fileId: f.fileId,
+    ...(f.retentionPolicy ?? f.retainUntil ?? f.legalHold !== undefined
+      ? {
+          retention: {
+            retentionPolicy: f.retentionPolicy ?? 'permanent',
+            ttlDays: f.ttlDays ?? null,
+            retainUntil: f.retainUntil ?? null,
+            retentionMode: f.retentionMode ?? null,
+            legalHold: f.legalHold ?? false,
+          },
+        }
+      : {}),
   };
 }
 

@@ -2,19 +2,15 @@
 import { z } from 'zod';
 import { findPresentSha256 } from '../../shared/domain/file-queries.js';
 import { parseRevision, requestDelete, requestMetadataUpdate } from '../../shared/domain/file-requests.js';
-import { getFileMetadata } from '../../shared/domain/file-queries.js';
-import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { toJobView } from '../../shared/domain/job-view.js';
-import { AppError, ERROR_STATUS, type ErrorCode } from '../../shared/errors.js';
 import { actingPrincipalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
+import { answerUpdate } from '../http/update-answer.js';
 import { fileMetadataSchema } from '../../contract/files.js';
 import { jobSchema } from '../../contract/jobs.js';
 import { existsAnswerSchema, existsRequestSchema, metadataPatchSchema } from '../../contract/file-edits.js';
-
-const PATCH_WAIT_MS = 10_000;
 
 export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
   const fileParams = z.object({ fileId: z.string() });
@@ -37,20 +33,7 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
         const ifMatch = req.header('if-match');
         const expected = ifMatch === undefined ? undefined : parseRevision(ifMatch);
         const job = await requestMetadataUpdate(ctx, actingPrincipalOf(req, res), params.fileId, body, expected);
-        const abort = new AbortController();
-        res.once('close', () => abort.abort());
-        const [done] = await waitForJobs(ctx.db, [job.id], PATCH_WAIT_MS, abort.signal);
-        if (done?.state === 'committed') {
-          const meta = await getFileMetadata(ctx.db, job.fileId);
-          res.setHeader('ETag', `"${meta.revision}"`);
-          res.json(meta);
-          return;
-        }
-        if (done?.state === 'failed') {
-          const code = (done.errorCode && done.errorCode in ERROR_STATUS ? done.errorCode : 'internal') as ErrorCode;
-          throw new AppError(code, done.errorMessage ?? 'the update failed');
-        }
-        res.status(202).setHeader('Location', `/api/v1/jobs/${job.id}`).json(toJobView(done ?? job));
+        await answerUpdate(ctx, res, job);
       },
     }),
     defineRoute({

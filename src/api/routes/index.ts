@@ -9,6 +9,7 @@ import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
 import { fileEditRoutes } from './file-edits.js';
 import { fileRoutes } from './files.js';
+import { fileRetentionRoutes } from './file-retention.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { searchRoutes } from './search.js';
@@ -25,6 +26,7 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...jobRoutes(ctx),
     ...auditRoutes(ctx),
     ...fileEditRoutes(ctx),
+    ...fileRetentionRoutes(ctx),
     // Literal paths under /api/v1/files/ must come before the :fileId routes.
     ...searchRoutes(ctx),
     ...fileRoutes(ctx),

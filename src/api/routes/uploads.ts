@@ -97,7 +97,7 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
       permission: 'file:upload',
       mode: 'upload',
       query: uploadQuerySchema,
-      body: uploadFieldsSchema.extend({ file: z.array(z.string().meta({ format: 'binary' })).describe('one or more files') }),
+      body: uploadFieldsSchema.safeExtend({ file: z.array(z.string().meta({ format: 'binary' })).describe('one or more files') }),
       bodyContentType: 'multipart/form-data',
       before: [preflight(ctx), stagingMiddleware(ctx)],
       responses: {

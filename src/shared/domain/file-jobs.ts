@@ -18,6 +18,7 @@ import type { MetadataPatch } from './file-requests.js';
 import { isFinalState } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
 import { announceFileChange } from './file-changes.js';
+import { applyRetentionChange, type RetentionChange } from './retention-rules.js';
 
 export type { WalOperation };
 
@@ -95,7 +96,9 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
   const loaded = await loadOpenJob(db, jobId);
   if (!('params' in loaded)) return loaded;
   const job = loaded;
-  const params = job.params as unknown as { patch: MetadataPatch; expectedRevision: number | null };
+  const params = job.params as unknown as { patch: MetadataPatch; expectedRevision: number | null; retention?: RetentionChange };
+  // A legal hold may be set and released in every mode (modes.ts); everything else is a patch.
+  const op = params.retention?.kind === 'legal-hold' ? 'hold' : 'patch';
   for (let round = 0; ; round++) {
     const row = await findLiveFileRow(db, job.fileId);
     if (!row) throw new AppError('not_found', `file ${job.fileId} no longer exists`);
@@ -103,12 +106,20 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
       throw new AppError('precondition_failed', `the file moved to revision ${row.revision}; If-Match named ${params.expectedRevision}`);
     }
     // A patch queued in rw is not applied after a switch to ro/ar (SPEC §4); checked before attr.json changes.
-    assertModeAllows(await deps.modes.current(), 'patch');
-    const next = applyPatch(toFileMetadata(row), params.patch, new Date());
+    assertModeAllows(await deps.modes.current(), op);
+    const now = new Date();
+    const patched = applyPatch(toFileMetadata(row), params.patch, now);
+    // Judged against the row this round read: a change that raced in moves the revision, and the next round judges again.
+    const next = params.retention ? { ...patched, ...applyRetentionChange(patched, params.retention, now) } : patched;
     const wal = await prepareWalEntry(db, {
       operation: 'file_update',
       job,
-      payload: { fileId: row.id, fromRevision: row.revision, patch: params.patch as Prisma.InputJsonObject },
+      payload: {
+        fileId: row.id,
+        fromRevision: row.revision,
+        patch: params.patch as Prisma.InputJsonObject,
+        ...(params.retention ? { retention: params.retention } : {}),
+      },
     });
     await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
     await deps.beforeUpdateCommit?.(job.id);
@@ -116,7 +127,7 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
       const audit = [metadataUpdateEvent(job, row, next, Object.keys(params.patch))];
       const done = await commitWalEntry(db, wal.id, { jobId: job.id, audit }, async (tx) => {
         // The cached mode can be up to a second old: the commit re-reads it, serialised with mode changes.
-        assertModeAllows(await modeInTransaction(tx), 'patch');
+        assertModeAllows(await modeInTransaction(tx), op);
         if (!(await patchFileAtRevision(tx, row, next))) throw new RevisionMoved();
       });
       if (done) await announceFileChange(deps.connection, deps.config.queuePrefix, { fileId: row.id }, deps.logger);

@@ -17,6 +17,7 @@ import type { ServableFileCache } from './servable-files.js';
 import { isUuid } from '../../contract/ids.js';
 import { jobActorParams } from '../records/audit-actors.js';
 import { deleteEvent } from './audit-events.js';
+import { assertDeletable } from './retention-rules.js';
 
 export interface RequestDeps {
   db: Db;
@@ -31,7 +32,8 @@ export interface RequestDeps {
 
 export type MetadataPatch = z.output<typeof metadataPatchSchema>;
 
-function jobRow(
+/** The row of an update or delete job on this file. */
+export function jobRow(
   kind: 'update' | 'delete',
   principal: Principal,
   file: Pick<FileRow, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>,
@@ -58,7 +60,7 @@ function jobRow(
   };
 }
 
-async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: FileJob): Promise<void> {
+export async function enqueueAfterCommit(deps: RequestDeps, name: 'update-metadata' | 'delete-file', job: FileJob): Promise<void> {
   try {
     await enqueue(deps.queues, deps.config, name, [{ id: job.id, payload: { ingestJobId: job.id } }]);
   } catch (err) {
@@ -100,11 +102,20 @@ export async function requestMetadataUpdate(
 
 /**
  * Deletes a file as readers see it at once (404 from now on) and records a 'delete' job that releases its
- * blob reference; the bytes go when no file references them and the grace period has passed.
+ * blob reference; the bytes go when no file references them and the grace period has passed. A legal hold or an
+ * unexpired retention refuses it (409 retention_active), checked on the locked row inside the delete's transaction.
  */
 export async function requestDelete(deps: RequestDeps, principal: Principal, fileId: string): Promise<FileJob> {
   if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
-  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => jobRow('delete', principal, file, {}), (file, j) => deleteEvent(principal, file, j));
+  const job = await softDeleteFileWithJob(
+    deps.db,
+    fileId.toLowerCase(),
+    (file) => {
+      assertDeletable(file, new Date());
+      return jobRow('delete', principal, file, {});
+    },
+    (file, j) => deleteEvent(principal, file, j),
+  );
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });
   await announceFileChange(deps.redis, deps.config.queuePrefix, { fileId: job.fileId }, deps.logger);

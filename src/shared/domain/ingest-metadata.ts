@@ -2,6 +2,7 @@
 // one-job and the batch path alike).
 import type { FileMetadata } from '../../contract/files.js';
 import type { FileJob } from '../records/file-jobs.js';
+import { retentionAtUpload, type UploadRetention } from './retention-rules.js';
 
 export type Digest = { sha256: string; size: number };
 
@@ -10,6 +11,8 @@ interface UploadParams {
   version: string | null;
   tags: string[];
   metadata: Record<string, unknown>;
+  /** Absent on jobs recorded before retention existed. */
+  retention?: UploadRetention;
 }
 
 /** The file's metadata as the commit records it: the job's upload parameters over the verified digest. */
@@ -31,6 +34,7 @@ export function fileMetadataOf(job: FileJob, digest: Digest, elementId: string):
     updatedAt: job.createdAt.toISOString(),
     revision: 1,
     elementId,
+    ...retentionAtUpload(params.retention, job.createdAt),
   };
 }
 

@@ -23,6 +23,7 @@ import type { StagingStore } from '../storage/staging-store.js';
 import { isOutageError } from '../outage.js';
 import { isFinalState } from '../../contract/jobs.js';
 import type { Principal } from './principal.js';
+import { assertMayHold, type UploadRetention } from './retention-rules.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600 * 1_000;
 
@@ -42,6 +43,8 @@ export interface UploadFields {
   /** Expected sha256 of each file, in the order of the parts (one digest per file). */
   sha256?: string[];
   fileId?: string;
+  /** Absent: permanent, no retain-until, no hold. */
+  retention?: UploadRetention;
 }
 
 export interface SubmitDeps {
@@ -81,6 +84,7 @@ export async function submitUpload(
     if (staged.length > 1 && fields.fileId) {
       throw new AppError('validation_failed', "'fileId' applies to a single file; send one file per request", { parameter: 'fileId' });
     }
+    if (fields.retention?.legalHold) assertMayHold(principal);
     if (fields.sha256 && fields.sha256.length !== staged.length) {
       throw new AppError('validation_failed', `'sha256' lists ${fields.sha256.length} digests for ${staged.length} files; give one per file, in order`, {
         parameter: 'sha256',
@@ -242,6 +246,7 @@ async function recordJobs(
       description: fields.description ?? null, version: fields.version ?? null, tags: fields.tags, metadata: fields.metadata,
       // Audit trail (issue 17): the requester's role, token type and origin, for the ingest's events.
       actor: { ...jobActorParams(principal) },
+      ...(fields.retention ? { retention: fields.retention } : {}),
     };
     const owner = { principal: principal.sub, principalName: principal.name ?? null, idempotencyKey: idempotencyKey ?? null, params };
     const upload: PendingUpload = {

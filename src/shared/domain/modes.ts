@@ -8,13 +8,14 @@ import { appendModeRow, hasModeRows, inModeChangeTx, latestMode } from '../recor
 import { recordCommittedWalEntry } from '../records/wal.js';
 import { AppError } from '../errors.js';
 
-export type ModeOperation = 'upload' | 'read' | 'download' | 'patch' | 'delete';
+/** `hold`: setting or releasing a legal hold, which only ever protects what is stored (SPEC §10), so every mode allows it. */
+export type ModeOperation = 'upload' | 'read' | 'download' | 'patch' | 'delete' | 'hold';
 
 const ALLOWED: Record<Mode, ReadonlySet<ModeOperation>> = {
-  edit: new Set(['upload', 'read', 'download', 'patch', 'delete']),
-  rw: new Set(['upload', 'read', 'download', 'patch']),
-  ro: new Set(['read', 'download']),
-  ar: new Set(['read']),
+  edit: new Set(['upload', 'read', 'download', 'patch', 'delete', 'hold']),
+  rw: new Set(['upload', 'read', 'download', 'patch', 'hold']),
+  ro: new Set(['read', 'download', 'hold']),
+  ar: new Set(['read', 'hold']),
 };
 
 export function modeAllows(mode: Mode, op: ModeOperation): boolean {

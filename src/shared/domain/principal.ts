@@ -17,6 +17,7 @@ export type Permission =
   | 'file:patch-own'
   | 'file:patch-any'
   | 'file:delete'
+  | 'file:legal-hold'
   | 'job:read-own'
   | 'job:read-all'
   | 'element:info'
@@ -30,7 +31,7 @@ export type Permission =
 
 const READONLY: Permission[] = ['file:read', 'job:read-own', 'element:info'];
 const USER: Permission[] = [...READONLY, 'file:upload', 'file:patch-own', 'audit:read'];
-const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'job:read-all', 'audit:read-all'];
+const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'file:legal-hold', 'job:read-all', 'audit:read-all'];
 const ADMIN: Permission[] = [...OPERATOR, 'element:mode', 'admin:queues', 'admin:scrub', 'admin:rebuild'];
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

@@ -137,9 +137,10 @@ export async function commitIngest(
     ),
     file AS (
       INSERT INTO files (id, file_name, content_type, size, sha256, description, version, tags, metadata, owner, owner_name,
-        element_id, created_at, updated_at, revision, attr_path)
+        element_id, created_at, updated_at, revision, attr_path, retention_policy, expires_at, retain_until, retention_mode, legal_hold)
       SELECT $5::uuid, $6::text, $7::text, $3::bigint, $2::bpchar, $8::text, $9::text, $10::text[], $11::jsonb, $12::text, $13::text,
-        $14::text, $15::timestamptz, $16::timestamptz, $17::int, $18::text
+        $14::text, $15::timestamptz, $16::timestamptz, $17::int, $18::text, $21::text, $22::timestamptz, $23::timestamptz,
+        $24::text, $25::boolean
       FROM blob
       RETURNING id
     ),
@@ -158,6 +159,7 @@ export async function commitIngest(
       walId.toString(), meta.sha256, String(meta.size), storageKey, meta.id, meta.fileName, meta.contentType,
       meta.description, meta.version, meta.tags, JSON.stringify(meta.metadata), meta.owner, meta.ownerName,
       meta.elementId, meta.createdAt, meta.updatedAt, meta.revision, attrPath, jobId, blobRepaired,
+      meta.retentionPolicy, meta.expiresAt, meta.retainUntil, meta.retentionMode, meta.legalHold,
     ],
   ), (r) => (audit ? ingestEventsOf([audit], [commitResultFromRow(jobId, r.rows[0]!)]) : [])).catch((err: unknown) => {
     // unique_violation on files.id: the whole statement rolled back.
@@ -190,11 +192,12 @@ export function commitResultFromRow(jobId: string, row: CommitRow): CommitResult
 export async function patchFileAtRevision(
   tx: Prisma.TransactionClient,
   from: Pick<File, 'id' | 'revision'>,
-  next: Pick<FileMetadata, 'description' | 'version' | 'tags' | 'metadata' | 'revision' | 'updatedAt'>,
+  next: Pick<FileMetadata, 'description' | 'version' | 'tags' | 'metadata' | 'revision' | 'updatedAt' | 'retainUntil' | 'retentionMode' | 'legalHold'>,
 ): Promise<boolean> {
   const changed = await tx.$executeRaw`
     UPDATE files SET description = ${next.description}, version = ${next.version}, tags = ${next.tags},
-      metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)}
+      metadata = ${JSON.stringify(next.metadata)}::jsonb, revision = ${next.revision}, updated_at = ${new Date(next.updatedAt)},
+      retain_until = ${next.retainUntil}::timestamptz, retention_mode = ${next.retentionMode}, legal_hold = ${next.legalHold}
     WHERE id = ${from.id}::uuid AND revision = ${from.revision} AND deleted_at IS NULL`;
   return changed === 1;
 }
@@ -211,11 +214,13 @@ export async function releaseBlobReference(tx: Prisma.TransactionClient, sha256:
   return rows.length > 0;
 }
 
-type DeletedFile = Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256'>;
+type DeletedFile = Pick<File, 'id' | 'fileName' | 'contentType' | 'size' | 'sha256' | 'legalHold' | 'retainUntil'>;
 
 /**
  * In one transaction: hides a live file from readers at once (deleted_at) and records the job that finishes the
- * deletion (jobOf builds it from the file). Null, with nothing changed, when there is no such live file.
+ * deletion (jobOf builds it from the file). Null, with nothing changed, when there is no such live file. jobOf
+ * may refuse by throwing (a retention, domain/retention-rules.ts): the row is locked from the UPDATE on, so what it
+ * sees cannot change before the rollback or the commit.
  */
 export async function softDeleteFileWithJob(
   db: Db,
@@ -228,7 +233,8 @@ export async function softDeleteFileWithJob(
     const [file] = await tx.$queryRaw<DeletedFile[]>`
       UPDATE files SET deleted_at = now(), updated_at = now()
       WHERE id = ${fileId}::uuid AND deleted_at IS NULL
-      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256`;
+      RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256, legal_hold AS "legalHold",
+        retain_until AS "retainUntil"`;
     if (!file) return null;
     const job = await createFileJob(tx, jobOf(file));
     if (eventOf) await appendAuditEvents(tx, [eventOf(file, job)]);

@@ -24,6 +24,9 @@ export interface FileFilters {
   createdTo?: Date;
   /** Lower-case hex. */
   sha256?: string;
+  /** Exclusive: temporary files expiring before this. */
+  expiresBefore?: Date;
+  legalHold?: boolean;
 }
 
 export interface FileSearchQuery extends FileFilters {
@@ -93,6 +96,8 @@ function filterConditions(filters: FileFilters, walk = false): Prisma.Sql[] {
   if (filters.createdFrom !== undefined) where.push(Prisma.sql`created_at >= ${filters.createdFrom.toISOString()}::timestamptz`);
   if (filters.createdTo !== undefined) where.push(Prisma.sql`created_at < ${filters.createdTo.toISOString()}::timestamptz`);
   if (filters.sha256 !== undefined) where.push(Prisma.sql`sha256 = ${filters.sha256}::bpchar`);
+  if (filters.expiresBefore !== undefined) where.push(Prisma.sql`expires_at < ${filters.expiresBefore.toISOString()}::timestamptz`);
+  if (filters.legalHold !== undefined) where.push(Prisma.sql`legal_hold = ${filters.legalHold}`);
   return where;
 }
 

@@ -22,6 +22,8 @@ export function fileColumns(alias?: string): string {
     `${c('metadata')} AS "metadata"`, `${c('owner')} AS "owner"`, `${c('owner_name')} AS "ownerName"`,
     `${c('element_id')} AS "elementId"`, `${c('created_at')} AS "createdAt"`, `${c('updated_at')} AS "updatedAt"`,
     `${c('revision')} AS "revision"`, `${c('deleted_at')} AS "deletedAt"`, `${c('attr_path')} AS "attrPath"`,
+    `${c('retention_policy')} AS "retentionPolicy"`, `${c('expires_at')} AS "expiresAt"`, `${c('retain_until')} AS "retainUntil"`,
+    `${c('retention_mode')} AS "retentionMode"`, `${c('legal_hold')} AS "legalHold"`,
   ].join(', ');
 }
 
@@ -42,6 +44,11 @@ export function toFileMetadata(row: File): FileMetadata {
     updatedAt: row.updatedAt.toISOString(),
     revision: row.revision,
     elementId: row.elementId,
+    retentionPolicy: row.retentionPolicy as FileMetadata['retentionPolicy'],
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    retainUntil: row.retainUntil?.toISOString() ?? null,
+    retentionMode: row.retentionMode as FileMetadata['retentionMode'],
+    legalHold: row.legalHold,
   };
 }
 

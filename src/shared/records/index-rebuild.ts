@@ -69,22 +69,28 @@ function upsertFiles(db: Db, files: RestoredFile[]): Prisma.PrismaPromise<number
     ${r.id}::uuid, ${r.fileName}::text, ${r.contentType}::text, ${BigInt(r.size)}::bigint, ${r.sha256}::text,
     ${r.description}::text, ${r.version}::text, ${r.tags}::text[], ${JSON.stringify(r.metadata)}::jsonb, ${r.owner}::text,
     ${r.ownerName}::text, ${r.elementId}::text, ${r.createdAt}::timestamptz, ${r.updatedAt}::timestamptz, ${r.revision}::int,
-    ${r.deletedAt ?? null}::timestamptz, ${r.attrPath}::text)`);
+    ${r.deletedAt ?? null}::timestamptz, ${r.attrPath}::text, ${r.retentionPolicy}::text, ${r.expiresAt}::timestamptz,
+    ${r.retainUntil}::timestamptz, ${r.retentionMode}::text, ${r.legalHold}::boolean)`);
   return db.$executeRaw`
       INSERT INTO files (id, file_name, content_type, size, sha256, description, version, tags, metadata, owner,
-        owner_name, element_id, created_at, updated_at, revision, deleted_at, attr_path)
+        owner_name, element_id, created_at, updated_at, revision, deleted_at, attr_path, retention_policy, expires_at,
+        retain_until, retention_mode, legal_hold)
       VALUES ${Prisma.join(values)}
       ON CONFLICT (id) DO UPDATE SET
         file_name = EXCLUDED.file_name, content_type = EXCLUDED.content_type, size = EXCLUDED.size,
         sha256 = EXCLUDED.sha256, description = EXCLUDED.description, version = EXCLUDED.version, tags = EXCLUDED.tags,
         metadata = EXCLUDED.metadata, owner = EXCLUDED.owner, owner_name = EXCLUDED.owner_name,
         element_id = EXCLUDED.element_id, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-        revision = EXCLUDED.revision, deleted_at = ${KEEP_DELETION_IN_FLIGHT}, attr_path = EXCLUDED.attr_path
+        revision = EXCLUDED.revision, deleted_at = ${KEEP_DELETION_IN_FLIGHT}, attr_path = EXCLUDED.attr_path,
+        retention_policy = EXCLUDED.retention_policy, expires_at = EXCLUDED.expires_at, retain_until = EXCLUDED.retain_until,
+        retention_mode = EXCLUDED.retention_mode, legal_hold = EXCLUDED.legal_hold
       WHERE (files.file_name, files.content_type, files.size, files.sha256, files.description, files.version, files.tags,
           files.metadata, files.owner, files.owner_name, files.element_id, files.created_at, files.updated_at,
-          files.revision, files.deleted_at, files.attr_path)
+          files.revision, files.deleted_at, files.attr_path, files.retention_policy, files.expires_at, files.retain_until,
+          files.retention_mode, files.legal_hold)
         IS DISTINCT FROM (EXCLUDED.file_name, EXCLUDED.content_type, EXCLUDED.size, EXCLUDED.sha256,
           EXCLUDED.description, EXCLUDED.version, EXCLUDED.tags, EXCLUDED.metadata, EXCLUDED.owner, EXCLUDED.owner_name,
           EXCLUDED.element_id, EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.revision, EXCLUDED.deleted_at,
-          EXCLUDED.attr_path)`;
+          EXCLUDED.attr_path, EXCLUDED.retention_policy, EXCLUDED.expires_at, EXCLUDED.retain_until,
+          EXCLUDED.retention_mode, EXCLUDED.legal_hold)`;
 }

@@ -93,7 +93,8 @@ const COMMIT = {
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(job_id uuid, wal_id bigint, sha256 bpchar, size bigint,
         storage_key text, file_id uuid, file_name text, content_type text, description text, version text, tags jsonb,
         metadata jsonb, owner text, owner_name text, element_id text, created_at timestamptz, updated_at timestamptz,
-        revision int, attr_path text, repaired boolean)
+        revision int, attr_path text, repaired boolean, retention_policy text, expires_at timestamptz,
+        retain_until timestamptz, retention_mode text, legal_hold boolean)
     ),
     wal AS (
       SELECT w.id, w.started_at, w.job_id FROM wal_entries w, maintenance
@@ -117,10 +118,10 @@ const COMMIT = {
     ),
     file AS (
       INSERT INTO files (id, file_name, content_type, size, sha256, description, version, tags, metadata, owner, owner_name,
-        element_id, created_at, updated_at, revision, attr_path)
+        element_id, created_at, updated_at, revision, attr_path, retention_policy, expires_at, retain_until, retention_mode, legal_hold)
       SELECT l.file_id, l.file_name, l.content_type, l.size, l.sha256, l.description, l.version,
         ARRAY(SELECT jsonb_array_elements_text(l.tags)), l.metadata, l.owner, l.owner_name, l.element_id, l.created_at,
-        l.updated_at, l.revision, l.attr_path
+        l.updated_at, l.revision, l.attr_path, l.retention_policy, l.expires_at, l.retain_until, l.retention_mode, l.legal_hold
       FROM locked l JOIN blob b ON b.sha256 = l.sha256
       RETURNING id
     ),
@@ -166,7 +167,8 @@ export async function commitIngests(db: Db, inputs: CommitInput[], results = new
       file_id: i.meta.id, file_name: i.meta.fileName, content_type: i.meta.contentType, description: i.meta.description,
       version: i.meta.version, tags: i.meta.tags, metadata: i.meta.metadata, owner: i.meta.owner, owner_name: i.meta.ownerName,
       element_id: i.meta.elementId, created_at: i.meta.createdAt, updated_at: i.meta.updatedAt, revision: i.meta.revision,
-      attr_path: i.attrPath, repaired: i.blobRepaired,
+      attr_path: i.attrPath, repaired: i.blobRepaired, retention_policy: i.meta.retentionPolicy, expires_at: i.meta.expiresAt,
+      retain_until: i.meta.retainUntil, retention_mode: i.meta.retentionMode, legal_hold: i.meta.legalHold,
     }));
     // Audit trail hook (issue 17): the round's statement and the events of the jobs it committed, one transaction.
     const { rows } = await inAuditedTransaction(

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { fileMetadataSchema, type FileMetadata } from '../../contract/files.js';
 import { LOWER_UUID } from '../../contract/ids.js';
+import { RETENTION_MODES, RETENTION_POLICIES } from '../../contract/retention.js';
 
 export const ATTR_SCHEMA_VERSION = 1;
 
@@ -20,7 +21,8 @@ const instant = z.iso.datetime({ offset: true });
  * tombstone, when it was deleted. A field added to fileMetadataSchema is part of the record at once; the fields
  * overridden here are narrowed to what the files table can hold (no NUL, int4 revision, a 64-hex digest), so a
  * rebuild skips a bad record alone instead of failing its batch. id accepts any lower-case hex UUID (not only the
- * RFC 9562 versions the contract checks), as the rebuild always has.
+ * RFC 9562 versions the contract checks), as the rebuild always has. The retention fields default to a permanent,
+ * unheld file, so records written before them still restore.
  */
 export const attrRecordSchema = fileMetadataSchema
   .extend({
@@ -41,6 +43,12 @@ export const attrRecordSchema = fileMetadataSchema
     updatedAt: instant,
     revision: z.number().int().min(1).max(INT4_MAX),
     blob: z.object({ sha256: z.string().regex(SHA256), size: z.number().int().min(0), storageKey: z.string() }),
+    // Records written before retention existed (SPEC §10) have none of these: such a file is permanent and unheld.
+    retentionPolicy: z.enum(RETENTION_POLICIES).default('permanent'),
+    expiresAt: instant.nullable().default(null),
+    retainUntil: instant.nullable().default(null),
+    retentionMode: z.enum(RETENTION_MODES).nullable().default(null),
+    legalHold: z.boolean().default(false),
     /** Set on a deleted file's tombstone: a rebuild restores it as deleted, never as live. */
     deletedAt: instant.optional(),
   })

@@ -34,6 +34,11 @@ function record(overrides: Partial<FileMetadata> = {}): { path: string; record: 
     updatedAt: '2026-12-06T01:02:03.004Z',
     revision: 1,
     elementId: 'se-test',
+    retentionPolicy: 'permanent',
+    expiresAt: null,
+    retainUntil: null,
+    retentionMode: null,
+    legalHold: false,
     ...overrides,
   };
   return { path: attrRelativePath(meta.id, new Date(meta.createdAt)), record: toAttrRecord(meta, `blobs/ab/ab/${meta.sha256}`) };
