@@ -6,6 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrubBlobs } from '../../src/shared/domain/blob-scrub.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
+import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -17,7 +18,7 @@ describe('audit trail events', () => {
   let operator: string;
 
   beforeAll(async () => {
-    world = await createWorld({ worker: true, isolatedDatabase: true, env: { AUDIT_READS: 'true' } });
+    world = await createWorld({ worker: true, isolatedDatabase: true, env: { AUDIT_READS: 'true', GC_GRACE_SECONDS: '1' } });
     alice = await world.token('user', 'alice', { name: 'Alice A.', type: 'service_account' });
     operator = await world.token('operator', 'olga');
   });
@@ -80,6 +81,33 @@ describe('audit trail events', () => {
       ['delete', 'olga', 'req-delete'],
     ]);
     expect(rows[1]!.details).toMatchObject({ fromRevision: 1, toRevision: 2, fields: ['description'] });
+  });
+
+  it('records retention changes, legal holds and the GC removing a blob, once each', async () => {
+    const bytes = randomBytes(150);
+    const { fileId } = await upload(bytes, 'req-for-retention');
+    const retainUntil = new Date(Date.now() + 86_400_000).toISOString();
+    const retained = await request(world.app).put(`/api/v1/files/${fileId}/retention`).set('Authorization', `Bearer ${alice}`)
+      .set('X-Request-Id', 'req-retention').send({ retainUntil });
+    expect(retained.status).toBe(200);
+    const held = await request(world.app).put(`/api/v1/files/${fileId}/legal-hold`).set('Authorization', `Bearer ${operator}`)
+      .set('X-Request-Id', 'req-hold').send({ on: true });
+    expect(held.status).toBe(200);
+    const rows = await events({ fileId, action: { in: ['retention_change', 'legal_hold'] } });
+    expect(rows.map((r) => [r.action, r.actorSub, r.requestId])).toEqual([
+      ['retention_change', 'alice', 'req-retention'],
+      ['legal_hold', 'olga', 'req-hold'],
+    ]);
+    expect(rows[0]!.details).toMatchObject({ retainUntil });
+    expect(rows[1]!.details).toMatchObject({ on: true });
+
+    // A file without retention, deleted: GC removes its blob once the grace period has passed.
+    const other = randomBytes(170);
+    const { fileId: doomed } = await upload(other, 'req-for-gc');
+    const del = await request(world.app).delete(`/api/v1/files/${doomed}`).set('Authorization', `Bearer ${operator}`);
+    await world.waitForJob(del.body.id, operator);
+    await until('GC to remove the blob', async () => (await runBlobGc(world.worker!, sha(other))).removed || (await world.api.db.blob.count({ where: { sha256: sha(other) } })) === 0, 15_000, 200);
+    expect(await events({ action: 'gc_delete', sha256: sha(other) })).toMatchObject([{ actorSub: 'system:gc', details: { deletedFileRows: 1 } }]);
   });
 
   it('records downloads with AUDIT_READS=true (batched, within a second), with the range served', async () => {

@@ -3,6 +3,7 @@ import type { FileMetadata } from '../../contract/files.js';
 import { actorOfPrincipal, jobAuditEvent, originOfPrincipal, systemActor, type ActingPrincipal } from '../records/audit-actors.js';
 import type { AuditEventInput, RequestOrigin } from '../records/audit-record.js';
 import type { Principal } from './principal.js';
+import type { RetentionChange } from './retention-rules.js';
 import type { FileJob } from '../records/file-jobs.js';
 
 export type { ActingPrincipal };
@@ -19,14 +20,29 @@ export function ingestEvent(job: Pick<FileJob, 'id' | 'fileId' | 'principal' | '
   });
 }
 
-/** An update job's event: the revision it moved from and to, and the fields it patched. */
+/**
+ * An update job's event: the revision it moved from and to, and the fields it patched; a retention or legal-hold
+ * change (SPEC §10, also an update job) is recorded as `retention_change` or `legal_hold` with the change.
+ */
 export function metadataUpdateEvent(
   job: Pick<FileJob, 'id' | 'fileId' | 'principal' | 'principalName' | 'params' | 'sha256'>,
   from: { revision: number },
   next: { revision: number },
   patchedFields: string[],
+  retention?: RetentionChange,
 ): AuditEventInput {
-  return jobAuditEvent(job, { action: 'metadata_update', details: { fromRevision: from.revision, toRevision: next.revision, fields: patchedFields } });
+  const revisions = { fromRevision: from.revision, toRevision: next.revision };
+  if (retention?.kind === 'legal-hold') return jobAuditEvent(job, { action: 'legal_hold', details: { ...revisions, on: retention.on } });
+  if (retention) {
+    const { retainUntil, retentionMode, bypassGovernance } = retention;
+    return jobAuditEvent(job, { action: 'retention_change', details: { ...revisions, retainUntil, retentionMode, bypassGovernance } });
+  }
+  return jobAuditEvent(job, { action: 'metadata_update', details: { ...revisions, fields: patchedFields } });
+}
+
+/** Garbage collection removing an unreferenced blob (and the rows of deleted files that pointed at it). */
+export function gcDeleteEvent(sha256: string, deletedFileRows: number): AuditEventInput {
+  return { action: 'gc_delete', actor: systemActor('gc'), sha256, details: { deletedFileRows } };
 }
 
 /** A deletion as the API makes it (the file hidden, its delete job recorded). */

@@ -124,7 +124,7 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
     await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
     await deps.beforeUpdateCommit?.(job.id);
     try {
-      const audit = [metadataUpdateEvent(job, row, next, Object.keys(params.patch))];
+      const audit = [metadataUpdateEvent(job, row, next, Object.keys(params.patch), params.retention)];
       const done = await commitWalEntry(db, wal.id, { jobId: job.id, audit }, async (tx) => {
         // The cached mode can be up to a second old: the commit re-reads it, serialised with mode changes.
         assertModeAllows(await modeInTransaction(tx), op);

@@ -25,9 +25,10 @@ export async function markBlobGcStarted(tx: Prisma.TransactionClient, sha256: st
 }
 
 /** After its bytes are gone: the rows of deleted files that pointed at them (tombstones stay), then the blob row. */
-export async function deleteCollectedBlob(tx: Prisma.TransactionClient, sha256: string): Promise<void> {
-  await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
-  await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+export async function deleteCollectedBlob(tx: Prisma.TransactionClient, sha256: string): Promise<{ blobRemoved: boolean; fileRows: number }> {
+  const fileRows = await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
+  const blobRows = await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+  return { blobRemoved: blobRows > 0, fileRows };
 }
 
 /** Unreferenced blobs orphaned before orphanedBefore, and those whose GC started and did not finish. */
