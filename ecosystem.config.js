@@ -18,10 +18,11 @@ if (nodeEnv === 'production') {
   if (!env.JWT_PUBLIC_KEY && !env.JWT_PUBLIC_KEY_FILE && !env.JWT_JWKS_URL) missing.push('JWT_PUBLIC_KEY_FILE (or JWT_PUBLIC_KEY, JWT_JWKS_URL)');
   if (!env.JWT_ISSUER) missing.push('JWT_ISSUER');
   if (!env.JWT_AUDIENCE) missing.push('JWT_AUDIENCE');
+  if (!env.AUDIT_SIGNING_KEY_FILE) missing.push('AUDIT_SIGNING_KEY_FILE');
   if (missing.length > 0) {
     // pm2 prints this and starts nothing (rather than restarting services that exit on their config).
     throw new Error(
-      `artstore: NODE_ENV=production needs the identity provider's settings; missing: ${missing.join(', ')}. ` +
+      `artstore: NODE_ENV=production needs the identity provider's settings and the audit signing key; missing: ${missing.join(', ')}. ` +
         'Set them in the environment or .env (for a local trial: NODE_ENV=development uses a development keypair).',
     );
   }

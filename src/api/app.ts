@@ -4,6 +4,7 @@ import { AppError } from '../shared/errors.js';
 import type { ApiContext } from './context.js';
 import { requestEdge } from './http/access-log.js';
 import { problemHandler } from './http/problem.js';
+import { auditDenials } from './http/audit-denials.js';
 import { mountRoutes } from './http/route-spec.js';
 import { AdminSessions } from './admin-session.js';
 import { adminCookies, bullBoardRouter } from './routes/admin.js';
@@ -22,6 +23,7 @@ export function createApp(ctx: ApiContext): Express {
     next();
   });
   app.use(requestEdge(app, ctx.logger, ctx.metrics.requests));
+  app.use(auditDenials(ctx.audit));
   // Node answers a missing Host with an empty 400 unless the server is made with requireHostHeader: false; then
   // this refuses it in the shape of every other error.
   app.use((req, _res, next) => {

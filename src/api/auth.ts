@@ -1,5 +1,6 @@
 // Bearer authentication and permission checks for every /api/v1 route (SPEC §3).
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { RequestingPrincipal } from '../shared/domain/audit-events.js';
 import type { TokenVerifier } from '../shared/auth/token-verifier.js';
 import { AppError } from '../shared/errors.js';
 import type { Principal } from '../shared/domain/principal.js';
@@ -19,4 +20,9 @@ export function principalOf(res: Response): Principal {
   const principal = res.locals.principal as Principal | undefined;
   if (!principal) throw new AppError('unauthorized', 'not authenticated');
   return principal;
+}
+
+/** The principal with the request's id and client address: what a change's audit event records (issue 17). */
+export function actingPrincipalOf(req: Request, res: Response): RequestingPrincipal {
+  return { ...principalOf(res), requestId: req.id === undefined ? null : String(req.id), clientAddress: req.ip ?? req.socket.remoteAddress ?? null };
 }

@@ -11,6 +11,8 @@ import { ensureInitialMode, ModeReader } from '../shared/domain/modes.js';
 import { ServableFileCache } from '../shared/domain/servable-files.js';
 import type { Logger } from '../shared/logger.js';
 import { countPendingWalEntries } from '../shared/records/wal.js';
+import { selectAuditHead } from '../shared/records/audit-events.js';
+import { AuditRecorder } from '../shared/domain/audit-recorder.js';
 import { createApiMetrics, createRegistry, type ApiMetrics } from '../shared/metrics.js';
 import { createQueues, type Queues } from '../shared/queues.js';
 import { createProducerConnection, createWorkerConnection, waitForRedis } from '../shared/redis.js';
@@ -53,6 +55,8 @@ export interface ApiContext {
   beforeMaintenanceRun?: (jobId: string) => Promise<void>;
   /** Test hooks of resumable-upload appends (a test pauses or cuts a PATCH at an exact step). */
   resumableHooks?: ResumableHooks;
+  /** Downloads (AUDIT_READS=true) and refused requests, buffered for the audit trail. */
+  audit: AuditRecorder;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,8 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
   scratchSweep?.unref();
   metrics.queueJobs(queues, config.metricsCacheMs);
   metrics.walEntries(() => countPendingWalEntries(db), config.metricsCacheMs);
+  metrics.auditEvents(async () => (await selectAuditHead(db)).seq, config.metricsCacheMs);
+  const audit = new AuditRecorder(db, config.audit, logger, metrics.auditDropped);
   return {
     config,
     logger,
@@ -110,6 +116,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
     streamSlots: new PrincipalSlots(config.maxStreamsPerPrincipal, 'job streams and long polls (MAX_STREAMS_PER_PRINCIPAL)'),
     registry,
     metrics,
+    audit,
     async close() {
       // Uploads have drained by now (main.ts waits for them): the janitor may take what is left at once.
       clearInterval(scratchSweep);
@@ -119,6 +126,7 @@ export async function openApiContext(config: Config, logger: Logger): Promise<Ap
       subscriber.disconnect();
       redis.disconnect();
       await blobStore.close?.();
+      await audit.close();
       await db.$disconnect();
     },
   };

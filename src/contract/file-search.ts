@@ -12,7 +12,7 @@ export const FILE_PAGE_DEFAULT_LIMIT = 50;
 const MAX_TAGS = 50;
 
 /** A parameter given empty (`?owner=`, as HTML forms send unused fields) counts as absent. */
-function param<T extends z.ZodType<unknown, string>>(schema: T) {
+export function param<T extends z.ZodType<unknown, string>>(schema: T) {
   return z
     .string()
     .transform((s) => (s === '' ? undefined : s))
@@ -36,7 +36,7 @@ const wholeBytes = z
   .refine(Number.isSafeInteger, 'a whole number of bytes (0 or more)');
 
 // ISO 8601: a date (midnight UTC) or a date-time with Z or an offset.
-const instant = z
+export const instant = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/, 'an ISO 8601 date or date-time with offset, e.g. 2026-01-31T12:00:00Z')
   // Date.parse rolls 2026-02-30 over into March: the calendar day must survive a round trip.

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MODES, type Mode } from '../contract/element.js';
 import { backendEnvShape, backendsOf, type BackendConfig } from './config-backends.js';
+import { auditConfigOf, auditEnvShape, type AuditConfig } from './config-audit.js';
 
 export type { Mode };
 export type { S3Config } from './config-backends.js';
@@ -79,6 +80,7 @@ const envSchema = z.object({
   CAPACITY_FULL_BYTES: int(0).default(20e9),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ...backendEnvShape,
+  ...auditEnvShape,
 });
 
 export type Config = Readonly<{
@@ -159,7 +161,8 @@ export type Config = Readonly<{
   capacityThresholds: Readonly<Record<'warning' | 'critical' | 'full', Readonly<{ percent: number; bytes: number }>>>;
   logLevel: string;
 }> &
-  BackendConfig;
+  BackendConfig &
+  AuditConfig;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -212,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const problems = crossFieldProblems(e);
   const backends = backendsOf(e, problems);
+  const audit = auditConfigOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -273,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     s3: backends.s3,
     redisClusterNodes: backends.redisClusterNodes,
     logLevel: e.LOG_LEVEL,
+    ...audit,
   });
 }
 

@@ -99,9 +99,36 @@ export function createApiMetrics(registry: Registry) {
         },
       });
     },
+    ...auditApiMetrics(registry),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+/** The API's audit trail metrics (issue 17). */
+function auditApiMetrics(registry: Registry) {
+  return {
+    /** Audit trail (issue 17): events this process could not record (auth_denied past its rate, a full buffer). */
+    auditDropped: new Counter({
+      name: `${PREFIX}audit_events_dropped_total`,
+      help: 'Audit events not recorded: auth_denied past AUDIT_DENIED_PER_SECOND, or downloads and denials past the buffer',
+      labelNames: ['action', 'reason'] as const,
+      registers: [registry],
+    }),
+    /** The chain's length (its head seq): every event written by any process, read at scrape time. */
+    auditEvents: (headSeq: () => Promise<bigint>, ttlMs: number) => {
+      const read = sharedRead(headSeq, ttlMs);
+      return new Gauge({
+        name: `${PREFIX}audit_events`,
+        help: 'Audit events written (the hash chain head seq), read at scrape time (cached for METRICS_CACHE_MS)',
+        registers: [registry],
+        async collect() {
+          const seq = await read().catch(() => null);
+          if (seq !== null) this.set(Number(seq));
+        },
+      });
+    },
+  };
+}
 
 export function createWorkerMetrics(registry: Registry) {
   return {
@@ -152,6 +179,12 @@ export function createWorkerMetrics(registry: Registry) {
     scrubCheckedBytes: new Counter({
       name: `${PREFIX}scrub_checked_bytes_total`,
       help: 'Bytes of stored blobs re-hashed by the integrity scrub',
+      registers: [registry],
+    }),
+    auditVerifications: new Counter({
+      name: `${PREFIX}audit_verifications_total`,
+      help: 'Audit chain verifications before a checkpoint is signed, by result (intact, broken)',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
   };

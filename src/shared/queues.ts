@@ -41,6 +41,10 @@ export interface JobRegistry {
   };
   /** Remove expired resumable uploads (UPLOAD_EXPIRY_HOURS): their bytes and rows. */
   'expire-uploads': { payload: Record<string, never>; result: { removed: number; busy: number } };
+  /** Sign the audit chain head after verifying the events since the last checkpoint (issue 17). */
+  'audit-checkpoint': { payload: { reason: 'schedule' | 'manual' }; result: { seq: string | null; skipped?: string } };
+  /** Remove committed and rolled-back WAL entries older than WAL_RETENTION_DAYS (issue 17). */
+  'compact-wal': { payload: { reason: 'schedule' | 'manual' }; result: { removed: number } };
 }
 export type JobName = keyof JobRegistry;
 
@@ -59,6 +63,8 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'scrub-blobs': 'maintenance',
   'cleanup-expired': 'maintenance',
   'expire-uploads': 'maintenance',
+  'audit-checkpoint': 'maintenance',
+  'compact-wal': 'maintenance',
 };
 
 // Finished jobs are trimmed by age and count so Redis memory stays bounded (about 1.4 KB per retained job);
@@ -84,6 +90,8 @@ export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
       // No retry: the next scheduled run does the same work.
       return { attempts: 1, ...RETENTION };
     case 'scrub-blobs':
+    case 'audit-checkpoint':
+    case 'compact-wal':
       // No retry: a failed run keeps its checkpoint and the next scheduled (or manual) run goes on from there.
       return { attempts: 1, ...RETENTION };
     case 'cleanup-expired':

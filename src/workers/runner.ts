@@ -16,6 +16,8 @@ import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeu
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 import { lifecycleProcessor, scheduleLifecycle } from './lifecycle.js';
 import { scheduleUploadExpiry, uploadExpiryProcessor } from './resumable-expiry.js';
+import { loadAuditSigningKey } from '../shared/domain/audit-signing.js';
+import { auditCheckpointProcessor, compactWalProcessor, scheduleAuditMaintenance } from './audit-maintenance.js';
 
 const REQUEUE_INTERVAL_MS = 30_000;
 /** The unrecorded-blob sweep lists every blob: every six hours is enough for leftovers of failed ingests. */
@@ -42,6 +44,8 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'scrub-blobs': scrubProcessor(ctx),
     'cleanup-expired': lifecycleProcessor(ctx),
     'expire-uploads': uploadExpiryProcessor(ctx),
+    'audit-checkpoint': auditCheckpointProcessor(ctx),
+    'compact-wal': compactWalProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
 
   const byQueue = new Map<string, JobName[]>();
@@ -86,6 +90,9 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
   await scheduleScrub(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the scrub failed'));
   await scheduleLifecycle(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the lifecycle job failed'));
   await scheduleUploadExpiry(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling the upload expiry failed'));
+  // A configured audit signing key that cannot be read stops the worker here rather than at the first checkpoint.
+  await loadAuditSigningKey(ctx.config);
+  await scheduleAuditMaintenance(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'scheduling audit checkpoints and WAL compaction failed'));
 
   const timers = startSweeps(ctx);
 

@@ -76,7 +76,7 @@ describe('admin session in production', () => {
     const probe = await createWorld();
     const keys = await ensureDevKeyPair(probe.config.devKeysPath);
     await probe.close();
-    world = await createWorld({ env: { NODE_ENV: 'production', JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE } });
+    world = await createWorld({ env: { NODE_ENV: 'production', AUDIT_SIGNING_KEY_FILE: '/run/secrets/audit_signing_key', JWT_PUBLIC_KEY: keys.publicKeyPem, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE } });
   });
   afterAll(async () => world?.close());
 

@@ -17,8 +17,13 @@ describe('element info and capacity', () => {
     world = await createWorld({
       worker: true,
       isolatedDatabase: true,
-      // No scrub, lifecycle or upload expiry schedule: a next run would show as a delayed job in the queue depth asserted below.
-      env: { SCRUB_INTERVAL_HOURS: '0', LIFECYCLE_INTERVAL_SECONDS: '0', UPLOAD_EXPIRY_INTERVAL_SECONDS: '0', STORAGE_MAX_BYTES: '10000', CAPACITY_WARNING_BYTES: '0', CAPACITY_CRITICAL_BYTES: '0', CAPACITY_FULL_BYTES: '0' },
+      // No scrub, lifecycle, upload expiry, audit checkpoint or WAL compaction schedule: each next run would show as a
+      // delayed job in the queue depth asserted below.
+      env: {
+        SCRUB_INTERVAL_HOURS: '0', LIFECYCLE_INTERVAL_SECONDS: '0', UPLOAD_EXPIRY_INTERVAL_SECONDS: '0',
+        AUDIT_CHECKPOINT_INTERVAL_MINUTES: '0', WAL_COMPACTION_INTERVAL_HOURS: '0',
+        STORAGE_MAX_BYTES: '10000', CAPACITY_WARNING_BYTES: '0', CAPACITY_CRITICAL_BYTES: '0', CAPACITY_FULL_BYTES: '0',
+      },
     });
     user = await world.token('readonly', 'reader');
   });

@@ -16,7 +16,7 @@ const IDP = { JWT_ISSUER: 'https://idp.example.test/', JWT_AUDIENCE: 'artstore-s
 function composeEnv(extra: Record<string, string>): Record<string, string> {
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   for (const name of ['JWT_PUBLIC_KEY_PATH', 'JWT_ISSUER', 'JWT_AUDIENCE', 'METRICS_TOKEN']) delete env[name];
-  return { ...env, ...IDP, ...extra };
+  return { ...env, ...IDP, AUDIT_SIGNING_KEY_PATH: extra.JWT_PUBLIC_KEY_PATH ?? '/run/audit-ed25519.pem', ...extra };
 }
 
 describe('docker-compose.yml', () => {

@@ -8,6 +8,7 @@ const PRODUCTION = {
   JWT_JWKS_URL: 'https://idp.example.test/.well-known/jwks.json',
   JWT_ISSUER: 'https://idp.example.test/',
   JWT_AUDIENCE: 'artstore-storage-element',
+  AUDIT_SIGNING_KEY_FILE: '/run/secrets/audit_signing_key',
 };
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -63,6 +64,7 @@ describe('production configuration', () => {
       expect(stderr).toMatch(/^ {2}- JWT_JWKS_URL: must be https:\/\/ in production/m);
       expect(stderr).toMatch(/^ {2}- JWT_ISSUER: required in production/m);
       expect(stderr).toMatch(/^ {2}- JWT_AUDIENCE: required in production/m);
+      expect(stderr).toMatch(/^ {2}- AUDIT_SIGNING_KEY_FILE: an Ed25519 key for signing audit checkpoints is required in production/m);
     }
   }, 60_000);
 });

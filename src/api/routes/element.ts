@@ -1,7 +1,7 @@
 // GET /api/v1/info (element, mode, capacity, files, queues) and PUT /api/v1/mode (admin).
 import { readElementInfo } from '../../shared/domain/element-status.js';
 import { changeMode } from '../../shared/domain/modes.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -31,8 +31,8 @@ export function elementRoutes(ctx: ApiContext): RouteSpec[] {
         200: { description: 'the mode now', schema: modeAnswerSchema },
         ...errors(400, 401, 403, 409),
       },
-      handler: async (_req, res, { body }) => {
-        const result = await changeMode({ db: ctx.db, config: ctx.config, publisher: ctx.redis }, principalOf(res).sub, body.mode, body.reason);
+      handler: async (req, res, { body }) => {
+        const result = await changeMode({ db: ctx.db, config: ctx.config, publisher: ctx.redis }, principalOf(res).sub, body.mode, body.reason, actingPrincipalOf(req, res));
         ctx.modes.invalidate();
         res.json({ mode: result.mode });
       },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { findPresentSha256 } from '../../shared/domain/file-queries.js';
 import { parseRevision, requestDelete, requestMetadataUpdate } from '../../shared/domain/file-requests.js';
 import { toJobView } from '../../shared/domain/job-view.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -32,7 +32,7 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       handler: async (req, res, { params, body }) => {
         const ifMatch = req.header('if-match');
         const expected = ifMatch === undefined ? undefined : parseRevision(ifMatch);
-        const job = await requestMetadataUpdate(ctx, principalOf(res), params.fileId, body, expected);
+        const job = await requestMetadataUpdate(ctx, actingPrincipalOf(req, res), params.fileId, body, expected);
         await answerUpdate(ctx, res, job);
       },
     }),
@@ -45,8 +45,8 @@ export function fileEditRoutes(ctx: ApiContext): RouteSpec[] {
       mode: 'delete',
       params: fileParams,
       responses: { 202: { description: 'the delete job', schema: jobSchema }, ...errors(401, 403, 404, 409) },
-      handler: async (_req, res, { params }) => {
-        const job = await requestDelete(ctx, principalOf(res), params.fileId);
+      handler: async (req, res, { params }) => {
+        const job = await requestDelete(ctx, actingPrincipalOf(req, res), params.fileId);
         res.status(202).setHeader('Location', `/api/v1/jobs/${job.id}`).json(toJobView(job));
       },
     }),

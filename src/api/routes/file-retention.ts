@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { requestRetentionChange } from '../../shared/domain/retention-requests.js';
 import { AppError } from '../../shared/errors.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -41,7 +41,7 @@ export function fileRetentionRoutes(ctx: ApiContext): RouteSpec[] {
       responses: { ...applied, ...errors(400, 401, 403, 404, 409) },
       handler: async (req, res, { params, body }) => {
         const bypassGovernance = bypassOf(req.header(BYPASS_GOVERNANCE_HEADER));
-        const job = await requestRetentionChange(ctx, principalOf(res), params.fileId, {
+        const job = await requestRetentionChange(ctx, actingPrincipalOf(req, res), params.fileId, {
           kind: 'retention',
           retainUntil: body.retainUntil,
           retentionMode: body.retentionMode ?? null,
@@ -60,8 +60,8 @@ export function fileRetentionRoutes(ctx: ApiContext): RouteSpec[] {
       params: fileParams,
       body: legalHoldRequestSchema,
       responses: { ...applied, ...errors(400, 401, 403, 404, 409) },
-      handler: async (_req, res, { params, body }) => {
-        const job = await requestRetentionChange(ctx, principalOf(res), params.fileId, { kind: 'legal-hold', on: body.on });
+      handler: async (req, res, { params, body }) => {
+        const job = await requestRetentionChange(ctx, actingPrincipalOf(req, res), params.fileId, { kind: 'legal-hold', on: body.on });
         await answerUpdate(ctx, res, job);
       },
     }),

@@ -9,6 +9,7 @@ import type { ApiContext } from '../context.js';
 import { decideRange } from '../http/range.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
+import { actingPrincipalOf } from '../auth.js';
 import { fileMetadataSchema } from '../../contract/files.js';
 
 function contentDisposition(fileName: string): string {
@@ -96,6 +97,12 @@ export function fileRoutes(ctx: ApiContext): RouteSpec[] {
     // Bytes the scrub found corrupt are never served (409 corrupt); the metadata stays readable.
     const file = await getServableFile(ctx.servableFiles, fileId);
     await sendFile(ctx, req, res, file);
+    // Audit trail (issue 17): with AUDIT_READS=true, a GET that served bytes is recorded (buffered, batched).
+    if (ctx.audit.recordsReads && req.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)) {
+      const range = res.getHeader('Content-Range');
+      const details = { status: res.statusCode, range: typeof range === 'string' ? range : null, bytes: Number(res.getHeader('Content-Length') ?? 0) };
+      ctx.audit.download(actingPrincipalOf(req, res), file.metadata, details);
+    }
   };
   const bytes = {
     200: { description: 'the bytes', contentType: 'application/octet-stream', schema: z.string().meta({ format: 'binary' }) },

@@ -4,6 +4,7 @@ import type { ApiContext } from '../context.js';
 import { adminRoutes } from './admin.js';
 import { adminScrubRoutes } from './admin-scrub.js';
 import { clusterRoutes } from './cluster.js';
+import { auditRoutes } from './audit.js';
 import type { RouteSpec } from '../http/route-spec.js';
 import { docsRoutes } from './docs.js';
 import { elementRoutes } from './element.js';
@@ -34,6 +35,7 @@ export function allRoutes(ctx: ApiContext, sessions: AdminSessions): RouteSpec[]
     ...resumableTusRoutes(ctx),
     ...resumableIetfRoutes(ctx),
     ...jobRoutes(ctx),
+    ...auditRoutes(ctx),
     ...fileEditRoutes(ctx),
     ...fileRetentionRoutes(ctx),
     // Literal paths under /api/v1/files/ must come before the :fileId routes.

@@ -8,7 +8,7 @@ import { waitForJobs } from '../../shared/domain/job-queries.js';
 import { toJobView } from '../../shared/domain/job-view.js';
 import type { StagingReservation } from '../../shared/domain/capacity.js';
 import { removeStagedFiles } from '../../shared/storage/staging.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
 import { stagingEngine } from '../staging-engine.js';
@@ -121,7 +121,7 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
           await removeStagedFiles(staged.map((s) => s.stagedPath));
           throw err;
         }
-        const result = await submitUpload(ctx, principalOf(res), staged, fields, parseIdempotencyKey(req.header('idempotency-key')));
+        const result = await submitUpload(ctx, actingPrincipalOf(req, res), staged, fields, parseIdempotencyKey(req.header('idempotency-key')));
         const reservation = res.locals.reservation as StagingReservation;
         // A replay removed its staged files: their bytes are gone, not on their way to the blob store.
         if (result.replayed) reservation.release();

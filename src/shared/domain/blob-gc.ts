@@ -1,4 +1,6 @@
 // Garbage collection of blobs no file references: after the grace period, mark, remove the bytes, drop the row.
+import { appendAuditEvents } from '../records/audit-events.js';
+import { gcDeleteEvent } from './audit-events.js';
 import type { RedisConnection } from '../redis.js';
 import type { Config } from '../config.js';
 import type { Db } from '../records/database.js';
@@ -51,8 +53,10 @@ export async function runBlobGc(deps: GcDeps, sha256: string): Promise<{ removed
   if (deps.config.queuePrefix) await announceFileChange(deps.connection, deps.config.queuePrefix, { sha256 }, deps.logger);
   await inMaintenanceSharedTx(db, async (tx) => {
     // Rows of deleted files that pointed at these bytes go with them (their attr.json tombstones stay).
-    await deleteCollectedBlob(tx, sha256);
+    const collected = await deleteCollectedBlob(tx, sha256);
     await markWalCommitted(tx, wal.id);
+    // Audit trail (issue 17): the blob's removal, once (a second run finds no row to remove).
+    if (collected.blobRemoved) await appendAuditEvents(tx, [gcDeleteEvent(sha256, collected.fileRows)]);
   });
   deps.logger.info({ sha256 }, 'blob garbage-collected');
   return { removed: true };

@@ -1,4 +1,5 @@
 // Integrity scrub: re-hash stored blobs in sha256 order within a time budget, mark corrupt ones, resume next run.
+import { fixityFailureEvent } from './audit-events.js';
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../redis.js';
 import type { Config } from '../config.js';
@@ -184,13 +185,14 @@ async function recordVerdicts(deps: ScrubDeps, rows: BlobToScrub[], verdicts: Ve
     const verdict = verdicts[i]!;
     if (verdict.intact) continue;
     // Not marked when a GC started meanwhile: it removes the bytes on purpose.
-    if (!(await markBlobCorrupt(deps.db, row.sha256, verdict.reason))) continue;
+    const fileIds = await findLiveFileIdsOfBlob(deps.db, row.sha256, 20);
+    const event = fixityFailureEvent(row.sha256, verdict.reason, verdict.detail, fileIds);
+    if (!(await markBlobCorrupt(deps.db, row.sha256, verdict.reason, event))) continue;
     // Downloads cache the mark for up to a second; the announcement makes them answer 409 at once.
     await announceFileChange(deps.connection, deps.config.queuePrefix, { sha256: row.sha256 }, deps.logger);
     if (verdict.reason === 'missing') report.missing++;
     else report.corrupt++;
     deps.metrics.scrubCorruptBlobs.inc({ reason: verdict.reason });
-    const fileIds = await findLiveFileIdsOfBlob(deps.db, row.sha256, 20);
     deps.logger.error(
       { sha256: row.sha256, reason: verdict.reason, detail: verdict.detail, fileIds, corruptSince: row.corruptAt ?? undefined },
       'blob corrupt: downloads of its files answer 409 until the bytes are restored',

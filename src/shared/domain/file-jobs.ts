@@ -1,4 +1,5 @@
 // Worker-side file jobs: apply a metadata patch, finish a deletion. attr.json and the row change together.
+import { metadataUpdateEvent } from './audit-events.js';
 import type { RedisConnection } from '../redis.js';
 import type { Config, Mode } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
@@ -123,7 +124,8 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
     await deps.attrStore.write(row.attrPath, toAttrRecord(next, deps.blobStore.keyFor(next.sha256)));
     await deps.beforeUpdateCommit?.(job.id);
     try {
-      const done = await commitWalEntry(db, wal.id, { jobId: job.id }, async (tx) => {
+      const audit = [metadataUpdateEvent(job, row, next, Object.keys(params.patch), params.retention)];
+      const done = await commitWalEntry(db, wal.id, { jobId: job.id, audit }, async (tx) => {
         // The cached mode can be up to a second old: the commit re-reads it, serialised with mode changes.
         assertModeAllows(await modeInTransaction(tx), op);
         if (!(await patchFileAtRevision(tx, row, next))) throw new RevisionMoved();

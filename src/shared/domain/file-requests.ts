@@ -15,6 +15,8 @@ import type { Config } from '../config.js';
 import { announceFileChange } from './file-changes.js';
 import type { ServableFileCache } from './servable-files.js';
 import { isUuid } from '../../contract/ids.js';
+import { jobActorParams } from '../records/audit-actors.js';
+import { deleteEvent } from './audit-events.js';
 import { assertDeletable } from './retention-rules.js';
 
 export interface RequestDeps {
@@ -38,6 +40,8 @@ export function jobRow(
   params: Prisma.InputJsonObject,
 ) {
   const now = new Date();
+  // Audit trail (issue 17): the requester's role, token type and origin, for the worker's events of this job.
+  params = { ...params, actor: { ...jobActorParams(principal) } };
   return {
     id: randomUUID(),
     kind,
@@ -109,10 +113,15 @@ export async function requestDelete(
   details: Prisma.InputJsonObject = {},
 ): Promise<FileJob> {
   if (!isUuid(fileId)) throw new AppError('not_found', `no file ${fileId}`);
-  const job = await softDeleteFileWithJob(deps.db, fileId.toLowerCase(), (file) => {
-    assertDeletable(file, new Date());
-    return jobRow('delete', principal, file, details);
-  });
+  const job = await softDeleteFileWithJob(
+    deps.db,
+    fileId.toLowerCase(),
+    (file) => {
+      assertDeletable(file, new Date());
+      return jobRow('delete', principal, file, details);
+    },
+    (file, j) => deleteEvent(principal, file, j, details),
+  );
   if (!job) throw new AppError('not_found', `no file ${fileId}`);
   deps.servableFiles?.invalidate({ fileId: job.fileId });
   await announceFileChange(deps.redis, deps.config.queuePrefix, { fileId: job.fileId }, deps.logger);

@@ -1,4 +1,5 @@
 // Rebuilds the File and Blob tables from the attr.json files alone (SPEC §7, `npm run rebuild-index`); reads the stores only.
+import { indexRebuildEvent } from './audit-events.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -8,6 +9,7 @@ import type { AttrStore } from '../storage/attr-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStorage } from '../storage/storage-backends.js';
 import { recountAllBlobReferences } from '../records/blobs.js';
+import { appendAuditEventsAlone } from '../records/audit-events.js';
 import { truncateFilesAndBlobs } from '../records/index-rebuild.js';
 import { recomputeStorageUsage, type StorageUsage } from '../records/storage-usage.js';
 import { withMaintenanceLock } from '../records/maintenance-lock.js';
@@ -111,8 +113,10 @@ export async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOp
     await run.flush(batch);
   }
   await run.written();
-  // An incremental run recounted the blobs of the rows it wrote, batch by batch; a full one recounts them all.
-  if (!dryRun && !incremental) await recountAllBlobReferences(db);
+  // An incremental run recounted the blobs of the rows it wrote, batch by batch; a full one recounts them all, and its
+  // event commits with that recount. An incremental run's event is its own transaction.
+  if (!dryRun && !incremental) await recountAllBlobReferences(db, indexRebuildEvent(run.report, 'full'));
+  if (!dryRun && incremental) await appendAuditEventsAlone(db, [indexRebuildEvent(run.report, 'incremental')]);
   const storageUsage = dryRun ? undefined : await recomputeStorageUsage(db);
 
   const report = run.finish();

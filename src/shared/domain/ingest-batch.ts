@@ -6,6 +6,7 @@ import type { FileMetadata } from '../../contract/files.js';
 import { commitIngest, type CommitResult, type PreparedCommit } from '../records/file-commits.js';
 import type { FileJob } from '../records/file-jobs.js';
 import { claimFileJobs, commitIngests, prepareIngestCommits } from '../records/ingest-batches.js';
+import { ingestEvent } from './audit-events.js';
 import { isOutageError } from '../outage.js';
 import { toAttrRecord } from '../storage/attr-files.js';
 import type { PutResult } from '../storage/blob-store.js';
@@ -207,6 +208,7 @@ async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, C
     attrPath: item.plan.attrPath,
     storageKey: item.plan.storageKey,
     blobRepaired: item.put?.repaired ?? false,
+    audit: ingestEvent(item.job, item.meta!),
   }));
   const results = new Map<string, CommitResult | CommitError>();
   try {
@@ -218,7 +220,7 @@ async function commitAll(deps: IngestDeps, items: Item[]): Promise<Map<string, C
   }
   // The rounds before the failed statement committed; each job after them commits alone, and fails alone.
   for (const i of inputs.filter((input) => !results.has(input.jobId))) {
-    const result = await commitIngest(deps.db, i.jobId, i.walId, i.meta, i.attrPath, i.storageKey, i.blobRepaired).catch(
+    const result = await commitIngest(deps.db, i.jobId, i.walId, i.meta, i.attrPath, i.storageKey, i.blobRepaired, i.audit).catch(
       (error: unknown) => ({ kind: 'error', error }) as const,
     );
     results.set(i.jobId, result);

@@ -6,6 +6,7 @@ import { claimFileJob, clearStagedPath, findFileJob, getFileJob, type FileJob } 
 import { commitIngest, prepareIngestCommit, type CommitResult, type PreparedCommit } from '../records/file-commits.js';
 import { fileRowExists } from '../records/files.js';
 import { failJobWithWal, type WalOperation } from '../records/wal.js';
+import { ingestEvent } from './audit-events.js';
 import { AppError } from '../errors.js';
 import type { HashPool } from '../hashing/hash-pool.js';
 import type { Logger } from '../logger.js';
@@ -260,7 +261,7 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
   await deps.crashPoint?.('before-commit');
 
   // 6. Metadata, blob reference and WAL committed in one statement (no I/O inside it).
-  const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey, put?.repaired ?? false);
+  const committed = await commitIngest(db, job.id, prepared.wal.id, meta, attrPath, storageKey, put?.repaired ?? false, ingestEvent(job, meta));
   assertCommitted(committed, meta);
   await deps.staging.remove(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);

@@ -1,5 +1,6 @@
 // Turning staged uploads into ingest jobs: one database transaction (with Idempotency-Key replay), then enqueue.
 // Concurrent uploads share the INSERT and the enqueue (group commit), so their cost is paid per group, not per file.
+import { jobActorParams } from '../records/audit-actors.js';
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation, type Db } from '../records/database.js';
 import {
@@ -243,6 +244,8 @@ async function recordJobs(
     }
     const params = {
       description: fields.description ?? null, version: fields.version ?? null, tags: fields.tags, metadata: fields.metadata,
+      // Audit trail (issue 17): the requester's role, token type and origin, for the ingest's events.
+      actor: { ...jobActorParams(principal) },
       ...(fields.retention ? { retention: fields.retention } : {}),
     };
     const owner = { principal: principal.sub, principalName: principal.name ?? null, idempotencyKey: idempotencyKey ?? null, params };

@@ -1,4 +1,6 @@
 // The element's mode (SPEC §4): what each mode allows, and a cached reader of the persisted mode.
+import { appendAuditEvents } from '../records/audit-events.js';
+import { modeChangeEvent, type ActingPrincipal } from './audit-events.js';
 import type { RedisConnection } from '../redis.js';
 import type { Config, Mode } from '../config.js';
 import type { Db } from '../records/database.js';
@@ -91,6 +93,8 @@ export async function changeMode(
   actor: string,
   target: Mode,
   reason?: string,
+  /** Audit trail (issue 17): the principal and request behind the change. */
+  by?: ActingPrincipal,
 ): Promise<ModeChange> {
   const { db } = deps;
   // One mode change at a time, element-wide.
@@ -114,6 +118,7 @@ export async function changeMode(
       payload: { from: previous, to: target, ...(reason ? { reason } : {}) },
       at: now,
     });
+    await appendAuditEvents(tx, [modeChangeEvent(by, actor, previous, target, reason)]);
     return { mode: target, previous, changed: true };
   });
   if (result.changed && deps.publisher) {

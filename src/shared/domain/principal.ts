@@ -31,11 +31,14 @@ export type Permission =
   | 'admin:rebuild'
   /** The cluster interfaces of SPEC §10: GC of files and index maintenance, for a service account or an admin. */
   | 'cluster:gc'
-  | 'cluster:index';
+  | 'cluster:index'
+  /** Audit trail (SPEC §11): a user reads the events of its own files, operators and admins all. */
+  | 'audit:read'
+  | 'audit:read-all';
 
 const READONLY: Permission[] = ['file:read', 'job:read-own', 'element:info'];
-const USER: Permission[] = [...READONLY, 'file:upload', 'file:patch-own'];
-const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'file:legal-hold', 'job:read-all'];
+const USER: Permission[] = [...READONLY, 'file:upload', 'file:patch-own', 'audit:read'];
+const OPERATOR: Permission[] = [...USER, 'file:patch-any', 'file:delete', 'file:legal-hold', 'job:read-all', 'audit:read-all'];
 const CLUSTER: Permission[] = ['cluster:gc', 'cluster:index'];
 const ADMIN: Permission[] = [...OPERATOR, 'element:mode', 'admin:queues', 'admin:scrub', 'admin:rebuild', ...CLUSTER];
 /**

@@ -1,5 +1,7 @@
 // The blobs table: rows for GC marking, adoption of unrecorded bytes, scrub marks and the
 // reference recount of an index rebuild.
+import { appendAuditEvents } from './audit-events.js';
+import type { AuditEventInput } from './audit-record.js';
 import { Prisma, type Db } from './database.js';
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 
@@ -23,9 +25,10 @@ export async function markBlobGcStarted(tx: Prisma.TransactionClient, sha256: st
 }
 
 /** After its bytes are gone: the rows of deleted files that pointed at them (tombstones stay), then the blob row. */
-export async function deleteCollectedBlob(tx: Prisma.TransactionClient, sha256: string): Promise<void> {
-  await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
-  await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+export async function deleteCollectedBlob(tx: Prisma.TransactionClient, sha256: string): Promise<{ blobRemoved: boolean; fileRows: number }> {
+  const fileRows = await tx.$executeRaw`DELETE FROM files WHERE sha256 = ${sha256} AND deleted_at IS NOT NULL`;
+  const blobRows = await tx.$executeRaw`DELETE FROM blobs WHERE sha256 = ${sha256} AND ref_count = 0 AND gc_started_at IS NOT NULL`;
+  return { blobRemoved: blobRows > 0, fileRows };
 }
 
 /** Unreferenced blobs orphaned before orphanedBefore, and those whose GC started and did not finish. */
@@ -85,11 +88,18 @@ export async function markBlobsIntact(db: Db, sha256s: string[]): Promise<void> 
  * Marks the blob corrupt (keeping the first corrupt_at); returns false when it was not marked. Guarded: a GC
  * that started meanwhile removes the bytes on purpose.
  */
-export async function markBlobCorrupt(db: Db, sha256: string, reason: string): Promise<boolean> {
-  const marked = await db.$executeRaw`
-    UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${reason}
-    WHERE sha256 = ${sha256} AND gc_started_at IS NULL`;
-  return marked > 0;
+export async function markBlobCorrupt(db: Db, sha256: string, reason: string, audit?: AuditEventInput): Promise<boolean> {
+  // Audit trail hook (issue 17): the mark commits with its fixity_failure event.
+  // A blob found corrupt again by a later pass keeps its first mark and has its event already.
+  return db.$transaction(async (tx) => {
+    const [before] = await tx.$queryRaw<Array<{ corrupt_at: Date | null }>>`
+      SELECT corrupt_at FROM blobs WHERE sha256 = ${sha256} AND gc_started_at IS NULL FOR UPDATE`;
+    if (!before) return false;
+    await tx.$executeRaw`
+      UPDATE blobs SET corrupt_at = COALESCE(corrupt_at, now()), corrupt_reason = ${reason} WHERE sha256 = ${sha256}`;
+    if (before.corrupt_at === null && audit) await appendAuditEvents(tx, [audit]);
+    return true;
+  });
 }
 
 /**
@@ -121,9 +131,13 @@ export function recountBlobReferencesStatement(db: Db, digests: string[]): Prism
  * Every Blob row, in one pass over files: rows the attr files did not mention may be counted wrongly too, and a
  * blob no live file references must drop to 0 (so a LEFT JOIN, not only the files' own GROUP BY).
  */
-export async function recountAllBlobReferences(db: Db): Promise<void> {
-  await db.$executeRaw`${refCountUpdate(Prisma.sql`
-    SELECT bl.sha256, count(f.id) FILTER (WHERE ${HOLDS_REFERENCE})::int AS live
-    FROM blobs bl LEFT JOIN files f ON f.sha256 = bl.sha256
-    GROUP BY bl.sha256`)}`;
+export async function recountAllBlobReferences(db: Db, audit?: AuditEventInput): Promise<void> {
+  // Audit trail hook (issue 17): a rebuild's last change, the recount, commits with the rebuild's event.
+  await db.$transaction(async (tx) => {
+    await tx.$executeRaw`${refCountUpdate(Prisma.sql`
+      SELECT bl.sha256, count(f.id) FILTER (WHERE ${HOLDS_REFERENCE})::int AS live
+      FROM blobs bl LEFT JOIN files f ON f.sha256 = bl.sha256
+      GROUP BY bl.sha256`)}`;
+    if (audit) await appendAuditEvents(tx, [audit]);
+  });
 }

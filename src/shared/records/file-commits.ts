@@ -9,6 +9,10 @@ import { isUniqueViolation, poolOf, type Db, type Prisma } from './database.js';
 import { createFileJob, FINAL_STATES_SQL, type FileJob } from './file-jobs.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL, type WalOperation } from './wal.js';
+import type { AuditEventInput } from './audit-record.js';
+import { inAuditedTransaction } from './audit-transaction.js';
+import { appendAuditEvents } from './audit-events.js';
+import { ingestEventsOf } from './audit-job-events.js';
 
 /** What the blob store should do with bytes that are already there (decided from the blob's row). */
 export type ExistingBlobPolicy = 'reuse' | 'replace';
@@ -111,8 +115,11 @@ export async function commitIngest(
   attrPath: string,
   storageKey: string,
   blobRepaired = false,
+  /** Audit trail (issue 17): the ingest event this commit records; appended in its transaction when it commits. */
+  audit?: AuditEventInput,
 ): Promise<CommitResult> {
-  const result = await poolOf(db).query<CommitRow>(
+  // Audit trail hook (issue 17): the statement runs in a transaction that appends the job's event when it committed.
+  const result = await inAuditedTransaction(db, (client) => client.query<CommitRow>(
     `WITH maintenance AS (${MAINTENANCE_SHARED_LOCK_SQL}),
     wal AS (${WAL_SQL.lockPending('$1::bigint', 'maintenance')}),
     existing AS (
@@ -154,7 +161,7 @@ export async function commitIngest(
       meta.elementId, meta.createdAt, meta.updatedAt, meta.revision, attrPath, jobId, blobRepaired,
       meta.retentionPolicy, meta.expiresAt, meta.retainUntil, meta.retentionMode, meta.legalHold,
     ],
-  ).catch((err: unknown) => {
+  ), (r) => (audit ? ingestEventsOf([audit], [commitResultFromRow(jobId, r.rows[0]!)]) : [])).catch((err: unknown) => {
     // unique_violation on files.id: the whole statement rolled back.
     if (isUniqueViolation(err, 'files_pkey')) return null;
     throw err;
@@ -219,6 +226,8 @@ export async function softDeleteFileWithJob(
   db: Db,
   fileId: string,
   jobOf: (file: DeletedFile) => Prisma.FileJobUncheckedCreateInput,
+  /** Audit trail (issue 17): the delete event, appended in the same transaction. */
+  eventOf?: (file: DeletedFile, job: FileJob) => AuditEventInput,
 ): Promise<FileJob | null> {
   return db.$transaction(async (tx) => {
     const [file] = await tx.$queryRaw<DeletedFile[]>`
@@ -226,6 +235,9 @@ export async function softDeleteFileWithJob(
       WHERE id = ${fileId}::uuid AND deleted_at IS NULL
       RETURNING id, file_name AS "fileName", content_type AS "contentType", size, sha256, legal_hold AS "legalHold",
         retain_until AS "retainUntil"`;
-    return file ? createFileJob(tx, jobOf(file)) : null;
+    if (!file) return null;
+    const job = await createFileJob(tx, jobOf(file));
+    if (eventOf) await appendAuditEvents(tx, [eventOf(file, job)]);
+    return job;
   });
 }

@@ -12,6 +12,9 @@ import { FILE_JOB_COLUMNS, FINAL_STATES_SQL, fileJobFromRow, type FileJob, type 
 import { commitResultFromRow, preparedFromRow, type CommitResult, type CommitRow, type PreparedCommit, type PrepareRow } from './file-commits.js';
 import { MAINTENANCE_SHARED_LOCK_SQL } from './maintenance-lock.js';
 import { WAL_SQL, type WalOperation } from './wal.js';
+import type { AuditEventInput } from './audit-record.js';
+import { ingestEventsOf } from './audit-job-events.js';
+import { inAuditedTransaction } from './audit-transaction.js';
 
 const CLAIM = {
   text: `UPDATE file_jobs SET state = 'hashing', progress = 10, attempts = attempts + 1, updated_at = now()
@@ -147,6 +150,8 @@ export interface CommitInput {
   attrPath: string;
   storageKey: string;
   blobRepaired: boolean;
+  /** Audit trail (issue 17): the ingest event of this job, appended in the commit's transaction when it commits. */
+  audit?: AuditEventInput;
 }
 
 /**
@@ -165,10 +170,18 @@ export async function commitIngests(db: Db, inputs: CommitInput[], results = new
       attr_path: i.attrPath, repaired: i.blobRepaired, retention_policy: i.meta.retentionPolicy, expires_at: i.meta.expiresAt,
       retain_until: i.meta.retainUntil, retention_mode: i.meta.retentionMode, legal_hold: i.meta.legalHold,
     }));
-    const { rows } = await poolOf(db).query<CommitRow & { job_id: string }>({
-      ...COMMIT,
-      values: [JSON.stringify(records), round.map((i) => i.walId.toString()), round.map((i) => i.jobId)],
-    });
+    // Audit trail hook (issue 17): the round's statement and the events of the jobs it committed, one transaction.
+    const { rows } = await inAuditedTransaction(
+      db,
+      (client) => client.query<CommitRow & { job_id: string }>({
+        ...COMMIT,
+        values: [JSON.stringify(records), round.map((i) => i.walId.toString()), round.map((i) => i.jobId)],
+      }),
+      ({ rows: done }) => {
+        const byJob = new Map(done.map((r) => [r.job_id, commitResultFromRow(r.job_id, r)]));
+        return ingestEventsOf(round.map((i) => i.audit), round.map((i) => byJob.get(i.jobId) ?? { kind: 'lost' }));
+      },
+    );
     for (const row of rows) results.set(row.job_id, commitResultFromRow(row.job_id, row));
   }
   return inputs.map((i) => results.get(i.jobId)!);

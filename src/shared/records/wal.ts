@@ -9,6 +9,9 @@ import type { WalEntry } from '../db/generated/client.js';
 import { Prisma, type Db, type DbClient } from './database.js';
 import { getFileJob, lockOpenFileJob, markFileJobCommitted, markFileJobFailed, type FileJob } from './file-jobs.js';
 import { inMaintenanceSharedTx } from './maintenance-lock.js';
+import { appendAuditEvents } from './audit-events.js';
+import { jobFailureEvent } from './audit-job-events.js';
+import type { AuditEventInput } from './audit-record.js';
 
 export type { WalEntry };
 export type WalOperation = 'file_create' | 'file_update' | 'file_delete' | 'mode_change' | 'blob_gc';
@@ -108,7 +111,8 @@ export async function markWalCommitted(tx: Tx, walId: bigint): Promise<void> {
 export async function commitWalEntry<T>(
   db: Db,
   walId: bigint,
-  options: { jobId?: string; holdMaintenanceShared?: boolean },
+  /** audit (issue 17): the events of this change, appended last in its transaction. */
+  options: { jobId?: string; holdMaintenanceShared?: boolean; audit?: AuditEventInput[] },
   effects: (tx: Tx) => Promise<T>,
 ): Promise<{ value: T } | null> {
   const commit = async (tx: Tx) => {
@@ -116,6 +120,7 @@ export async function commitWalEntry<T>(
     const value = await effects(tx);
     await markWalCommitted(tx, walId);
     if (options.jobId) await markFileJobCommitted(tx, options.jobId, new Date());
+    if (options.audit) await appendAuditEvents(tx, options.audit);
     return { value };
   };
   return options.holdMaintenanceShared ? inMaintenanceSharedTx(db, commit) : db.$transaction(commit);
@@ -156,7 +161,10 @@ export async function failJobWithWal(
         data: { status: 'failed', error: `${code}: ${message}`.slice(0, 2_000), completedAt: now, durationMs: now.getTime() - wal.started_at.getTime() },
       });
     }
-    return { job: await getFileJob(tx, jobId), walWasPending: wal?.status === 'pending' };
+    const failed = await getFileJob(tx, jobId);
+    // Audit trail hook (issue 17): the failure and its error code, in the transaction that fails the job.
+    await appendAuditEvents(tx, [jobFailureEvent(failed, operation, code, message)]);
+    return { job: failed, walWasPending: wal?.status === 'pending' };
   });
 }
 
