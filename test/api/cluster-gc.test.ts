@@ -117,6 +117,12 @@ describe('GC interface', () => {
     expect(res.body.status).toBe('deleted');
     await deleteFinished(fileId);
     const job = await world.api.db.fileJob.findFirst({ where: { fileId, kind: 'delete' } });
-    expect(job!.params).toEqual({ source: 'gc', reason: null, cleanupType: 'orphaned' });
+    expect(job!.params).toMatchObject({ source: 'gc', reason: null, cleanupType: 'orphaned' });
+    // The audit trail names it a gc_delete by the service account, with the request that asked for it.
+    const events = await world.api.db.auditEvent.findMany({ where: { fileId, action: { in: ['delete', 'gc_delete'] } } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: 'gc_delete', actorTokenType: 'service_account', jobId: job!.id });
+    expect(events[0]!.requestId).toBeTruthy();
+    expect(events[0]!.details).toMatchObject({ source: 'gc', cleanupType: 'orphaned' });
   });
 });

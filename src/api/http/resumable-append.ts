@@ -6,7 +6,7 @@ import { appendToUpload, type AppendRequest } from '../../shared/domain/resumabl
 import { ResumableBytes } from '../../shared/domain/resumable-bytes.js';
 import type { ResumableDeps } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 
 const bytesOf = new WeakMap<ApiContext, ResumableBytes>();
@@ -46,7 +46,7 @@ export async function runAppend(ctx: ApiContext, req: Request, res: Response, in
   try {
     // An append holds a socket and a lock as a multipart upload does: the same per-principal cap (429).
     ctx.uploadSlots.take(res, principalOf(res).sub);
-    const result = await appendToUpload(resumableDeps(ctx), principalOf(res), { ...input, body: req });
+    const result = await appendToUpload(resumableDeps(ctx), actingPrincipalOf(req, res), { ...input, body: req });
     if (result.streamError !== undefined) {
       req.log.info({ uploadId: input.id, offset: result.upload.offset }, 'resumable append cut off; its durable part was recorded');
       res.destroy();

@@ -10,7 +10,7 @@ import {
 } from '../../contract/cluster.js';
 import { readClusterCapacity, readServiceRoot } from '../../shared/domain/cluster-status.js';
 import { gcFileExists, requestGcDelete } from '../../shared/domain/gc-requests.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
 import { errors } from '../http/openapi-errors.js';
@@ -54,8 +54,8 @@ export function clusterRoutes(ctx: ApiContext): RouteSpec[] {
       // The body may be left out altogether.
       body: gcDeleteSchema.optional(),
       responses: { 200: { description: 'deleted now, or deleted before', schema: gcDeleteAnswerSchema }, ...errors(400, 401, 403, 404, 409, 503) },
-      handler: async (_req, res, { params, body }) => {
-        const principal = principalOf(res);
+      handler: async (req, res, { params, body }) => {
+        const principal = actingPrincipalOf(req, res);
         const answer = await requestGcDelete(ctx, principal, params.fileId, body ?? {});
         if (answer.status === 'deleted') ctx.logger.info({ fileId: answer.fileId, actor: principal.sub, ...body }, 'file garbage-collected');
         res.json(answer);

@@ -7,7 +7,7 @@ import { AppError } from '../../shared/errors.js';
 import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload, statusOf } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
 import { hasBody, newUploadRequest, parseByteCount, parseSfBoolean, setUploadLimit } from '../http/resumable-headers.js';
@@ -82,9 +82,9 @@ function ietfHeadRoute(ctx: ApiContext): RouteSpec {
     params: idParams,
     quietSuccess: true,
     responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
-    handler: async (_req, res, { params }) => {
+    handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
+      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       setUploadHeaders(ctx, res, upload);
       res.status(204).end();
     },
@@ -101,9 +101,9 @@ function uploadStatusRoute(ctx: ApiContext): RouteSpec {
     params: idParams,
     quietSuccess: true,
     responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
-    handler: async (_req, res, { params }) => {
+    handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
+      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       res.setHeader('Cache-Control', 'no-store');
       res.status(200).json(statusOf(upload));
     },

@@ -7,7 +7,7 @@ import { AppError } from '../../shared/errors.js';
 import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
-import { principalOf } from '../auth.js';
+import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
 import { hasBody, newUploadRequest, parseByteCount } from '../http/resumable-headers.js';
@@ -99,9 +99,9 @@ function tusHeadRoute(ctx: ApiContext): RouteSpec {
     before: [tusHeaders],
     quietSuccess: true,
     responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
-    handler: async (_req, res, { params }) => {
+    handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, principalOf(res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
+      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
       setUploadHeaders(res, upload);
       res.status(200).end();
     },
