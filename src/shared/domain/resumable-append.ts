@@ -31,12 +31,12 @@ export interface AppendResult {
 }
 
 /** The offset the file really holds, with the row brought down to it when it promised more (a lost file tail). */
-async function durableOffset(deps: ResumableDeps, upload: ResumableUpload): Promise<number> {
+async function durableOffset(deps: ResumableDeps, lease: UploadLease, upload: ResumableUpload): Promise<number> {
   const held = await deps.bytes.reconcile(upload.id, upload.offset);
   if (held < 0) throw new AppError('not_found', `upload ${upload.id} has lost its bytes; start a new upload`);
   if (held < upload.offset) {
     deps.logger.warn({ uploadId: upload.id, recorded: upload.offset, held }, 'resumable upload file is shorter than its recorded offset');
-    await moveOffset(deps.db, upload.id, upload.offset, held);
+    await moveOffset(deps.db, upload.id, lease.token, upload.offset, held);
   }
   return held;
 }
@@ -64,6 +64,10 @@ function assertAppendable(upload: ResumableUpload, at: number, req: AppendReques
   return req.length ?? upload.length;
 }
 
+function lostLease(req: AppendRequest): AppError {
+  return new AppError(req.busyCode, 'the upload lock was lost mid-append (another request took the upload); resume from its offset');
+}
+
 /** Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. */
 async function writeBody(
   deps: ResumableDeps,
@@ -81,7 +85,7 @@ async function writeBody(
     const chunks = req.body[Symbol.asyncIterator]();
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
       const chunk = next.value;
-      if (lease.lost) throw new AppError('upload_busy', 'the upload lock was lost mid-append; resume from the upload offset');
+      if (lease.lost) throw lostLease(req);
       if (position + chunk.length > limit.bytes) {
         if (!limit.declared) throw new AppError('payload_too_large', `the upload goes past MAX_UPLOAD_BYTES (${limit.bytes})`);
         throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
@@ -92,7 +96,7 @@ async function writeBody(
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
         await fh.datasync();
-        if (!(await moveOffset(deps.db, req.id, durable, position))) throw new AppError('upload_busy', 'the upload moved on under another request');
+        if (!(await moveOffset(deps.db, req.id, lease.token, durable, position))) throw lostLease(req);
         durable = position;
       }
     }
@@ -117,7 +121,7 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     let upload = (await findResumableUpload(deps.db, req.id))!;
     // A complete upload's file is gone (its job holds the bytes): refuse before looking for it.
     assertNotCompleted(upload);
-    const at = await durableOffset(deps, upload);
+    const at = await durableOffset(deps, lease, upload);
     const length = assertAppendable(upload, at, req);
     const limit = { bytes: length ?? deps.config.maxUploadBytes, declared: length !== null };
     if (req.length !== undefined && upload.length === null) {
@@ -133,7 +137,10 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     } finally {
       await fh.close();
     }
-    if (written.end > written.durable && !lease.lost) await moveOffset(deps.db, req.id, written.durable, written.end);
+    // Refused when another request took the upload meanwhile (the fence): these bytes are then not ours to vouch for.
+    if (written.end > written.durable && !(!lease.lost && (await moveOffset(deps.db, req.id, lease.token, written.durable, written.end)))) {
+      written.error ??= lostLease(req);
+    }
     if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
     upload = (await findResumableUpload(deps.db, req.id))!;
     const finalLength = upload.length ?? (req.complete ? upload.offset : null);

@@ -10,6 +10,7 @@ import type { Principal } from './principal.js';
 import {
   countOpenUploads,
   deleteResumableUpload,
+  fenceUpload,
   findResumableUpload,
   insertResumableUpload,
   type ResumableFields,
@@ -123,6 +124,12 @@ export function statusOf(upload: ResumableUpload): UploadStatus {
 export async function leaseUpload(deps: ResumableDeps, id: string, busyCode: 'upload_locked' | 'upload_busy'): Promise<UploadLease> {
   const lease = await acquireUploadLease(deps.redis, deps.config.queuePrefix, id, deps.config.uploadLockMs);
   if (!lease) throw new AppError(busyCode, `upload ${id} is being written by another request; retry when it has finished`);
+  try {
+    await fenceUpload(deps.db, id, lease.token);
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
   return lease;
 }
 
