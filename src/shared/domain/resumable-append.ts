@@ -56,6 +56,12 @@ function assertAppendable(upload: ResumableUpload, at: number, req: AppendReques
       'provided-offset': req.offset,
     });
   }
+  // A late length below what is already stored can never be met: refused before it is declared (the upload stays usable).
+  if (req.length !== undefined && req.length < at) {
+    throw new AppError('upload_length_mismatch', `Upload-Length ${req.length} is less than the ${at} bytes already stored`, {
+      type: PROBLEM_TYPES.inconsistentLength,
+    });
+  }
   if (req.length !== undefined && upload.length !== null && req.length !== upload.length) {
     throw new AppError('upload_length_mismatch', `Upload-Length ${req.length} differs from the declared ${upload.length}`, {
       type: PROBLEM_TYPES.inconsistentLength,
@@ -197,6 +203,8 @@ export async function completeIfFull(deps: ResumableDeps, principal: Principal, 
     return (await appendToUpload(deps, principal, { id: upload.id, offset: upload.length, body: noBody(), busyCode })).upload;
   } catch (err) {
     if (isAppError(err, busyCode)) return upload;
+    // Another request completed it between this one's read and its lease: answer as it stands now, not 409.
+    if (isAppError(err, 'upload_completed')) return findOwnUpload(deps, principal, upload.id);
     throw err;
   }
 }
