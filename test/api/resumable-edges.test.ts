@@ -48,6 +48,25 @@ describe('resumable upload edge cases', () => {
     expect(seen.jobId).toBe(done.headers['upload-job-id']);
   });
 
+  it('a PATCH whose upload is cancelled between its lookup and its lease answers 404, not 500', async () => {
+    const url = (await tusCreate(100)).headers.location!;
+    const id = url.split('/').pop()!;
+    world.api.resumableHooks = {
+      beforeLease: async (uploadId) => {
+        if (uploadId !== id) return;
+        world.api.resumableHooks = undefined;
+        expect((await request(world.app).delete(url).set(TUS).set('Authorization', `Bearer ${alice}`)).status).toBe(204);
+      },
+    };
+    try {
+      const res = await tusPatch(url, 0, randomBytes(100));
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe('not_found');
+    } finally {
+      world.api.resumableHooks = undefined;
+    }
+  });
+
   it('IETF: a late Upload-Length below the stored offset is 400 inconsistent-upload-length and the upload stays usable', async () => {
     const data = randomBytes(3000);
     const created = await request(world.app).post('/api/v1/uploads').set('Authorization', `Bearer ${alice}`).set('Upload-Complete', '?0').set('Content-Type', 'application/partial-upload').send(data.subarray(0, 2000));

@@ -122,9 +122,11 @@ async function writeBody(
  */
 export async function appendToUpload(deps: ResumableDeps, principal: Principal, req: AppendRequest): Promise<AppendResult> {
   await findOwnUpload(deps, principal, req.id);
+  await deps.hooks?.beforeLease?.(req.id);
   const lease = await leaseUpload(deps, req.id, req.busyCode);
   try {
-    let upload = (await findResumableUpload(deps.db, req.id))!;
+    // Again under the lease: a DELETE or the expiry may have removed it since the lookup (404, not a crash).
+    let upload = await findOwnUpload(deps, principal, req.id);
     // A complete upload's file is gone (its job holds the bytes): refuse before looking for it.
     assertNotCompleted(upload);
     const at = await durableOffset(deps, lease, upload);
