@@ -152,6 +152,13 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
     upload = (await findResumableUpload(deps.db, req.id))!;
     const finalLength = upload.length ?? (req.complete ? upload.offset : null);
+    // IETF Upload-Complete: ?1 on a body that ended short of the length: the draft's inconsistent length (what
+    // arrived is recorded; the client resumes from the offset).
+    if (!written.error && req.complete && finalLength !== null && upload.offset < finalLength) {
+      throw new AppError('upload_length_mismatch', `Upload-Complete: ?1, but ${upload.offset} of the ${finalLength} bytes are stored`, {
+        type: PROBLEM_TYPES.inconsistentLength,
+      });
+    }
     if (!written.error && finalLength !== null && upload.offset === finalLength && (req.complete ?? true)) {
       if (upload.length === null) await declareLength(deps.db, req.id, finalLength);
       upload = await completeUpload(deps, { ...upload, length: finalLength });
