@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resumableDeps } from '../../src/api/http/resumable-append.js';
 import { completeIfFull } from '../../src/shared/domain/resumable-append.js';
+import { expireUploads } from '../../src/shared/domain/resumable-expiry.js';
 import { findResumableUpload } from '../../src/shared/records/resumable-uploads.js';
 import { AppError } from '../../src/shared/errors.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -62,6 +63,41 @@ describe('resumable upload edge cases', () => {
       const res = await tusPatch(url, 0, randomBytes(100));
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('not_found');
+    } finally {
+      world.api.resumableHooks = undefined;
+    }
+  });
+
+  it('expiry skips an upload whose append holds the lease, and a writer that lost its lease to expiry records nothing', async () => {
+    const data = randomBytes(200_000);
+    const url = (await tusCreate(data.length)).headers.location!;
+    const id = url.split('/').pop()!;
+    let release!: () => void;
+    let entered!: () => void;
+    const paused = new Promise<void>((resolve) => (entered = resolve));
+    let pausedOnce = false;
+    world.api.resumableHooks = {
+      afterChunk: async (uploadId) => {
+        if (uploadId !== id || pausedOnce) return;
+        pausedOnce = true;
+        entered();
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+    };
+    const deps = { db: world.api.db, redis: world.api.redis, config: world.config, logger: world.api.logger };
+    try {
+      const patch = tusPatch(url, 0, data).then((r) => r);
+      await paused;
+      await world.api.db.resumableUpload.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+      expect(await expireUploads(deps)).toMatchObject({ busy: 1 });
+      expect(await findResumableUpload(world.api.db, id)).not.toBeNull();
+      // The lease lapses while the writer is paused: expiry now removes the upload under the writer's feet.
+      await world.api.redis.del(`${world.config.queuePrefix}:upload-lock:${id}`);
+      expect(await expireUploads(deps)).toMatchObject({ removed: 1, busy: 0 });
+      release();
+      const done = await patch;
+      expect(done.status).toBe(423);
+      expect(await findResumableUpload(world.api.db, id)).toBeNull();
     } finally {
       world.api.resumableHooks = undefined;
     }
