@@ -97,7 +97,12 @@ async function writeBody(
         throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
       }
       reservation.take(chunk.length);
-      await fh.write(chunk, 0, chunk.length, position);
+      // pwrite may write less than asked (a full disk): finish the chunk or fail, never leave a hole under the offset.
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done);
+        if (bytesWritten === 0) throw new AppError('insufficient_storage', 'the staging disk took no more bytes');
+        done += bytesWritten;
+      }
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
