@@ -18,7 +18,7 @@ describe('resumable upload edge cases', () => {
   let alice: string;
 
   beforeAll(async () => {
-    world = await createWorld({ worker: true, isolatedDatabase: true, env: { MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: '1' } });
+    world = await createWorld({ worker: true, isolatedDatabase: true, env: { MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL: '1', MAX_UPLOAD_BYTES: String(1024 * 1024) } });
     alice = await world.token('user', 'alice');
   });
   afterAll(async () => world?.close());
@@ -128,6 +128,29 @@ describe('resumable upload edge cases', () => {
     expect(rest.status).toBe(200);
     const job = await world.waitForJob(rest.headers['upload-job-id']!, alice);
     expect(job).toMatchObject({ state: 'committed', sha256: sha256(data) });
+  });
+
+  it('IETF length deferral: a body past MAX_UPLOAD_BYTES is 413 and removes the dead upload; so is a late Upload-Length over it', async () => {
+    const max = 1024 * 1024;
+    const before = await uploads();
+    const over = await request(world.app).post('/api/v1/uploads').set('Authorization', `Bearer ${alice}`).set('Upload-Complete', '?1').set('Content-Type', 'application/partial-upload').send(randomBytes(max + 1));
+    expect(over.status).toBe(413);
+    expect(over.body.code).toBe('payload_too_large');
+    // It could never complete: removed at once, holding no open-upload place until its expiry.
+    expect(await uploads()).toBe(before);
+    const created = await request(world.app).post('/api/v1/uploads').set('Authorization', `Bearer ${alice}`).set('Upload-Complete', '?0');
+    const late = await request(world.app)
+      .patch(created.headers.location!)
+      .set('Authorization', `Bearer ${alice}`)
+      .set('Upload-Offset', '0')
+      .set('Upload-Complete', '?0')
+      .set('Upload-Length', String(max + 1))
+      .set('Content-Type', 'application/partial-upload')
+      .send(randomBytes(10));
+    expect(late.status).toBe(413);
+    const head = await request(world.app).head(created.headers.location!).set('Authorization', `Bearer ${alice}`);
+    expect(head.headers['upload-offset']).toBe('0');
+    expect(head.headers['upload-length']).toBeUndefined();
   });
 
   it('tus creation-with-upload of the wrong Content-Type is 415 and creates no upload', async () => {

@@ -5,7 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
-import { declareLength, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
+import { declareLength, deleteResumableUpload, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
 import type { UploadLease } from './resumable-lock.js';
 import { findOwnUpload, leaseUpload, PROBLEM_TYPES, type ResumableDeps } from './resumable-uploads.js';
 
@@ -153,6 +153,12 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     // Refused when another request took the upload meanwhile (the fence): these bytes are then not ours to vouch for.
     if (written.end > written.durable && !(!lease.lost && (await moveOffset(deps.db, req.id, lease.token, written.durable, written.end)))) {
       written.error ??= lostLease(req);
+    }
+    if (isAppError(written.error, 'payload_too_large') && !lease.lost) {
+      // Past MAX_UPLOAD_BYTES without a declared length: the upload can never complete, so it goes now rather than
+      // hold a place under MAX_OPEN_UPLOADS_PER_PRINCIPAL (and its bytes) until it expires.
+      await deps.bytes.remove(req.id);
+      await deleteResumableUpload(deps.db, req.id);
     }
     if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
     upload = (await findResumableUpload(deps.db, req.id))!;
