@@ -90,6 +90,49 @@ describe('resumable upload races and crashes', () => {
     });
   }
 
+  it('a writer paused past its lease (not noticed yet) cannot record its offset once another request took the upload', async () => {
+    const data = randomBytes(2 * MiB);
+    const url = (await request(world.app).post('/api/v1/uploads/tus').set(TUS).set('Authorization', `Bearer ${alice}`).set('Upload-Length', String(data.length))).headers.location!;
+    const id = url.split('/').pop()!;
+    const gates: Array<() => void> = [];
+    const pauses: Array<(offset: number) => void> = [];
+    const pausedAt = [0, 1].map((i) => new Promise<number>((resolve) => (pauses[i] = resolve)));
+    let calls = 0;
+    world.api.resumableHooks = {
+      // The first PATCH (A) pauses after its first chunk, then the second (B) after its only chunk.
+      afterChunk: async (uploadId, offset) => {
+        if (uploadId !== id || calls >= 2) return;
+        const i = calls++;
+        pauses[i]!(offset);
+        await new Promise<void>((resolve) => (gates[i] = resolve));
+      },
+    };
+    try {
+      const a = tusPatch(world.app, url, 0, data).then((r) => r);
+      const aAt = await pausedAt[0]!;
+      expect(aAt).toBeGreaterThan(10);
+      // A's lease runs out while it is paused (UPLOAD_LOCK_MS 30 s: its renewal has not noticed yet).
+      await world.api.redis.del(`${world.config.queuePrefix}:upload-lock:${id}`);
+      const b = tusPatch(world.app, url, 0, data.subarray(0, 10)).then((r) => r);
+      expect(await pausedAt[1]!).toBe(10);
+      // B cut A's unrecorded bytes and wrote 10; A now writes the rest after a hole and must not vouch for it.
+      gates[0]!();
+      const aDone = await a;
+      expect(aDone.status).toBe(423);
+      expect(aDone.headers['upload-job-id']).toBeUndefined();
+      gates[1]!();
+      expect((await b).status).toBe(204);
+      const head = await request(world.app).head(url).set(TUS).set('Authorization', `Bearer ${alice}`);
+      expect(head.headers['upload-offset']).toBe('10');
+      const rest = await tusPatch(world.app, url, 10, data.subarray(10));
+      expect(rest.status).toBe(204);
+      const job = await world.waitForJob(rest.headers['upload-job-id']!, alice);
+      expect(job).toMatchObject({ state: 'committed', sha256: sha256(data) });
+    } finally {
+      world.api.resumableHooks = undefined;
+    }
+  });
+
   it('an API process killed mid-PATCH: HEAD shows the durable offset, its lock expires, no byte is lost or doubled', async () => {
     const port = await freePort();
     const api = await startService('api', envFor(world.config, { PORT: String(port), UPLOAD_LOCK_MS: '1000' }), 'api listening');

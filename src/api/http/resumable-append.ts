@@ -2,7 +2,8 @@
 // refusal, and one append run (idle timeout, shutdown accounting, a client that left mid-body).
 import type { Request, Response } from 'express';
 import { AppError } from '../../shared/errors.js';
-import { appendToUpload, type AppendRequest } from '../../shared/domain/resumable-append.js';
+import { appendToUpload, completeIfFull, type AppendRequest } from '../../shared/domain/resumable-append.js';
+import { modeAllows } from '../../shared/domain/modes.js';
 import { ResumableBytes } from '../../shared/domain/resumable-bytes.js';
 import type { ResumableDeps } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
@@ -10,6 +11,24 @@ import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 
 const bytesOf = new WeakMap<ApiContext, ResumableBytes>();
+const slotHolders = new WeakSet<Response>();
+
+/**
+ * Takes the append's place among the principal's concurrent uploads (429 past MAX_CONCURRENT_UPLOADS_PER_PRINCIPAL),
+ * once per response. A creation with upload calls it before creating, so a 429 leaves no empty upload behind that
+ * would hold a place under MAX_OPEN_UPLOADS_PER_PRINCIPAL until it expired.
+ */
+export function takeAppendSlot(ctx: ApiContext, res: Response): void {
+  if (slotHolders.has(res)) return;
+  ctx.uploadSlots.take(res, principalOf(res).sub);
+  slotHolders.add(res);
+}
+
+/** Completes a full upload that has no job yet (completeIfFull), unless the mode forbids uploads (SPEC §4). */
+export async function completeIfAllowed(ctx: ApiContext, req: Request, res: Response, upload: ResumableUpload, busyCode: AppendRequest['busyCode']): Promise<ResumableUpload> {
+  if (!modeAllows(await ctx.modes.current(), 'upload')) return upload;
+  return completeIfFull(resumableDeps(ctx), actingPrincipalOf(req, res), upload, busyCode);
+}
 
 /**
  * The domain's dependencies. Resumable uploads append in place, which only local staging can: with staging in a
@@ -45,7 +64,7 @@ export async function runAppend(ctx: ApiContext, req: Request, res: Response, in
   req.setTimeout(ctx.config.uploadIdleTimeoutMs, () => req.socket.destroy());
   try {
     // An append holds a socket and a lock as a multipart upload does: the same per-principal cap (429).
-    ctx.uploadSlots.take(res, principalOf(res).sub);
+    takeAppendSlot(ctx, res);
     const result = await appendToUpload(resumableDeps(ctx), actingPrincipalOf(req, res), { ...input, body: req });
     if (result.streamError !== undefined) {
       req.log.info({ uploadId: input.id, offset: result.upload.offset }, 'resumable append cut off; its durable part was recorded');

@@ -4,14 +4,13 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
-import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload, statusOf } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
 import { hasBody, newUploadRequest, parseByteCount, parseSfBoolean, setUploadLimit } from '../http/resumable-headers.js';
-import { resumableDeps, runAppend, setJobHeader } from '../http/resumable-append.js';
+import { completeIfAllowed, resumableDeps, runAppend, setJobHeader, takeAppendSlot } from '../http/resumable-append.js';
 import { defineRoute, uuidParam, type RouteSpec } from '../http/route-spec.js';
 
 const BASE = '/api/v1/uploads';
@@ -59,6 +58,8 @@ function ietfCreateRoute(ctx: ApiContext): RouteSpec {
     handler: async (req, res) => {
       const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
       const length = parseByteCount(req, 'Upload-Length', false) ?? null;
+      // The append's slot before the creation: a 429 leaves no upload behind.
+      if (hasBody(req) || complete) takeAppendSlot(ctx, res);
       const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'ietf', length));
       res.setHeader('Location', `${BASE}/${upload.id}`);
       let after: ResumableUpload | undefined = upload;
@@ -84,7 +85,7 @@ function ietfHeadRoute(ctx: ApiContext): RouteSpec {
     responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
+      const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       setUploadHeaders(ctx, res, upload);
       res.status(204).end();
     },
@@ -103,7 +104,7 @@ function uploadStatusRoute(ctx: ApiContext): RouteSpec {
     responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
+      const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
       res.setHeader('Cache-Control', 'no-store');
       res.status(200).json(statusOf(upload));
     },

@@ -4,14 +4,13 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
-import { completeIfFull } from '../../shared/domain/resumable-append.js';
 import { cancelUpload, createResumableUpload, findOwnUpload } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
 import { hasBody, newUploadRequest, parseByteCount } from '../http/resumable-headers.js';
-import { resumableDeps, runAppend, setJobHeader } from '../http/resumable-append.js';
+import { completeIfAllowed, resumableDeps, runAppend, setJobHeader, takeAppendSlot } from '../http/resumable-append.js';
 import { defineRoute, uuidParam, type RouteSpec } from '../http/route-spec.js';
 
 const TUS_VERSION = '1.0.0';
@@ -73,12 +72,14 @@ function tusCreateRoute(ctx: ApiContext): RouteSpec {
     responses: { 201: { description: 'created; Location names the upload' }, ...errors(400, 401, 403, 409, 412, 413, 415, 429, 501, 507) },
     handler: async (req, res) => {
       const length = parseByteCount(req, 'Upload-Length', true)!;
+      // Refusals of the append come before the creation: a refused request leaves no upload behind.
+      if (hasBody(req) && length > 0) assertChunkType(req);
+      if (hasBody(req) || length === 0) takeAppendSlot(ctx, res);
       const upload = await createResumableUpload(resumableDeps(ctx), principalOf(res), newUploadRequest(req, 'tus', length));
       res.setHeader('Location', `${BASE}/${upload.id}`);
       let after: ResumableUpload | undefined = upload;
       // An empty file is complete at creation: tus-js-client sends no PATCH for it.
       if (hasBody(req) || length === 0) {
-        if (length > 0) assertChunkType(req);
         after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, busyCode: 'upload_locked' });
         if (!after) return;
       }
@@ -101,7 +102,7 @@ function tusHeadRoute(ctx: ApiContext): RouteSpec {
     responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
-      const upload = await completeIfFull(deps, actingPrincipalOf(req, res), await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
+      const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
       setUploadHeaders(res, upload);
       res.status(200).end();
     },

@@ -5,7 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
-import { declareLength, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
+import { declareLength, deleteResumableUpload, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
 import type { UploadLease } from './resumable-lock.js';
 import { findOwnUpload, leaseUpload, PROBLEM_TYPES, type ResumableDeps } from './resumable-uploads.js';
 
@@ -31,12 +31,12 @@ export interface AppendResult {
 }
 
 /** The offset the file really holds, with the row brought down to it when it promised more (a lost file tail). */
-async function durableOffset(deps: ResumableDeps, upload: ResumableUpload): Promise<number> {
+async function durableOffset(deps: ResumableDeps, lease: UploadLease, upload: ResumableUpload): Promise<number> {
   const held = await deps.bytes.reconcile(upload.id, upload.offset);
   if (held < 0) throw new AppError('not_found', `upload ${upload.id} has lost its bytes; start a new upload`);
   if (held < upload.offset) {
     deps.logger.warn({ uploadId: upload.id, recorded: upload.offset, held }, 'resumable upload file is shorter than its recorded offset');
-    await moveOffset(deps.db, upload.id, upload.offset, held);
+    await moveOffset(deps.db, upload.id, lease.token, upload.offset, held);
   }
   return held;
 }
@@ -56,12 +56,22 @@ function assertAppendable(upload: ResumableUpload, at: number, req: AppendReques
       'provided-offset': req.offset,
     });
   }
+  // A late length below what is already stored can never be met: refused before it is declared (the upload stays usable).
+  if (req.length !== undefined && req.length < at) {
+    throw new AppError('upload_length_mismatch', `Upload-Length ${req.length} is less than the ${at} bytes already stored`, {
+      type: PROBLEM_TYPES.inconsistentLength,
+    });
+  }
   if (req.length !== undefined && upload.length !== null && req.length !== upload.length) {
     throw new AppError('upload_length_mismatch', `Upload-Length ${req.length} differs from the declared ${upload.length}`, {
       type: PROBLEM_TYPES.inconsistentLength,
     });
   }
   return req.length ?? upload.length;
+}
+
+function lostLease(req: AppendRequest): AppError {
+  return new AppError(req.busyCode, 'the upload lock was lost mid-append (another request took the upload); resume from its offset');
 }
 
 /** Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. */
@@ -81,18 +91,23 @@ async function writeBody(
     const chunks = req.body[Symbol.asyncIterator]();
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
       const chunk = next.value;
-      if (lease.lost) throw new AppError('upload_busy', 'the upload lock was lost mid-append; resume from the upload offset');
+      if (lease.lost) throw lostLease(req);
       if (position + chunk.length > limit.bytes) {
         if (!limit.declared) throw new AppError('payload_too_large', `the upload goes past MAX_UPLOAD_BYTES (${limit.bytes})`);
         throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
       }
       reservation.take(chunk.length);
-      await fh.write(chunk, 0, chunk.length, position);
+      // pwrite may write less than asked (a full disk): finish the chunk or fail, never leave a hole under the offset.
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done);
+        if (bytesWritten === 0) throw new AppError('insufficient_storage', 'the staging disk took no more bytes');
+        done += bytesWritten;
+      }
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
         await fh.datasync();
-        if (!(await moveOffset(deps.db, req.id, durable, position))) throw new AppError('upload_busy', 'the upload moved on under another request');
+        if (!(await moveOffset(deps.db, req.id, lease.token, durable, position))) throw lostLease(req);
         durable = position;
       }
     }
@@ -112,12 +127,14 @@ async function writeBody(
  */
 export async function appendToUpload(deps: ResumableDeps, principal: Principal, req: AppendRequest): Promise<AppendResult> {
   await findOwnUpload(deps, principal, req.id);
+  await deps.hooks?.beforeLease?.(req.id);
   const lease = await leaseUpload(deps, req.id, req.busyCode);
   try {
-    let upload = (await findResumableUpload(deps.db, req.id))!;
+    // Again under the lease: a DELETE or the expiry may have removed it since the lookup (404, not a crash).
+    let upload = await findOwnUpload(deps, principal, req.id);
     // A complete upload's file is gone (its job holds the bytes): refuse before looking for it.
     assertNotCompleted(upload);
-    const at = await durableOffset(deps, upload);
+    const at = await durableOffset(deps, lease, upload);
     const length = assertAppendable(upload, at, req);
     const limit = { bytes: length ?? deps.config.maxUploadBytes, declared: length !== null };
     if (req.length !== undefined && upload.length === null) {
@@ -133,10 +150,26 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     } finally {
       await fh.close();
     }
-    if (written.end > written.durable && !lease.lost) await moveOffset(deps.db, req.id, written.durable, written.end);
+    // Refused when another request took the upload meanwhile (the fence): these bytes are then not ours to vouch for.
+    if (written.end > written.durable && !(!lease.lost && (await moveOffset(deps.db, req.id, lease.token, written.durable, written.end)))) {
+      written.error ??= lostLease(req);
+    }
+    if (isAppError(written.error, 'payload_too_large') && !lease.lost) {
+      // Past MAX_UPLOAD_BYTES without a declared length: the upload can never complete, so it goes now rather than
+      // hold a place under MAX_OPEN_UPLOADS_PER_PRINCIPAL (and its bytes) until it expires.
+      await deps.bytes.remove(req.id);
+      await deleteResumableUpload(deps.db, req.id);
+    }
     if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
     upload = (await findResumableUpload(deps.db, req.id))!;
     const finalLength = upload.length ?? (req.complete ? upload.offset : null);
+    // IETF Upload-Complete: ?1 on a body that ended short of the length: the draft's inconsistent length (what
+    // arrived is recorded; the client resumes from the offset).
+    if (!written.error && req.complete && finalLength !== null && upload.offset < finalLength) {
+      throw new AppError('upload_length_mismatch', `Upload-Complete: ?1, but ${upload.offset} of the ${finalLength} bytes are stored`, {
+        type: PROBLEM_TYPES.inconsistentLength,
+      });
+    }
     if (!written.error && finalLength !== null && upload.offset === finalLength && (req.complete ?? true)) {
       if (upload.length === null) await declareLength(deps.db, req.id, finalLength);
       upload = await completeUpload(deps, { ...upload, length: finalLength });
@@ -190,6 +223,8 @@ export async function completeIfFull(deps: ResumableDeps, principal: Principal, 
     return (await appendToUpload(deps, principal, { id: upload.id, offset: upload.length, body: noBody(), busyCode })).upload;
   } catch (err) {
     if (isAppError(err, busyCode)) return upload;
+    // Another request completed it between this one's read and its lease: answer as it stands now, not 409.
+    if (isAppError(err, 'upload_completed')) return findOwnUpload(deps, principal, upload.id);
     throw err;
   }
 }

@@ -8,6 +8,8 @@ const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export interface UploadLease {
+  /** The lease's random token, also written to the upload's row as its fence (resumable-uploads.ts). */
+  readonly token: string;
   /** True once a renewal found the lock gone or taken: the holder must stop writing at once. */
   readonly lost: boolean;
   release(): Promise<void>;
@@ -39,6 +41,7 @@ export async function acquireUploadLease(redis: RedisConnection, queuePrefix: st
   }, Math.max(100, Math.floor(leaseMs / 3)));
   timer.unref();
   return {
+    token,
     get lost() {
       return lost;
     },

@@ -10,6 +10,7 @@ import type { Principal } from './principal.js';
 import {
   countOpenUploads,
   deleteResumableUpload,
+  fenceUpload,
   findResumableUpload,
   insertResumableUpload,
   type ResumableFields,
@@ -25,6 +26,8 @@ import type { ResumableBytes } from './resumable-bytes.js';
 export interface ResumableHooks {
   /** After a chunk was written (not yet durable) at the given end offset. */
   afterChunk?: (uploadId: string, offset: number) => Promise<void> | void;
+  /** After the owner's lookup, before the upload's lease is taken (a test cancels the upload here). */
+  beforeLease?: (uploadId: string) => Promise<void> | void;
   /** Before a complete upload is handed to the ingest pipeline (a test makes it fail here). */
   beforeComplete?: (uploadId: string) => Promise<void> | void;
 }
@@ -123,6 +126,12 @@ export function statusOf(upload: ResumableUpload): UploadStatus {
 export async function leaseUpload(deps: ResumableDeps, id: string, busyCode: 'upload_locked' | 'upload_busy'): Promise<UploadLease> {
   const lease = await acquireUploadLease(deps.redis, deps.config.queuePrefix, id, deps.config.uploadLockMs);
   if (!lease) throw new AppError(busyCode, `upload ${id} is being written by another request; retry when it has finished`);
+  try {
+    await fenceUpload(deps.db, id, lease.token);
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
   return lease;
 }
 

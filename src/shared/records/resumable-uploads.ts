@@ -46,9 +46,10 @@ type Row = {
   expiresAt: Date;
   completedAt: Date | null;
   jobId: string | null;
+  lease?: string | null;
 };
 
-function toUpload(row: Row): ResumableUpload {
+function toUpload({ lease: _lease, ...row }: Row): ResumableUpload {
   return {
     ...row,
     protocol: row.protocol as ResumableProtocol,
@@ -80,12 +81,21 @@ export function countOpenUploads(db: DbClient, owner: string, now: Date): Promis
 }
 
 /**
- * Moves the durable offset from `from` to `to` (up after an fsync, or down to what the file really holds). The
- * guard on `from` makes a writer whose lease was lost unable to overwrite its successor's offset: false then.
+ * Writes a freshly taken lease's token into the row: from then on only that lease records offsets (the fence). A
+ * writer paused past its lease (it has not noticed yet) finds its next moveOffset refused even when the offset
+ * still matches, so it can never vouch for bytes its successor truncated or has not written yet.
  */
-export async function moveOffset(db: DbClient, id: string, from: number, to: number): Promise<boolean> {
+export async function fenceUpload(db: DbClient, id: string, lease: string): Promise<void> {
+  await db.resumableUpload.updateMany({ where: { id }, data: { lease } });
+}
+
+/**
+ * Moves the durable offset from `from` to `to` (up after an fsync, or down to what the file really holds), only
+ * for the holder of the row's current lease (its fence) and only from `from`: false otherwise.
+ */
+export async function moveOffset(db: DbClient, id: string, lease: string, from: number, to: number): Promise<boolean> {
   const { count } = await db.resumableUpload.updateMany({
-    where: { id, offset: BigInt(from), completedAt: null },
+    where: { id, lease, offset: BigInt(from), completedAt: null },
     data: { offset: BigInt(to) },
   });
   return count === 1;
