@@ -232,6 +232,37 @@ describe('resumable upload protocols', () => {
 });
 
 describe('resumable uploads and element-wide limits', () => {
+  it('counts the staged bytes of unfinished uploads against STORAGE_MAX_BYTES (507 for what no longer fits)', async () => {
+    const world = await createWorld({ isolatedDatabase: true, env: { STORAGE_MAX_BYTES: '100000' } });
+    try {
+      const token = await world.token('user', 'alice');
+      const create = (length: number) => request(world.app).post('/api/v1/uploads/tus').set(TUS).set('Authorization', `Bearer ${token}`).set('Upload-Length', String(length));
+      const parked = await create(80_000);
+      expect(parked.status).toBe(201);
+      const patch = await request(world.app)
+        .patch(parked.headers.location!)
+        .set(TUS)
+        .set('Authorization', `Bearer ${token}`)
+        .set('Upload-Offset', '0')
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send(randomBytes(60_000));
+      expect(patch.status).toBe(204);
+      // 60,000 bytes wait in staging for a PATCH that may never come: 50,000 more would pass the 100,000 limit. The
+      // capacity reading is refreshed at most once a second, so ask until it is.
+      const deadline = Date.now() + 5_000;
+      let res = await create(50_000);
+      while (res.status === 201 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await create(50_000);
+      }
+      expect(res.status).toBe(507);
+      expect(res.body.code).toBe('insufficient_storage');
+      expect((await create(30_000)).status).toBe(201);
+    } finally {
+      await world.close();
+    }
+  });
+
   it('answers 507 when Upload-Length does not fit STORAGE_MAX_BYTES, and 409 mode_forbids in a read-only element', async () => {
     const world = await createWorld({ isolatedDatabase: true, env: { STORAGE_MAX_BYTES: '100000' } });
     try {

@@ -16,14 +16,17 @@ export async function readStorageUsage(db: Db): Promise<StorageUsage> {
   return { usedBytes: Number(row?.used ?? 0n), blobCount: Number(row?.blobs ?? 0n) };
 }
 
-/** Stored bytes (the running total) and bytes staged for ingest jobs that have not finished. */
+/** Stored bytes (the running total) and bytes staged for ingest jobs and resumable uploads that have not finished. */
 export async function readStoredAndPendingBytes(db: Db): Promise<{ usedBytes: number; pendingBytes: number }> {
   // One statement, one MVCC snapshot: a job that commits meanwhile is counted in exactly one of the sums (its
   // blob's trigger and its job's final state commit together).
-  const [row] = await db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null }>>`
+  // Pending also counts the bytes already staged by unfinished resumable uploads (SPEC §9): parked partial uploads
+  // would otherwise hold staging space that STORAGE_MAX_BYTES never sees. (Index on completed_at: few rows are open.)
+  const [row] = await db.$queryRaw<Array<{ used: bigint | null; pending: bigint | null; resumable: bigint | null }>>`
     SELECT (SELECT sum(used_bytes) FROM storage_usage)::bigint AS used,
-           (SELECT sum(size) FROM file_jobs WHERE kind = 'ingest' AND state IN (${Prisma.join([...OPEN_JOB_STATES])}))::bigint AS pending`;
-  return { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) };
+           (SELECT sum(size) FROM file_jobs WHERE kind = 'ingest' AND state IN (${Prisma.join([...OPEN_JOB_STATES])}))::bigint AS pending,
+           (SELECT sum("offset") FROM resumable_uploads WHERE completed_at IS NULL)::bigint AS resumable`;
+  return { usedBytes: Number(row?.used ?? 0n), pendingBytes: Number(row?.pending ?? 0n) + Number(row?.resumable ?? 0n) };
 }
 
 /**
