@@ -4,6 +4,7 @@ import type { Job } from 'bullmq';
 import { failFileJob } from '../shared/domain/file-jobs.js';
 import { failIngest } from '../shared/domain/ingest-commit.js';
 import { listStaleOpenJobs, type StaleJob } from '../shared/domain/job-queries.js';
+import { closeOrphanedMaintenanceJobs } from '../shared/domain/index-maintenance.js';
 import { enqueue, fileJobPayload, JOB_QUEUE, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
@@ -51,6 +52,9 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   let after: { updatedAt: Date; id: string } | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const rows = await listStaleOpenJobs(ctx.db, staleAfterMs, after, BATCH);
+    // A maintenance run (index rebuild, report, cleanup over HTTP) whose process stopped: no BullMQ job to look at,
+    // but its lock went with the process's session, so an open job while nobody holds the lock is an orphan.
+    if (rows.some((r) => r.kind === 'maintenance')) report.failed += await closeOrphanedMaintenanceJobs(ctx.db);
     await sweepPage(ctx, queues, rows, report);
     if (rows.length < BATCH) break;
     const last = rows[rows.length - 1]!;

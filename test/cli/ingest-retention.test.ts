@@ -37,6 +37,25 @@ describe('artstore ingest with retention', () => {
     }
   });
 
+  it('gives a file sent through the resumable endpoint (--resumable-mib) the same retention', async () => {
+    const bigDir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-cli-retention-big-'));
+    try {
+      await fs.writeFile(path.join(bigDir, 'big.bin'), randomBytes(1024 * 1024));
+      const until = new Date(Date.now() + 5 * 86_400_000).toISOString();
+      const sub = 'cli-retention-big';
+      const bigToken = await cw.world.token('user', sub);
+      const args = ['ingest', bigDir, '--url', cw.url, '--token', bigToken, '--json', '--resumable-mib', '1', '--ttl-days', '2', '--retain-until', until, '--retention-mode', 'compliance'];
+      const { code, stderr } = await runCli(args);
+      expect(code, stderr).toBe(0);
+      expect(await cw.world.api.db.resumableUpload.count({ where: { owner: sub } })).toBe(1);
+      const row = await cw.world.api.db.file.findFirstOrThrow({ where: { owner: sub } });
+      expect(row).toMatchObject({ retentionPolicy: 'temporary', retainUntil: new Date(until), retentionMode: 'compliance' });
+      expect(row.expiresAt!.getTime() - row.createdAt.getTime()).toBe(2 * 86_400_000);
+    } finally {
+      await fs.rm(bigDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses --retention-mode without --retain-until and a past --retain-until (exit 2) before sending anything', async () => {
     for (const extra of [['--retention-mode', 'compliance'], ['--retain-until', '2001-01-01T00:00:00Z'], ['--ttl-days', '0']]) {
       const { code, stderr } = await runCli(['ingest', dir, '--url', cw.url, '--token', token, ...extra]);

@@ -8,8 +8,14 @@ import type { ResumableProtocol } from '../../shared/domain/resumable-uploads.js
 import { assertFileNameAcceptable, parseUploadFields, sanitizeFileName } from './upload-fields.js';
 
 const METADATA_MAX_BYTES = 64 * 1024;
-/** Upload-Metadata keys of SPEC §9 besides filename and filetype: the multipart upload's fields. */
-const FIELD_KEYS = ['description', 'version', 'tags', 'metadata', 'sha256', 'fileId'] as const;
+/**
+ * Upload-Metadata keys of SPEC §9 besides filename and filetype: the multipart upload's fields, retention (SPEC §10)
+ * included, so a large file sent resumably (the CLI's --resumable-mib) keeps the retention it asked for.
+ */
+const FIELD_KEYS = [
+  'description', 'version', 'tags', 'metadata', 'sha256', 'fileId',
+  'retentionPolicy', 'ttlDays', 'retainUntil', 'retentionMode', 'legalHold',
+] as const;
 
 function invalid(header: string, message: string): AppError {
   return new AppError('validation_failed', `${header}: ${message}`, { parameter: header });

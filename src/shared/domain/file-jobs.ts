@@ -19,6 +19,7 @@ import { isFinalState } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
 import { announceFileChange } from './file-changes.js';
 import { applyRetentionChange, type RetentionChange } from './retention-rules.js';
+import { laterRetentionChangeCommitted } from '../records/retention-jobs.js';
 
 export type { WalOperation };
 
@@ -102,6 +103,11 @@ export async function runMetadataUpdate(deps: FileJobDeps, jobId: string): Promi
   for (let round = 0; ; round++) {
     const row = await findLiveFileRow(db, job.fileId);
     if (!row) throw new AppError('not_found', `file ${job.fileId} no longer exists`);
+    // A hold released (or a retention set) by a request older than one already applied must not undo it: the later
+    // request was answered as applied. Any commit of that later job moved the revision, so this round re-checks it.
+    if (params.retention && (await laterRetentionChangeCommitted(db, job, params.retention.kind))) {
+      throw new AppError('conflict', `a later ${params.retention.kind} change of file ${job.fileId} was applied first; this older one is not applied`);
+    }
     if (params.expectedRevision !== null && row.revision !== params.expectedRevision) {
       throw new AppError('precondition_failed', `the file moved to revision ${row.revision}; If-Match named ${params.expectedRevision}`);
     }

@@ -26,7 +26,10 @@ export interface CleanupResult {
   mode: Mode;
   /** Expired files whose deletion was recorded (their delete jobs finish them). */
   deleted: number;
-  /** Expired files kept by a legal hold or a live retain-until. */
+  /**
+   * Expired files found deletable that a legal hold or a retain-until set meanwhile kept (the delete's own check on
+   * the locked row). Files already kept when the run reads are not read at all (records/expired-files.ts).
+   */
   skipped: number;
   /** True when the run stopped at its bound with more expired files left for the next run. */
   more: boolean;

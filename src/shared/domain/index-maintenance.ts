@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Prisma } from '../records/database.js';
 import { MaintenanceBusyError, withMaintenanceLock } from '../records/maintenance-lock.js';
-import { failMaintenanceJob, finishMaintenanceJob, startMaintenanceJob } from '../records/maintenance-jobs.js';
+import { closeOrphanedMaintenanceJobs, failMaintenanceJob, finishMaintenanceJob, startMaintenanceJob } from '../records/maintenance-jobs.js';
+
+export { closeOrphanedMaintenanceJobs };
 import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Principal } from './principal.js';

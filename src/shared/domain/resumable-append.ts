@@ -200,7 +200,9 @@ function isClientGone(err: unknown): boolean {
 async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Promise<ResumableUpload> {
   await deps.hooks?.beforeComplete?.(upload.id);
   const stagedPath = await deps.bytes.linkToStaging(upload.id, deps.writerId);
-  const principal: Principal = { sub: upload.owner, role: 'user', ...(upload.ownerName ? { name: upload.ownerName } : {}) };
+  // The creator's role is not kept: a legal hold among the fields was allowed at creation (createResumableUpload).
+  const role = upload.fields.retention?.legalHold ? 'operator' : 'user';
+  const principal: Principal = { sub: upload.owner, role, ...(upload.ownerName ? { name: upload.ownerName } : {}) };
   const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset }];
   const result = await submitUpload(deps, principal, staged, upload.fields, `resumable:${upload.id}`);
   const jobId = result.jobs[0]!.id;

@@ -7,6 +7,7 @@ import type { RedisConnection } from '../redis.js';
 import type { CapacityReader } from './capacity.js';
 import type { SubmitDeps } from './ingest-submit.js';
 import type { Principal } from './principal.js';
+import { assertMayHold } from './retention-rules.js';
 import {
   countOpenUploads,
   deleteResumableUpload,
@@ -71,6 +72,8 @@ export async function assertLengthAllowed(deps: Pick<ResumableDeps, 'config' | '
  */
 export async function createResumableUpload(deps: ResumableDeps, principal: Principal, req: NewUploadRequest): Promise<ResumableUpload> {
   if (req.length !== null) await assertLengthAllowed(deps, req.length);
+  // A legal hold at upload is for operators and admins (SPEC §10): refused before any byte is sent.
+  if (req.fields.retention?.legalHold) assertMayHold(principal);
   const now = new Date();
   const open = await countOpenUploads(deps.db, principal.sub, now);
   if (open >= deps.config.maxOpenUploadsPerPrincipal) {

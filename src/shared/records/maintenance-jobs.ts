@@ -3,6 +3,9 @@
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import type { Db, Prisma } from './database.js';
 import type { FileJob } from './file-jobs.js';
+import { MAINTENANCE_RUN_KEY } from './maintenance-lock.js';
+
+const INTERRUPTED = 'interrupted: the process that ran it stopped';
 
 export interface NewMaintenanceJob {
   id: string;
@@ -23,7 +26,7 @@ export async function startMaintenanceJob(db: Db, job: NewMaintenanceJob): Promi
   return db.$transaction(async (tx) => {
     await tx.fileJob.updateMany({
       where: { kind: 'maintenance', state: { notIn: [...FINAL_JOB_STATES] } },
-      data: { state: 'failed', errorCode: 'internal', errorMessage: 'interrupted: the process that ran it stopped', finishedAt: now, updatedAt: now },
+      data: { state: 'failed', errorCode: 'internal', errorMessage: INTERRUPTED, finishedAt: now, updatedAt: now },
     });
     return tx.fileJob.create({
       data: {
@@ -44,6 +47,25 @@ export async function startMaintenanceJob(db: Db, job: NewMaintenanceJob): Promi
         updatedAt: now,
       },
     });
+  });
+}
+
+/**
+ * Closes as failed the maintenance jobs left open by a process that stopped during its run, when no run is going:
+ * the run key is tried for the length of one short transaction (a run starting in that instant is refused with
+ * 503 and retried by its caller). Without this, such a job would show `committing` until the next run started.
+ * The number of jobs closed; 0 while a run holds the key.
+ */
+export async function closeOrphanedMaintenanceJobs(db: Db): Promise<number> {
+  return db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRawUnsafe<Array<{ ok: boolean }>>(`SELECT pg_try_advisory_xact_lock(${MAINTENANCE_RUN_KEY}::bigint) AS ok`);
+    if (!row?.ok) return 0;
+    const now = new Date();
+    const closed = await tx.fileJob.updateMany({
+      where: { kind: 'maintenance', state: { notIn: [...FINAL_JOB_STATES] } },
+      data: { state: 'failed', errorCode: 'internal', errorMessage: INTERRUPTED, finishedAt: now, updatedAt: now },
+    });
+    return closed.count;
   });
 }
 

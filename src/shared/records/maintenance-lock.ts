@@ -8,7 +8,7 @@ import { poolOf, type Db, type Prisma } from './database.js';
 /** An arbitrary constant that names this lock among the advisory locks of the database. */
 export const MAINTENANCE_LOCK_KEY = '4702111234474983745';
 /** Held (try-lock, never waited for) by the one maintenance run allowed at a time. */
-const MAINTENANCE_RUN_KEY = '4702111234474983746';
+export const MAINTENANCE_RUN_KEY = '4702111234474983746';
 
 /** SQL for a commit statement's CTE: waits while a rebuild holds the lock, then holds it shared until the commit. */
 export const MAINTENANCE_SHARED_LOCK_SQL = `SELECT pg_advisory_xact_lock_shared(${MAINTENANCE_LOCK_KEY}::bigint)`;

@@ -1,5 +1,6 @@
 // The resumable_uploads table (SPEC §9): one row per tus / IETF-draft upload, its durable offset and its fields.
 import type { DbClient } from './database.js';
+import type { RetentionMode, RetentionPolicy } from '../../contract/retention.js';
 
 export type ResumableProtocol = 'tus' | 'ietf';
 
@@ -11,6 +12,8 @@ export interface ResumableFields {
   metadata: Record<string, unknown>;
   sha256?: string[];
   fileId?: string;
+  /** Absent: permanent, no retain-until, no hold (SPEC §10; ingest-submit's UploadFields.retention). */
+  retention?: { retentionPolicy: RetentionPolicy; ttlDays: number | null; retainUntil: string | null; retentionMode: RetentionMode | null; legalHold: boolean };
 }
 
 export interface ResumableUpload {
