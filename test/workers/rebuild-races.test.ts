@@ -3,8 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBlobGc } from '../../src/shared/domain/blob-gc.js';
-import { runDelete } from '../../src/shared/domain/file-jobs.js';
-import { requestDelete } from '../../src/shared/domain/file-requests.js';
+import { runDelete, runMetadataUpdate } from '../../src/shared/domain/file-jobs.js';
+import { requestDelete, requestMetadataUpdate } from '../../src/shared/domain/file-requests.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { withMaintenanceLock } from '../../src/shared/records/maintenance-lock.js';
@@ -73,6 +73,58 @@ describe('rebuild-index while workers commit', () => {
     expect(outcome.state).toBe('committed');
     expect(await world.api.db.file.count({ where: { id: outcome.fileId! } })).toBe(1);
     expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(1);
+  });
+
+  it('restores from attr.json a live file whose update job is between attr.json and commit when --wipe runs', async () => {
+    const bytes = randomBytes(5_000);
+    const a = await ingest(bytes);
+    const job = await requestMetadataUpdate(deps(), { sub: 'op', role: 'operator' }, a.fileId!, { description: 'after the wipe' });
+    await world.api.queues.files.remove(job.id);
+    let report: Awaited<ReturnType<typeof rebuild>> | undefined;
+    const outcome = await runMetadataUpdate(
+      {
+        ...ctx,
+        // Once: the job's next round (the wipe restored the row at the attr's new revision) commits undisturbed.
+        beforeUpdateCommit: async () => {
+          if (report) return;
+          report = await rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent }, { wipe: true });
+        },
+      },
+      job.id,
+    );
+    expect(report?.wiped).toBe(true);
+    expect(outcome.state).toBe('committed');
+    const row = await world.api.db.file.findUniqueOrThrow({ where: { id: a.fileId! } });
+    expect(row.deletedAt).toBeNull();
+    expect(row.description).toBe('after the wipe');
+    // Its bytes keep their reference: the GC leaves them.
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: sha(bytes) } })).refCount).toBe(1);
+    expect(await runBlobGc({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent }, sha(bytes))).toEqual({ removed: false });
+  });
+
+  it('keeps a shared blob referenced when --wipe runs between a delete job\'s WAL prepare and its tombstone', async () => {
+    const bytes = randomBytes(5_500);
+    const digest = sha(bytes);
+    const a = await ingest(bytes);
+    const b = await ingest(bytes);
+    const del = await deleteJob(a.fileId!);
+    let report: Awaited<ReturnType<typeof rebuild>> | undefined;
+    const outcome = await runDelete(
+      {
+        ...ctx,
+        beforeDeleteTombstone: async () => {
+          report = await rebuildIndex({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent }, { wipe: true });
+        },
+      },
+      del.id,
+    );
+    expect(report?.wiped).toBe(true);
+    expect(outcome.state).toBe('committed');
+    // A stays deleted (the wipe found its attr.json not yet a tombstone); B still holds the bytes.
+    expect((await world.api.db.file.findUniqueOrThrow({ where: { id: a.fileId! } })).deletedAt).not.toBeNull();
+    expect((await world.api.db.file.findUniqueOrThrow({ where: { id: b.fileId! } })).deletedAt).toBeNull();
+    expect((await world.api.db.blob.findUniqueOrThrow({ where: { sha256: digest } })).refCount).toBe(1);
+    expect(await runBlobGc({ db: world.api.db, config: world.config, blobStore: ctx.blobStore, logger: silent }, digest)).toEqual({ removed: false });
   });
 
   it('a delete job waits out a maintenance run longer than a transaction may last, then commits', async () => {

@@ -5,7 +5,7 @@ import type { Config, Mode } from '../config.js';
 import type { Db, Prisma } from '../records/database.js';
 import { latestModeForCommit } from '../records/element-state.js';
 import { patchFileAtRevision, releaseBlobReference } from '../records/file-commits.js';
-import { findFileRow, findLiveFileRow, toFileMetadata, type FileRow } from '../records/files.js';
+import { findFileRow, findLiveFileRow, keepFileDeleted, toFileMetadata, type FileRow } from '../records/files.js';
 import { advanceFileJob, findFileJob, getFileJob, type FileJob } from '../records/file-jobs.js';
 import { commitWalEntry, failJobWithWal, prepareWalEntry, type WalOperation } from '../records/wal.js';
 import { AppError } from '../errors.js';
@@ -35,6 +35,8 @@ export interface FileJobDeps {
   modes: Pick<ModeReader, 'current'>;
   /** Test hook: awaited just before an update's commit transaction (to switch the mode at that exact step). */
   beforeUpdateCommit?: (jobId: string) => Promise<void>;
+  /** Test hook: awaited between a delete's WAL prepare and its attr.json tombstone. */
+  beforeDeleteTombstone?: (jobId: string) => Promise<void>;
 }
 
 export interface FileJobOutcome {
@@ -163,9 +165,14 @@ export async function runDelete(deps: FileJobDeps, jobId: string): Promise<FileJ
   if (!row?.deletedAt) throw new AppError('conflict', `file ${job.fileId} is not marked deleted`);
   const details = job.params as Prisma.InputJsonObject;
   const wal = await prepareWalEntry(db, { operation: 'file_delete', job, payload: { ...details, fileId: row.id, sha256: row.sha256, attrPath: row.attrPath } });
-  await writeAttrFromRow(deps, row, { deletedAt: row.deletedAt.toISOString() });
+  await deps.beforeDeleteTombstone?.(job.id);
+  const deletedAt = row.deletedAt;
+  await writeAttrFromRow(deps, row, { deletedAt: deletedAt.toISOString() });
   // Not while a full rebuild recounts references: it counts this file's reference as held until this commit.
-  const released = await commitWalEntry(db, wal.id, { jobId: job.id, holdMaintenanceShared: true }, (tx) => releaseBlobReference(tx, row.sha256));
+  const released = await commitWalEntry(db, wal.id, { jobId: job.id, holdMaintenanceShared: true }, async (tx) => {
+    await keepFileDeleted(tx, row.id, deletedAt);
+    return releaseBlobReference(tx, row.sha256);
+  });
   // Another run settled the entry first (or the blob has no row): report the job as it stands.
   if (!released?.value) return outcome(await getFileJob(db, job.id), false);
   // A blob left without references is removed by the GC sweep once its grace period has passed.

@@ -96,6 +96,14 @@ export async function findLiveFileRow(client: DbClient, id: string): Promise<Fil
   return client.file.findFirst({ where: { id, deletedAt: null } });
 }
 
+/**
+ * Inside a delete job's commit: the row ends deleted even when it was restored live meanwhile (an index rebuild
+ * with --wipe between the job's WAL prepare and its tombstone restores the row from the attr.json it found).
+ */
+export async function keepFileDeleted(tx: DbClient, id: string, deletedAt: Date): Promise<void> {
+  await tx.file.updateMany({ where: { id, deletedAt: null }, data: { deletedAt } });
+}
+
 /** Whether a row (deleted or not) holds this file id. */
 export async function fileRowExists(client: DbClient, id: string): Promise<boolean> {
   return (await client.file.count({ where: { id } })) > 0;

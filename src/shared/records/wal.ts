@@ -224,10 +224,14 @@ export async function isBlobPinnedByPendingIngest(client: DbClient, sha256: stri
   return row?.pinned ?? false;
 }
 
-/** Of these file ids, those a job is committing right now (a pending WAL entry names them). */
+/** Of these file ids, those a job is committing right now and whose commit settles them (an ingest; an update or delete of a file that has its row). */
 export async function findFileIdsWithPendingWal(db: Db, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
+  // An update or delete whose file has no row (a wipe removed it) is not left to its commit: that commit changes a
+  // row that must exist, so without one the rebuild restores it from attr.json, or a live file would be lost.
   const rows = await db.$queryRaw<Array<{ file_id: string }>>`
-    SELECT DISTINCT file_id::text FROM wal_entries WHERE status = 'pending' AND file_id = ANY(${ids}::uuid[])`;
+    SELECT DISTINCT w.file_id::text FROM wal_entries w
+    WHERE w.status = 'pending' AND w.file_id = ANY(${ids}::uuid[])
+      AND (w.operation NOT IN ('file_update', 'file_delete') OR EXISTS (SELECT 1 FROM files f WHERE f.id = w.file_id))`;
   return rows.map((r) => r.file_id);
 }
