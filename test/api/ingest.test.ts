@@ -78,7 +78,9 @@ describe('ingest', () => {
     const res = await upload(Buffer.alloc(0), 'empty.txt');
     expect(res.status).toBe(202);
     const job = await world.waitForJob(res.body.jobs[0].id, user);
-    expect(job).toMatchObject({ state: 'committed', size: 0, sha256: sha(Buffer.alloc(0)) });
+    // The shared test database may hold the empty blob already (other files store empty uploads): then it is a duplicate.
+    expect(job).toMatchObject({ size: 0, sha256: sha(Buffer.alloc(0)) });
+    expect(['committed', 'duplicate']).toContain(job.state);
     const dl = await request(world.app).get(`/api/v1/files/${job.fileId}`).set('Authorization', `Bearer ${user}`);
     expect(dl.status).toBe(200);
     expect(dl.headers['content-length']).toBe('0');
