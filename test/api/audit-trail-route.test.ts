@@ -57,6 +57,13 @@ describe('GET /api/v1/audit', () => {
     expect(new Set(seen).size).toBe(5);
   });
 
+  it('refuses a cursor past the largest seq with 400, not a database error', async () => {
+    expect(await audit(operator, '?cursor=9223372036854775807')).toMatchObject({ status: 200 });
+    const res = await audit(operator, '?cursor=9999999999999999999');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'validation_failed', parameter: 'cursor' });
+  });
+
   it('shows a user only the events of its own files, and refuses readonly', async () => {
     const mine = await audit(bob);
     expect(mine.status).toBe(200);
