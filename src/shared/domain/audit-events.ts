@@ -95,3 +95,11 @@ export function indexRebuildEvent(
   const { attrFiles, filesRestored, filesSkipped, wiped } = report;
   return { action: 'index_rebuild', actor: systemActor('rebuild-index'), details: { mode, attrFiles, filesRestored, filesSkipped, wiped } };
 }
+
+/**
+ * A full rebuild's wipe (--wipe): the files and blobs tables emptied, recorded in the TRUNCATE's transaction, since
+ * the run's own event only commits at its end and a run that stops in between would leave the wipe unrecorded.
+ */
+export function indexWipeEvent(): AuditEventInput {
+  return { action: 'index_rebuild', actor: systemActor('rebuild-index'), details: { mode: 'full', phase: 'wipe', wiped: true } };
+}
