@@ -140,6 +140,33 @@ describe('audit chain verification', () => {
     expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 1n });
   });
 
+  it('does not sign a continuation from a checkpoint row edited to fit a rewritten chain', async () => {
+    await appendEvents(10);
+    expect(await writeAuditCheckpoint(deps())).toMatchObject({ seq: '10' });
+    // The tamperer rewrites seq 3 with every hash after it, and edits the checkpoint row's hash (not its JWS) to match.
+    await sql('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await sql(`UPDATE audit_events SET actor_sub = 'someone-else' WHERE seq = 3`);
+    let prev = GENESIS_HASH;
+    for (const r of await world.api.db.auditEvent.findMany({ orderBy: { seq: 'asc' } })) {
+      const record: AuditRecord = {
+        time: r.time.toISOString(), action: r.action, actorSub: r.actorSub, actorName: r.actorName, actorRole: r.actorRole,
+        actorTokenType: r.actorTokenType, fileId: r.fileId, sha256: r.sha256, jobId: r.jobId, requestId: r.requestId,
+        clientAddress: r.clientAddress, outcome: r.outcome, errorCode: r.errorCode, details: r.details as Record<string, unknown>,
+      };
+      const hash = chainHash(prev, record);
+      await sql('UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3', prev, hash, r.seq);
+      prev = hash;
+    }
+    await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    await sql('UPDATE audit_head SET hash = $1', prev);
+    await sql('ALTER TABLE audit_checkpoints DISABLE TRIGGER USER');
+    await sql('UPDATE audit_checkpoints SET hash = $1 WHERE seq = 10', prev);
+    await sql('ALTER TABLE audit_checkpoints ENABLE TRIGGER USER');
+    await appendEvents(1);
+    await expect(writeAuditCheckpoint(deps())).rejects.toThrow(/differs from what its signature covers/);
+    expect(await world.api.db.auditCheckpoint.count()).toBe(1);
+  });
+
   it('refuses a checkpoint whose signature is not the signing key\'s', async () => {
     await appendEvents(3);
     await writeAuditCheckpoint(deps());
