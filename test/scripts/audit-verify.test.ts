@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointDir, verifyAuditTrail, writeAuditCheckpoint } from '../../src/shared/domain/audit-checkpoints.js';
-import { appendAuditEventsAlone } from '../../src/shared/records/audit-events.js';
+import { appendAuditEvents, appendAuditEventsAlone } from '../../src/shared/records/audit-events.js';
+import { poolOf } from '../../src/shared/records/database.js';
 import { chainHash, GENESIS_HASH, type AuditRecord } from '../../src/shared/records/audit-record.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -56,6 +57,20 @@ describe('audit chain verification', () => {
     await expect(sql('DELETE FROM audit_events WHERE seq = 2')).rejects.toThrow(/append-only/);
     await expect(sql('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
     expect(await world.api.db.auditEvent.count()).toBe(2);
+  });
+
+  it('refuses to commit a change without its event when the chain head row is gone', async () => {
+    const client = await poolOf(world.api.db).connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('DELETE FROM audit_head');
+      const event = { action: 'mode_change' as const, actor: { sub: 'ada' }, details: { from: 'rw', to: 'ro' } };
+      await expect(appendAuditEvents(client, [event])).rejects.toThrow(/audit chain head .* is missing/);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    expect(await world.api.db.auditHead.count()).toBe(1);
   });
 
   it('hashes each event as sha256(prevHash + canonical JSON), keys sorted', async () => {

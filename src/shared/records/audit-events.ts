@@ -45,7 +45,8 @@ const APPEND = `WITH RECURSIVE
 /**
  * THE way to record events: appends them, in order, to the chain inside tx, the transaction that makes the change
  * they record (so there is no change without its event). Call it once per transaction, as late as possible (it
- * takes the chain's lock), with all of the transaction's events. Answers the last seq written (null for none).
+ * takes the chain's lock), with all of the transaction's events. Answers the last seq written (null for none); throws (so the caller's
+ * transaction rolls back) when the chain's head row is gone.
  */
 export async function appendAuditEvents(tx: AuditTx, events: ReadonlyArray<AuditEventInput>): Promise<bigint | null> {
   if (events.length === 0) return null;
@@ -57,7 +58,9 @@ export async function appendAuditEvents(tx: AuditTx, events: ReadonlyArray<Audit
   const [row] = isPrismaTx(tx)
     ? await tx.$queryRawUnsafe<Array<{ last_seq: string | null }>>(APPEND, json)
     : (await tx.query<{ last_seq: string | null }>(APPEND, [json])).rows;
-  return row?.last_seq ? BigInt(row.last_seq) : null;
+  // No head row (removed by hand): the statement inserts nothing. The change must not commit without its events.
+  if (!row?.last_seq) throw new Error('the audit chain head (audit_head id 1) is missing: refusing to commit a change without its audit event');
+  return BigInt(row.last_seq);
 }
 
 function isPrismaTx(tx: AuditTx): tx is Prisma.TransactionClient {
