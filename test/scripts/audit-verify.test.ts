@@ -107,6 +107,16 @@ describe('audit chain verification', () => {
     expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 4n });
   });
 
+  it('names the seq of two rows swapped in place', async () => {
+    await appendEvents(8);
+    await sql('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await sql('UPDATE audit_events SET seq = -1 WHERE seq = 4');
+    await sql('UPDATE audit_events SET seq = 4 WHERE seq = 5');
+    await sql('UPDATE audit_events SET seq = 5 WHERE seq = -1');
+    await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 4n });
+  });
+
   it('finds removed last rows through the head and a checkpoint', async () => {
     await appendEvents(10);
     expect(await writeAuditCheckpoint(deps())).toMatchObject({ seq: '10' });
