@@ -146,7 +146,10 @@ export interface AuditFilter {
   action?: string;
   from?: Date;
   to?: Date;
-  /** Only events of files this principal owns (a `user` reading the trail). */
+  /**
+   * Only events of files this principal owns (a `user` reading the trail). The owner is the file's uploader, so an
+   * ingest event of another actor on the same id is another principal's failed upload with that client-chosen id.
+   */
   ownedBy?: string;
   /** Keyset: events with seq below this one (the list is newest first). */
   beforeSeq?: bigint;
@@ -160,7 +163,7 @@ export async function selectAuditPage(db: Db, f: AuditFilter): Promise<StoredAud
      WHERE ($1::uuid IS NULL OR e.file_id = $1::uuid) AND ($2::text IS NULL OR e.actor_sub = $2)
        AND ($3::text IS NULL OR e.action = $3) AND ($4::timestamptz IS NULL OR e.time >= $4)
        AND ($5::timestamptz IS NULL OR e.time < $5) AND ($6::bigint IS NULL OR e.seq < $6::bigint)
-       AND ($7::text IS NULL OR e.file_id IN (SELECT id FROM files WHERE owner = $7))
+       AND ($7::text IS NULL OR (e.file_id IN (SELECT id FROM files WHERE owner = $7) AND (e.action <> 'ingest' OR e.actor_sub = $7)))
      ORDER BY e.seq DESC LIMIT $8`,
     [f.fileId ?? null, f.actor ?? null, f.action ?? null, f.from ?? null, f.to ?? null, f.beforeSeq?.toString() ?? null, f.ownedBy ?? null, f.limit],
   );
