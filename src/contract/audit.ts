@@ -5,6 +5,8 @@ import { instant, param } from './file-search.js';
 
 export const AUDIT_PAGE_MAX_LIMIT = 1000;
 export const AUDIT_PAGE_DEFAULT_LIMIT = 50;
+/** The largest seq (PostgreSQL bigint). */
+const MAX_SEQ = 2n ** 63n - 1n;
 
 export const AUDIT_ACTION_NAMES = [
   'ingest', 'download', 'metadata_update', 'delete', 'gc_delete', 'retention_change', 'legal_hold', 'mode_change',
@@ -27,7 +29,13 @@ export const auditQuerySchema = z
         .transform(Number)
         .refine((n) => n >= 1 && n <= AUDIT_PAGE_MAX_LIMIT, `an integer from 1 to ${AUDIT_PAGE_MAX_LIMIT}`),
     ).describe(`items per page, 1-${AUDIT_PAGE_MAX_LIMIT}; default ${AUDIT_PAGE_DEFAULT_LIMIT}`),
-    cursor: param(z.string().regex(/^[1-9]\d{0,18}$/, 'not a cursor of this listing')).describe('nextCursor of the previous page (opaque)'),
+    // A seq is a PostgreSQL bigint: 19 digits past 2^63 - 1 would reach the database and fail there (a 500).
+    cursor: param(
+      z
+        .string()
+        .regex(/^[1-9]\d{0,18}$/, 'not a cursor of this listing')
+        .refine((s) => BigInt(s) <= MAX_SEQ, 'not a cursor of this listing'),
+    ).describe('nextCursor of the previous page (opaque)'),
   })
   .strict();
 

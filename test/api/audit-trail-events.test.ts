@@ -148,6 +148,20 @@ describe('audit trail events', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actorSub: 'system:rebuild-index', details: { wiped: false } });
   });
+
+  it('records a wipe with its TRUNCATE, so a rebuild that stops after it still leaves the record', async () => {
+    const deps = { db: world.api.db, config: world.config, blobStore: world.worker!.blobStore, logger: world.worker!.logger };
+    const stop = () => {
+      throw new Error('stopped after the wipe');
+    };
+    await expect(rebuildIndex(deps, { wipe: true, progressEvery: 1, onProgress: stop })).rejects.toThrow(/stopped after the wipe/);
+    expect(await world.api.db.file.count()).toBe(0);
+    const rows = await events({ action: 'index_rebuild', details: { path: ['phase'], equals: 'wipe' } });
+    expect(rows).toMatchObject([{ actorSub: 'system:rebuild-index', details: { mode: 'full', wiped: true } }]);
+    // The index comes back (the rest of the suite reads it): the full run's own event follows.
+    await rebuildIndex(deps, { wipe: true });
+    expect((await events({ action: 'index_rebuild' })).map((e) => (e.details as { phase?: string }).phase ?? 'end')).toEqual(['end', 'wipe', 'wipe', 'end']);
+  });
 });
 
 describe('audit trail: mode changes and download defaults', () => {

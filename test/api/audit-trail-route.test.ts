@@ -1,5 +1,5 @@
 // GET /api/v1/audit (SPEC §11): who sees which events, filters and keyset paging; auth_denied rate-limited.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueue } from '../../src/shared/queues.js';
@@ -57,12 +57,32 @@ describe('GET /api/v1/audit', () => {
     expect(new Set(seen).size).toBe(5);
   });
 
+  it('refuses a cursor past the largest seq with 400, not a database error', async () => {
+    expect(await audit(operator, '?cursor=9223372036854775807')).toMatchObject({ status: 200 });
+    const res = await audit(operator, '?cursor=9999999999999999999');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'validation_failed', parameter: 'cursor' });
+  });
+
   it('shows a user only the events of its own files, and refuses readonly', async () => {
     const mine = await audit(bob);
     expect(mine.status).toBe(200);
     expect(mine.body.items.map((e: { fileId: string }) => e.fileId)).toEqual([bobFile]);
     expect((await audit(bob, `?fileId=${aliceFile}`)).body.items).toEqual([]);
     expect((await audit(await world.token('readonly', 'rita'))).status).toBe(403);
+  });
+
+  it("does not show a user another principal's failed upload that used the same client-chosen file id", async () => {
+    const id = randomUUID();
+    const failed = await request(world.app).post('/api/v1/files/upload?wait=20').set('Authorization', `Bearer ${alice}`)
+      .field('fileId', id).field('sha256', '0'.repeat(64)).attach('file', randomBytes(64), 'secret-plan.bin');
+    expect((await world.waitForJob(failed.body.jobs[0].id, alice)).state).toBe('failed');
+    const stored = await request(world.app).post('/api/v1/files/upload?wait=20').set('Authorization', `Bearer ${bob}`)
+      .field('fileId', id).attach('file', randomBytes(64), 'mine.bin');
+    expect(stored.status).toBe(201);
+    expect((await audit(operator, `?fileId=${id}`)).body.items.map((e: { actorSub: string }) => e.actorSub)).toEqual(['bob', 'alice']);
+    const mine = await audit(bob, `?fileId=${id}`);
+    expect(mine.body.items.map((e: { actorSub: string; outcome: string }) => [e.actorSub, e.outcome])).toEqual([['bob', 'success']]);
   });
 
   it('records at most AUDIT_DENIED_PER_SECOND refusals a second and counts the rest as dropped', async () => {

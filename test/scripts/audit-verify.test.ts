@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointDir, verifyAuditTrail, writeAuditCheckpoint } from '../../src/shared/domain/audit-checkpoints.js';
-import { appendAuditEventsAlone } from '../../src/shared/records/audit-events.js';
+import { appendAuditEvents, appendAuditEventsAlone } from '../../src/shared/records/audit-events.js';
+import { poolOf } from '../../src/shared/records/database.js';
 import { chainHash, GENESIS_HASH, type AuditRecord } from '../../src/shared/records/audit-record.js';
 import { createWorld, type World } from '../helpers/world.js';
 
@@ -58,6 +59,20 @@ describe('audit chain verification', () => {
     expect(await world.api.db.auditEvent.count()).toBe(2);
   });
 
+  it('refuses to commit a change without its event when the chain head row is gone', async () => {
+    const client = await poolOf(world.api.db).connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('DELETE FROM audit_head');
+      const event = { action: 'mode_change' as const, actor: { sub: 'ada' }, details: { from: 'rw', to: 'ro' } };
+      await expect(appendAuditEvents(client, [event])).rejects.toThrow(/audit chain head .* is missing/);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    expect(await world.api.db.auditHead.count()).toBe(1);
+  });
+
   it('hashes each event as sha256(prevHash + canonical JSON), keys sorted', async () => {
     await appendEvents(2);
     const [first] = await world.api.db.auditEvent.findMany({ orderBy: { seq: 'asc' }, take: 1 });
@@ -88,6 +103,16 @@ describe('audit chain verification', () => {
     await appendEvents(10);
     await sql('ALTER TABLE audit_events DISABLE TRIGGER USER');
     await sql('DELETE FROM audit_events WHERE seq = 4');
+    await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 4n });
+  });
+
+  it('names the seq of two rows swapped in place', async () => {
+    await appendEvents(8);
+    await sql('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await sql('UPDATE audit_events SET seq = -1 WHERE seq = 4');
+    await sql('UPDATE audit_events SET seq = 4 WHERE seq = 5');
+    await sql('UPDATE audit_events SET seq = 5 WHERE seq = -1');
     await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
     expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 4n });
   });
@@ -138,6 +163,33 @@ describe('audit chain verification', () => {
     await sql('ALTER TABLE audit_checkpoints ENABLE TRIGGER USER');
     // With the database's checkpoints removed as well, the signed file beside the blobs still tells.
     expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 1n });
+  });
+
+  it('does not sign a continuation from a checkpoint row edited to fit a rewritten chain', async () => {
+    await appendEvents(10);
+    expect(await writeAuditCheckpoint(deps())).toMatchObject({ seq: '10' });
+    // The tamperer rewrites seq 3 with every hash after it, and edits the checkpoint row's hash (not its JWS) to match.
+    await sql('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await sql(`UPDATE audit_events SET actor_sub = 'someone-else' WHERE seq = 3`);
+    let prev = GENESIS_HASH;
+    for (const r of await world.api.db.auditEvent.findMany({ orderBy: { seq: 'asc' } })) {
+      const record: AuditRecord = {
+        time: r.time.toISOString(), action: r.action, actorSub: r.actorSub, actorName: r.actorName, actorRole: r.actorRole,
+        actorTokenType: r.actorTokenType, fileId: r.fileId, sha256: r.sha256, jobId: r.jobId, requestId: r.requestId,
+        clientAddress: r.clientAddress, outcome: r.outcome, errorCode: r.errorCode, details: r.details as Record<string, unknown>,
+      };
+      const hash = chainHash(prev, record);
+      await sql('UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3', prev, hash, r.seq);
+      prev = hash;
+    }
+    await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    await sql('UPDATE audit_head SET hash = $1', prev);
+    await sql('ALTER TABLE audit_checkpoints DISABLE TRIGGER USER');
+    await sql('UPDATE audit_checkpoints SET hash = $1 WHERE seq = 10', prev);
+    await sql('ALTER TABLE audit_checkpoints ENABLE TRIGGER USER');
+    await appendEvents(1);
+    await expect(writeAuditCheckpoint(deps())).rejects.toThrow(/differs from what its signature covers/);
+    expect(await world.api.db.auditCheckpoint.count()).toBe(1);
   });
 
   it('refuses a checkpoint whose signature is not the signing key\'s', async () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { insertAuditCheckpoint, selectAuditCheckpoints, selectLatestAuditCheckpoint } from '../records/audit-checkpoints.js';
+import { insertAuditCheckpoint, selectAuditCheckpoints, selectLatestAuditCheckpoint, type StoredCheckpoint } from '../records/audit-checkpoints.js';
 import { selectAuditHead } from '../records/audit-events.js';
 import type { Db } from '../records/database.js';
 import { writeFileAtomic } from '../storage/durable-fs.js';
@@ -37,7 +37,7 @@ export type CheckpointResult = { seq: string; hash: string } | { skipped: string
 export async function writeAuditCheckpoint(deps: CheckpointDeps): Promise<CheckpointResult> {
   const { db, config } = deps;
   const key = await loadAuditSigningKey(config);
-  const last = await selectLatestAuditCheckpoint(db);
+  const last = await signedLatestCheckpoint(key, await selectLatestAuditCheckpoint(db));
   const head = await selectAuditHead(db);
   if (head.seq === (last?.seq ?? 0n)) return { skipped: 'no events since the last checkpoint' };
   const verdict = await walkAuditChain(db, { from: last ?? undefined, until: head.seq });
@@ -51,6 +51,20 @@ export async function writeAuditCheckpoint(deps: CheckpointDeps): Promise<Checkp
     await writeFileAtomic(path.join(checkpointDir(config), `${payload.seq.padStart(20, '0')}.jws`), `${jws}\n`);
   }
   return { seq: payload.seq, hash: payload.hash };
+}
+
+/**
+ * The walk starts from what the last checkpoint's signature covers, never from its row's columns alone: a row whose
+ * hash was edited to fit a rewritten chain would otherwise have the job sign the rewrite's continuation.
+ */
+async function signedLatestCheckpoint(key: AuditSigningKey, last: StoredCheckpoint | null): Promise<{ seq: bigint; hash: string } | null> {
+  if (!last) return null;
+  const opened = await trustedPoint(key, last.jws, 'database');
+  if ('brokenSeq' in opened) throw new AuditChainBrokenError(`audit checkpoint at seq ${last.seq}: ${opened.reason}`);
+  if (opened.seq !== last.seq || opened.hash !== last.hash) {
+    throw new AuditChainBrokenError(`the checkpoint row at seq ${last.seq} differs from what its signature covers`);
+  }
+  return { seq: opened.seq, hash: opened.hash };
 }
 
 /** The whole verification: every checkpoint's signature, then the chain from its first event against all of them. */

@@ -1,7 +1,7 @@
 // The audit events of the domain's changes, built in one place (SPEC §11): what each action records and about whom.
 import type { FileMetadata } from '../../contract/files.js';
 import { actorOfPrincipal, jobAuditEvent, originOfPrincipal, systemActor, type ActingPrincipal } from '../records/audit-actors.js';
-import type { AuditEventInput, RequestOrigin } from '../records/audit-record.js';
+import { clipText, type AuditEventInput, type RequestOrigin } from '../records/audit-record.js';
 import type { Principal } from './principal.js';
 import type { RetentionChange } from './retention-rules.js';
 import type { FileJob } from '../records/file-jobs.js';
@@ -84,7 +84,7 @@ export function fixityFailureEvent(sha256: string, reason: string, detail: strin
     sha256,
     outcome: 'failure',
     errorCode: `blob_${reason}`,
-    details: { reason, ...(detail ? { detail: detail.slice(0, 500) } : {}), fileIds },
+    details: { reason, ...(detail ? { detail: clipText(detail, 500) } : {}), fileIds },
   };
 }
 
@@ -94,4 +94,12 @@ export function indexRebuildEvent(
 ): AuditEventInput {
   const { attrFiles, filesRestored, filesSkipped, wiped } = report;
   return { action: 'index_rebuild', actor: systemActor('rebuild-index'), details: { mode, attrFiles, filesRestored, filesSkipped, wiped } };
+}
+
+/**
+ * A full rebuild's wipe (--wipe): the files and blobs tables emptied, recorded in the TRUNCATE's transaction, since
+ * the run's own event only commits at its end and a run that stops in between would leave the wipe unrecorded.
+ */
+export function indexWipeEvent(): AuditEventInput {
+  return { action: 'index_rebuild', actor: systemActor('rebuild-index'), details: { mode: 'full', phase: 'wipe', wiped: true } };
 }

@@ -26,6 +26,8 @@ export class AuditRecorder {
   private buffer: AuditEventInput[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Events handed to a flush whose append has not finished: they count against bufferMax like buffered ones. */
+  private inFlight = 0;
   private window = { start: 0, used: 0, dropped: 0 };
 
   constructor(
@@ -71,7 +73,8 @@ export class AuditRecorder {
   }
 
   private push(event: AuditEventInput): void {
-    if (this.buffer.length >= this.options.bufferMax) {
+    // A stalled database holds events in flushes queued one after another: those count too, or memory grows without bound.
+    if (this.buffer.length + this.inFlight >= this.options.bufferMax) {
       this.dropped?.inc({ action: event.action, reason: 'buffer' });
       return;
     }
@@ -85,6 +88,7 @@ export class AuditRecorder {
     this.timer = undefined;
     const events = this.buffer;
     this.buffer = [];
+    this.inFlight += events.length;
     // One flush at a time, in order: the chain then holds this process's events in the order they happened.
     this.flushing = this.flushing.then(async () => {
       for (let i = 0; i < events.length; i += APPEND_MAX) {
@@ -93,6 +97,7 @@ export class AuditRecorder {
           this.logger.warn({ err, events: chunk.length }, 'could not record buffered audit events');
           for (const e of chunk) this.dropped?.inc({ action: e.action as AuditAction, reason: 'error' });
         });
+        this.inFlight -= chunk.length;
       }
     });
     return this.flushing;

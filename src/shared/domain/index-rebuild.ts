@@ -1,5 +1,5 @@
 // Rebuilds the File and Blob tables from the attr.json files alone (SPEC §7, `npm run rebuild-index`); reads the stores only.
-import { indexRebuildEvent } from './audit-events.js';
+import { indexRebuildEvent, indexWipeEvent } from './audit-events.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -97,7 +97,7 @@ export async function rebuildFromAttrFiles(deps: RebuildDeps, options: RebuildOp
   const progressEvery = Math.max(1, options.progressEvery ?? 1_000);
   const run = new RebuildRun(deps, attrStore, { dryRun, incremental, batchSize, progressEvery, onProgress: options.onProgress });
   if (wipe) {
-    await truncateFilesAndBlobs(db);
+    await truncateFilesAndBlobs(db, indexWipeEvent());
     run.report.wiped = true;
     logger.warn('files and blobs tables truncated before the rebuild');
   }

@@ -45,7 +45,8 @@ const APPEND = `WITH RECURSIVE
 /**
  * THE way to record events: appends them, in order, to the chain inside tx, the transaction that makes the change
  * they record (so there is no change without its event). Call it once per transaction, as late as possible (it
- * takes the chain's lock), with all of the transaction's events. Answers the last seq written (null for none).
+ * takes the chain's lock), with all of the transaction's events. Answers the last seq written (null for none); throws (so the caller's
+ * transaction rolls back) when the chain's head row is gone.
  */
 export async function appendAuditEvents(tx: AuditTx, events: ReadonlyArray<AuditEventInput>): Promise<bigint | null> {
   if (events.length === 0) return null;
@@ -57,7 +58,9 @@ export async function appendAuditEvents(tx: AuditTx, events: ReadonlyArray<Audit
   const [row] = isPrismaTx(tx)
     ? await tx.$queryRawUnsafe<Array<{ last_seq: string | null }>>(APPEND, json)
     : (await tx.query<{ last_seq: string | null }>(APPEND, [json])).rows;
-  return row?.last_seq ? BigInt(row.last_seq) : null;
+  // No head row (removed by hand): the statement inserts nothing. The change must not commit without its events.
+  if (!row?.last_seq) throw new Error('the audit chain head (audit_head id 1) is missing: refusing to commit a change without its audit event');
+  return BigInt(row.last_seq);
 }
 
 function isPrismaTx(tx: AuditTx): tx is Prisma.TransactionClient {
@@ -143,7 +146,10 @@ export interface AuditFilter {
   action?: string;
   from?: Date;
   to?: Date;
-  /** Only events of files this principal owns (a `user` reading the trail). */
+  /**
+   * Only events of files this principal owns (a `user` reading the trail). The owner is the file's uploader, so an
+   * ingest event of another actor on the same id is another principal's failed upload with that client-chosen id.
+   */
   ownedBy?: string;
   /** Keyset: events with seq below this one (the list is newest first). */
   beforeSeq?: bigint;
@@ -157,7 +163,7 @@ export async function selectAuditPage(db: Db, f: AuditFilter): Promise<StoredAud
      WHERE ($1::uuid IS NULL OR e.file_id = $1::uuid) AND ($2::text IS NULL OR e.actor_sub = $2)
        AND ($3::text IS NULL OR e.action = $3) AND ($4::timestamptz IS NULL OR e.time >= $4)
        AND ($5::timestamptz IS NULL OR e.time < $5) AND ($6::bigint IS NULL OR e.seq < $6::bigint)
-       AND ($7::text IS NULL OR e.file_id IN (SELECT id FROM files WHERE owner = $7))
+       AND ($7::text IS NULL OR (e.file_id IN (SELECT id FROM files WHERE owner = $7) AND (e.action <> 'ingest' OR e.actor_sub = $7)))
      ORDER BY e.seq DESC LIMIT $8`,
     [f.fileId ?? null, f.actor ?? null, f.action ?? null, f.from ?? null, f.to ?? null, f.beforeSeq?.toString() ?? null, f.ownedBy ?? null, f.limit],
   );

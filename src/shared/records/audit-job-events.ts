@@ -1,6 +1,6 @@
 // The audit events of jobs' ends that the records layer writes: an ingest commit's, and any job's failure.
 import { jobAuditEvent } from './audit-actors.js';
-import type { AuditAction, AuditEventInput } from './audit-record.js';
+import { clipText, type AuditAction, type AuditEventInput } from './audit-record.js';
 import type { CommitResult } from './file-commits.js';
 
 /** Of each job's planned event, those whose commit happened, completed with the outcome (input order kept). */
@@ -31,6 +31,6 @@ export function jobFailureEvent(
     action: ACTION_OF_OPERATION[operation] ?? 'ingest',
     outcome: 'failure',
     errorCode: code,
-    details: { message: message.slice(0, 500) },
+    details: { message: clipText(message, 500) },
   });
 }

@@ -90,6 +90,16 @@ export function chainHash(prevHash: string, record: AuditRecord): string {
   return createHash('sha256').update(prevHash + canonicalJson(record), 'utf8').digest('hex');
 }
 
+/**
+ * The first max UTF-16 code units of text, without cutting a surrogate pair in two: jsonb refuses the unpaired
+ * half (the append, and with it the change it records, would fail), where a plain slice would leave it.
+ */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
 const lower = (id: string | null | undefined) => (id ? id.toLowerCase() : null);
 
 /** The stored and hashed form of an input (ids lowercased as PostgreSQL's uuid gives them back). */

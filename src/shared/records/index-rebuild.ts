@@ -2,6 +2,8 @@
 // one transaction per batch, and the statements around the run.
 import { Prisma, type Db } from './database.js';
 import { recountBlobReferencesStatement } from './blobs.js';
+import { appendAuditEvents } from './audit-events.js';
+import type { AuditEventInput } from './audit-record.js';
 import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import type { FileMetadata } from '../../contract/files.js';
 
@@ -28,8 +30,12 @@ export async function findRowVersions(db: Db, ids: string[]): Promise<Map<string
   return new Map(rows.map((r) => [r.id, { revision: r.revision, updatedAt: r.updated_at, deletedAt: r.deleted_at }]));
 }
 
-export async function truncateFilesAndBlobs(db: Db): Promise<void> {
-  await db.$executeRaw`TRUNCATE files, blobs`;
+export async function truncateFilesAndBlobs(db: Db, audit?: AuditEventInput): Promise<void> {
+  // Audit trail hook (issue 17): the wipe commits with its event (a run that stops after it leaves the record).
+  await db.$transaction(async (tx) => {
+    await tx.$executeRaw`TRUNCATE files, blobs`;
+    if (audit) await appendAuditEvents(tx, [audit]);
+  });
 }
 
 export async function analyzeFilesAndBlobs(db: Db): Promise<void> {
