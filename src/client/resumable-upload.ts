@@ -42,9 +42,10 @@ function metadataOf(name: string, fields: UploadFields): string {
 }
 
 /**
- * The element has no resumable uploads: 501 resumable_unsupported (staging in a bucket; a HEAD's 501 has no body to
- * name the code) or, from an element older than SPEC §9, 404 for the creation route. The caller sends the file
- * through the ordinary upload instead; this is thrown as 501 resumable_unsupported whichever it was.
+ * The element has no resumable uploads: 501 resumable_unsupported (an element on S3 staging from before they worked
+ * there; a HEAD's 501 has no body to name the code) or, from an element older than SPEC §9, 404 for the creation
+ * route. The caller sends the file through the ordinary upload instead; either is thrown as 501
+ * resumable_unsupported.
  */
 export function isResumableUnsupported(err: unknown): boolean {
   return err instanceof ArtstoreError && err.status === 501 && err.code === 'resumable_unsupported';

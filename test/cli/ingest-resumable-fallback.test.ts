@@ -1,6 +1,7 @@
-// `artstore ingest` against an element without resumable uploads (staging in a bucket answers 501
-// resumable_unsupported; an element older than SPEC §9 answers 404 for the route): large files go through the
-// ordinary upload instead, and the resumable endpoint is asked once per run, not once per file.
+// `artstore ingest` on S3 staging: large files go through the resumable endpoint (parts in the bucket). Against an
+// element without resumable uploads (one from before they worked on S3 staging answers 501 resumable_unsupported; one
+// older than SPEC §9 answers 404 for the route) they go through the ordinary upload instead, and the resumable
+// endpoint is asked once per run, not once per file.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -13,10 +14,11 @@ import { createCliWorld, jsonLines, readReportLines, runCli, sha256, type CliWor
 
 const MiB = 1024 * 1024;
 
-/** An HTTP proxy that counts requests to the resumable routes and, when asked, answers them 404 as an older element. */
+/** An HTTP proxy that counts requests to the resumable routes and, when asked, refuses them as an element without them. */
 class CountingProxy {
   resumableRequests = 0;
-  olderElement = false;
+  /** 501: an element on S3 staging before resumable uploads worked there; 404: one from before them. */
+  refuse: 501 | 404 | null = null;
   private server?: http.Server;
   url = '';
 
@@ -26,9 +28,12 @@ class CountingProxy {
     this.server = http.createServer((req, res) => {
       if (req.url?.startsWith('/api/v1/uploads')) {
         this.resumableRequests++;
-        if (this.olderElement) {
+        if (this.refuse) {
           req.resume();
-          res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url}` }));
+          const code = this.refuse === 501 ? 'resumable_unsupported' : 'not_found';
+          // A HEAD's answer has no body (the client cannot read the code there).
+          const body = req.method === 'HEAD' ? '' : JSON.stringify({ status: this.refuse, code, detail: `refused ${req.method} ${req.url}` });
+          res.writeHead(this.refuse, { 'content-type': 'application/problem+json' }).end(body);
           return;
         }
       }
@@ -74,7 +79,20 @@ describe('artstore ingest when the element has no resumable uploads', () => {
 
   const filesOf = (fileName: string) => cw.world.api.db.file.findMany({ where: { owner, fileName, deletedAt: null }, select: { id: true, sha256: true, size: true } });
 
-  it('commits large files on S3 staging through the ordinary upload, asking the resumable endpoint once', async () => {
+  it('sends a large file on S3 staging through the resumable endpoint, committed with its sha256', async () => {
+    const data = randomBytes(2 * MiB + 3);
+    const file = path.join(dir, 'parts.bin');
+    await fs.writeFile(file, data);
+    proxy.resumableRequests = 0;
+    const res = await runCli(['ingest', file, '--url', proxy.url, '--token', token, '--resumable-mib', '1']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(jsonLines(res.stdout)[0]).toMatchObject({ path: file, state: 'committed', sha256: sha256(data) });
+    expect(proxy.resumableRequests).toBeGreaterThanOrEqual(2);
+    expect(await cw.world.api.db.resumableUpload.count({ where: { owner, fileName: 'parts.bin' } })).toBe(1);
+    expect((await filesOf('parts.bin'))[0]?.sha256).toBe(sha256(data));
+  }, 60_000);
+
+  it('commits large files through the ordinary upload when the element answers 501, asking the resumable endpoint once', async () => {
     const a = randomBytes(2 * MiB);
     const b = randomBytes(2 * MiB + 7);
     const sub = path.join(dir, 's3');
@@ -83,14 +101,15 @@ describe('artstore ingest when the element has no resumable uploads', () => {
     await fs.writeFile(path.join(sub, 'b.bin'), b);
     const report = path.join(dir, 's3.jsonl');
     proxy.resumableRequests = 0;
-    const res = await runCli(['ingest', sub, '--url', proxy.url, '--token', token, '--resumable-mib', '1', '--concurrency', '1', '--report', report]);
+    proxy.refuse = 501;
+    const res = await runCli(['ingest', sub, '--url', proxy.url, '--token', token, '--resumable-mib', '1', '--concurrency', '1', '--report', report]).finally(() => (proxy.refuse = null));
     expect(res.code, res.stderr).toBe(0);
     const lines = jsonLines(res.stdout);
     expect(lines.find((l) => l.path === path.join(sub, 'a.bin'))).toMatchObject({ state: 'committed', sha256: sha256(a) });
     expect(lines.find((l) => l.path === path.join(sub, 'b.bin'))).toMatchObject({ state: 'committed', sha256: sha256(b) });
     // One refused creation for the run; the second file went straight to the ordinary upload.
     expect(proxy.resumableRequests).toBe(1);
-    expect(await cw.world.api.db.resumableUpload.count()).toBe(0);
+    expect(await cw.world.api.db.resumableUpload.count({ where: { owner, fileName: { in: ['a.bin', 'b.bin'] } } })).toBe(0);
     const [stored] = await filesOf('a.bin');
     expect({ sha256: stored?.sha256, size: Number(stored?.size) }).toEqual({ sha256: sha256(a), size: a.length });
     // The bytes in the bucket are the file's.
@@ -109,7 +128,7 @@ describe('artstore ingest when the element has no resumable uploads', () => {
     const file = path.join(dir, 'older.bin');
     await fs.writeFile(file, data);
     proxy.resumableRequests = 0;
-    proxy.olderElement = true;
+    proxy.refuse = 404;
     try {
       const res = await runCli(['ingest', file, '--url', proxy.url, '--token', token, '--resumable-mib', '1']);
       expect(res.code, res.stderr).toBe(0);
@@ -118,7 +137,7 @@ describe('artstore ingest when the element has no resumable uploads', () => {
       const [stored] = await filesOf('older.bin');
       expect(stored?.sha256).toBe(sha256(data));
     } finally {
-      proxy.olderElement = false;
+      proxy.refuse = null;
     }
   }, 60_000);
 
@@ -132,7 +151,8 @@ describe('artstore ingest when the element has no resumable uploads', () => {
     const uploadUrl = '/api/v1/uploads/00000000-0000-4000-8000-000000000000';
     await fs.writeFile(report, `${JSON.stringify({ path: file, size: data.length, mtimeMs: stat.mtimeMs, sha256: sha256(data), state: 'sending', uploadUrl })}\n`);
     proxy.resumableRequests = 0;
-    const res = await runCli(['ingest', file, '--url', proxy.url, '--token', token, '--resumable-mib', '1', '--report', report]);
+    proxy.refuse = 501;
+    const res = await runCli(['ingest', file, '--url', proxy.url, '--token', token, '--resumable-mib', '1', '--report', report]).finally(() => (proxy.refuse = null));
     expect(res.code, res.stderr).toBe(0);
     expect(jsonLines(res.stdout)[0]).toMatchObject({ path: file, state: 'committed', sha256: sha256(data) });
     // Only the HEAD of the recorded URL: its 501 says there is no resumable upload here at all.
