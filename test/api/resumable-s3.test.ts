@@ -126,6 +126,40 @@ describe('resumable uploads on S3 staging', () => {
     expect(await partsOf(id)).toEqual([]);
   }, 60_000);
 
+  it('a writer paused past its lease puts no part over the one its successor recorded', async () => {
+    const data = randomBytes(2 * MiB);
+    const id = await create(data.length);
+    let release: (() => void) | undefined;
+    let paused!: () => void;
+    const pausedA = new Promise<void>((resolve) => (paused = resolve));
+    world.api.resumableHooks = {
+      afterChunk: async (uploadId) => {
+        if (uploadId !== id || release) return;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        paused();
+        await gate;
+      },
+    };
+    try {
+      const a = patch(world.app, id, 0, data).then((r) => r);
+      await pausedA;
+      // A's lease runs out while it is paused (its renewal has not noticed yet); B, on the other process, takes it.
+      await world.api.redis.del(`${world.config.queuePrefix}:upload-lock:${id}`);
+      expect((await patch(servedB.server, id, 0, data.subarray(0, 10))).status).toBe(204);
+      release!();
+      expect((await a).status).toBe(423);
+      const sizes: number[] = [];
+      for await (const o of listObjects(s3, server.bucket, partKey(id, 0))) sizes.push(o.size);
+      expect(sizes).toEqual([10]);
+      const rest = await patch(world.app, id, 10, data.subarray(10));
+      expect(rest.status).toBe(204);
+      const job = await world.waitForJob(rest.headers['upload-job-id']!, user, 60_000);
+      expect(job).toMatchObject({ state: 'committed', sha256: sha256(data), size: data.length });
+    } finally {
+      world.api.resumableHooks = undefined;
+    }
+  }, 60_000);
+
   it('cancel and expiry remove the parts from the bucket', async () => {
     const cancelled = await create(5000);
     expect((await patch(world.app, cancelled, 0, randomBytes(2000))).status).toBe(204);

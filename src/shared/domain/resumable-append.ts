@@ -101,6 +101,7 @@ async function writeBody(
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
+        if (!(await lease.confirm())) throw lostLease(req);
         await sink.sync();
         if (!(await moveOffset(deps.db, req.id, lease.token, durable, position))) throw lostLease(req);
         durable = position;
@@ -140,8 +141,9 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     let written;
     try {
       written = await writeBody(deps, sink, lease, req, at, limit);
-      // Durable before recorded: the offset in the row never runs ahead of the stored bytes.
-      if (written.end > written.durable) await sink.sync();
+      // Durable before recorded: the offset in the row never runs ahead of the stored bytes. Not once the lease is
+      // lost (asked of Redis now): the new holder writes from the same durable offset (in the bucket, one part key).
+      if (written.end > written.durable && (await lease.confirm())) await sink.sync();
     } finally {
       await sink.close();
     }

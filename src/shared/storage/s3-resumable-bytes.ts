@@ -52,15 +52,29 @@ export class S3ResumableBytes implements ResumableByteStore {
   async create(): Promise<void> {}
 
   /**
-   * The contiguous run of parts from 0 up to the recorded offset. Parts at or past it were put but never recorded
-   * (the writer died before moving the offset): they are removed, and the next append overwrites them anyway.
+   * The recorded bytes as a chain of parts from 0, each starting where the one before ends, up to `limit`; the
+   * parts off that chain (put by a writer that lost its lease before recording) are returned apart.
    */
-  async reconcile(uploadId: string, recordedOffset: number): Promise<number> {
+  private async chain(uploadId: string, limit: number): Promise<{ chain: Part[]; held: number; stray: Part[] }> {
+    const chain: Part[] = [];
+    const stray: Part[] = [];
     let held = 0;
     for (const part of await this.parts(uploadId)) {
-      if (part.start >= recordedOffset) await deleteObject(this.client, this.bucket, part.key);
-      else if (part.start === held) held += part.size;
+      if (part.start === held && part.start < limit) {
+        chain.push(part);
+        held += part.size;
+      } else stray.push(part);
     }
+    return { chain, held, stray };
+  }
+
+  /**
+   * The chain's end, at most the recorded offset. Parts off the chain, at or past the recorded offset included,
+   * were put but never recorded (the writer died or lost its lease before moving the offset): removed here.
+   */
+  async reconcile(uploadId: string, recordedOffset: number): Promise<number> {
+    const { held, stray } = await this.chain(uploadId, recordedOffset);
+    for (const part of stray) await deleteObject(this.client, this.bucket, part.key);
     return Math.min(held, recordedOffset);
   }
 
@@ -73,14 +87,11 @@ export class S3ResumableBytes implements ResumableByteStore {
     const staged = path.join(this.stagingPath, newStagedName(writerId));
     try {
       await fs.writeFile(staged, Buffer.alloc(0), { mode: 0o640, flag: 'wx' });
-      let at = 0;
-      for (const part of await this.parts(uploadId)) {
-        if (part.start >= size) break;
-        if (part.start !== at || at + part.size > size) throw new Error(`upload ${uploadId}: its part at ${part.start} does not follow byte ${at}`);
+      const { chain, held } = await this.chain(uploadId, size);
+      if (held !== size) throw new Error(`upload ${uploadId}: its parts hold ${held} of its ${size} bytes`);
+      for (const part of chain) {
         if (!(await getObjectToFile(this.client, this.bucket, part.key, staged, undefined, 'a'))) throw new Error(`upload ${uploadId}: its part at ${part.start} is gone`);
-        at += part.size;
       }
-      if (at !== size) throw new Error(`upload ${uploadId}: its parts hold ${at} of its ${size} bytes`);
       // Durable before submitUpload publishes it: publish reads it back whole.
       const fh = await fs.open(staged, 'r');
       await fh.sync().finally(() => fh.close());

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { SwitchProxy } from '../api/resumable-harness.js';
 import { createCliWorld, jsonLines, readReportLines, runCli, sha256, type CliWorld } from './cli-harness.js';
 
 const MiB = 1024 * 1024;
@@ -90,6 +91,36 @@ describe('artstore ingest when the element has no resumable uploads', () => {
     expect(proxy.resumableRequests).toBeGreaterThanOrEqual(2);
     expect(await cw.world.api.db.resumableUpload.count({ where: { owner, fileName: 'parts.bin' } })).toBe(1);
     expect((await filesOf('parts.bin'))[0]?.sha256).toBe(sha256(data));
+  }, 60_000);
+
+  it('resumes a dropped connection on S3 staging from the durable offset within one run', async () => {
+    const data = randomBytes(6 * MiB);
+    const file = path.join(dir, 'dropped.bin');
+    await fs.writeFile(file, data);
+    const cutter = await new SwitchProxy(Number(new URL(cw.url).port)).open();
+    let cut = false;
+    cw.world.api.resumableHooks = {
+      afterChunk: (_id, offset) => {
+        if (!cut && offset >= 2 * MiB) {
+          cut = true;
+          cutter.cut();
+        }
+      },
+    };
+    try {
+      const res = await runCli(['ingest', file, '--url', cutter.url, '--token', token, '--resumable-mib', '1']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(cut).toBe(true);
+      const line = jsonLines(res.stdout)[0]!;
+      expect(line).toMatchObject({ path: file, state: 'committed', sha256: sha256(data) });
+      // One upload, resumed from the part the cut left in the bucket: not a second upload from byte 0.
+      const uploads = await cw.world.api.db.resumableUpload.findMany({ where: { owner, fileName: 'dropped.bin' } });
+      expect(uploads.map((u) => ({ offset: Number(u.offset), jobId: u.jobId }))).toEqual([{ offset: data.length, jobId: line.jobId }]);
+      expect((await filesOf('dropped.bin'))[0]?.sha256).toBe(sha256(data));
+    } finally {
+      cw.world.api.resumableHooks = undefined;
+      await cutter.close();
+    }
   }, 60_000);
 
   it('commits large files through the ordinary upload when the element answers 501, asking the resumable endpoint once', async () => {
