@@ -3,7 +3,7 @@
 // every further request would repeat. Files wait here until sent; the pipeline asks for room() before it hashes
 // more, so a big tree is never held in memory at once.
 import path from 'node:path';
-import { ArtstoreError, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
+import { ArtstoreError, isResumableUnsupported, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
 import type { IngestSummary } from './ingest-output.js';
 import { batchIdempotencyKey, idempotencyKey, type HashedFile } from './ingest-plan.js';
 import type { JobTracker } from './job-tracker.js';
@@ -80,6 +80,8 @@ export class UploadSender {
   private roomWaiters: Array<{ max: number; resolve: () => void }> = [];
   // Lowered for the rest of the run when the element refuses a batch as too many files.
   private batchFiles: number;
+  // Set for the rest of the run once the element answers that it has no resumable uploads (S3 staging, or older).
+  private resumableUnsupported = false;
 
   constructor(private readonly deps: SenderDeps) {
     this.uploads = new Limiter(deps.concurrency);
@@ -117,6 +119,7 @@ export class UploadSender {
    */
   private async sendResumable(f: HashedFile): Promise<ReportLine> {
     const { client, fields, summary, report } = this.deps;
+    if (this.resumableUnsupported) return (await this.send([f], idempotencyKey(f)))[0]!;
     if (this.fatal) {
       this.sent([f], false);
       return failedLine(f, f.sha256, this.fatal);
@@ -125,19 +128,31 @@ export class UploadSender {
     try {
       job = await this.uploads.run(async () => {
         if (this.fatal) throw this.fatal;
-        const answer = await client.uploadResumable({ path: f.path, size: f.hashedSize }, { ...fields, sha256: f.sha256 }, {
-          uploadUrl: this.deps.uploadUrls.get(f.path),
-          onUploadUrl: (uploadUrl) => report?.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', uploadUrl }),
-        });
+        // Learnt while this file waited for its turn: not asked again (uploads already in flight may each ask once).
+        if (this.resumableUnsupported) throw new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: 'the element has no resumable uploads' });
+        const answer = await client
+          .uploadResumable({ path: f.path, size: f.hashedSize }, { ...fields, sha256: f.sha256 }, {
+            uploadUrl: this.deps.uploadUrls.get(f.path),
+            onUploadUrl: (uploadUrl) => report?.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', uploadUrl }),
+          })
+          .catch((err: unknown) => {
+            // Noted before the limiter lets the next file in, so that one does not ask again.
+            if (isResumableUnsupported(err)) this.resumableUnsupported = true;
+            throw err;
+          });
         summary.uploadedBytes += answer.sentBytes;
         return answer.job;
       });
     } catch (err) {
+      if (isResumableUnsupported(err)) {
+        // No byte was sent (the creation or the first HEAD was refused): the ordinary upload, counted there.
+        return (await this.send([f], idempotencyKey(f)))[0]!;
+      }
       this.noteError(err);
+      this.sent([f], false);
       return failedLine(f, f.sha256, err);
-    } finally {
-      this.sent([f], job !== undefined);
     }
+    this.sent([f], true);
     return this.follow(f, job);
   }
 

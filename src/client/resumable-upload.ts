@@ -41,6 +41,21 @@ function metadataOf(name: string, fields: UploadFields): string {
   return pairs.map(([k, v]) => `${k} ${b64(v)}`).join(',');
 }
 
+/**
+ * The element has no resumable uploads: 501 resumable_unsupported (an element on S3 staging from before they worked
+ * there; a HEAD's 501 has no body to name the code) or, from an element older than SPEC §9, 404 for the creation
+ * route. The caller sends the file through the ordinary upload instead; either is thrown as 501
+ * resumable_unsupported.
+ */
+export function isResumableUnsupported(err: unknown): boolean {
+  return err instanceof ArtstoreError && err.status === 501 && err.code === 'resumable_unsupported';
+}
+
+function unsupported(err: unknown): unknown {
+  if (!(err instanceof ArtstoreError) || err.status !== 501) return err;
+  return new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: err.detail, problem: err.problem, cause: err });
+}
+
 /** A failure after which the append is worth trying again from the durable offset. */
 function resumable(err: unknown): boolean {
   if (!(err instanceof ArtstoreError)) return false;
@@ -55,22 +70,31 @@ export function resumableUploadMethods(t: Transport) {
       return { offset: Number(res.headers.get('upload-offset')), jobId: res.headers.get('upload-job-id') };
     } catch (err) {
       if (err instanceof ArtstoreError && err.status === 404) return null;
-      throw err;
+      throw unsupported(err);
     }
   };
 
   return {
-    /** Uploads a local file through POST /api/v1/uploads, resuming after failures; resolves with its ingest job. */
+    /**
+     * Uploads a local file through POST /api/v1/uploads, resuming after failures; resolves with its ingest job.
+     * Rejects with 501 resumable_unsupported (isResumableUnsupported) when the element has no resumable uploads.
+     */
     async uploadResumable(source: { path: string; size: number; name?: string }, fields: UploadFields = {}, opts: ResumableUploadOptions = {}): Promise<ResumableUploadAnswer> {
       const blob = await openAsBlob(source.path);
       let route = opts.uploadUrl;
       let state = route ? await offsetOf(route, opts.signal) : null;
       if (!route || !state) {
-        const res = await t.call('POST', '/api/v1/uploads', {
-          headers: { ...INTEROP, 'upload-complete': '?0', 'upload-length': String(source.size), 'upload-metadata': metadataOf(source.name ?? path.basename(source.path), fields) },
-          idempotent: false,
-          signal: opts.signal,
-        });
+        const res = await t
+          .call('POST', '/api/v1/uploads', {
+            headers: { ...INTEROP, 'upload-complete': '?0', 'upload-length': String(source.size), 'upload-metadata': metadataOf(source.name ?? path.basename(source.path), fields) },
+            idempotent: false,
+            signal: opts.signal,
+          })
+          .catch((err: unknown) => {
+            // No such route: an element from before resumable uploads.
+            if (err instanceof ArtstoreError && err.status === 404) throw new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: `the element has no resumable uploads (${err.detail})`, cause: err });
+            throw unsupported(err);
+          });
         route = new URL(res.headers.get('location')!, t.base).pathname;
         await opts.onUploadUrl?.(route);
         state = { offset: 0, jobId: null };

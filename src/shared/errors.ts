@@ -30,6 +30,7 @@ export const ERROR_STATUS = {
   upload_completed: 409,
   upload_length_mismatch: 400,
   unsupported_media_type: 415,
+  // Not answered any more (resumable uploads work on S3 staging too); kept: older elements answer it, clients know it.
   resumable_unsupported: 501,
   staged_file_missing: 500,
   internal: 500,

@@ -9,7 +9,7 @@ export const UPLOAD_EXPIRY_SCHEDULER_ID = 'expire-uploads';
 
 export function uploadExpiryProcessor(ctx: WorkerContext) {
   return async (_job: Job<JobPayload<'expire-uploads'>>): Promise<JobResult<'expire-uploads'>> => {
-    const report = await expireUploads({ db: ctx.db, redis: ctx.connection, config: ctx.config, logger: ctx.logger });
+    const report = await expireUploads({ db: ctx.db, redis: ctx.connection, config: ctx.config, staging: ctx.staging, logger: ctx.logger });
     if (report.removed + report.busy > 0) ctx.logger.info(report, 'expired resumable uploads removed');
     return report;
   };

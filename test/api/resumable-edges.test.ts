@@ -84,7 +84,7 @@ describe('resumable upload edge cases', () => {
         await new Promise<void>((resolve) => (release = resolve));
       },
     };
-    const deps = { db: world.api.db, redis: world.api.redis, config: world.config, logger: world.api.logger };
+    const deps = { db: world.api.db, redis: world.api.redis, config: world.config, staging: world.api.staging, logger: world.api.logger };
     try {
       const patch = tusPatch(url, 0, data).then((r) => r);
       await paused;

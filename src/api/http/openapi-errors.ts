@@ -16,7 +16,6 @@ export function errors(...statuses: number[]): Record<number, { description: str
     423: 'upload_locked: another request is writing this upload (tus)',
     429: 'too_many_requests: the principal has too many uploads or job streams open (see Retry-After)',
     503: 'unavailable: PostgreSQL, Redis or the blob store cannot be reached (see Retry-After)',
-    501: 'resumable_unsupported: resumable uploads need local staging',
     507: 'insufficient_storage',
   };
   return Object.fromEntries(

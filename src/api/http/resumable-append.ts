@@ -1,16 +1,15 @@
-// The HTTP side shared by the tus and IETF dialects: the domain's dependencies from the API context, the S3
-// refusal, and one append run (idle timeout, shutdown accounting, a client that left mid-body).
+// The HTTP side shared by the tus and IETF dialects: the domain's dependencies from the API context and one
+// append run (idle timeout, shutdown accounting, a client that left mid-body).
 import type { Request, Response } from 'express';
-import { AppError } from '../../shared/errors.js';
 import { appendToUpload, completeIfFull, type AppendRequest } from '../../shared/domain/resumable-append.js';
 import { modeAllows } from '../../shared/domain/modes.js';
-import { ResumableBytes } from '../../shared/domain/resumable-bytes.js';
+import { resumableBytesFor, type ResumableByteStore } from '../../shared/domain/resumable-bytes.js';
 import type { ResumableDeps } from '../../shared/domain/resumable-uploads.js';
 import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 
-const bytesOf = new WeakMap<ApiContext, ResumableBytes>();
+const bytesOf = new WeakMap<ApiContext, ResumableByteStore>();
 const slotHolders = new WeakSet<Response>();
 
 /**
@@ -30,16 +29,10 @@ export async function completeIfAllowed(ctx: ApiContext, req: Request, res: Resp
   return completeIfFull(resumableDeps(ctx), actingPrincipalOf(req, res), upload, busyCode);
 }
 
-/**
- * The domain's dependencies. Resumable uploads append in place, which only local staging can: with staging in a
- * bucket (BLOB_BACKEND=s3) every route answers 501 resumable_unsupported.
- */
+/** The domain's dependencies; the bytes wait where the staging is (STAGING_PATH, or the bucket with BLOB_BACKEND=s3). */
 export function resumableDeps(ctx: ApiContext): ResumableDeps {
-  if (ctx.staging.backend !== 'local') {
-    throw new AppError('resumable_unsupported', 'resumable uploads need local staging (BLOB_BACKEND=local); use POST /api/v1/files/upload');
-  }
   let bytes = bytesOf.get(ctx);
-  if (!bytes) bytesOf.set(ctx, (bytes = new ResumableBytes(ctx.config.stagingPath)));
+  if (!bytes) bytesOf.set(ctx, (bytes = resumableBytesFor(ctx.staging, ctx.config.stagingPath)));
   return {
     db: ctx.db,
     queues: ctx.queues,

@@ -54,7 +54,7 @@ function ietfCreateRoute(ctx: ApiContext): RouteSpec {
     tag: 'uploads',
     permission: 'file:upload',
     mode: 'upload',
-    responses: { 201: { description: 'created; Location names the upload resource' }, ...errors(400, 401, 403, 409, 413, 429, 501, 507) },
+    responses: { 201: { description: 'created; Location names the upload resource' }, ...errors(400, 401, 403, 409, 413, 429, 507) },
     handler: async (req, res) => {
       const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
       const length = parseByteCount(req, 'Upload-Length', false) ?? null;
@@ -82,7 +82,7 @@ function ietfHeadRoute(ctx: ApiContext): RouteSpec {
     permission: 'file:upload',
     params: idParams,
     quietSuccess: true,
-    responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 501) },
+    responses: { 204: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
       const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
@@ -101,7 +101,7 @@ function uploadStatusRoute(ctx: ApiContext): RouteSpec {
     permission: 'file:upload',
     params: idParams,
     quietSuccess: true,
-    responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404, 501) },
+    responses: { 200: { description: 'the upload', schema: uploadStatusSchema }, ...errors(401, 403, 404) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
       const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_busy');
@@ -123,7 +123,7 @@ function ietfPatchRoute(ctx: ApiContext): RouteSpec {
     responses: {
       200: { description: 'complete: the upload became an ingest job (Upload-Job-Id)', schema: uploadStatusSchema },
       204: { description: 'appended; Upload-Offset is the new offset' },
-      ...errors(400, 401, 403, 404, 409, 413, 415, 501, 507),
+      ...errors(400, 401, 403, 404, 409, 413, 415, 507),
     },
     handler: async (req, res, { params }) => {
       assertAppendType(req);
@@ -147,7 +147,7 @@ function ietfDeleteRoute(ctx: ApiContext): RouteSpec {
     tag: 'uploads',
     permission: 'file:upload',
     params: idParams,
-    responses: { 204: { description: 'cancelled' }, ...errors(401, 403, 404, 409, 501) },
+    responses: { 204: { description: 'cancelled' }, ...errors(401, 403, 404, 409) },
     handler: async (_req, res, { params }) => {
       await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_busy');
       res.status(204).end();

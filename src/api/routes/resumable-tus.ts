@@ -69,7 +69,7 @@ function tusCreateRoute(ctx: ApiContext): RouteSpec {
     permission: 'file:upload',
     mode: 'upload',
     before: [tusHeaders],
-    responses: { 201: { description: 'created; Location names the upload' }, ...errors(400, 401, 403, 409, 412, 413, 415, 429, 501, 507) },
+    responses: { 201: { description: 'created; Location names the upload' }, ...errors(400, 401, 403, 409, 412, 413, 415, 429, 507) },
     handler: async (req, res) => {
       const length = parseByteCount(req, 'Upload-Length', true)!;
       // Refusals of the append come before the creation: a refused request leaves no upload behind.
@@ -99,7 +99,7 @@ function tusHeadRoute(ctx: ApiContext): RouteSpec {
     params: idParams,
     before: [tusHeaders],
     quietSuccess: true,
-    responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412, 501) },
+    responses: { 200: { description: 'the upload’s durable offset' }, ...errors(401, 403, 404, 412) },
     handler: async (req, res, { params }) => {
       const deps = resumableDeps(ctx);
       const upload = await completeIfAllowed(ctx, req, res, await findOwnUpload(deps, principalOf(res), params.id), 'upload_locked');
@@ -119,7 +119,7 @@ function tusPatchRoute(ctx: ApiContext): RouteSpec {
     mode: 'upload',
     params: idParams,
     before: [tusHeaders],
-    responses: { 204: { description: 'appended; Upload-Offset is the new offset' }, ...errors(400, 401, 403, 404, 409, 412, 413, 415, 423, 501, 507) },
+    responses: { 204: { description: 'appended; Upload-Offset is the new offset' }, ...errors(400, 401, 403, 404, 409, 412, 413, 415, 423, 507) },
     handler: async (req, res, { params }) => {
       assertChunkType(req);
       const offset = parseByteCount(req, 'Upload-Offset', true)!;
@@ -140,7 +140,7 @@ function tusDeleteRoute(ctx: ApiContext): RouteSpec {
     permission: 'file:upload',
     params: idParams,
     before: [tusHeaders],
-    responses: { 204: { description: 'terminated' }, ...errors(401, 403, 404, 412, 423, 501) },
+    responses: { 204: { description: 'terminated' }, ...errors(401, 403, 404, 412, 423) },
     handler: async (_req, res, { params }) => {
       await cancelUpload(resumableDeps(ctx), principalOf(res), params.id, 'upload_locked');
       res.status(204).end();

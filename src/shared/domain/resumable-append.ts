@@ -1,7 +1,7 @@
 // Appending to a resumable upload under its lease, and turning a complete upload into an ordinary ingest job.
-// Durability order: bytes written, fsynced, then the offset recorded; the recorded offset never exceeds the bytes
-// on disk, and a resume trusts min(recorded offset, file size), cutting off what was never acknowledged.
-import type { FileHandle } from 'node:fs/promises';
+// Durability order: bytes written, made durable (fsync, or a part object in the bucket), then the offset recorded;
+// the recorded offset never exceeds the stored bytes, and a resume drops what lies past it (never acknowledged).
+import type { AppendSink } from './resumable-bytes.js';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
@@ -30,7 +30,7 @@ export interface AppendResult {
   streamError?: unknown;
 }
 
-/** The offset the file really holds, with the row brought down to it when it promised more (a lost file tail). */
+/** The offset the bytes really reach, with the row brought down to it when it promised more (a lost tail). */
 async function durableOffset(deps: ResumableDeps, lease: UploadLease, upload: ResumableUpload): Promise<number> {
   const held = await deps.bytes.reconcile(upload.id, upload.offset);
   if (held < 0) throw new AppError('not_found', `upload ${upload.id} has lost its bytes; start a new upload`);
@@ -77,7 +77,7 @@ function lostLease(req: AppendRequest): AppError {
 /** Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. */
 async function writeBody(
   deps: ResumableDeps,
-  fh: FileHandle,
+  sink: AppendSink,
   lease: UploadLease,
   req: AppendRequest,
   start: number,
@@ -97,16 +97,12 @@ async function writeBody(
         throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
       }
       reservation.take(chunk.length);
-      // pwrite may write less than asked (a full disk): finish the chunk or fail, never leave a hole under the offset.
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done);
-        if (bytesWritten === 0) throw new AppError('insufficient_storage', 'the staging disk took no more bytes');
-        done += bytesWritten;
-      }
+      await sink.write(chunk, position);
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
-        await fh.datasync();
+        if (!(await lease.confirm())) throw lostLease(req);
+        await sink.sync();
         if (!(await moveOffset(deps.db, req.id, lease.token, durable, position))) throw lostLease(req);
         durable = position;
       }
@@ -141,14 +137,15 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
       await assertLengthAllowedLate(deps, req.length);
       await declareLength(deps.db, req.id, req.length);
     }
-    const fh = await deps.bytes.open(req.id);
+    const sink = await deps.bytes.openAppend(req.id, at);
     let written;
     try {
-      written = await writeBody(deps, fh, lease, req, at, limit);
-      // Durable before recorded: the offset in the row never runs ahead of the disk.
-      if (written.end > written.durable) await fh.datasync();
+      written = await writeBody(deps, sink, lease, req, at, limit);
+      // Durable before recorded: the offset in the row never runs ahead of the stored bytes. Not once the lease is
+      // lost (asked of Redis now): the new holder writes from the same durable offset (in the bucket, one part key).
+      if (written.end > written.durable && (await lease.confirm())) await sink.sync();
     } finally {
-      await fh.close();
+      await sink.close();
     }
     // Refused when another request took the upload meanwhile (the fence): these bytes are then not ours to vouch for.
     if (written.end > written.durable && !(!lease.lost && (await moveOffset(deps.db, req.id, lease.token, written.durable, written.end)))) {
@@ -199,7 +196,7 @@ function isClientGone(err: unknown): boolean {
  */
 async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Promise<ResumableUpload> {
   await deps.hooks?.beforeComplete?.(upload.id);
-  const stagedPath = await deps.bytes.linkToStaging(upload.id, deps.writerId);
+  const stagedPath = await deps.bytes.toStaging(upload.id, upload.offset, deps.writerId);
   // The creator's role is not kept: a legal hold among the fields was allowed at creation (createResumableUpload).
   const role = upload.fields.retention?.legalHold ? 'operator' : 'user';
   const principal: Principal = { sub: upload.owner, role, ...(upload.ownerName ? { name: upload.ownerName } : {}) };

@@ -1,14 +1,27 @@
-// Where a resumable upload's bytes wait (local staging only): STAGING_PATH/resumable/<id>.upload, appended in place.
-// The staging janitor lists only STAGING_PATH's own files, so it never takes these; expiry removes them.
-// S3 staging cannot append to an object: resumable uploads are refused there (501 resumable_unsupported).
+// Where a resumable upload's bytes wait, as one interface with two backends: local staging appends in place to
+// STAGING_PATH/resumable/<id>.upload (this file); S3 staging keeps one object per durable step in the bucket
+// (storage/s3-resumable-bytes.ts). The staging janitor lists only STAGING_PATH's own files and STAGED_NAME keys,
+// so it never takes these; completion, cancel and expiry remove them.
+import type { FileHandle } from 'node:fs/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { AppError } from '../errors.js';
 import { ensureDirDurable, fsyncDir, removeIfExists } from '../storage/durable-fs.js';
+import type { AppendSink, ResumableByteStore } from '../storage/resumable-byte-store.js';
+import { S3StagingStore } from '../storage/s3-staging-store.js';
 import { newStagedName } from '../storage/staging.js';
+import type { StagingStore } from '../storage/staging-store.js';
+
+export type { AppendSink, ResumableByteStore };
 
 export const RESUMABLE_DIR = 'resumable';
 
-export class ResumableBytes {
+/** The byte store of the staging in use: the bucket's with S3 staging, STAGING_PATH/resumable otherwise. */
+export function resumableBytesFor(staging: StagingStore, stagingPath: string): ResumableByteStore {
+  return staging instanceof S3StagingStore ? staging.resumableBytes() : new ResumableBytes(stagingPath);
+}
+
+export class ResumableBytes implements ResumableByteStore {
   private readonly dir: string;
 
   constructor(private readonly stagingPath: string) {
@@ -28,10 +41,7 @@ export class ResumableBytes {
     await fsyncDir(this.dir);
   }
 
-  /**
-   * The bytes a resume may trust: min(recorded offset, file size). Bytes past the recorded offset were written but
-   * never acknowledged (the writer died before its fsync and record): they are cut off here. -1: the file is gone.
-   */
+  /** min(recorded offset, file size): a tail past the offset (the writer died before its fsync and record) is cut. */
   async reconcile(uploadId: string, recordedOffset: number): Promise<number> {
     const file = this.pathOf(uploadId);
     const size = await fs.stat(file).then((s) => s.size, () => -1);
@@ -43,16 +53,12 @@ export class ResumableBytes {
     return size;
   }
 
-  /** Opens the file for appends at a known offset (the caller holds the upload's lock). */
-  open(uploadId: string): Promise<fs.FileHandle> {
-    return fs.open(this.pathOf(uploadId), 'r+');
+  async openAppend(uploadId: string): Promise<AppendSink> {
+    return new FileSink(await fs.open(this.pathOf(uploadId), 'r+'));
   }
 
-  /**
-   * Hard-links the complete upload into STAGING_PATH under a staged name of this writer: the ingest job owns that
-   * name (and removes it), while the upload's own file stays until the job is recorded.
-   */
-  async linkToStaging(uploadId: string, writerId?: string): Promise<string> {
+  /** A hard link: the ingest job owns that name (and removes it); the upload's own name for the bytes stays. */
+  async toStaging(uploadId: string, _size: number, writerId?: string): Promise<string> {
     const staged = path.join(this.stagingPath, newStagedName(writerId));
     await fs.link(this.pathOf(uploadId), staged);
     return staged;
@@ -60,5 +66,26 @@ export class ResumableBytes {
 
   async remove(uploadId: string): Promise<void> {
     await removeIfExists(this.pathOf(uploadId));
+  }
+}
+
+class FileSink implements AppendSink {
+  constructor(private readonly fh: FileHandle) {}
+
+  async write(chunk: Buffer, position: number): Promise<void> {
+    // pwrite may write less than asked (a full disk): finish the chunk or fail, never leave a hole under the offset.
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, position + done);
+      if (bytesWritten === 0) throw new AppError('insufficient_storage', 'the staging disk took no more bytes');
+      done += bytesWritten;
+    }
+  }
+
+  sync(): Promise<void> {
+    return this.fh.datasync();
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
   }
 }

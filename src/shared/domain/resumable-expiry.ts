@@ -5,7 +5,8 @@ import type { Logger } from '../logger.js';
 import type { Db } from '../records/database.js';
 import { deleteResumableUpload, selectExpiredUploads } from '../records/resumable-uploads.js';
 import type { RedisConnection } from '../redis.js';
-import { ResumableBytes } from './resumable-bytes.js';
+import type { StagingStore } from '../storage/staging-store.js';
+import { resumableBytesFor } from './resumable-bytes.js';
 import { acquireUploadLease } from './resumable-lock.js';
 
 const BATCH = 500;
@@ -13,7 +14,8 @@ const BATCH = 500;
 export interface ExpiryDeps {
   db: Db;
   redis: RedisConnection;
-  config: Pick<Config, 'queuePrefix' | 'uploadLockMs' | 'stagingPath' | 'blobBackend'>;
+  config: Pick<Config, 'queuePrefix' | 'uploadLockMs' | 'stagingPath'>;
+  staging: StagingStore;
   logger: Logger;
 }
 
@@ -26,9 +28,7 @@ export interface ExpiryReport {
 /** Removes every expired upload, taking each one's lock first so an append in flight is never cut under it. */
 export async function expireUploads(deps: ExpiryDeps): Promise<ExpiryReport> {
   const report: ExpiryReport = { removed: 0, busy: 0 };
-  // Resumable uploads exist only with local staging (the API refuses them on S3): nothing to do elsewhere.
-  if (deps.config.blobBackend !== 'local') return report;
-  const bytes = new ResumableBytes(deps.config.stagingPath);
+  const bytes = resumableBytesFor(deps.staging, deps.config.stagingPath);
   const skipped = new Set<string>();
   while (true) {
     const expired = (await selectExpiredUploads(deps.db, new Date(), BATCH + skipped.size)).filter((u) => !skipped.has(u.id));

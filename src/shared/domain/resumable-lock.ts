@@ -12,6 +12,11 @@ export interface UploadLease {
   readonly token: string;
   /** True once a renewal found the lock gone or taken: the holder must stop writing at once. */
   readonly lost: boolean;
+  /**
+   * Renews the lock now and says whether it is still this holder's (lost becomes true when not). Asked right before
+   * bytes go where a successor could be writing too: an S3 part at the durable offset has one key for both.
+   */
+  confirm(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -28,22 +33,27 @@ export async function acquireUploadLease(redis: RedisConnection, queuePrefix: st
   if (taken !== 'OK') return null;
   let lost = false;
   let released = false;
-  const timer = setInterval(() => {
+  const renew = (): Promise<boolean> =>
     redis.eval(RENEW, 1, key, token, String(leaseMs)).then(
       (renewed) => {
         if (Number(renewed) !== 1 && !released) lost = true;
+        return !lost;
       },
       // Redis unreachable: the lease may run out before the next try; stop writing rather than risk it.
       () => {
         if (!released) lost = true;
+        return false;
       },
     );
-  }, Math.max(100, Math.floor(leaseMs / 3)));
+  const timer = setInterval(() => void renew(), Math.max(100, Math.floor(leaseMs / 3)));
   timer.unref();
   return {
     token,
     get lost() {
       return lost;
+    },
+    async confirm() {
+      return !lost && (await renew());
     },
     async release() {
       if (released) return;

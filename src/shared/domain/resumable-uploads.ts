@@ -21,7 +21,7 @@ import {
 import { acquireUploadLease, type UploadLease } from './resumable-lock.js';
 
 export type { ResumableProtocol, ResumableUpload };
-import type { ResumableBytes } from './resumable-bytes.js';
+import type { ResumableByteStore } from './resumable-bytes.js';
 
 /** Test hooks: a step of an append where a test pauses or cuts the request. */
 export interface ResumableHooks {
@@ -37,7 +37,7 @@ export interface ResumableDeps extends SubmitDeps {
   config: Pick<Config, 'queuePrefix' | 'uploadLockMs' | 'uploadExpiryHours' | 'maxUploadBytes' | 'maxOpenUploadsPerPrincipal' | 'jobAttempts'>;
   redis: RedisConnection;
   capacity: CapacityReader;
-  bytes: ResumableBytes;
+  bytes: ResumableByteStore;
   /** Names the staged file a completed upload becomes (this process as a staging writer). */
   writerId?: string;
   hooks?: ResumableHooks;

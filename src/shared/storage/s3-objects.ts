@@ -60,6 +60,8 @@ export async function getObjectToFile(
   key: string,
   path: string,
   beforeBody?: (length: number | undefined) => Promise<void>,
+  /** 'a' appends to the file instead (a resumable upload's parts, concatenated). */
+  flags: 'w' | 'a' = 'w',
 ): Promise<boolean> {
   let body: Readable;
   try {
@@ -75,7 +77,7 @@ export async function getObjectToFile(
     if (isNoSuchKey(err)) return false;
     throw err;
   }
-  await pipeline(body, fs.createWriteStream(path, { mode: 0o640 }));
+  await pipeline(body, fs.createWriteStream(path, { mode: 0o640, flags }));
   return true;
 }
 

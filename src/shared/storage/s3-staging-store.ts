@@ -9,6 +9,7 @@ import type { S3Config } from '../config.js';
 import { removeIfExists } from './durable-fs.js';
 import { createS3Client } from './s3-client.js';
 import { deleteObject, getObjectToFile, listObjects, putFileObject } from './s3-objects.js';
+import { S3ResumableBytes } from './s3-resumable-bytes.js';
 import { removeStagedFiles } from './staging.js';
 import { ScratchFullError, type StagedCopy, type StagedEntry, type StagingStore } from './staging-store.js';
 import { removeAbandonedFiles } from './writers.js';
@@ -24,6 +25,7 @@ export class S3StagingStore implements StagingStore {
   private readonly bucket: string;
   private readonly keyPrefix: string;
   private readonly scratchDir: string;
+  private readonly stagingPath: string;
   private readonly writerId?: string;
   /** Scratch copies this process holds now (released ones are gone). */
   private readonly held = new Set<string>();
@@ -33,7 +35,13 @@ export class S3StagingStore implements StagingStore {
     this.bucket = s3.bucket;
     this.keyPrefix = `${s3.prefix}staging/`;
     this.scratchDir = path.join(stagingPath, 'fetched');
+    this.stagingPath = stagingPath;
     this.writerId = options.writerId;
+  }
+
+  /** Resumable uploads' parts, under `<S3_PREFIX>staging/resumable/` (never a staged name: the janitor skips them). */
+  resumableBytes(): S3ResumableBytes {
+    return new S3ResumableBytes(this.client, this.bucket, `${this.keyPrefix}resumable/`, this.stagingPath);
   }
 
   async publish(localPaths: string[]): Promise<string[]> {
