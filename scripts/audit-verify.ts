@@ -1,5 +1,7 @@
 // npm run audit:verify: walks the audit chain and checks it against the signed checkpoints (SPEC §11).
 // Exit 0: intact. Exit 1: broken, naming the first broken seq. Exit 2: the check could not run (database, key).
+// `--public-key FILE` (Ed25519 SPKI PEM) verifies without the signing key: an auditor need not be able to sign.
+import fs from 'node:fs/promises';
 import pino from 'pino';
 import { loadConfigOrExit } from '../src/shared/config.js';
 import { verifyAuditTrail } from '../src/shared/domain/audit-checkpoints.js';
@@ -12,9 +14,14 @@ const logger = pino(
 );
 const db = createDb(config);
 
+const keyFlag = process.argv.indexOf('--public-key');
+const publicKeyFile = keyFlag >= 0 ? process.argv[keyFlag + 1] : undefined;
+
 let exitCode = 0;
 try {
-  const verdict = await verifyAuditTrail({ db, config, logger });
+  if (keyFlag >= 0 && !publicKeyFile) throw new Error('--public-key needs a file (an Ed25519 public key, SPKI PEM)');
+  const publicKeyPem = publicKeyFile ? await fs.readFile(publicKeyFile, 'utf8') : undefined;
+  const verdict = await verifyAuditTrail({ db, config, logger }, { publicKeyPem });
   if (verdict.intact) {
     process.stdout.write(`audit chain intact: ${verdict.events} events, head ${verdict.headHash}, ${verdict.checkpointsMatched} checkpoint(s) matched\n`);
   } else {

@@ -1,9 +1,12 @@
 // npm run audit:verify and the checkpoints: an intact chain passes; an edited row, a removed row and a chain
 // rewritten with every hash recomputed are each found, naming the first broken seq (SPEC §11).
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointDir, verifyAuditTrail, writeAuditCheckpoint } from '../../src/shared/domain/audit-checkpoints.js';
+import { loadAuditSigningKey } from '../../src/shared/domain/audit-signing.js';
 import { appendAuditEvents, appendAuditEventsAlone } from '../../src/shared/records/audit-events.js';
 import { poolOf } from '../../src/shared/records/database.js';
 import { chainHash, GENESIS_HASH, type AuditRecord } from '../../src/shared/records/audit-record.js';
@@ -40,10 +43,10 @@ describe('audit chain verification', () => {
   }
 
   /** Runs the real script against this world's database and keys. */
-  function runVerifyScript(): Promise<{ code: number | null; stdout: string }> {
+  function runVerifyScript(...args: string[]): Promise<{ code: number | null; stdout: string }> {
     const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: world.config.databaseUrl, STORAGE_PATH: world.config.storagePath, DEV_KEYS_PATH: world.config.devKeysPath, LOG_LEVEL: 'silent' };
     return new Promise((resolve, reject) => {
-      const child = spawn('npx', ['tsx', 'scripts/audit-verify.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn('npx', ['tsx', 'scripts/audit-verify.ts', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('error', reject);
@@ -115,6 +118,22 @@ describe('audit chain verification', () => {
     await sql('UPDATE audit_events SET seq = 5 WHERE seq = -1');
     await sql('ALTER TABLE audit_events ENABLE TRIGGER USER');
     expect(await verifyAuditTrail(deps())).toMatchObject({ intact: false, brokenSeq: 4n });
+  });
+
+  it('verifies with the public key alone (--public-key), and refuses checkpoints another key signed', async () => {
+    await appendEvents(6);
+    expect(await writeAuditCheckpoint(deps())).toMatchObject({ seq: '6' });
+    const signing = await loadAuditSigningKey(world.config);
+    const ours = path.join(world.config.devKeysPath, 'audit-public-test.pem');
+    await fs.writeFile(ours, signing.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const intact = await runVerifyScript('--public-key', ours);
+    expect(intact.stdout).toMatch(/^audit chain intact: 6 events/);
+    expect(intact.code).toBe(0);
+    const other = path.join(world.config.devKeysPath, 'audit-public-other.pem');
+    await fs.writeFile(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const refused = await runVerifyScript('--public-key', other);
+    expect(refused.stdout).toMatch(/does not carry a valid signature/);
+    expect(refused.code).toBe(1);
   });
 
   it('finds removed last rows through the head and a checkpoint', async () => {

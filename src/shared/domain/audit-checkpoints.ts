@@ -9,7 +9,7 @@ import { selectAuditHead } from '../records/audit-events.js';
 import type { Db } from '../records/database.js';
 import { writeFileAtomic } from '../storage/durable-fs.js';
 import { walkAuditChain, type ChainVerdict, type TrustedPoint } from './audit-chain.js';
-import { loadAuditSigningKey, openCheckpoint, signCheckpoint, type AuditSigningKey } from './audit-signing.js';
+import { auditPublicKeyOf, loadAuditSigningKey, openCheckpoint, signCheckpoint, type AuditSigningKey } from './audit-signing.js';
 
 export interface CheckpointDeps {
   db: Db;
@@ -68,9 +68,13 @@ async function signedLatestCheckpoint(key: AuditSigningKey, last: StoredCheckpoi
 }
 
 /** The whole verification: every checkpoint's signature, then the chain from its first event against all of them. */
-export async function verifyAuditTrail(deps: CheckpointDeps): Promise<ChainVerdict> {
+export async function verifyAuditTrail(
+  deps: CheckpointDeps,
+  /** An Ed25519 public key (SPKI PEM): an auditor verifies with it and never holds the key that signs. */
+  options: { publicKeyPem?: string } = {},
+): Promise<ChainVerdict> {
   const { db, config } = deps;
-  const key = await loadAuditSigningKey(config);
+  const key = options.publicKeyPem ? { publicKey: auditPublicKeyOf(options.publicKeyPem) } : await loadAuditSigningKey(config);
   const points: TrustedPoint[] = [];
   for (const c of await selectAuditCheckpoints(db)) {
     const opened = await trustedPoint(key, c.jws, 'database');
@@ -100,7 +104,7 @@ function record(deps: CheckpointDeps, verdict: ChainVerdict): ChainVerdict {
   return verdict;
 }
 
-async function trustedPoint(key: AuditSigningKey, jws: string, source: string): Promise<TrustedPoint | Extract<ChainVerdict, { intact: false }>> {
+async function trustedPoint(key: Pick<AuditSigningKey, 'publicKey'>, jws: string, source: string): Promise<TrustedPoint | Extract<ChainVerdict, { intact: false }>> {
   try {
     const payload = await openCheckpoint(key, jws);
     return { seq: BigInt(payload.seq), hash: payload.hash, source };

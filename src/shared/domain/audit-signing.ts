@@ -74,3 +74,10 @@ export async function openCheckpoint(key: Pick<AuditSigningKey, 'publicKey'>, jw
   const { payload } = await compactVerify(jws, key.publicKey, { algorithms: ['EdDSA'] });
   return JSON.parse(new TextDecoder().decode(payload)) as CheckpointPayload;
 }
+
+/** An Ed25519 public key from SPKI PEM (`openssl pkey -in audit.pem -pubout`); anything else is refused. */
+export function auditPublicKeyOf(pem: string): KeyObject {
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`the audit verification key is ${key.asymmetricKeyType ?? 'not a key'}, not Ed25519`);
+  return key;
+}
