@@ -10,7 +10,8 @@ import { createLogger } from '../../src/shared/logger.js';
 import { binaryParser } from '../helpers/http.js';
 import { serve, type Served } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
-import { sha256, SwitchProxy, uploadWithTusClient } from './resumable-harness.js';
+import { sha256, uploadWithTusClient } from './resumable-harness.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 
@@ -52,18 +53,18 @@ describe('resumable uploads with tus-js-client', () => {
   ] as const) {
     it(`${protocol}: 50 MiB in chunks survives two cuts, the second resumed on the other API process`, async () => {
       const data = randomBytes(50 * MiB);
-      const proxy = await new SwitchProxy(servedA.port).open();
+      const proxy = await TcpProxy.open({ host: '127.0.0.1', port: servedA.port });
       const cuts: number[] = [];
       world.api.resumableHooks = {
         afterChunk: (_id, offset) => {
           // Mid-chunk (chunks are 8 MiB): once at 12 MiB on A (resumed on A), once at 30 MiB (resumed on B).
           if (cuts.length === 0 && offset >= 12 * MiB) {
             cuts.push(offset);
-            proxy.cut();
+            proxy.resetConnections();
           } else if (cuts.length === 1 && offset >= 30 * MiB) {
             cuts.push(offset);
             proxy.switchTo(servedB.port);
-            proxy.cut();
+            proxy.resetConnections();
           }
         },
       };

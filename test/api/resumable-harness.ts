@@ -1,7 +1,6 @@
-// Helpers of the resumable-upload tests: tus-js-client as a promise, a TCP proxy whose target can change (to move
-// a client to another API process) and whose cut() resets every open connection, and digests.
+// Helpers of the resumable-upload tests: tus-js-client as a promise and digests (the proxy that cuts and moves
+// connections is test/helpers/tcp-proxy.ts).
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import * as tus from 'tus-js-client';
 
 export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -39,51 +38,4 @@ export function uploadWithTusClient(
     });
     upload.start();
   });
-}
-
-/** A loopback TCP proxy to a port that can change; cut() resets every connection open through it. */
-export class SwitchProxy {
-  private readonly sockets = new Set<net.Socket>();
-  private server?: net.Server;
-  port = 0;
-
-  constructor(private target: number) {}
-
-  async open(): Promise<this> {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** New connections go to this port from now on. */
-  switchTo(port: number): void {
-    this.target = port;
-  }
-
-  /** Synchronous, for a test hook: resets every open connection (the client sees its request fail). */
-  cut(): void {
-    for (const s of this.sockets) s.resetAndDestroy();
-    this.sockets.clear();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
 }

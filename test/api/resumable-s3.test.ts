@@ -18,7 +18,8 @@ import { binaryParser } from '../helpers/http.js';
 import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { serve, type Served } from '../helpers/serve.js';
 import { createWorld, type World } from '../helpers/world.js';
-import { sha256, SwitchProxy, uploadWithTusClient } from './resumable-harness.js';
+import { sha256, uploadWithTusClient } from './resumable-harness.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 
@@ -68,14 +69,14 @@ describe('resumable uploads on S3 staging', () => {
   ] as const) {
     it(`${protocol}: cut mid-upload and resumed on the other API process, committed with its sha256`, async () => {
       const data = randomBytes(12 * MiB + 5);
-      const proxy = await new SwitchProxy(servedA.port).open();
+      const proxy = await TcpProxy.open({ host: '127.0.0.1', port: servedA.port });
       let cut = false;
       world.api.resumableHooks = {
         afterChunk: (_id, offset) => {
           if (!cut && offset >= 6 * MiB) {
             cut = true;
             proxy.switchTo(servedB.port);
-            proxy.cut();
+            proxy.resetConnections();
           }
         },
       };

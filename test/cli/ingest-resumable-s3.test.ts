@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { SwitchProxy } from '../api/resumable-harness.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createCliWorld, jsonLines, readReportLines, runCli, sha256, type CliWorld } from './cli-harness.js';
 
 const MiB = 1024 * 1024;
@@ -97,13 +97,13 @@ describe('artstore ingest when the element has no resumable uploads', () => {
     const data = randomBytes(6 * MiB);
     const file = path.join(dir, 'dropped.bin');
     await fs.writeFile(file, data);
-    const cutter = await new SwitchProxy(Number(new URL(cw.url).port)).open();
+    const cutter = await TcpProxy.open({ host: '127.0.0.1', port: Number(new URL(cw.url).port) });
     let cut = false;
     cw.world.api.resumableHooks = {
       afterChunk: (_id, offset) => {
         if (!cut && offset >= 2 * MiB) {
           cut = true;
-          cutter.cut();
+          cutter.resetConnections();
         }
       },
     };

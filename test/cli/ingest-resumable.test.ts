@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../helpers/wait.js';
-import { SwitchProxy } from '../api/resumable-harness.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { createCliWorld, jsonLines, readReportLines, runCli, sha256, startCli, type CliWorld } from './cli-harness.js';
 
 const MiB = 1024 * 1024;
@@ -34,13 +34,13 @@ describe('artstore ingest with resumable uploads', () => {
     const data = randomBytes(6 * MiB);
     const file = path.join(dir, 'dropped.bin');
     await fs.writeFile(file, data);
-    const proxy = await new SwitchProxy(Number(new URL(cw.url).port)).open();
+    const proxy = await TcpProxy.open({ host: '127.0.0.1', port: Number(new URL(cw.url).port) });
     let cut = false;
     cw.world.api.resumableHooks = {
       afterChunk: (_id, offset) => {
         if (!cut && offset >= 2 * MiB) {
           cut = true;
-          proxy.cut();
+          proxy.resetConnections();
         }
       },
     };
@@ -76,12 +76,12 @@ describe('artstore ingest with resumable uploads', () => {
     };
     const args = ['ingest', file, '--token', token, '--resumable-mib', '1', '--report', report];
     // Through a proxy: the kill must also cut the connection, or the bytes already in flight would still arrive.
-    const proxy = await new SwitchProxy(Number(new URL(cw.url).port)).open();
+    const proxy = await TcpProxy.open({ host: '127.0.0.1', port: Number(new URL(cw.url).port) });
     try {
       const first = startCli([...args, '--url', proxy.url]);
       await pollUntil('the first run to be 3 MiB in', 30_000, async () => paused);
       first.child.kill('SIGKILL');
-      proxy.cut();
+      proxy.resetConnections();
       await first.done;
       release();
       const sending = (await readReportLines(report)).find((l) => l.state === 'sending');

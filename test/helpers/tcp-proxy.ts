@@ -1,5 +1,6 @@
-// A TCP proxy in front of the real PostgreSQL or Redis: cut() makes the service unreachable for whoever connects
-// through it (open connections reset, new ones refused), restore() brings it back on the same port.
+// A TCP proxy in front of the real PostgreSQL, Redis or an API: cut() makes the service unreachable for whoever
+// connects through it (open connections reset, new ones refused), restore() brings it back on the same port;
+// resetConnections() drops the open connections only, and switchTo() sends new ones to another port.
 import net from 'node:net';
 
 export class TcpProxy {
@@ -9,7 +10,7 @@ export class TcpProxy {
 
   private constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {}
 
   /** A proxy to host:port, listening on a free loopback port. */
@@ -49,12 +50,27 @@ export class TcpProxy {
     this.port = (server.address() as net.AddressInfo).port;
   }
 
+  /** http://127.0.0.1:<port>, for a proxy in front of an HTTP server. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** New connections go to this port of the same host from now on (another API process, say). */
+  switchTo(port: number): void {
+    this.targetPort = port;
+  }
+
+  /** Synchronous, for a test hook: resets every open connection (its client sees the request fail); keeps listening. */
+  resetConnections(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+  }
+
   /** Synchronous, so a test hook can cut at an exact step: stops listening and resets every open connection. */
   cut(): void {
     this.server?.close();
     this.server = undefined;
-    for (const s of this.sockets) s.resetAndDestroy();
-    this.sockets.clear();
+    this.resetConnections();
   }
 
   async restore(): Promise<void> {
