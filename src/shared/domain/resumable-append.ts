@@ -169,7 +169,7 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     }
     if (!written.error && finalLength !== null && upload.offset === finalLength && (req.complete ?? true)) {
       if (upload.length === null) await declareLength(deps.db, req.id, finalLength);
-      upload = await completeUpload(deps, { ...upload, length: finalLength });
+      upload = await completeUpload(deps, principal, { ...upload, length: finalLength });
     }
     return { upload, streamError: written.error };
   } finally {
@@ -194,12 +194,11 @@ function isClientGone(err: unknown): boolean {
  * Its Idempotency-Key is the upload's id, so a completion repeated after a crash between the job's INSERT and
  * the row's update finds the same job instead of making a second one.
  */
-async function completeUpload(deps: ResumableDeps, upload: ResumableUpload): Promise<ResumableUpload> {
+async function completeUpload(deps: ResumableDeps, principal: Principal, upload: ResumableUpload): Promise<ResumableUpload> {
   await deps.hooks?.beforeComplete?.(upload.id);
   const stagedPath = await deps.bytes.toStaging(upload.id, upload.offset, deps.writerId);
-  // The creator's role is not kept: a legal hold among the fields was allowed at creation (createResumableUpload).
-  const role = upload.fields.retention?.legalHold ? 'operator' : 'user';
-  const principal: Principal = { sub: upload.owner, role, ...(upload.ownerName ? { name: upload.ownerName } : {}) };
+  // The request that brings the last byte (or finds it brought) is the owner's (findOwnUpload): its principal, with
+  // its request id and address, is the ingest job's actor, and submitUpload judges a legal hold by its role.
   const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset }];
   const result = await submitUpload(deps, principal, staged, upload.fields, `resumable:${upload.id}`);
   const jobId = result.jobs[0]!.id;
