@@ -36,6 +36,7 @@ export interface BenchEnv {
   tusNote: string;
   api: Service;
   worker: Service;
+  acceptOnly: Service;
   db: pg.Pool;
   /** A dev-keypair JWT for this subject (role user). */
   token(sub: string): Promise<string>;
@@ -211,6 +212,7 @@ export async function openBenchEnv(): Promise<BenchEnv> {
   for (const started of [apiStarted, workerStarted, acceptStarted]) if (started.status === 'rejected') throw started.reason;
   const api = (apiStarted as PromiseFulfilledResult<Service>).value;
   const worker = (workerStarted as PromiseFulfilledResult<Service>).value;
+  const acceptOnly = (acceptStarted as PromiseFulfilledResult<Service>).value;
   log(`api pid ${api.pid} on ${apiUrl}, worker pid ${worker.pid}, accept-only on ${acceptOnlyUrl}${tusUrl ? `, tus on ${tusUrl}` : ''}`);
 
   return {
@@ -230,6 +232,7 @@ export async function openBenchEnv(): Promise<BenchEnv> {
     tusNote,
     api,
     worker,
+    acceptOnly,
     db: world.db,
     token: (sub) => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setIssuedAt().setExpirationTime('2h').sign(privateKey),
   };

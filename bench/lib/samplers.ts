@@ -1,5 +1,30 @@
-// Samplers that run beside a scenario: a process's RSS from /proc and event-loop delay from a /metrics endpoint.
+// Samplers that run beside a scenario: a process's RSS and CPU time from /proc and event-loop delay from a /metrics
+// endpoint.
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
+
+/** User and system CPU time a process has used so far, all threads (Linux: /proc/<pid>/stat, clock ticks). */
+export interface CpuTime {
+  userMs: number;
+  sysMs: number;
+}
+
+const TICK_MS = 10;
+
+export function readCpu(pid: number): CpuTime {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14 and stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { userMs: Number(fields[11]) * TICK_MS, sysMs: Number(fields[12]) * TICK_MS };
+}
+
+/** CPU ms per unit between two readings. */
+export function cpuPer(from: CpuTime, to: CpuTime, units: number): CpuTime & { totalMs: number } {
+  const n = Math.max(units, 1);
+  const userMs = (to.userMs - from.userMs) / n;
+  const sysMs = (to.sysMs - from.sysMs) / n;
+  return { userMs, sysMs, totalMs: userMs + sysMs };
+}
 
 /** VmRSS of a process in bytes (Linux). */
 export async function readRss(pid: number): Promise<number> {

@@ -1,13 +1,12 @@
 // Scenario small (+ lag): many 16 KiB files from 32 clients, upload to `committed`, vs an accept-only server;
 // meanwhile the event-loop delay of api and worker and BullMQ's stalled jobs.
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cannon, multipartFrame, type CannonResult } from '../lib/http-client.js';
 import { row } from '../lib/report.js';
-import { sampleLag, type LagSummary } from '../lib/samplers.js';
-import { alternate, emptyDir, waitForFinal, type Scenario, type ScenarioContext, type ScenarioOutcome } from '../lib/scenario.js';
+import { cpuPer, readCpu, sampleLag, type LagSummary } from '../lib/samplers.js';
+import { alternate, waitForFinal, type Scenario, type ScenarioContext, type ScenarioOutcome } from '../lib/scenario.js';
 import { max, median } from '../lib/stats.js';
 
 const FILE_BYTES = 16 * 1024;
@@ -24,6 +23,9 @@ interface OursRep {
   capped: boolean;
   lagApi: LagSummary;
   lagWorker: LagSummary;
+  /** CPU ms (all threads) per accepted upload while the uploads ran, and per committed file until the last was final. */
+  apiCpu: ReturnType<typeof cpuPer>;
+  workerCpu: ReturnType<typeof cpuPer>;
 }
 
 /** autocannon run of count multipart uploads, each with fresh random bytes (no dedup hits), bounded by maxSeconds. */
@@ -55,8 +57,11 @@ async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: num
   const lagApi = measure ? await sampleLag(`${env.apiUrl}/metrics`) : null;
   const lagWorker = measure ? await sampleLag(env.workerMetricsUrl) : null;
   const started = performance.now();
+  const [api0, worker0] = [readCpu(env.api.pid), readCpu(env.worker.pid)];
   const accept = await uploads(`${env.apiUrl}/api/v1/files/upload`, n, bounds.uploadCapSeconds, { Authorization: `Bearer ${token}` });
+  const api1 = readCpu(env.api.pid);
   const final = await waitForFinal(env, sub, accept.ok, Date.now() + bounds.drainCapSeconds * 1000);
+  const worker1 = readCpu(env.worker.pid);
   const seconds = (final.at - started) / 1000;
   const lagSummaries = { api: lagApi ? await lagApi.stop() : null, worker: lagWorker ? await lagWorker.stop() : null };
   let settled = final;
@@ -76,6 +81,8 @@ async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: num
     capped: accept.ok < n || final.done + final.failed < accept.ok,
     lagApi: lagSummaries.api ?? NO_LAG,
     lagWorker: lagSummaries.worker ?? NO_LAG,
+    apiCpu: cpuPer(api0, api1, accept.ok),
+    workerCpu: cpuPer(worker0, worker1, final.done),
   };
 }
 
@@ -83,6 +90,8 @@ interface SmallSamples {
   count: number;
   ours: OursRep[];
   acceptOnly: CannonResult[];
+  /** The accept-only server's CPU ms per accepted upload, per repetition. */
+  acceptOnlyCpu: Array<ReturnType<typeof cpuPer>>;
 }
 
 /** The report rows of small and lag from every repetition's samples. */
@@ -100,6 +109,13 @@ function smallRows(ctx: ScenarioContext, bounds: Bounds, samples: SmallSamples, 
     failed ? `${failed} jobs failed` : '',
     rejected ? `${rejected} uploads not accepted` : '',
   ].filter(Boolean).join('; ');
+  const cpu = (per: Array<ReturnType<typeof cpuPer>>) => {
+    const m = (k: 'userMs' | 'sysMs') => median(per.map((c) => c[k]));
+    return `${(m('userMs') + m('sysMs')).toFixed(2)} ms (${m('userMs').toFixed(2)} user + ${m('sysMs').toFixed(2)} sys)`;
+  };
+  const cpuNote =
+    `CPU per upload: api ${cpu(samples.ours.map((r) => r.apiCpu))}, accept-only ${cpu(samples.acceptOnlyCpu)}; ` +
+    `worker ${cpu(samples.ours.map((r) => r.workerCpu))} per committed file`;
   const lagNote = (k: 'lagApi' | 'lagWorker') => {
     const misses = samples.ours.reduce((n, r) => n + r[k].failedScrapes, 0);
     return `max over repetitions; highest per-scrape p99 ${max(samples.ours.map((r) => r[k].p99Ms)).toFixed(1)} ms${misses ? `; ${misses} scrapes failed or timed out` : ''}`;
@@ -113,7 +129,8 @@ function smallRows(ctx: ScenarioContext, bounds: Bounds, samples: SmallSamples, 
     }),
     row({
       scenario: 'small', measure: '16 KiB uploads accepted (202) per s', unit: 'files/s', ours: median(samples.ours.map((r) => r.accept.rps)),
-      baseline: base, baselineName: 'accept-only', note: `p99 ${median(samples.ours.map((r) => r.accept.p99Ms))} ms (accept-only ${median(samples.acceptOnly.map((r) => r.p99Ms))} ms)`,
+      baseline: base, baselineName: 'accept-only',
+      note: `p99 ${median(samples.ours.map((r) => r.accept.p99Ms))} ms (accept-only ${median(samples.acceptOnly.map((r) => r.p99Ms))} ms); ${cpuNote}`,
     }),
     row({
       scenario: 'lag', measure: 'API event-loop delay max during small', unit: 'ms', ours: max(samples.ours.map((r) => r.lagApi.maxMs)),
@@ -136,7 +153,6 @@ export const smallScenario: Scenario = async (ctx) => {
   // Bounds per repetition (the rate is then what was committed in the time taken); leftovers settle unmeasured.
   const bounds: Bounds = { uploadCapSeconds: ctx.quick ? 20 : 30, drainCapSeconds: ctx.quick ? 20 : 30, settleSeconds: 120 };
   const warmup = Math.min(200, Math.max(10, Math.floor(count / 10)));
-  const acceptDir = path.join(env.root, 'accept-only');
 
   // Stalled jobs as BullMQ reports them (a worker whose lock lapsed, usually a blocked event loop).
   const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
@@ -145,9 +161,15 @@ export const smallScenario: Scenario = async (ctx) => {
   events.on('stalled', () => (stalled += 1));
   await events.waitUntilReady();
 
+  // The baseline's files stay until the run ends. Deleting thousands of files between repetitions made the next
+  // repetition's file creations (the API's staged files, the worker's attr.json) scan past the freed inodes: ext4
+  // without a journal, as on the bench machine, does not reuse an inode for 60-300 s after its deletion, and
+  // checks each free one in turn (0.3-0.5 ms of system CPU per created file measured after such a deletion).
+  const acceptOnlyCpu: Array<ReturnType<typeof cpuPer>> = [];
   const baseline = async (n: number) => {
+    const before = readCpu(env.acceptOnly.pid);
     const result = await uploads(`${env.acceptOnlyUrl}/upload`, n, bounds.uploadCapSeconds, {});
-    await emptyDir(acceptDir);
+    acceptOnlyCpu.push(cpuPer(before, readCpu(env.acceptOnly.pid), result.ok));
     return result;
   };
 
@@ -155,9 +177,10 @@ export const smallScenario: Scenario = async (ctx) => {
     ctx.log(`small: warm-up (${warmup} files each)`);
     await runOurs(ctx, bounds, 'bench-small-warmup', warmup, false);
     await baseline(warmup);
+    acceptOnlyCpu.length = 0;
     const stalledBefore = stalled;
 
-    const samples: SmallSamples = { count, ours: [], acceptOnly: [] };
+    const samples: SmallSamples = { count, ours: [], acceptOnly: [], acceptOnlyCpu };
     await alternate(
       ctx.reps,
       async (i) => {
@@ -165,13 +188,14 @@ export const smallScenario: Scenario = async (ctx) => {
         samples.ours.push(r);
         ctx.log(
           `small: rep ${i + 1} ours ${r.committed}/${count} committed in ${r.seconds.toFixed(1)} s = ${r.filesPerSecond.toFixed(0)} files/s ` +
-            `(accepted ${r.accept.rps.toFixed(0)}/s); lag max api ${r.lagApi.maxMs.toFixed(0)} ms, worker ${r.lagWorker.maxMs.toFixed(0)} ms`,
+            `(accepted ${r.accept.rps.toFixed(0)}/s); lag max api ${r.lagApi.maxMs.toFixed(0)} ms, worker ${r.lagWorker.maxMs.toFixed(0)} ms; ` +
+            `CPU ms api ${r.apiCpu.totalMs.toFixed(2)}/upload, worker ${r.workerCpu.totalMs.toFixed(2)}/file`,
         );
       },
       async (i) => {
         const r = await baseline(count);
         samples.acceptOnly.push(r);
-        ctx.log(`small: rep ${i + 1} accept-only ${r.ok}/${count} in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)} files/s`);
+        ctx.log(`small: rep ${i + 1} accept-only ${r.ok}/${count} in ${r.seconds.toFixed(1)} s = ${r.rps.toFixed(0)} files/s; CPU ${acceptOnlyCpu.at(-1)!.totalMs.toFixed(2)} ms/upload`);
       },
     );
     // Stall checks run every JOB_LOCK_MS: a stall near the end shows up only after one more interval at most.
