@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import cookieParser from 'cookie-parser';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { QUEUE_NAMES } from '../../shared/queues.js';
 import { adminGuard, AdminSessions, clearSessionCookie, SESSION_COOKIE, SESSION_TTL_SECONDS, startSession } from '../admin-session.js';
@@ -100,9 +100,10 @@ export function bullBoardRouter(ctx: ApiContext, sessions: AdminSessions): Route
   return router;
 }
 
-/** Cookie parsing for the /admin paths only (the API itself is bearer-only). */
-export function adminCookies(): Router {
-  const router = Router();
-  router.use('/admin', cookieParser());
-  return router;
+/** Where cookies are parsed: the /admin paths only (the API itself is bearer-only). */
+export const ADMIN_COOKIES_PATH = '/admin';
+
+/** Cookie parsing; the app mounts it at ADMIN_COOKIES_PATH itself, so other requests pass no router of its own. */
+export function adminCookies(): RequestHandler {
+  return cookieParser();
 }

@@ -1,7 +1,7 @@
 // GET /api/v1/openapi.json and the /docs page (Swagger UI served from the swagger-ui-dist package, no CDN).
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import express, { Router } from 'express';
+import express, { type RequestHandler } from 'express';
 import { z } from 'zod';
 import { buildOpenApi } from '../openapi.js';
 import { defineRoute, type RouteSpec } from '../http/route-spec.js';
@@ -57,9 +57,10 @@ export function docsRoutes(allSpecs: () => RouteSpec[]): RouteSpec[] {
 }
 
 /** Static assets of the docs page, straight from the installed swagger-ui-dist package. */
-export function docsAssets(): Router {
+/** Swagger UI's files; the app mounts it at DOCS_ASSETS_PATH itself, so other requests pass no router of its own. */
+export const DOCS_ASSETS_PATH = '/docs/assets';
+
+export function docsAssets(): RequestHandler {
   const dir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-  const router = Router();
-  router.use('/docs/assets', express.static(dir, { index: false, maxAge: '1h' }));
-  return router;
+  return express.static(dir, { index: false, maxAge: '1h' });
 }
