@@ -62,7 +62,9 @@ describe('job finality', () => {
     // 'ingest-batch' job fails as a whole for the outage, and the sweep's rerun finds the mismatch again).
     let cut = false;
     ctx.crashPoint = (step) => {
-      if (step === 'after-hash' && !cut) [cut] = [true, proxy.cut()];
+      if (step !== 'after-hash' || cut) return;
+      cut = true;
+      proxy.cut();
     };
     await startWorker(ctx);
     const jobId = await upload(world, token, { sha256: '0'.repeat(64) });
