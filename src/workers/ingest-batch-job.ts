@@ -25,7 +25,7 @@ export function ingestBatchProcessor(ctx: WorkerContext, batcher: IngestBatcher)
       for (const [i, result] of settled.entries()) {
         const id = ids[i]!;
         if (result.status === 'fulfilled') {
-          recordIngestOutcome(ctx, result.value, started, log.child({ jobId: id }));
+          recordIngestOutcome(ctx, result.value, started, log, id);
           if (result.value.ranNow) counts[result.value.state as keyof typeof counts]++;
         } else if (await settleFile(ctx, job, id, result.reason, started, log)) {
           counts.failed++;

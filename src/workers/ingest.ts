@@ -26,7 +26,7 @@ export function observeIngest(ctx: WorkerContext, started: number, state: string
 }
 
 /** The metrics of a file this run settled (an outcome an earlier run reached counts nothing). */
-export function recordIngestOutcome(ctx: WorkerContext, outcome: IngestOutcome, started: number, log: Logger): void {
+export function recordIngestOutcome(ctx: WorkerContext, outcome: IngestOutcome, started: number, log: Logger, jobId?: string): void {
   if (!outcome.ranNow) return;
   const { metrics } = ctx;
   observeIngest(ctx, started, outcome.state);
@@ -35,7 +35,7 @@ export function recordIngestOutcome(ctx: WorkerContext, outcome: IngestOutcome, 
   metrics.hashSeconds.inc(outcome.hashSeconds ?? 0);
   if (outcome.blobCreated) metrics.blobBytesWritten.inc(outcome.size ?? 0);
   if (outcome.state === 'duplicate' || !outcome.blobCreated) metrics.dedupHits.inc();
-  log.debug({ state: outcome.state, fileId: outcome.fileId, size: outcome.size }, 'ingest finished');
+  if (log.isLevelEnabled('debug')) log.debug({ jobId, state: outcome.state, fileId: outcome.fileId, size: outcome.size }, 'ingest finished');
 }
 
 export function ingestProcessor(ctx: WorkerContext, batcher = newIngestBatcher(ctx)) {
