@@ -59,6 +59,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(1, 1000).default(16),
   INGEST_BATCH_MAX: int(1, 1000).default(32),
   INGEST_BATCHES_IN_FLIGHT: int(1, 64).default(2),
+  INGEST_JOB_FILES_MAX: int(1, 500).default(100),
   HASH_THREADS: int(1, 256).default(Math.max(1, os.availableParallelism())),
   WORKER_METRICS_PORT: int(0, 65535).default(9471),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -136,6 +137,8 @@ export type Config = Readonly<{
   ingestBatchMax: number;
   /** Ingest batches a worker process runs at once. */
   ingestBatchesInFlight: number;
+  /** Most small files one 'ingest-batch' BullMQ job carries (the API groups concurrent uploads into one). */
+  ingestJobFilesMax: number;
   hashThreads: number;
   workerMetricsPort: number;
   workerMetricsHost: string;
@@ -255,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: e.WORKER_CONCURRENCY,
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestBatchesInFlight: e.INGEST_BATCHES_IN_FLIGHT,
+    ingestJobFilesMax: e.INGEST_JOB_FILES_MAX,
     hashThreads: e.HASH_THREADS,
     workerMetricsPort: e.WORKER_METRICS_PORT,
     workerMetricsHost: e.WORKER_METRICS_HOST,

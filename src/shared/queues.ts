@@ -20,6 +20,13 @@ export interface JobRegistry {
    * large file on its own, with progress, instead of in a batch of small ones.
    */
   'ingest-file': { payload: { ingestJobId: string; size?: number }; result: FileJobResult };
+  /**
+   * Commit the staged uploads of many small files as one unit (issue 12): the open FileJob rows whose
+   * queue_job_id is queueJobId, which is also this BullMQ job's id. The rows are read when the job runs, so
+   * uploads recorded in one INSERT share one job however their enqueues were grouped; each row keeps its own
+   * state and error, and the result counts the files this run settled.
+   */
+  'ingest-batch': { payload: { queueJobId: string }; result: Record<(typeof FINAL_JOB_STATES)[number], number> };
   /** Apply a metadata patch to a file: attr.json, row and WAL together (FileJob row of kind 'update'). */
   'update-metadata': { payload: { ingestJobId: string }; result: FileJobResult };
   /** Finish a deletion: WAL, attr.json tombstone, blob reference released (FileJob row of kind 'delete'). */
@@ -57,6 +64,7 @@ export type JobResult<N extends JobName> = JobRegistry[N]['result'];
 
 export const JOB_QUEUE: Record<JobName, QueueName> = {
   'ingest-file': 'ingest',
+  'ingest-batch': 'ingest',
   'update-metadata': 'files',
   'delete-file': 'files',
   'gc-blob': 'maintenance',
@@ -75,11 +83,14 @@ const RETENTION = {
 } as const;
 
 export type EnqueueConfig = Pick<Config, 'jobAttempts'>;
+/** What the API needs to record and enqueue ingest jobs: also the most files one 'ingest-batch' job carries. */
+export type IngestEnqueueConfig = EnqueueConfig & Pick<Config, 'ingestJobFilesMax'>;
 
 /** Options decided once per job name; callers never pass queue options. */
 export function jobOptions(name: JobName, config: EnqueueConfig): JobsOptions {
   switch (name) {
     case 'ingest-file':
+    case 'ingest-batch':
     case 'update-metadata':
     case 'delete-file':
       return { attempts: config.jobAttempts, backoff: { type: 'exponential', delay: 1_000 }, ...RETENTION };

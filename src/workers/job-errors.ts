@@ -63,6 +63,22 @@ export function parseFailedReason(reason: string | undefined): JobFailure | unde
 }
 
 /**
+ * What a failed run means for a job (or for one file of a batch job): `retry` it (BullMQ, with backoff), `rerun`
+ * it later (attempts used up during an outage: the requeue sweep runs it again once the services are back), or
+ * `record` the failure on its row now (a permanent error, or the last attempt of any other).
+ */
+export function jobErrorDecision(err: unknown, lastAttempt: boolean): 'retry' | 'rerun' | 'record' {
+  const permanent = isAppError(err) && PERMANENT_JOB_ERRORS.has(err.code);
+  if (!permanent && !lastAttempt) return 'retry';
+  return jobFailureOf(err).code === 'unavailable' ? 'rerun' : 'record';
+}
+
+/** Whether this run of a BullMQ job is its last attempt. */
+export function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/**
  * Permanent errors and the last attempt of transient ones end the job: `fail` records it on the row, and BullMQ
  * gets an UnrecoverableError whose message is the safe failure (parseFailedReason), so Bull Board shows it as
  * failed and the requeue sweep can record it later when `fail` itself throws (the database is down). An outage
@@ -76,13 +92,12 @@ export async function settleJobError(
   fail: (code: string, message: string) => Promise<void>,
 ): Promise<never> {
   const failure = jobFailureOf(err);
-  const permanent = isAppError(err) && PERMANENT_JOB_ERRORS.has(err.code);
-  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  if (!permanent && !lastAttempt) {
+  const decision = jobErrorDecision(err, isLastAttempt(job));
+  if (decision === 'retry') {
     log.warn({ err }, 'job attempt failed; BullMQ retries it');
     throw err;
   }
-  if (failure.code === 'unavailable') {
+  if (decision === 'rerun') {
     log.warn({ err }, 'job attempts used up during an outage; the requeue sweep runs it again');
     throw new UnrecoverableError(failedReason(failure));
   }

@@ -1,11 +1,14 @@
 // Requeue sweep: brings every unfinished job row to a final state. Rows whose BullMQ job Redis lost (or never got)
-// are enqueued again; rows whose BullMQ job ended without the row ending are rerun or recorded as failed.
+// are enqueued again; rows whose BullMQ job ended without the row ending are rerun or recorded as failed. A row's
+// BullMQ job is its own (id = row id) or the 'ingest-batch' job that carries it (queue_job_id): the latter is
+// looked up once for all its rows, and added again as one job, never as one job per row.
 import type { Job } from 'bullmq';
 import { failFileJob } from '../shared/domain/file-jobs.js';
 import { failIngest } from '../shared/domain/ingest-commit.js';
 import { listStaleOpenJobs, type StaleJob } from '../shared/domain/job-queries.js';
 import { closeOrphanedMaintenanceJobs } from '../shared/domain/index-maintenance.js';
-import { enqueue, fileJobPayload, JOB_QUEUE, type Queues } from '../shared/queues.js';
+import { enqueueIngestJobs, queueJobIdOf } from '../shared/domain/ingest-queue-jobs.js';
+import { enqueue, fileJobPayload, JOB_QUEUE, type JobName, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
 
@@ -63,42 +66,67 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   return report;
 }
 
+/** A BullMQ job and the stale rows it carries: one row, or every stale row of an 'ingest-batch' job. */
+interface Carrier {
+  kind: RowKind;
+  name: JobName;
+  bullId: string;
+  rows: StaleJob[];
+}
+
+function carriersOf(stale: StaleJob[]): Carrier[] {
+  const carriers = new Map<string, Carrier>();
+  for (const row of stale) {
+    if (!(row.kind in JOB_NAME_OF_KIND)) continue;
+    const kind = row.kind as RowKind;
+    const bullId = queueJobIdOf(row);
+    const carrier = carriers.get(`${kind}:${bullId}`);
+    if (carrier) carrier.rows.push(row);
+    else carriers.set(`${kind}:${bullId}`, { kind, name: row.queueJobId ? 'ingest-batch' : JOB_NAME_OF_KIND[kind], bullId, rows: [row] });
+  }
+  return [...carriers.values()];
+}
+
 async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], report: SweepReport): Promise<void> {
-  for (const [kind, name] of Object.entries(JOB_NAME_OF_KIND) as Array<[RowKind, (typeof JOB_NAME_OF_KIND)[RowKind]]>) {
-    const queue = queues[JOB_QUEUE[name]];
-    const readd: StaleJob[] = [];
-    for (const row of stale.filter((j) => j.kind === kind)) {
-      // One round trip for the common case (a job still waiting); the job itself only when it has ended.
-      let state: string = await queue.getJobState(row.id);
-      const job: Job | undefined = state === 'completed' || state === 'failed' ? await queue.getJob(row.id) : undefined;
-      // Removed by retention between the two calls: as good as never enqueued.
-      if ((state === 'completed' || state === 'failed') && !job) state = 'unknown';
-      if (state === 'unknown') {
-        readd.push(row);
-        report.requeued++;
-      } else if (state === 'completed' || state === 'failed') {
-        const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
-        const rerun = !failure || (failure.code === 'unavailable' && Date.now() - row.createdAt.getTime() < RERUN_WINDOW_MS);
-        if (!rerun) {
-          // One row that cannot be ended now (its attr.json unwritable, say) must not hold up the rows after it.
-          await recordJobFailure(ctx, kind, row.id, failure).then(
-            () => report.failed++,
-            (err: unknown) => ctx.logger.warn({ err, jobId: row.id }, 'requeue sweep could not record a failed job; next sweep retries'),
-          );
-          continue;
-        }
-        // A finished BullMQ job keeps its id for days (retention): only its removal lets the same id run again.
-        // remove() refuses a job another process has just taken again (locked); the next sweep looks again.
-        const removed = await job!.remove().then(
-          () => true,
-          (err: unknown) => (ctx.logger.debug({ err, jobId: row.id }, 'requeue sweep could not remove a finished job'), false),
+  const readd: Carrier[] = [];
+  for (const carrier of carriersOf(stale)) {
+    const queue = queues[JOB_QUEUE[carrier.name]];
+    // One round trip for the common case (a job still waiting); the job itself only when it has ended.
+    let state: string = await queue.getJobState(carrier.bullId);
+    const job: Job | undefined = state === 'completed' || state === 'failed' ? await queue.getJob(carrier.bullId) : undefined;
+    // Removed by retention between the two calls: as good as never enqueued.
+    if ((state === 'completed' || state === 'failed') && !job) state = 'unknown';
+    if (state === 'unknown') {
+      readd.push(carrier);
+      report.requeued += carrier.rows.length;
+    } else if (state === 'completed' || state === 'failed') {
+      const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
+      const rerun = carrier.rows.filter((row) => !failure || (failure.code === 'unavailable' && Date.now() - row.createdAt.getTime() < RERUN_WINDOW_MS));
+      for (const row of carrier.rows.filter((r) => !rerun.includes(r))) {
+        // One row that cannot be ended now (its attr.json unwritable, say) must not hold up the rows after it.
+        await recordJobFailure(ctx, carrier.kind, row.id, failure!).then(
+          () => report.failed++,
+          (err: unknown) => ctx.logger.warn({ err, jobId: row.id }, 'requeue sweep could not record a failed job; next sweep retries'),
         );
-        if (!removed) continue;
-        readd.push(row);
-        if (failure) report.rerun++;
-        else report.requeued++;
       }
+      if (rerun.length === 0) continue;
+      // A finished BullMQ job keeps its id for days (retention): only its removal lets the same id run again.
+      // remove() refuses a job another process has just taken again (locked); the next sweep looks again.
+      const removed = await job!.remove().then(
+        () => true,
+        (err: unknown) => (ctx.logger.debug({ err, bullJobId: carrier.bullId }, 'requeue sweep could not remove a finished job'), false),
+      );
+      if (!removed) continue;
+      readd.push({ ...carrier, rows: rerun });
+      if (failure) report.rerun += rerun.length;
+      else report.requeued += rerun.length;
     }
-    await enqueue(queues, ctx.config, name, readd.map((row) => ({ id: row.id, payload: fileJobPayload(row) })));
+  }
+  // An 'ingest-batch' job is added again under its own id: it reads its open rows when it runs.
+  const rows = readd.flatMap((c) => c.rows);
+  await enqueueIngestJobs(queues, ctx.config, rows.filter((r) => r.kind === 'ingest'));
+  for (const kind of ['update', 'delete'] as const) {
+    const name = JOB_NAME_OF_KIND[kind];
+    await enqueue(queues, ctx.config, name, rows.filter((r) => r.kind === kind).map((row) => ({ id: row.id, payload: fileJobPayload(row) })));
   }
 }

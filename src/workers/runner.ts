@@ -10,7 +10,9 @@ import { JOB_QUEUE, QUEUE_NAMES, type JobName } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import { deleteFileProcessor, updateMetadataProcessor } from './file-jobs.js';
 import { gcBlobProcessor } from './gc-blob.js';
-import { ingestProcessor } from './ingest.js';
+import { ingestProcessor, newIngestBatcher } from './ingest.js';
+import { ingestBatchProcessor } from './ingest-batch-job.js';
+import { openJobsOfQueueJob } from '../shared/domain/ingest-queue-jobs.js';
 import { parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
@@ -34,10 +36,13 @@ export interface RunningWorkers {
   close(timeoutMs?: number): Promise<void>;
 }
 
-export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> {
-  // One handler per job name, checked by the compiler: a name without a handler does not build.
-  const processors = {
-    'ingest-file': ingestProcessor(ctx),
+/** One handler per job name, checked by the compiler: a name without a handler does not build. */
+function processorsOf(ctx: WorkerContext) {
+  // One batcher for both ingest processors: files of several BullMQ jobs commit together.
+  const batcher = newIngestBatcher(ctx);
+  return {
+    'ingest-file': ingestProcessor(ctx, batcher),
+    'ingest-batch': ingestBatchProcessor(ctx, batcher),
     'update-metadata': updateMetadataProcessor(ctx),
     'delete-file': deleteFileProcessor(ctx),
     'gc-blob': gcBlobProcessor(ctx),
@@ -47,6 +52,10 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
     'audit-checkpoint': auditCheckpointProcessor(ctx),
     'compact-wal': compactWalProcessor(ctx),
   } satisfies Record<JobName, (job: Job) => Promise<unknown>>;
+}
+
+export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> {
+  const processors = processorsOf(ctx);
 
   const byQueue = new Map<string, JobName[]>();
   for (const name of Object.keys(processors) as JobName[]) {
@@ -172,10 +181,13 @@ function startSweeps(ctx: WorkerContext): NodeJS.Timeout[] {
  * settleJobError wrote are recorded already, or left to the requeue sweep (an outage, a database that was down).
  */
 async function recordBullFailure(ctx: WorkerContext, job: Job, err: Error): Promise<void> {
-  const kind = ROW_KIND[job.name as keyof typeof ROW_KIND];
+  const kind = job.name === 'ingest-batch' ? 'ingest' : ROW_KIND[job.name as keyof typeof ROW_KIND];
   if (!kind || parseFailedReason(err.message)) return;
-  const id = (job.data as { ingestJobId: string }).ingestJobId;
-  await recordJobFailure(ctx, kind, id, failureOfFailedJob(err.message)).catch((recordErr: unknown) =>
-    ctx.logger.error({ err: recordErr, jobId: id }, 'could not record a stalled-out job as failed; the requeue sweep records it later'),
-  );
+  try {
+    // A batch job that stalled out ends each file it still carries, as a stalled-out job of one file would.
+    const ids = job.name === 'ingest-batch' ? await openJobsOfQueueJob(ctx.db, (job.data as { queueJobId: string }).queueJobId) : [(job.data as { ingestJobId: string }).ingestJobId];
+    for (const id of ids) await recordJobFailure(ctx, kind, id, failureOfFailedJob(err.message));
+  } catch (recordErr) {
+    ctx.logger.error({ err: recordErr, bullJobId: job.id }, 'could not record a stalled-out job as failed; the requeue sweep records it later');
+  }
 }

@@ -35,7 +35,7 @@ describe('uploads recorded in one group', () => {
 
   it('gives each upload of a group its own principal, fields and jobs, in batch order', async () => {
     const uploads = [pending('ann', 3, { description: 'first' }), pending('bob', 1), pending('cy', 2, { description: 'third' })];
-    const results = await recordUploadGroup(world.api.db, uploads);
+    const results = await recordUploadGroup(world.api.db, uploads, 100);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     results.forEach((r, u) => {
       const jobs = (r as PromiseFulfilledResult<FileJob[]>).value;
@@ -50,11 +50,11 @@ describe('uploads recorded in one group', () => {
   });
 
   it('keeps one upload\'s fault its own: the others of its group are recorded', async () => {
-    const [taken] = await recordUploadGroup(world.api.db, [pending('dan', 1)]);
+    const [taken] = await recordUploadGroup(world.api.db, [pending('dan', 1)], 100);
     expect(taken!.status).toBe('fulfilled');
     const clash = pending('eve', 1, { fileId: (taken as PromiseFulfilledResult<FileJob[]>).value[0]!.fileId });
     const uploads = [pending('fay', 1), clash, pending('gus', 2)];
-    const results = await recordUploadGroup(world.api.db, uploads);
+    const results = await recordUploadGroup(world.api.db, uploads, 100);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
     expect(await world.api.db.fileJob.count({ where: { principal: { in: ['fay', 'gus'] } } })).toBe(3);
@@ -66,7 +66,7 @@ describe('uploads recorded in one group', () => {
     url.port = String(await freePort());
     const dead = createDb({ databaseUrl: url.toString(), databasePoolSize: 1 });
     try {
-      const err = await recordUploadGroup(dead, [pending('hal', 1), pending('ida', 1)]).then(
+      const err = await recordUploadGroup(dead, [pending('hal', 1), pending('ida', 1)], 100).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -96,7 +96,9 @@ describe('uploads recorded in one group', () => {
       const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: res.body.jobs[0].id } });
       expect(row.principal).toBe(principals[sent[k]!.who]);
       expect(row.params).toMatchObject({ description: `upload ${k}` });
-      expect(await world.api.queues.ingest.getJob(row.id)).toMatchObject({ name: 'ingest-file', data: { ingestJobId: row.id } });
+      // Small files of uploads recorded together share one 'ingest-batch' job, which reads its rows by its id.
+      expect(row.queueJobId).toBeTruthy();
+      expect(await world.api.queues.ingest.getJob(row.queueJobId!)).toMatchObject({ name: 'ingest-batch', data: { queueJobId: row.queueJobId } });
     }
   });
 });

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
+import { queueJobIdOf } from '../../src/shared/domain/ingest-queue-jobs.js';
 import { submitUpload, type SubmitDeps } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
@@ -50,8 +51,8 @@ describe('an upload interrupted by a database outage around its INSERT', () => {
     const retry = await submitUpload(deps(), { sub: 'alice', role: 'user' }, await stage(bytes), { tags: [], metadata: {} }, key);
     expect(retry.replayed).toBe(true);
     const jobId = retry.jobs[0]!.id;
-    expect(await world.api.queues.ingest.getJob(jobId)).toBeTruthy();
-    await world.api.queues.ingest.remove(jobId);
+    expect(await world.api.queues.ingest.getJob(queueJobIdOf(retry.jobs[0]!))).toBeTruthy();
+    await world.api.queues.ingest.remove(queueJobIdOf(retry.jobs[0]!));
     const outcome = await runIngestJob(ctx, jobId, async () => undefined);
     expect(outcome.state).toBe('committed');
     expect(outcome.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));

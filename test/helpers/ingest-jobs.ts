@@ -1,8 +1,9 @@
 // Ingest jobs a test runs itself: bytes staged and recorded as the API would, BullMQ's copy removed so no worker
-// takes it, for tests that drive runIngestJob or runIngestBatch (and pause them) step by step.
+// takes it (the 'ingest-batch' job that carries small files), for tests that drive runIngestJob or runIngestBatch (and pause them) step by step.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { queueJobIdOf } from '../../src/shared/domain/ingest-queue-jobs.js';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { World } from './world.js';
@@ -20,7 +21,7 @@ export async function stageFileJob(world: World, bytes: Buffer, fileId?: string)
     { tags: [], metadata: {}, ...(fileId ? { fileId } : {}) },
   );
   // Keep BullMQ's copy from running: the test is the only runner.
-  await world.api.queues.ingest.remove(jobs[0]!.id);
+  await world.api.queues.ingest.remove(queueJobIdOf(jobs[0]!));
   return { ...jobs[0]!, stagedPath };
 }
 
@@ -38,6 +39,11 @@ export async function stageFileJobs(world: World, files: Buffer[], sha256?: stri
     files.map((bytes, i) => ({ stagedPath: stagedPaths[i]!, fileName: `f${i}.bin`, contentType: 'application/octet-stream', size: bytes.length })),
     { tags: [], metadata: {}, ...(sha256 ? { sha256 } : {}) },
   );
-  await Promise.all(jobs.map((j) => world.api.queues.ingest.remove(j.id)));
+  await Promise.all([...new Set(jobs.map(queueJobIdOf))].map((id) => world.api.queues.ingest.remove(id)));
   return jobs.map((j, i) => ({ ...j, stagedPath: stagedPaths[i]!, bytes: files[i]! }));
+}
+
+/** The id of the BullMQ job that carries a job row: its 'ingest-batch' job, or its own (a large file). */
+export async function bullIdOf(world: World, rowId: string): Promise<string> {
+  return queueJobIdOf(await world.api.db.fileJob.findUniqueOrThrow({ where: { id: rowId } }));
 }

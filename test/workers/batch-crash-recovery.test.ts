@@ -71,14 +71,15 @@ describe('kill -9 in the middle of a batch', () => {
       // (30 s; the fault suite waits that out): not asserted here, everything else is.
       const before = await audit();
       const env = envFor(world.config, { JOB_LOCK_MS: '1500' });
-      // Three uploads accepted before the worker starts, so it finds 20 files waiting and takes them up together
-      // (files that arrive one by one may each be done before the next is taken); a fourth arrives while it runs.
+      // Three uploads at once and a fourth after them, while the worker runs. The files of an upload (and of
+      // uploads recorded together) ride one 'ingest-batch' BullMQ job, so the worker takes them up together. The
+      // worker starts first: with jobs already waiting it could reach the crash point before it says it is ready.
       const batch = Array.from({ length: 16 }, (_, i) => randomBytes(1_000 + i * 613));
       batch[11] = batch[3]!;
-      const requests = await Promise.all([upload(batch), upload([randomBytes(900), randomBytes(1_300)]), upload([randomBytes(4_000), batch[5]!])]);
       const doomed = await startService('workers', { ...env, CRASH_AT: step }, 'worker started');
       let healthy: Service | undefined;
       try {
+        const requests = await Promise.all([upload(batch), upload([randomBytes(900), randomBytes(1_300)]), upload([randomBytes(4_000), batch[5]!])]);
         requests.push(await upload([randomBytes(2_500)]));
         const accepted = requests.flat();
         const ids = accepted.map((a) => a.id);

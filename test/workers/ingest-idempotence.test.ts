@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
+import { queueJobIdOf } from '../../src/shared/domain/ingest-queue-jobs.js';
 import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -29,7 +30,7 @@ describe('ingest job run more than once', () => {
       { tags: [], metadata: {} },
     );
     // Keep BullMQ's copy from running: this test is the only runner.
-    await world.api.queues.ingest.remove(jobs[0]!.id);
+    await world.api.queues.ingest.remove(queueJobIdOf(jobs[0]!));
     return jobs[0]!;
   }
 

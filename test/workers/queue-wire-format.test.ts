@@ -16,16 +16,34 @@ describe('queued file jobs (wire format)', () => {
   });
   afterAll(async () => world?.close());
 
-  it('an upload enqueues { ingestJobId, size } under the job id', async () => {
+  it('a small file is carried by an ingest-batch job { queueJobId } under the id its row names', async () => {
     const res = await request(world.app)
       .post('/api/v1/files/upload')
       .set('Authorization', `Bearer ${user}`)
       .attach('file', randomBytes(1_000), 'wire.bin');
     expect(res.status).toBe(202);
     const id = res.body.jobs[0].id as string;
+    const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id } });
+    expect(row.queueJobId).toMatch(/^[0-9a-f-]{36}$/);
+    // The worker reads the rows by the id (issue 12), so the payload holds only that.
+    const queued = await world.api.queues.ingest.getJob(row.queueJobId!);
+    expect(queued?.name).toBe('ingest-batch');
+    expect(queued?.data).toEqual({ queueJobId: row.queueJobId });
+    expect(await world.api.queues.ingest.getJob(id)).toBeUndefined();
+  });
+
+  it('a large file enqueues ingest-file { ingestJobId, size } under the job id', async () => {
+    const size = 8 * 1024 * 1024;
+    const res = await request(world.app)
+      .post('/api/v1/files/upload')
+      .set('Authorization', `Bearer ${user}`)
+      .attach('file', Buffer.alloc(size, 7), 'large.bin');
+    expect(res.status).toBe(202);
+    const id = res.body.jobs[0].id as string;
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id } })).queueJobId).toBeNull();
     const queued = await world.api.queues.ingest.getJob(id);
     expect(queued?.name).toBe('ingest-file');
     // size (added in issue 12, optional: payloads of earlier versions lack it) lets a worker run large files alone.
-    expect(queued?.data).toEqual({ ingestJobId: id, size: 1_000 });
+    expect(queued?.data).toEqual({ ingestJobId: id, size });
   });
 });

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/runner.js';
 import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { bullIdOf } from '../helpers/ingest-jobs.js';
 import { TcpProxy, targetOf } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/wait.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -61,7 +62,8 @@ describe('the S3 store unreachable', () => {
     worker = await openWorkerContext(world.config, createLogger({ logLevel: 'silent' }, 'test'));
     running = await startWorkers(worker);
     // The first attempts fail on the store; the job stays open, not failed.
-    await until('an attempt failed on the unreachable store', async () => ((await world.api.queues.ingest.getJob(jobId))?.attemptsMade ?? 0) >= 1, 20_000);
+    const bullId = await bullIdOf(world, jobId);
+    await until('an attempt failed on the unreachable store', async () => ((await world.api.queues.ingest.getJob(bullId))?.attemptsMade ?? 0) >= 1, 20_000);
     const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(['queued', 'hashing', 'committing']).toContain(row.state);
     await proxy.restore();

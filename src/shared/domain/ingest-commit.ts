@@ -17,6 +17,7 @@ import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
+import { PROGRESS_MIN_BYTES } from './ingest-queue-jobs.js';
 
 export interface IngestDeps {
   db: Db;
@@ -80,9 +81,6 @@ function outcomeOf(job: FileJob): IngestOutcome {
 export async function latestOutcome(db: Db, id: string): Promise<IngestOutcome> {
   return outcomeOf(await getFileJob(db, id));
 }
-
-/** Files smaller than this report no intermediate progress: for them it is noise, and a Redis call each. */
-export const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
 /** Claims the job; when it is final already (or missing), settles what an earlier run left and says so. */
 async function claimOrSettle(deps: IngestDeps, fileJobId: string): Promise<FileJob | IngestOutcome> {

@@ -17,7 +17,8 @@ import {
 import { AppError } from '../errors.js';
 import { GroupCommit } from '../group-commit.js';
 import type { Logger } from '../logger.js';
-import { enqueue, fileJobPayload, type EnqueueConfig, type Queues } from '../queues.js';
+import type { IngestEnqueueConfig, Queues } from '../queues.js';
+import { assignQueueJobs, enqueueIngestJobs } from './ingest-queue-jobs.js';
 import { removeStagedFiles } from '../storage/staging.js';
 import type { StagingStore } from '../storage/staging-store.js';
 import { isOutageError } from '../outage.js';
@@ -50,7 +51,7 @@ export interface UploadFields {
 export interface SubmitDeps {
   db: Db;
   queues: Queues;
-  config: EnqueueConfig;
+  config: IngestEnqueueConfig;
   staging: StagingStore;
   logger: Logger;
   /** Test hook: runs right after the jobs' INSERT committed (a connection lost before its answer is simulated here). */
@@ -94,7 +95,8 @@ export async function submitUpload(
     // removes them itself when it cannot.
     refs = await deps.staging.publish(refs);
     published = true;
-    result = await recordJobs(deps.db, principal, staged.map((s, i) => ({ ...s, stagedPath: refs[i]! })), fields, idempotencyKey);
+    const files = staged.map((s, i) => ({ ...s, stagedPath: refs[i]! }));
+    result = await recordJobs(deps.db, deps.config.ingestJobFilesMax, principal, files, fields, idempotencyKey);
     await deps.afterRecord?.();
   } catch (err) {
     if (!published) {
@@ -125,7 +127,10 @@ const MAX_GROUP_JOBS = 500;
 type Enqueuer = GroupCommit<FileJob[], void>;
 const enqueuers = new WeakMap<Queues, Enqueuer>();
 
-/** Enqueues the jobs (one BullMQ job per file, its id the row id), sharing one addBulk with concurrent uploads. */
+/**
+ * Enqueues the BullMQ jobs that carry these rows (an 'ingest-batch' per group of small files recorded together, an
+ * 'ingest-file' per large file), sharing one addBulk with concurrent uploads.
+ */
 async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
   if (jobs.length === 0) return;
   let enqueuer = enqueuers.get(deps.queues);
@@ -134,7 +139,7 @@ async function enqueueJobs(deps: SubmitDeps, jobs: FileJob[]): Promise<void> {
     const flush = async (groups: FileJob[][]): Promise<Array<PromiseSettledResult<void>>> => {
       const all = groups.flat();
       try {
-        await enqueue(queues, config, 'ingest-file', all.map((j) => ({ id: j.id, payload: fileJobPayload(j) })));
+        await enqueueIngestJobs(queues, config, all);
       } catch (err) {
         // The jobs are durable in PostgreSQL; the worker's requeue sweep enqueues them once Redis answers again.
         logger.warn({ err, jobIds: all.map((j) => j.id) }, 'enqueue failed; jobs stay queued for the requeue sweep');
@@ -151,23 +156,24 @@ type Recorder = GroupCommit<PendingUpload, FileJob[]>;
 const recorders = new WeakMap<Db, Recorder>();
 
 /** Records one upload's jobs, in one INSERT with the uploads that arrive while the previous INSERT runs. */
-function recordInGroup(db: Db, upload: PendingUpload): Promise<FileJob[]> {
+function recordInGroup(db: Db, maxFilesPerQueueJob: number, upload: PendingUpload): Promise<FileJob[]> {
   let recorder = recorders.get(db);
-  if (!recorder) recorders.set(db, (recorder = new GroupCommit((uploads) => recordUploadGroup(db, uploads), { maxSize: MAX_GROUP_JOBS, sizeOf: (u) => u.jobs.length })));
+  const record = (uploads: PendingUpload[]) => recordUploadGroup(db, uploads, maxFilesPerQueueJob);
+  if (!recorder) recorders.set(db, (recorder = new GroupCommit(record, { maxSize: MAX_GROUP_JOBS, sizeOf: (u) => u.jobs.length })));
   return recorder.submit(upload);
 }
 
 /**
- * One INSERT (one transaction) for the group. When it fails for any reason but an outage nothing was recorded,
+ * One INSERT (one transaction) for the group; its small files share 'ingest-batch' jobs of up to maxFilesPerQueueJob. When it fails for any reason but an outage nothing was recorded,
  * and each upload is tried on its own, so that one upload's fault stays its own. After an outage it is unknown
  * whether the group committed: every upload in it learns so, as a lone upload would (and settles its files).
  */
-export async function recordUploadGroup(db: Db, uploads: PendingUpload[]): Promise<Array<PromiseSettledResult<FileJob[]>>> {
+export async function recordUploadGroup(db: Db, uploads: PendingUpload[], maxFilesPerQueueJob: number): Promise<Array<PromiseSettledResult<FileJob[]>>> {
   try {
-    return (await insertIngestJobs(db, uploads)).map((value) => ({ status: 'fulfilled', value }));
+    return (await insertIngestJobs(db, assignQueueJobs(uploads, maxFilesPerQueueJob))).map((value) => ({ status: 'fulfilled', value }));
   } catch (err) {
     if (uploads.length === 1 || isOutageError(err)) throw err;
-    return Promise.allSettled(uploads.map(async (u) => (await insertIngestJobs(db, [u]))[0]!));
+    return Promise.allSettled(uploads.map(async (u) => (await insertIngestJobs(db, assignQueueJobs([u], maxFilesPerQueueJob)))[0]!));
   }
 }
 
@@ -225,6 +231,7 @@ function settleAfterOutage(deps: SubmitDeps, stagedPaths: string[]): void {
  */
 async function recordJobs(
   db: Db,
+  maxFilesPerQueueJob: number,
   principal: Principal,
   staged: StagedUpload[],
   fields: UploadFields,
@@ -262,7 +269,10 @@ async function recordJobs(
       })),
     };
     // A key or a client-chosen file id may meet a unique violation of its own: such uploads keep their own statement.
-    const jobs = idempotencyKey || fields.fileId ? (await insertIngestJobs(db, [upload]))[0]! : await recordInGroup(db, upload);
+    const jobs =
+      idempotencyKey || fields.fileId
+        ? (await insertIngestJobs(db, assignQueueJobs([upload], maxFilesPerQueueJob)))[0]!
+        : await recordInGroup(db, maxFilesPerQueueJob, upload);
     return { jobs, replayed: false };
   } catch (err) {
     // Two requests raced with the same key: the loser answers with the winner's jobs.

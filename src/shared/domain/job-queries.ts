@@ -2,7 +2,8 @@
 // polling reads views through job-status.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../records/database.js';
-import { selectFileJobs, selectStaleOpenJobs, type FileJob, type StaleJob } from '../records/file-jobs.js';
+import { selectFileJobs, type FileJob } from '../records/file-jobs.js';
+import { selectStaleOpenJobs, type StaleJob } from '../records/file-job-queue.js';
 import { AppError } from '../errors.js';
 import { isFinalState } from '../../contract/jobs.js';
 import { can, type Principal } from './principal.js';

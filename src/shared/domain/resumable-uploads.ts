@@ -34,7 +34,7 @@ export interface ResumableHooks {
 }
 
 export interface ResumableDeps extends SubmitDeps {
-  config: Pick<Config, 'queuePrefix' | 'uploadLockMs' | 'uploadExpiryHours' | 'maxUploadBytes' | 'maxOpenUploadsPerPrincipal' | 'jobAttempts'>;
+  config: Pick<Config, 'queuePrefix' | 'uploadLockMs' | 'uploadExpiryHours' | 'maxUploadBytes' | 'maxOpenUploadsPerPrincipal' | 'jobAttempts' | 'ingestJobFilesMax'>;
   redis: RedisConnection;
   capacity: CapacityReader;
   bytes: ResumableByteStore;

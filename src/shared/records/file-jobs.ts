@@ -3,7 +3,7 @@
 // through Prisma.
 import { randomUUID } from 'node:crypto';
 import type { FileJob } from '../db/generated/client.js';
-import { FINAL_JOB_STATES, OPEN_JOB_STATES } from '../../contract/jobs.js';
+import { FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { poolOf, type Db, type DbClient, type Prisma } from './database.js';
 
 export type { FileJob };
@@ -11,7 +11,7 @@ export type { FileJob };
 /** Every column of file_jobs, in the shape fileJobFromRow reads. */
 export const FILE_JOB_COLUMNS = `id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
   content_type, size, staged_path, declared_sha256, sha256, file_id, duplicate_of, params, error_code, error_message,
-  attempts, created_at, updated_at, finished_at, result`;
+  attempts, created_at, updated_at, finished_at, result, queue_job_id`;
 
 /** The final states as a SQL list, for `state NOT IN (...)`. */
 export const FINAL_STATES_SQL = FINAL_JOB_STATES.map((s) => `'${s}'`).join(', ');
@@ -43,7 +43,9 @@ export interface FileJobRow {
   attempts: number;
   created_at: Date;
   updated_at: Date;
-  finished_at: Date | null; result: FileJob['result'];
+  finished_at: Date | null;
+  result: FileJob['result'];
+  queue_job_id: string | null;
 }
 
 export function fileJobFromRow(r: FileJobRow): FileJob {
@@ -70,7 +72,9 @@ export function fileJobFromRow(r: FileJobRow): FileJob {
     attempts: r.attempts,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    finishedAt: r.finished_at, result: r.result,
+    finishedAt: r.finished_at,
+    result: r.result,
+    queueJobId: r.queue_job_id,
   };
 }
 
@@ -180,6 +184,8 @@ export interface NewIngestJob {
   stagedPath: string;
   fileId: string;
   declaredSha256: string | null;
+  /** The 'ingest-batch' BullMQ job that carries it; null or absent: a BullMQ job of its own (a large file). */
+  queueJobId?: string | null;
 }
 
 /**
@@ -192,16 +198,17 @@ export async function insertIngestJobs(db: Db, uploads: ReadonlyArray<{ owner: I
     jobs.map((j) => ({
       id: randomUUID(), principal: owner.principal, principal_name: owner.principalName, idempotency_key: owner.idempotencyKey,
       params: owner.params, batch_index: j.batchIndex, file_name: j.fileName, content_type: j.contentType, size: j.size,
-      staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256,
+      staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256, queue_job_id: j.queueJobId ?? null,
     })),
   );
   const { rows: inserted } = await poolOf(db).query<FileJobRow>(
     `INSERT INTO file_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
-       content_type, size, staged_path, declared_sha256, file_id, params, created_at, updated_at)
+       content_type, size, staged_path, declared_sha256, file_id, params, queue_job_id, created_at, updated_at)
      SELECT r.id, 'ingest', 'queued', 0, r.principal, r.principal_name, r.idempotency_key, r.batch_index, r.file_name, r.content_type,
-       r.size, r.staged_path, r.declared_sha256, r.file_id, r.params, $2, $2
+       r.size, r.staged_path, r.declared_sha256, r.file_id, r.params, r.queue_job_id, $2, $2
      FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, principal text, principal_name text, idempotency_key text, params jsonb,
-       batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text)
+       batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text,
+       queue_job_id uuid)
      RETURNING ${FILE_JOB_COLUMNS}`,
     [JSON.stringify(rows), new Date()],
   );
@@ -272,27 +279,6 @@ export async function reopenFileJob(db: Db, id: string): Promise<void> {
     data: { state: 'queued', errorCode: null, errorMessage: null, finishedAt: null, updatedAt: new Date() },
   });
   if (count !== 1) throw new Error(`job ${id} is not a delete job: only those are reopened`);
-}
-
-export type StaleJob = Pick<FileJob, 'id' | 'kind' | 'size' | 'createdAt' | 'updatedAt'>;
-
-/** One page of jobs not final and untouched since staleBefore, in (updated_at, id) order after `after`. */
-export async function selectStaleOpenJobs(
-  db: Db,
-  staleBefore: Date,
-  after: { updatedAt: Date; id: string } | undefined,
-  limit: number,
-): Promise<StaleJob[]> {
-  return db.fileJob.findMany({
-    where: {
-      state: { in: [...OPEN_JOB_STATES] },
-      updatedAt: { lt: staleBefore },
-      ...(after ? { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : {}),
-    },
-    select: { id: true, kind: true, size: true, createdAt: true, updatedAt: true },
-    orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
-    take: limit,
-  });
 }
 
 /** Who asked for an upload's ingest jobs, and the metadata its files share. */

@@ -1,0 +1,135 @@
+// 'ingest-batch' BullMQ jobs (issue 12): the small files of a group of uploads ride one BullMQ job that reads its
+// rows by its id. A file's own failure (a wrong checksum, a taken file id) is recorded on its row and never fails
+// the job or its neighbours; a run stopped by a crash runs again without doing anything twice; the requeue sweep
+// adds a batch job Redis lost again under its id, once for all its rows, and leaves a waiting one alone.
+import { createHash, randomBytes } from 'node:crypto';
+import { Worker, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
+import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { QUEUE_NAMES } from '../../src/shared/queues.js';
+import { attrRelativePath } from '../../src/shared/storage/attr-files.js';
+import type { WorkerContext } from '../../src/workers/context.js';
+import { ingestBatchProcessor } from '../../src/workers/ingest-batch-job.js';
+import { newIngestBatcher } from '../../src/workers/ingest.js';
+import { requeueStaleJobs } from '../../src/workers/requeue.js';
+import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
+import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
+import type { World } from '../helpers/world.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const silent = createLogger({ logLevel: 'silent' }, 'test');
+
+describe('ingest-batch jobs', () => {
+  let world: World;
+  let ctx: WorkerContext;
+  beforeAll(async () => {
+    ({ world, ctx } = await openDrivenWorker());
+  });
+  afterAll(() => closeDrivenWorker(world, ctx));
+
+  const db = () => world.api.db;
+  /** A BullMQ 'ingest-batch' job as the processor sees it. */
+  const batchJob = (queueJobId: string, attemptsMade = 0) =>
+    ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
+  const finished = async (state: string) =>
+    (await ctx.metrics.jobsFinished.get()).values.filter((v) => v.labels.state === state).reduce((n, v) => n + v.value, 0);
+  const states = async (ids: string[]) =>
+    (await db().fileJob.findMany({ where: { id: { in: ids } } })).map((r) => r.state).sort();
+
+  /** rebuild-index brings in a restored file holding the job's file id before the job commits (ingest-batch.test.ts). */
+  async function takeFileIdByRestore(job: { fileId: string; createdAt: Date }, donorFileId: string): Promise<void> {
+    const donor = await db().file.findUniqueOrThrow({ where: { id: donorFileId } });
+    const record = (await ctx.attrStore.read(donor.attrPath))!;
+    const createdAt = job.createdAt.toISOString();
+    await ctx.attrStore.write(attrRelativePath(job.fileId, job.createdAt), { ...record, id: job.fileId, fileName: 'restored.bin', createdAt, updatedAt: createdAt });
+    await rebuildIndex({ db: db(), config: world.config, blobStore: ctx.blobStore, logger: silent });
+  }
+
+  it('commits 30 of 32 files in one BullMQ job: a wrong checksum and a taken file id fail alone, the job completes', async () => {
+    const donor = await stageFileJob(world, randomBytes(3_000));
+    await runIngestBatch(ctx, [donor.id]);
+    const files = Array.from({ length: 32 }, (_, i) => randomBytes(1_000 + i * 331));
+    const declared = files.map(sha);
+    declared[4] = sha(randomBytes(16));
+    const jobs = await stageFileJobs(world, files, declared);
+    const queueJobId = jobs[0]!.queueJobId!;
+    // One upload of small files: one BullMQ job carries them all.
+    expect(new Set(jobs.map((j) => j.queueJobId))).toEqual(new Set([queueJobId]));
+    await takeFileIdByRestore(jobs[17]!, donor.fileId);
+    const before = { committed: await finished('committed'), failed: await finished('failed') };
+
+    const process = ingestBatchProcessor(ctx, newIngestBatcher(ctx));
+    // Resolves (the BullMQ job completes): the two failures are the files' own, recorded on their rows.
+    await expect(process(batchJob(queueJobId))).resolves.toEqual({ committed: 30, duplicate: 0, failed: 2 });
+    for (const [i, job] of jobs.entries()) {
+      const row = await db().fileJob.findUniqueOrThrow({ where: { id: job.id } });
+      if (i === 4) expect(row).toMatchObject({ state: 'failed', errorCode: 'checksum_mismatch' });
+      else if (i === 17) expect(row).toMatchObject({ state: 'failed', errorCode: 'conflict' });
+      else expect(row).toMatchObject({ state: 'committed', sha256: sha(job.bytes), errorCode: null });
+    }
+    // Metrics per file, not per BullMQ job.
+    expect((await finished('committed')) - before.committed).toBe(30);
+    expect((await finished('failed')) - before.failed).toBe(2);
+    // A second run (BullMQ is at-least-once) finds no open row: nothing to do, nothing counted.
+    await expect(process(batchJob(queueJobId, 1))).resolves.toEqual({ committed: 0, duplicate: 0, failed: 0 });
+    expect((await finished('committed')) - before.committed).toBe(30);
+  });
+
+  it('a run stopped by a crash retries the whole job, and the rerun commits each file exactly once', async () => {
+    const files = Array.from({ length: 6 }, (_, i) => randomBytes(900 + i));
+    const jobs = await stageFileJobs(world, files);
+    const ids = jobs.map((j) => j.id);
+    const process = ingestBatchProcessor(ctx, newIngestBatcher(ctx));
+    // The worker dies after the blobs are stored and before the attr.json files (a thrown crash point stands in).
+    ctx.crashPoint = (step) => {
+      if (step === 'after-blob') throw new Error('crash point after-blob');
+    };
+    try {
+      await expect(process(batchJob(jobs[0]!.queueJobId!))).rejects.toThrow('crash point after-blob');
+    } finally {
+      ctx.crashPoint = undefined;
+    }
+    // Not a file's fault: no file failed, and the job is left for BullMQ's retry.
+    expect(await states(ids)).toEqual(Array(6).fill('committing'));
+    await expect(process(batchJob(jobs[0]!.queueJobId!, 1))).resolves.toEqual({ committed: 6, duplicate: 0, failed: 0 });
+    for (const job of jobs) {
+      expect(await db().file.count({ where: { id: job.fileId } })).toBe(1);
+      expect((await db().blob.findUniqueOrThrow({ where: { sha256: sha(job.bytes) } })).refCount).toBe(1);
+      expect((await db().walEntry.findMany({ where: { jobId: job.id } })).map((w) => w.status)).toEqual(['committed']);
+    }
+  });
+
+  it('the requeue sweep leaves a waiting batch job alone and adds a lost one again under its id, once for all its rows', async () => {
+    const jobs = await stageFileJobs(world, [randomBytes(500), randomBytes(600), randomBytes(700)]);
+    const queueJobId = jobs[0]!.queueJobId!;
+    const queue = ctx.queues.ingest;
+    // stageFileJobs took the job out of Redis so no worker runs it; put it back as the API enqueued it.
+    await queue.add('ingest-batch', { queueJobId }, { jobId: queueJobId });
+    const waitingBefore = await queue.getWaitingCount();
+    expect(await requeueStaleJobs(ctx, ctx.queues, 0)).toMatchObject({ requeued: 0, rerun: 0 });
+    expect(await queue.getWaitingCount()).toBe(waitingBefore);
+
+    // Redis loses it: one job is added again under the same id, not one per row.
+    await queue.remove(queueJobId);
+    expect(await requeueStaleJobs(ctx, ctx.queues, 0)).toMatchObject({ requeued: 3 });
+    expect(await queue.getWaitingCount()).toBe(waitingBefore);
+    expect(await queue.getJob(queueJobId)).toMatchObject({ name: 'ingest-batch', data: { queueJobId } });
+    for (const job of jobs) expect(await queue.getJob(job.id)).toBeUndefined();
+
+    // A completed batch job whose rows are still open (its run saw a state that has moved since) runs again.
+    const taker = new Worker(QUEUE_NAMES.ingest, null, { connection: ctx.connection, prefix: world.config.queuePrefix, autorun: false });
+    try {
+      const next = await taker.getNextJob('test-token');
+      expect(next?.id).toBe(queueJobId);
+      await next!.moveToCompleted({ committed: 0, duplicate: 0, failed: 0 }, 'test-token', false);
+    } finally {
+      await taker.close();
+    }
+    expect(await queue.getJobState(queueJobId)).toBe('completed');
+    expect(await requeueStaleJobs(ctx, ctx.queues, 0)).toMatchObject({ requeued: 3 });
+    expect(await queue.getJobState(queueJobId)).toBe('waiting');
+    await queue.remove(queueJobId);
+  });
+});
