@@ -66,6 +66,20 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   return report;
 }
 
+/** BullMQ's failedReason of a job that a worker of an older version took and had no processor for (runner.ts). */
+const NO_PROCESSOR = /^no processor for job name /;
+
+/**
+ * The failure a carrier's rows record. An 'ingest-batch' job failed by a worker that predates batch jobs (APIs
+ * upgraded before workers) says nothing about its files: they run again, within the rerun window, like an outage.
+ */
+function failureOfCarrier(carrier: Carrier, reason: string | undefined): JobFailure {
+  if (carrier.name === 'ingest-batch' && NO_PROCESSOR.test(reason ?? '')) {
+    return { code: 'unavailable', message: 'a worker without ingest-batch jobs took the job; it runs again on a newer worker' };
+  }
+  return failureOfFailedJob(reason);
+}
+
 /** A BullMQ job and the stale rows it carries: one row, or every stale row of an 'ingest-batch' job. */
 interface Carrier {
   kind: RowKind;
@@ -100,7 +114,7 @@ async function sweepPage(ctx: WorkerContext, queues: Queues, stale: StaleJob[], 
       readd.push(carrier);
       report.requeued += carrier.rows.length;
     } else if (state === 'completed' || state === 'failed') {
-      const failure = state === 'failed' ? failureOfFailedJob(job!.failedReason) : undefined;
+      const failure = state === 'failed' ? failureOfCarrier(carrier, job!.failedReason) : undefined;
       const rerun = carrier.rows.filter((row) => !failure || (failure.code === 'unavailable' && Date.now() - row.createdAt.getTime() < RERUN_WINDOW_MS));
       for (const row of carrier.rows.filter((r) => !rerun.includes(r))) {
         // One row that cannot be ended now (its attr.json unwritable, say) must not hold up the rows after it.

@@ -132,4 +132,24 @@ describe('ingest-batch jobs', () => {
     expect(await queue.getJobState(queueJobId)).toBe('waiting');
     await queue.remove(queueJobId);
   });
+  it('a batch job failed by an older worker (no processor for ingest-batch) runs again instead of failing its files', async () => {
+    const jobs = await stageFileJobs(world, [randomBytes(400), randomBytes(450)]);
+    const queueJobId = jobs[0]!.queueJobId!;
+    const queue = ctx.queues.ingest;
+    await queue.add('ingest-batch', { queueJobId }, { jobId: queueJobId });
+    // A worker of the version before batch jobs: its runner fails an unknown job name for good, with this reason.
+    const old = new Worker(QUEUE_NAMES.ingest, null, { connection: ctx.connection, prefix: world.config.queuePrefix, autorun: false });
+    try {
+      const next = await old.getNextJob('old-token');
+      expect(next?.id).toBe(queueJobId);
+      await next!.moveToFailed(new Error(`no processor for job name 'ingest-batch' on queue 'ingest'`), 'old-token', false);
+    } finally {
+      await old.close();
+    }
+    expect(await queue.getJobState(queueJobId)).toBe('failed');
+    expect(await requeueStaleJobs(ctx, ctx.queues, 0)).toMatchObject({ rerun: 2, failed: 0 });
+    expect(await queue.getJobState(queueJobId)).toBe('waiting');
+    expect(await states(jobs.map((j) => j.id))).toEqual(['queued', 'queued']);
+    await queue.remove(queueJobId);
+  });
 });
