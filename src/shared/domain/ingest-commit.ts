@@ -17,6 +17,7 @@ import { runBlobGc, type GcDeps } from './blob-gc.js';
 import { type FileMetadata } from '../../contract/files.js';
 import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
+import { digestOfStaged } from './staged-digest.js';
 
 export interface IngestDeps {
   db: Db;
@@ -106,13 +107,14 @@ export { fileMetadataOf, type Digest };
 export type StagedDigest = Digest & { source: string | null };
 
 /**
- * Hashes the staged bytes in the pool (by path: the staged file, or this host's copy of a staged object). A staged
- * upload can be gone only if an earlier run of this job got past the commit, or crashed after moving it; both are
- * settled from the database (an outcome, or the digest of the bytes already in the blob store).
+ * The staged bytes' digest: the one the API recorded, or hashed in the pool (by path: the staged file, or this host's
+ * copy of a staged object; staged-digest.ts). A staged upload can be gone only if an earlier run of this job got
+ * past the commit, or crashed after moving it; both are settled from the database (an outcome, or the digest of
+ * the bytes already in the blob store).
  */
 export async function hashStaged(deps: IngestDeps, job: FileJob, copy: StagedCopy | null): Promise<StagedDigest | IngestOutcome> {
   try {
-    if (copy) return { ...(await deps.hashPool.hashFile(copy.path, Number(job.size))), source: copy.path };
+    if (copy) return { ...(await digestOfStaged(deps.hashPool, job, copy.path)), source: copy.path };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     // A scratch copy that vanished says nothing of the staged object: this run stops, the next fetches again.
