@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { finished } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import type { StagingReservation } from '../shared/domain/capacity.js';
@@ -78,57 +78,13 @@ export function stagingEngine(
       // unless the staging publishes them elsewhere before the 202 (the bucket), when this file is only scratch.
       const out = fs.createWriteStream(stagedPath, { flags: 'wx', mode: 0o640, flush: durable });
       open.set(file, out);
-      const source = file.stream;
-      // The digest of exactly the bytes handed to the file, in order: the job records it and the worker does not
-      // read a local staged file again to hash it (see the README's durability section).
-      const hash = createHash('sha256');
-      let size = 0;
-      let failure: Error | undefined;
-      const fail = (err: Error) => {
-        if (failure) return;
-        failure = err;
-        // Discard the rest of this part; multer aborts the request on our error.
-        source.off('data', onData);
-        source.resume();
-        out.destroy(err);
-      };
-      const syncer = durable ? new RollingSync(out, fail) : undefined;
-      // Reading resumes only when neither the file's buffer nor the unsynced bytes hold it back.
-      const resumeIfClear = () => {
-        if (!failure && !out.writableNeedDrain && !syncer?.holding(size)) source.resume();
-      };
-      const onData = (chunk: Buffer) => {
-        try {
-          reservation.take(chunk.length);
-        } catch (err) {
-          fail(err as Error);
-          return;
-        }
-        size += chunk.length;
-        hash.update(chunk);
-        const flowing = out.write(chunk);
-        syncer?.wrote(resumeIfClear);
-        if (!flowing || syncer?.holding(size)) source.pause();
-      };
-      // No sync of ours may still be in flight when the stream closes the descriptor (the number could be reused).
-      const onEnd = () => void (syncer ? syncer.settled() : Promise.resolve()).then(() => out.end());
-      const onDrain = resumeIfClear;
-      source.on('data', onData);
-      source.once('end', onEnd);
-      source.once('error', fail);
-      out.on('drain', onDrain);
-      // Not before the descriptor is closed, so after the fsync of flush: true (finished waits for 'close').
-      finished(out, (streamErr) => {
-        source.off('data', onData).off('end', onEnd).off('error', fail);
-        out.off('drain', onDrain);
-        const err = failure ?? streamErr;
+      pumpPart(file.stream, out, reservation, durable, (err, written) => {
         if (!err) {
           open.delete(file);
-          const info: StagedPartInfo = { destination: stagingPath, filename: path.basename(stagedPath), path: stagedPath, size, sha256: hash.digest('hex') };
+          const info: StagedPartInfo = { destination: stagingPath, filename: path.basename(stagedPath), path: stagedPath, ...written };
           cb(null, info);
           return;
         }
-        if (!failure) fail(err);
         // multer removes files that were stored or are still being written, not one whose engine failed: ours.
         void remove(file)
           .catch((removeErr: unknown) => req.log.error({ err: removeErr, stagedPath }, 'could not remove a partly staged file'))
@@ -142,6 +98,65 @@ export function stagingEngine(
       );
     },
   };
+}
+
+/**
+ * Writes one part's bytes (source) to its staged file (out), each chunk through the reservation first and into the
+ * digest; done runs once the descriptor is closed (after the fsync of flush: true), with the first error or with
+ * the size and sha256 of exactly the bytes written.
+ */
+function pumpPart(
+  source: Readable,
+  out: fs.WriteStream,
+  reservation: StagingReservation,
+  durable: boolean,
+  done: (err: Error | undefined, written: { size: number; sha256: string }) => void,
+): void {
+  // The digest of exactly the bytes handed to the file, in order: the job records it and the worker does not
+  // read a local staged file again to hash it (see the README's durability section).
+  const hash = createHash('sha256');
+  let size = 0;
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    if (failure) return;
+    failure = err;
+    // Discard the rest of this part; multer aborts the request on our error.
+    source.off('data', onData);
+    source.resume();
+    out.destroy(err);
+  };
+  const syncer = durable ? new RollingSync(out, fail) : undefined;
+  // Reading resumes only when neither the file's buffer nor the unsynced bytes hold it back.
+  const resumeIfClear = () => {
+    if (!failure && !out.writableNeedDrain && !syncer?.holding(size)) source.resume();
+  };
+  const onData = (chunk: Buffer) => {
+    try {
+      reservation.take(chunk.length);
+    } catch (err) {
+      fail(err as Error);
+      return;
+    }
+    size += chunk.length;
+    hash.update(chunk);
+    const flowing = out.write(chunk);
+    syncer?.wrote(resumeIfClear);
+    if (!flowing || syncer?.holding(size)) source.pause();
+  };
+  // No sync of ours may still be in flight when the stream closes the descriptor (the number could be reused).
+  const onEnd = () => void (syncer ? syncer.settled() : Promise.resolve()).then(() => out.end());
+  source.on('data', onData);
+  source.once('end', onEnd);
+  source.once('error', fail);
+  out.on('drain', resumeIfClear);
+  // Not before the descriptor is closed, so after the fsync of flush: true (finished waits for 'close').
+  finished(out, (streamErr) => {
+    source.off('data', onData).off('end', onEnd).off('error', fail);
+    out.off('drain', resumeIfClear);
+    const err = failure ?? streamErr ?? undefined;
+    if (err && !failure) fail(err);
+    done(err, { size, sha256: err ? '' : hash.digest('hex') });
+  });
 }
 
 /**

@@ -33,8 +33,7 @@ export interface FileJobRow {
   /** int8 arrives as text from pg. */
   size: string | bigint;
   staged_path: string | null;
-  declared_sha256: string | null; staged_sha256: string | null;
-  sha256: string | null;
+  declared_sha256: string | null; staged_sha256: string | null; sha256: string | null;
   file_id: string;
   duplicate_of: string | null;
   params: FileJob['params'];
