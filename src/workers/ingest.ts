@@ -28,7 +28,7 @@ export function ingestProcessor(ctx: WorkerContext) {
       if (outcome.ranNow) {
         observe(outcome.state);
         metrics.bytesCommitted.inc(outcome.size ?? 0);
-        metrics.hashedBytes.inc(outcome.size ?? 0);
+        metrics.hashedBytes.inc(outcome.hashedBytes ?? outcome.size ?? 0);
         metrics.hashSeconds.inc(outcome.hashSeconds ?? 0);
         if (outcome.blobCreated) metrics.blobBytesWritten.inc(outcome.size ?? 0);
         if (outcome.state === 'duplicate' || !outcome.blobCreated) metrics.dedupHits.inc();

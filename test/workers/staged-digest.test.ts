@@ -50,7 +50,7 @@ describe('the staged digest the API recorded', () => {
     expect(job.stagedSha256).toBe(sha(bytes));
     const hashFile = vi.spyOn(ctx.hashPool, 'hashFile');
     const outcome = await runIngestJob(ctx, job.id, noProgress);
-    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes), size: bytes.length });
+    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes), size: bytes.length, hashedBytes: 0 });
     expect(hashFile).not.toHaveBeenCalled();
     const stored = await fs.readFile(path.join(world.config.storagePath, ctx.blobStore.keyFor(sha(bytes))));
     expect(sha(stored)).toBe(sha(bytes));
@@ -62,7 +62,7 @@ describe('the staged digest the API recorded', () => {
     expect(job.stagedSha256).toBeNull();
     const hashFile = vi.spyOn(ctx.hashPool, 'hashFile');
     const outcome = await runIngestJob(ctx, job.id, noProgress);
-    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes) });
+    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes), hashedBytes: bytes.length });
     expect(hashFile).toHaveBeenCalledTimes(1);
   });
 

@@ -47,8 +47,9 @@ export interface IngestOutcome {
   blobCreated?: boolean;
   /** false when an earlier run had already finished the job. */
   ranNow: boolean;
-  /** Seconds spent hashing in this run. */
+  /** Seconds spent hashing in this run, and the bytes hashed (0 when the API's recorded digest stood for them). */
   hashSeconds?: number;
+  hashedBytes?: number;
 }
 
 export type ProgressReporter = (progress: number) => Promise<void>;
@@ -104,7 +105,7 @@ import { fileMetadataOf, type Digest } from './ingest-metadata.js';
 
 export { fileMetadataOf, type Digest };
 /** The digest of the staged bytes and the file that holds them, or null when they are already in the blob store. */
-export type StagedDigest = Digest & { source: string | null };
+export type StagedDigest = Digest & { source: string | null; hashed?: boolean };
 
 /**
  * The staged bytes' digest: the one the API recorded, or hashed in the pool (by path: the staged file, or this host's
@@ -267,7 +268,7 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
   assertCommitted(committed, meta);
   await deps.staging.remove(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);
-  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds };
+  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds, hashedBytes: digest.hashed ? digest.size : 0 };
 }
 
 /**

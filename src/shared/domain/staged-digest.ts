@@ -16,9 +16,9 @@ export function hasRecordedDigest(job: Pick<FileJob, 'stagedSha256' | 'stagedPat
   return job.stagedSha256 !== null && job.stagedPath === path;
 }
 
-/** sha256 and size of the staged bytes at path (the job's staged file, or this host's copy of it). */
-export async function digestOfStaged(hashPool: HashPool, job: FileJob, path: string): Promise<HashResult> {
+/** sha256 and size of the staged bytes at path (the job's staged file, or this host's copy of it); hashed: read here. */
+export async function digestOfStaged(hashPool: HashPool, job: FileJob, path: string): Promise<HashResult & { hashed: boolean }> {
   // The size is the file's, read now: a staged file that lost bytes since it was hashed fails the size check.
-  if (hasRecordedDigest(job, path)) return { sha256: job.stagedSha256, size: (await fs.stat(path)).size };
-  return hashPool.hashFile(path, Number(job.size));
+  if (hasRecordedDigest(job, path)) return { sha256: job.stagedSha256, size: (await fs.stat(path)).size, hashed: false };
+  return { ...(await hashPool.hashFile(path, Number(job.size))), hashed: true };
 }
