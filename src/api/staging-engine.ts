@@ -144,7 +144,10 @@ function pumpPart(
     if (!flowing || syncer?.holding(size)) source.pause();
   };
   // No sync of ours may still be in flight when the stream closes the descriptor (the number could be reused).
-  const onEnd = () => void (syncer ? syncer.settled() : Promise.resolve()).then(() => failure || out.end());
+  const onEnd = () =>
+    void (syncer ? syncer.settled() : Promise.resolve()).then(() => {
+      if (!failure) out.end();
+    });
   source.on('data', onData);
   source.once('end', onEnd);
   source.once('error', fail);
