@@ -31,7 +31,7 @@ export function recordIngestOutcome(ctx: WorkerContext, outcome: IngestOutcome, 
   const { metrics } = ctx;
   observeIngest(ctx, started, outcome.state);
   metrics.bytesCommitted.inc(outcome.size ?? 0);
-  metrics.hashedBytes.inc(outcome.size ?? 0);
+  metrics.hashedBytes.inc(outcome.hashedBytes ?? outcome.size ?? 0);
   metrics.hashSeconds.inc(outcome.hashSeconds ?? 0);
   if (outcome.blobCreated) metrics.blobBytesWritten.inc(outcome.size ?? 0);
   if (outcome.state === 'duplicate' || !outcome.blobCreated) metrics.dedupHits.inc();

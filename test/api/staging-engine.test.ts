@@ -1,5 +1,6 @@
 // The staging engine on its own: a part is reported stored only once its bytes are fsynced and its descriptor
 // closed (the 202 vouches for them); a refused chunk or a broken part leaves no staged file behind.
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -7,12 +8,12 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Request } from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { stagingEngine } from '../../src/api/staging-engine.js';
+import { MAX_UNSYNCED_BYTES, stagingEngine, SYNC_EVERY_BYTES } from '../../src/api/staging-engine.js';
 import type { StagingReservation } from '../../src/shared/domain/capacity.js';
 import { AppError } from '../../src/shared/errors.js';
 import { createLogger } from '../../src/shared/logger.js';
 
-type Stored = { path?: string; size?: number };
+type Stored = { path?: string; size?: number; sha256?: string };
 
 describe('stagingEngine', () => {
   let dir: string;
@@ -95,4 +96,74 @@ describe('stagingEngine', () => {
     expect(err?.message).toBe('Unexpected end of form');
     expect(fs.existsSync(file.path!)).toBe(false);
   });
+  it('reports the sha256 of exactly the bytes it wrote', async () => {
+    const chunks = [randomBytes(70_000), randomBytes(1), randomBytes(300_000)];
+    const { err, info } = await stage(reservation(), (part) => {
+      for (const c of chunks) part.write(c);
+      part.end();
+    });
+    expect(err).toBeNull();
+    const whole = Buffer.concat(chunks);
+    expect(info?.sha256).toBe(createHash('sha256').update(whole).digest('hex'));
+    expect(createHash('sha256').update(await fsp.readFile(info!.path!)).digest('hex')).toBe(info?.sha256);
+  });
+
+  it('syncs a large part while it arrives, and fsyncs it once more before reporting it stored', async () => {
+    const datasyncs: number[] = [];
+    const realDatasync = fs.fdatasync;
+    vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      datasyncs.push(fd);
+      realDatasync(fd, cb);
+    }) as typeof fs.fdatasync);
+    const fsync = vi.spyOn(fs, 'fsync');
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const { err, info } = await stage(reservation(), async (part) => {
+      for (let i = 0; i < 3 * 16; i++) if (!part.write(chunk)) await new Promise((r) => part.once('drain', r));
+      part.end();
+    });
+    expect(err).toBeNull();
+    expect(info?.size).toBe(48 * 1024 * 1024);
+    expect(datasyncs.length).toBeGreaterThanOrEqual(2);
+    expect(fsync).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads no further than MAX_UNSYNCED_BYTES past a sync that does not finish, and goes on once it does', async () => {
+    const held: Array<() => void> = [];
+    const realDatasync = fs.fdatasync;
+    vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      held.push(() => realDatasync(fd, cb));
+    }) as typeof fs.fdatasync);
+    const r = reservation();
+    const chunk = Buffer.alloc(1024 * 1024, 3);
+    const total = MAX_UNSYNCED_BYTES + 3 * SYNC_EVERY_BYTES;
+    const done = stage(r, (part) => {
+      // All of it offered at once: only the engine's own pausing can hold it back.
+      for (let sent = 0; sent < total; sent += chunk.length) part.write(chunk);
+      part.end();
+    });
+    await waitFor(() => held.length === 1 && r.taken > MAX_UNSYNCED_BYTES);
+    // Nothing reads further while the first sync (begun after SYNC_EVERY_BYTES) has not finished.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.taken).toBeLessThanOrEqual(SYNC_EVERY_BYTES + MAX_UNSYNCED_BYTES + chunk.length);
+    expect(r.taken).toBeLessThan(total);
+    // Every sync released as it comes: the part is read to its end, not left paused.
+    const release = setInterval(() => held.splice(0).forEach((go) => go()), 5);
+    try {
+      const { err, info } = await done;
+      expect(err).toBeNull();
+      expect(info?.size).toBe(total);
+      expect((await fsp.stat(info!.path!)).size).toBe(total);
+    } finally {
+      clearInterval(release);
+    }
+  });
 });
+
+/** Polls cond until it holds (5 s at most). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

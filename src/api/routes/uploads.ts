@@ -11,7 +11,7 @@ import { removeStagedFiles } from '../../shared/storage/staging.js';
 import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, parseInput, type RouteSpec } from '../http/route-spec.js';
-import { stagingEngine } from '../staging-engine.js';
+import { stagingEngine, type StagedPartInfo } from '../staging-engine.js';
 import { errors } from '../http/openapi-errors.js';
 import { isFinalState, jobListSchema } from '../../contract/jobs.js';
 import { uploadFieldsSchema, uploadQuerySchema } from '../../contract/uploads.js';
@@ -112,6 +112,8 @@ export function uploadRoutes(ctx: ApiContext): RouteSpec[] {
           fileName: sanitizeFileName(f.originalname),
           contentType: f.mimetype && f.mimetype !== '' ? f.mimetype.toLowerCase() : 'application/octet-stream',
           size: f.size,
+          // The staging engine's digest of the bytes it wrote (StagedPartInfo), recorded with the job.
+          sha256: (f as Express.Multer.File & Partial<StagedPartInfo>).sha256,
         }));
         let fields;
         try {

@@ -179,7 +179,7 @@ async function commitItems(deps: IngestDeps, hashed: Item[], results: Results): 
     assertCommitted(result, item.meta!);
     if (result.kind === 'lost') return latestOutcome(deps.db, item.job.id);
     const { digest, put } = item;
-    return { state: result.state, fileId: item.meta!.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds: item.hashSeconds };
+    return { state: result.state, fileId: item.meta!.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds: item.hashSeconds, hashedBytes: digest.hashed ? digest.size : 0 };
   });
 }
 

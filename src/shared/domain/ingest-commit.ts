@@ -18,6 +18,7 @@ import { type FileMetadata } from '../../contract/files.js';
 import { isFinalState, type FINAL_JOB_STATES } from '../../contract/jobs.js';
 import { assertModeAllows, type ModeReader } from './modes.js';
 import { PROGRESS_MIN_BYTES } from './ingest-queue-jobs.js';
+import { digestOfStaged } from './staged-digest.js';
 
 export interface IngestDeps {
   db: Db;
@@ -47,8 +48,9 @@ export interface IngestOutcome {
   blobCreated?: boolean;
   /** false when an earlier run had already finished the job. */
   ranNow: boolean;
-  /** Seconds spent hashing in this run. */
+  /** Seconds spent hashing in this run, and the bytes hashed (0 when the API's recorded digest stood for them). */
   hashSeconds?: number;
+  hashedBytes?: number;
 }
 
 export type ProgressReporter = (progress: number) => Promise<void>;
@@ -101,16 +103,17 @@ import { fileMetadataOf, type Digest } from './ingest-metadata.js';
 
 export { fileMetadataOf, type Digest };
 /** The digest of the staged bytes and the file that holds them, or null when they are already in the blob store. */
-export type StagedDigest = Digest & { source: string | null };
+export type StagedDigest = Digest & { source: string | null; hashed?: boolean };
 
 /**
- * Hashes the staged bytes in the pool (by path: the staged file, or this host's copy of a staged object). A staged
- * upload can be gone only if an earlier run of this job got past the commit, or crashed after moving it; both are
- * settled from the database (an outcome, or the digest of the bytes already in the blob store).
+ * The staged bytes' digest: the one the API recorded, or hashed in the pool (by path: the staged file, or this host's
+ * copy of a staged object; staged-digest.ts). A staged upload can be gone only if an earlier run of this job got
+ * past the commit, or crashed after moving it; both are settled from the database (an outcome, or the digest of
+ * the bytes already in the blob store).
  */
 export async function hashStaged(deps: IngestDeps, job: FileJob, copy: StagedCopy | null): Promise<StagedDigest | IngestOutcome> {
   try {
-    if (copy) return { ...(await deps.hashPool.hashFile(copy.path, Number(job.size))), source: copy.path };
+    if (copy) return { ...(await digestOfStaged(deps.hashPool, job, copy.path)), source: copy.path };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     // A scratch copy that vanished says nothing of the staged object: this run stops, the next fetches again.
@@ -263,7 +266,7 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
   assertCommitted(committed, meta);
   await deps.staging.remove(staged ? [staged] : []);
   if (committed.kind === 'lost') return latestOutcome(db, job.id);
-  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds };
+  return { state: committed.state, fileId: meta.id, sha256: digest.sha256, size: digest.size, blobCreated: put?.created ?? false, ranNow: true, hashSeconds, hashedBytes: digest.hashed ? digest.size : 0 };
 }
 
 /**

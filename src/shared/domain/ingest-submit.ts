@@ -34,6 +34,8 @@ export interface StagedUpload {
   fileName: string;
   contentType: string;
   size: number;
+  /** sha256 of the staged bytes, hashed as they were written (absent: the worker hashes the staged file). */
+  sha256?: string;
 }
 
 export interface UploadFields {
@@ -266,6 +268,7 @@ async function recordJobs(
         stagedPath: s.stagedPath,
         fileId: fields.fileId ?? randomUUID(),
         declaredSha256: fields.sha256?.[index] ?? null,
+        stagedSha256: s.sha256 ?? null,
       })),
     };
     // A key or a client-chosen file id may meet a unique violation of its own: such uploads keep their own statement.

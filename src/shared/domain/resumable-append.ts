@@ -1,6 +1,7 @@
 // Appending to a resumable upload under its lease, and turning a complete upload into an ordinary ingest job.
 // Durability order: bytes written, made durable (fsync, or a part object in the bucket), then the offset recorded;
 // the recorded offset never exceeds the stored bytes, and a resume drops what lies past it (never acknowledged).
+import { createHash, type Hash } from 'node:crypto';
 import type { AppendSink } from './resumable-bytes.js';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
@@ -74,7 +75,10 @@ function lostLease(req: AppendRequest): AppError {
   return new AppError(req.busyCode, 'the upload lock was lost mid-append (another request took the upload); resume from its offset');
 }
 
-/** Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. */
+/**
+ * Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. hash,
+ * when given, sees every byte written, in order.
+ */
 async function writeBody(
   deps: ResumableDeps,
   sink: AppendSink,
@@ -82,6 +86,7 @@ async function writeBody(
   req: AppendRequest,
   start: number,
   limit: { bytes: number; declared: boolean },
+  hash?: Hash,
 ): Promise<{ end: number; durable: number; error?: unknown }> {
   const reservation = await deps.capacity.openReservation();
   let position = start;
@@ -98,6 +103,7 @@ async function writeBody(
       }
       reservation.take(chunk.length);
       await sink.write(chunk, position);
+      hash?.update(chunk);
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
       if (position - durable >= CHECKPOINT_BYTES) {
@@ -138,9 +144,12 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
       await declareLength(deps.db, req.id, req.length);
     }
     const sink = await deps.bytes.openAppend(req.id, at);
+    // An append from the first byte hashes what it writes: when it also brings the last one, the job records the
+    // digest and the worker need not read the file again (staged-digest.ts). A resumed upload is hashed there.
+    const hash = at === 0 ? createHash('sha256') : undefined;
     let written;
     try {
-      written = await writeBody(deps, sink, lease, req, at, limit);
+      written = await writeBody(deps, sink, lease, req, at, limit, hash);
       // Durable before recorded: the offset in the row never runs ahead of the stored bytes. Not once the lease is
       // lost (asked of Redis now): the new holder writes from the same durable offset (in the bucket, one part key).
       if (written.end > written.durable && (await lease.confirm())) await sink.sync();
@@ -169,7 +178,8 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     }
     if (!written.error && finalLength !== null && upload.offset === finalLength && (req.complete ?? true)) {
       if (upload.length === null) await declareLength(deps.db, req.id, finalLength);
-      upload = await completeUpload(deps, principal, { ...upload, length: finalLength });
+      const sha256 = hash && written.end === upload.offset ? hash.digest('hex') : undefined;
+      upload = await completeUpload(deps, principal, { ...upload, length: finalLength }, sha256);
     }
     return { upload, streamError: written.error };
   } finally {
@@ -194,12 +204,12 @@ function isClientGone(err: unknown): boolean {
  * Its Idempotency-Key is the upload's id, so a completion repeated after a crash between the job's INSERT and
  * the row's update finds the same job instead of making a second one.
  */
-async function completeUpload(deps: ResumableDeps, principal: Principal, upload: ResumableUpload): Promise<ResumableUpload> {
+async function completeUpload(deps: ResumableDeps, principal: Principal, upload: ResumableUpload, sha256?: string): Promise<ResumableUpload> {
   await deps.hooks?.beforeComplete?.(upload.id);
   const stagedPath = await deps.bytes.toStaging(upload.id, upload.offset, deps.writerId);
   // The request that brings the last byte (or finds it brought) is the owner's (findOwnUpload): its principal, with
   // its request id and address, is the ingest job's actor, and submitUpload judges a legal hold by its role.
-  const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset }];
+  const staged = [{ stagedPath, fileName: upload.fileName, contentType: upload.contentType, size: upload.offset, ...(sha256 ? { sha256 } : {}) }];
   const result = await submitUpload(deps, principal, staged, upload.fields, `resumable:${upload.id}`);
   const jobId = result.jobs[0]!.id;
   await markCompleted(deps.db, upload.id, jobId);

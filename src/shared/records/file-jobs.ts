@@ -10,7 +10,7 @@ export type { FileJob };
 
 /** Every column of file_jobs, in the shape fileJobFromRow reads. */
 export const FILE_JOB_COLUMNS = `id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
-  content_type, size, staged_path, declared_sha256, sha256, file_id, duplicate_of, params, error_code, error_message,
+  content_type, size, staged_path, declared_sha256, staged_sha256, sha256, file_id, duplicate_of, params, error_code, error_message,
   attempts, created_at, updated_at, finished_at, result, queue_job_id`;
 
 /** The final states as a SQL list, for `state NOT IN (...)`. */
@@ -33,8 +33,7 @@ export interface FileJobRow {
   /** int8 arrives as text from pg. */
   size: string | bigint;
   staged_path: string | null;
-  declared_sha256: string | null;
-  sha256: string | null;
+  declared_sha256: string | null; staged_sha256: string | null; sha256: string | null;
   file_id: string;
   duplicate_of: string | null;
   params: FileJob['params'];
@@ -62,7 +61,7 @@ export function fileJobFromRow(r: FileJobRow): FileJob {
     contentType: r.content_type,
     size: BigInt(r.size),
     stagedPath: r.staged_path,
-    declaredSha256: r.declared_sha256,
+    declaredSha256: r.declared_sha256, stagedSha256: r.staged_sha256,
     sha256: r.sha256,
     fileId: r.file_id,
     duplicateOf: r.duplicate_of,
@@ -186,6 +185,7 @@ export interface NewIngestJob {
   declaredSha256: string | null;
   /** The 'ingest-batch' BullMQ job that carries it; null or absent: a BullMQ job of its own (a large file). */
   queueJobId?: string | null;
+  stagedSha256?: string | null; // the staged bytes' sha256 as the API wrote them (absent: the worker hashes them)
 }
 
 /**
@@ -198,17 +198,18 @@ export async function insertIngestJobs(db: Db, uploads: ReadonlyArray<{ owner: I
     jobs.map((j) => ({
       id: randomUUID(), principal: owner.principal, principal_name: owner.principalName, idempotency_key: owner.idempotencyKey,
       params: owner.params, batch_index: j.batchIndex, file_name: j.fileName, content_type: j.contentType, size: j.size,
-      staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256, queue_job_id: j.queueJobId ?? null,
+      staged_path: j.stagedPath, file_id: j.fileId, declared_sha256: j.declaredSha256, staged_sha256: j.stagedSha256 ?? null,
+      queue_job_id: j.queueJobId ?? null,
     })),
   );
   const { rows: inserted } = await poolOf(db).query<FileJobRow>(
     `INSERT INTO file_jobs (id, kind, state, progress, principal, principal_name, idempotency_key, batch_index, file_name,
-       content_type, size, staged_path, declared_sha256, file_id, params, queue_job_id, created_at, updated_at)
+       content_type, size, staged_path, declared_sha256, staged_sha256, file_id, params, queue_job_id, created_at, updated_at)
      SELECT r.id, 'ingest', 'queued', 0, r.principal, r.principal_name, r.idempotency_key, r.batch_index, r.file_name, r.content_type,
-       r.size, r.staged_path, r.declared_sha256, r.file_id, r.params, r.queue_job_id, $2, $2
+       r.size, r.staged_path, r.declared_sha256, r.staged_sha256, r.file_id, r.params, r.queue_job_id, $2, $2
      FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, principal text, principal_name text, idempotency_key text, params jsonb,
        batch_index int, file_name text, content_type text, size bigint, staged_path text, file_id uuid, declared_sha256 text,
-       queue_job_id uuid)
+       staged_sha256 text, queue_job_id uuid)
      RETURNING ${FILE_JOB_COLUMNS}`,
     [JSON.stringify(rows), new Date()],
   );
