@@ -32,6 +32,8 @@ export interface SeedOptions {
    * (seed-rows.ts unmatchedFileLines): the newest rows of a full bench run, which no search of the bench matches.
    */
   unmatchedNewest?: number;
+  /** The owner of those files (default "bench-upload"). */
+  unmatchedOwner?: string;
 }
 
 export interface SeedResult {
@@ -90,7 +92,7 @@ export async function seedFiles(pool: pg.Pool, options: SeedOptions): Promise<Se
     const sha = createHash('sha256').update(`${space.saltText}:unmatched`).digest('hex');
     await inTransaction(async (client) => {
       await client.query('INSERT INTO blobs (sha256, size, storage_key, ref_count) VALUES ($1, 16384, $2, $3)', [sha, `blobs/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`, count]);
-      return copyIn(client, FILE_COLUMNS, unmatchedFileLines(space, sha, count));
+      return copyIn(client, FILE_COLUMNS, unmatchedFileLines(space, sha, count, options.unmatchedOwner ?? 'bench-upload'));
     });
   };
   const load = async () => {

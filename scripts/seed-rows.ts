@@ -109,12 +109,12 @@ export function* fileLines(space: RowSpace, from: number, to: number): Generator
  * one blob), created after every seeded row: what a search finds newest in a full bench run, matching none of its
  * words, tags or types.
  */
-export function* unmatchedFileLines(space: RowSpace, sha: string, count: number): Generator<string> {
+export function* unmatchedFileLines(space: RowSpace, sha: string, count: number, owner: string): Generator<string> {
   for (let j = 0; j < count; j++) {
     const at = space.now + 1 + j;
     const created = new Date(at).toISOString();
     const id = `${hex(at, 12)}7${hex(hash(j, 20, space.salt), 3)}8${hex(hash(j, 21, space.salt), 7)}${hex(hash(j, 22, space.salt), 8)}`;
     const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
-    yield `${uuid}\tsmall.bin\tapplication/octet-stream\t16384\t${sha}\t\\N\t\\N\t{}\t{}\tbench-upload-${j % 32}\t\\N\t${space.elementId}\t${created}\t${created}\t1\tfiles/unmatched/${uuid}.attr.json\n`;
+    yield `${uuid}\tsmall.bin\tapplication/octet-stream\t16384\t${sha}\t\\N\t\\N\t{}\t{}\t${owner}\t\\N\t${space.elementId}\t${created}\t${created}\t1\tfiles/unmatched/${uuid}.attr.json\n`;
   }
 }

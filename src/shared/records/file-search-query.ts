@@ -175,6 +175,32 @@ export function fileSearchMatchesFirstSql(query: FileSearchQuery, cap: number): 
 }
 
 /**
+ * The SQL of a first page in a creation-time order, read from the files created at or after `bound` (at or before,
+ * oldest first) alone: the bitmaps of the GIN conditions and of that span of the created_at index, combined, so
+ * the span's files that do not match cost an index entry each and no heap read (file-search-window.ts). When the
+ * span holds `rows` rows, they are the page: every file before the bound in the order is in it.
+ */
+export function fileSearchWindowSql(query: FileSearchQuery, bound: Date): Prisma.Sql {
+  const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+  const edge = query.order.descending
+    ? Prisma.sql`created_at >= ${bound.toISOString()}::timestamptz`
+    : Prisma.sql`created_at <= ${bound.toISOString()}::timestamptz`;
+  // MATERIALIZED keeps the page's order and limit out of the span's plan, as in fileSearchMatchesFirstSql.
+  return Prisma.sql`WITH span AS MATERIALIZED (
+      SELECT ${COLUMNS} FROM files WHERE ${Prisma.join([...queryConditions(query), edge], ' AND ')})
+    SELECT * FROM span ORDER BY "createdAt" ${direction}, id ${direction}
+    LIMIT ${query.rows}`;
+}
+
+/** How many files (up to cap) a walk in creation-time order passes before `bound`: index entries only. */
+export function walkedRowsSql(query: FileSearchQuery, bound: Date, cap: number): Prisma.Sql {
+  const edge = query.order.descending
+    ? Prisma.sql`created_at >= ${bound.toISOString()}::timestamptz`
+    : Prisma.sql`created_at <= ${bound.toISOString()}::timestamptz`;
+  return Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM files WHERE ${edge} LIMIT ${cap}) walked`;
+}
+
+/**
  * The planner's estimate of the rows the filters match (EXPLAIN of the conditions alone: planning, no execution).
  * Without the keyset position: a later page matches at most as many, so its pages follow the first page's plan.
  */
