@@ -29,10 +29,11 @@ const SCENARIOS: Record<string, Scenario> = {
 // `lag` is measured during `small`.
 const ALIASES: Record<string, string> = { lag: 'small' };
 
-const USAGE = `usage: npm run bench [-- [${[...Object.keys(SCENARIOS), ...Object.keys(ALIASES)].join('|')}]... [--quick] [--files N] [--rows N] [--out DIR]]
+const USAGE = `usage: npm run bench [-- [${[...Object.keys(SCENARIOS), ...Object.keys(ALIASES)].join('|')}]... [--quick] [--files N] [--rows N] [--unmatched N] [--out DIR]]
   no scenario: all of them (about 10 minutes); --quick: 1 repetition and small sizes; --files: files in small
   (and in cli's 16 KiB tree);
   --rows: files seeded for search (default 1,000,000; 50,000 with --quick);
+  --unmatched: search also seeds N newest files that match none of its queries, as a full run's uploads are (default 0);
   --out: report directory (default bench/results; a full run writes latest.md/json there, any other run partial.md/json)`;
 
 function fail(message: string, code = 2): never {
@@ -48,6 +49,7 @@ try {
       quick: { type: 'boolean', default: false },
       files: { type: 'string' },
       rows: { type: 'string' },
+      unmatched: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -78,6 +80,11 @@ let rows: number | undefined;
 if (values.rows !== undefined) {
   if (!/^\d+$/.test(values.rows) || Number(values.rows) < 1) fail('--rows must be a positive integer');
   rows = Number(values.rows);
+}
+let unmatched: number | undefined;
+if (values.unmatched !== undefined) {
+  if (!/^\d+$/.test(values.unmatched)) fail('--unmatched must be a non-negative integer');
+  unmatched = Number(values.unmatched);
 }
 if (!fs.existsSync(DIST_API) || !fs.existsSync(DIST_WORKER)) {
   process.stderr.write(`bench: the compiled build is missing (${path.relative(REPO_ROOT, DIST_API)}); run \`npm run build\` first\n`);
@@ -123,7 +130,7 @@ process.on('SIGTERM', onSignal);
 
 try {
   const env = await openBenchEnv();
-  const ctx: ScenarioContext = { env, quick: values.quick, reps: values.quick ? 1 : 3, files, rows, state: {}, log };
+  const ctx: ScenarioContext = { env, quick: values.quick, reps: values.quick ? 1 : 3, files, rows, unmatched, state: {}, log };
   report.notes.push(
     `${ctx.reps} repetition(s) of each measurement after a warm-up, ours and the baseline alternating; the figure is the median.`,
     'ours = the compiled api and one worker (default WORKER_CONCURRENCY and HASH_THREADS), PostgreSQL and Redis on the same machine; load generator (autocannon, in the bench process) shares the cores.',

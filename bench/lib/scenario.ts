@@ -20,6 +20,8 @@ export interface ScenarioContext {
   files?: number;
   /** --rows: files seeded for search (overrides the default of the mode). */
   rows?: number;
+  /** --unmatched: newest files search seeds that match none of its queries (a full run's uploads, simulated). */
+  unmatched?: number;
   state: SharedState;
   log(message: string): void;
 }

@@ -25,11 +25,13 @@ function nodesOf(node: PlanNode): PlanNode[] {
 const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan', 'Bitmap Index Scan']);
 const ROWS = 50_000;
 const RARE = 20;
+const TYPED = 60;
 
 describe('search query plans', () => {
   const run = randomBytes(4).toString('hex');
   // Distinctive owners: the rows are removed by them afterwards, as the database is shared with other test files.
   const owners = Array.from({ length: 20 }, (_, i) => `plan-${run}-${i}`);
+  const typeMajor = `x-plan${run}`;
   let pool: pg.Pool;
   let db: Db;
   let sample: { id: string; createdAt: Date; size: bigint; fileName: string; sha256: string };
@@ -45,6 +47,12 @@ describe('search query plans', () => {
               file_name = 'xylophone-' || file_name
         WHERE id IN (SELECT id FROM files WHERE owner = $1 LIMIT ${RARE})`,
       [owners[0], `rare-${run}`],
+    );
+    // Files of a type of their own, in two subtypes, among many of other types: a type's index lists them alone.
+    await pool.query(
+      `UPDATE files SET content_type = CASE WHEN size % 2 = 0 THEN $2 ELSE $3 END
+        WHERE id IN (SELECT id FROM files WHERE owner = $1 LIMIT ${TYPED})`,
+      [owners[6], `${typeMajor}/a`, `${typeMajor}/b`],
     );
     await pool.query('ANALYZE files');
     const { rows } = await pool.query<{ id: string; created_at: Date; size: string; file_name: string; sha256: string }>(
@@ -115,13 +123,63 @@ describe('search query plans', () => {
     }
   });
 
+  // Newest (or oldest) first within a type: the type's own index in order, never the created_at index testing each
+  // file's type on its heap row (which, when the newest files are all of other types, reads every one of them).
+  it('walks a content type\'s own index for a creation-time sort, from the cursor on a later page', async () => {
+    const cursor = encodeCursor('-createdAt', sample.createdAt.toISOString(), sample.id);
+    const cases: Array<[Partial<FileSearch>, string]> = [
+      // Common types (a rare one is read through the SP-GiST index and sorted, also fine).
+      [{ contentType: 'image/*' }, 'files_content_major_created_at_id_idx'],
+      [{ contentType: 'application/pdf' }, 'files_content_type_created_at_id_idx'],
+      [{ contentType: 'image/*', cursor }, 'files_content_major_created_at_id_idx'],
+      [{ contentType: 'application/pdf', cursor }, 'files_content_type_created_at_id_idx'],
+      [{ contentType: 'image/*', sort: 'createdAt', cursor: encodeCursor('createdAt', sample.createdAt.toISOString(), sample.id) }, 'files_content_major_created_at_id_idx'],
+    ];
+    for (const [filter, index] of cases) {
+      const nodes = await plan(page(filter.sort ?? '-createdAt', filter));
+      const text = `${JSON.stringify(filter)}: ${describePlan(nodes)}`;
+      const scan = nodes.find((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === index);
+      expect(scan, text).toBeDefined();
+      expect(nodes.filter((n) => n['Node Type'] === 'Sort' || n['Node Type'] === 'Incremental Sort'), text).toEqual([]);
+      if (filter.cursor) expect(scan!['Index Cond'], text).toMatch(/ROW\(/);
+    }
+  });
+
+  it('pages through a content type and its type/* in every sort without skipping or repeating a row', async () => {
+    const orderOf: Record<FileSort, string> = {
+      createdAt: 'created_at ASC, id ASC', '-createdAt': 'created_at DESC, id DESC', size: 'size ASC, id ASC',
+      '-size': 'size DESC, id DESC', fileName: 'file_name ASC, id ASC',
+    };
+    const searches: Array<[Partial<FileSearch>, string]> = [
+      [{ contentType: `${typeMajor}/*` }, `content_type LIKE '${typeMajor}/%'`],
+      [{ contentType: `${typeMajor}/b` }, `content_type = '${typeMajor}/b'`],
+      [{ contentType: `${typeMajor}/*`, owner: owners[6] }, `content_type LIKE '${typeMajor}/%' AND owner = '${owners[6]}'`],
+    ];
+    for (const [filter, where] of searches) {
+      for (const sort of Object.keys(orderOf) as FileSort[]) {
+        const { rows } = await pool.query<{ id: string }>(`SELECT id FROM files WHERE deleted_at IS NULL AND ${where} ORDER BY ${orderOf[sort]}`);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let i = 0; i < TYPED; i++) {
+          const result = await searchFiles(db, { ...page(sort, filter), limit: 7, ...(cursor ? { cursor } : {}) });
+          seen.push(...result.items.map((f) => f.id));
+          cursor = result.nextCursor ?? undefined;
+          if (!cursor) break;
+        }
+        expect(rows.length, `${JSON.stringify(filter)} ${sort}`).toBeGreaterThan(14);
+        expect(seen, `${JSON.stringify(filter)} ${sort}`).toEqual(rows.map((r) => r.id));
+      }
+    }
+  });
+
   it('serves each filter from an index (as the search plans it)', async () => {
     const cases: Array<[string, Partial<FileSearch>, string]> = [
       ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
       ['q, several words', { q: `xylophone ${run}` }, 'files_search_vector_idx'],
       ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
       ['contentType', { contentType: `model/x-plan-${run}` }, 'files_content_type_idx'],
-      ['contentType type/*', { contentType: 'model/*' }, 'files_content_type_idx'],
+      ['contentType type/*', { contentType: 'model/*' }, 'files_content_major_created_at_id_idx'],
+      ['contentType, by size', { contentType: `model/x-plan-${run}`, sort: 'size' }, 'files_content_type_idx'],
       ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
       ['owner', { owner: owners[3] }, 'files_owner_created_at_id_idx'],
       ['owner with cursor', { owner: owners[1], cursor: encodeCursor('-createdAt', sample.createdAt.toISOString(), sample.id) }, 'files_owner_created_at_id_idx'],
@@ -130,7 +188,7 @@ describe('search query plans', () => {
       ['sha256', { sha256: sample.sha256 }, 'files_sha256_idx'],
     ];
     for (const [name, filter, index] of cases) {
-      const { nodes } = await chosen(page('-createdAt', filter));
+      const { nodes } = await chosen(page(filter.sort ?? '-createdAt', filter));
       expect(nodes.some((n) => INDEX_SCANS.has(n['Node Type']) && n['Index Name'] === index), `${name}: ${describePlan(nodes)}`).toBe(true);
       expect(nodes.some((n) => n['Node Type'] === 'Seq Scan'), `${name}: ${describePlan(nodes)}`).toBe(false);
     }

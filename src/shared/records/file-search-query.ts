@@ -82,12 +82,13 @@ function filterConditions(filters: FileFilters, walk = false): Prisma.Sql[] {
   if (filters.q !== undefined) where.push(gin(Prisma.sql`search_vector @@ ${textQuery(filters.q)}`));
   if (filters.fileName !== undefined) where.push(gin(Prisma.sql`file_name ILIKE ${`%${likeLiteral(filters.fileName)}%`}`));
   if (filters.contentType !== undefined) {
-    // "image/*" -> starts with "image/" (^@, served by the SP-GiST index like =).
-    where.push(
-      filters.contentType.endsWith('/*')
-        ? Prisma.sql`content_type ^@ ${filters.contentType.slice(0, -1)}`
-        : Prisma.sql`content_type = ${filters.contentType}`,
-    );
+    // "image/*" -> starts with "image/" (^@, served by the SP-GiST index like =), and its type is "image": the
+    // expression of files_content_major_created_at_id_idx, which lists a type's files newest first.
+    const type = contentTypeKey(filters);
+    if (type?.major) where.push(Prisma.sql`content_type ^@ ${`${type.value}/`}`);
+    // As a range of one value, not `=`: the planner drops a sort column equal to a constant from the order it
+    // needs, and then walks the created_at index (see walkOrder).
+    if (type) where.push(Prisma.sql`${type.column} >= ${type.value} AND ${type.column} <= ${type.value}`);
   }
   if (filters.tags !== undefined && filters.tags.length > 0) where.push(gin(Prisma.sql`tags @> ${filters.tags}::text[]`));
   if (filters.owner !== undefined) where.push(Prisma.sql`owner = ${filters.owner}`);
@@ -101,18 +102,42 @@ function filterConditions(filters: FileFilters, walk = false): Prisma.Sql[] {
   return where;
 }
 
+/**
+ * A contentType filter as the leading column of its index by creation time: the exact type
+ * (files_content_type_created_at_id_idx), or for "type/*" the type before the slash
+ * (files_content_major_created_at_id_idx, an expression index; the contract allows no slash in a type).
+ */
+function contentTypeKey(filters: FileFilters): { column: Prisma.Sql; value: string; major: boolean } | undefined {
+  if (filters.contentType === undefined) return undefined;
+  return filters.contentType.endsWith('/*')
+    ? { column: Prisma.sql`split_part(content_type, '/', 1)`, value: filters.contentType.slice(0, -2), major: true }
+    : { column: Prisma.sql`content_type`, value: filters.contentType, major: false };
+}
+
+/**
+ * The columns a walk orders by: the sort's column and id, led by the content type when the filter names one and the
+ * sort is by creation time (and no owner, whose index leads the same way). Equal on every row, the leading column
+ * leaves the order as it is but makes it one only the type's index yields, so the planner walks that index, which
+ * holds the type's files alone; by created_at it would test each file's type on its heap row, and it cannot know
+ * when the newest files are all of other types (a full bench run's uploads).
+ */
+function walkOrder(query: FileSearchQuery): { lead?: { column: Prisma.Sql; value: Prisma.Sql }; column: Prisma.Sql } {
+  const { column } = SORT_COLUMNS[query.order.field];
+  const type = contentTypeKey(query);
+  if (!type || query.order.field !== 'createdAt' || query.owner !== undefined) return { column };
+  return { lead: { column: type.column, value: Prisma.sql`${type.value}` }, column };
+}
+
 /** The conditions of a query: its filters and, on a later page, the keyset position. */
 function queryConditions(query: FileSearchQuery, walk = false): Prisma.Sql[] {
   const where = filterConditions(query, walk);
   if (query.after !== undefined) {
-    const { column, value } = SORT_COLUMNS[query.order.field];
-    const key = value(query.after.key);
-    // A row comparison, so the index on (key, id) seeks straight to the first row after the position.
-    where.push(
-      query.order.descending
-        ? Prisma.sql`(${column}, id) < (${key}, ${query.after.id}::uuid)`
-        : Prisma.sql`(${column}, id) > (${key}, ${query.after.id}::uuid)`,
-    );
+    const { lead, column } = walkOrder(query);
+    const key = SORT_COLUMNS[query.order.field].value(query.after.key);
+    // A row comparison, so the index on ([lead,] key, id) seeks straight to the first row after the position.
+    const left = lead ? Prisma.sql`(${lead.column}, ${column}, id)` : Prisma.sql`(${column}, id)`;
+    const right = lead ? Prisma.sql`(${lead.value}, ${key}, ${query.after.id}::uuid)` : Prisma.sql`(${key}, ${query.after.id}::uuid)`;
+    where.push(query.order.descending ? Prisma.sql`${left} < ${right}` : Prisma.sql`${left} > ${right}`);
   }
   return where;
 }
@@ -123,11 +148,11 @@ function queryConditions(query: FileSearchQuery, walk = false): Prisma.Sql[] {
  * (test/shared/search-plan.test.ts).
  */
 export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
-  const { column } = SORT_COLUMNS[query.order.field];
+  const { lead, column } = walkOrder(query);
   const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
   return Prisma.sql`SELECT ${COLUMNS} FROM files
     WHERE ${Prisma.join(queryConditions(query, true), ' AND ')}
-    ORDER BY ${column} ${direction}, id ${direction}
+    ORDER BY ${lead ? Prisma.sql`${lead.column} ${direction}, ` : Prisma.empty}${column} ${direction}, id ${direction}
     LIMIT ${query.rows}`;
 }
 
@@ -147,6 +172,32 @@ export function fileSearchMatchesFirstSql(query: FileSearchQuery, cap: number): 
     SELECT m.*, (SELECT count(*) FROM matches)::int AS "matchCount" FROM matches m
     ORDER BY m.${key} ${direction}, m.id ${direction}
     LIMIT ${query.rows}`;
+}
+
+/**
+ * The SQL of a first page in a creation-time order, read from the files created at or after `bound` (at or before,
+ * oldest first) alone: the bitmaps of the GIN conditions and of that span of the created_at index, combined, so
+ * the span's files that do not match cost an index entry each and no heap read (file-search-window.ts). When the
+ * span holds `rows` rows, they are the page: every file before the bound in the order is in it.
+ */
+export function fileSearchWindowSql(query: FileSearchQuery, bound: Date): Prisma.Sql {
+  const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
+  const edge = query.order.descending
+    ? Prisma.sql`created_at >= ${bound.toISOString()}::timestamptz`
+    : Prisma.sql`created_at <= ${bound.toISOString()}::timestamptz`;
+  // MATERIALIZED keeps the page's order and limit out of the span's plan, as in fileSearchMatchesFirstSql.
+  return Prisma.sql`WITH span AS MATERIALIZED (
+      SELECT ${COLUMNS} FROM files WHERE ${Prisma.join([...queryConditions(query), edge], ' AND ')})
+    SELECT * FROM span ORDER BY "createdAt" ${direction}, id ${direction}
+    LIMIT ${query.rows}`;
+}
+
+/** How many files (up to cap) a walk in creation-time order passes before `bound`: index entries only. */
+export function walkedRowsSql(query: FileSearchQuery, bound: Date, cap: number): Prisma.Sql {
+  const edge = query.order.descending
+    ? Prisma.sql`created_at >= ${bound.toISOString()}::timestamptz`
+    : Prisma.sql`created_at <= ${bound.toISOString()}::timestamptz`;
+  return Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM files WHERE ${edge} LIMIT ${cap}) walked`;
 }
 
 /**
