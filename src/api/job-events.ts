@@ -82,6 +82,11 @@ export class JobEventsHub {
     };
   }
 
+  /** Whether someone follows the BullMQ job with this id. */
+  follows(jobId: string): boolean {
+    return (this.listeners.get(jobId)?.size ?? 0) > 0;
+  }
+
   get subscribers(): number {
     let n = 0;
     for (const set of this.listeners.values()) n += set.size;

@@ -56,6 +56,10 @@ describe('job events', () => {
     const stream = readEvents(port, `/api/v1/jobs/${jobId}/events`, token);
     // Let the job move only once the stream follows it (its first snapshot then says queued).
     await until('the stream to subscribe to the job', () => world.api.jobEvents.subscribers > 0);
+    // A small file rides its group's 'ingest-batch' BullMQ job: the stream follows that job's queue events.
+    const carrier = (await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).queueJobId;
+    expect(carrier).toBeTruthy();
+    expect(world.api.jobEvents.follows(carrier!)).toBe(true);
     await world.api.jobEvents.ready();
     world.running!.workers.find((w) => w.name === 'ingest')!.resume();
     const { status, type, events } = await stream;

@@ -81,7 +81,8 @@ async function streamJob(ctx: ApiContext, req: Request, res: Response, jobId: st
         reading = false;
       }
     };
-    const unsubscribe = ctx.jobEvents.subscribe(jobId, () => void refresh());
+    // The BullMQ job that carries the row: its own (id = row id), or the 'ingest-batch' job of its small file.
+    const unsubscribe = ctx.jobEvents.subscribe(last.queueJobId ?? jobId, () => void refresh());
     // Events can be missed (a reconnect, another queue's job): a slow poll is the safety net.
     const poll = setInterval(() => void refresh(), SAFETY_POLL_MS);
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
