@@ -163,6 +163,28 @@ describe('stagingEngine', () => {
     }
   });
 
+  it('reports the sha256 of no bytes for an empty part', async () => {
+    const { err, info } = await stage(reservation(), (part) => part.end());
+    expect(err).toBeNull();
+    expect(info).toMatchObject({ size: 0, sha256: createHash('sha256').digest('hex') });
+    expect((await fsp.stat(info!.path!)).size).toBe(0);
+  });
+
+  it('fails a part whose rolling sync fails (an I/O error), removes its file and reports no digest', async () => {
+    const realDatasync = fs.fdatasync;
+    vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      realDatasync(fd, () => cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })));
+    }) as typeof fs.fdatasync);
+    const chunk = Buffer.alloc(1024 * 1024, 9);
+    const { err, info, file } = await stage(reservation(), (part) => {
+      for (let sent = 0; sent < 3 * SYNC_EVERY_BYTES; sent += chunk.length) part.write(chunk);
+      part.end();
+    });
+    expect(err).toMatchObject({ code: 'EIO' });
+    expect(info).toBeUndefined();
+    expect(fs.existsSync(file.path!)).toBe(false);
+  });
+
   // A rolling sync still in flight when the part ends badly must not see its descriptor closed under it: the number
   // can be reused by the next staged file's open, and a stray fdatasync on that file would take its write-back error
   // from it (errors are reported once per open file), so that file's own fsync could pass and its 202 vouch for bytes
