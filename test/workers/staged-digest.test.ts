@@ -96,6 +96,18 @@ describe('the staged digest the API recorded', () => {
     expect((await getFileJob(world.api.db, job.id)).sha256).toBeNull();
   });
 
+  it('commits on the recorded digest in the run after one that stopped at any step, with the stored bytes matching it', async () => {
+    for (const at of ['after-hash', 'after-wal', 'after-blob', 'after-attr'] as const) {
+      const bytes = randomBytes(20_000);
+      const { job } = await stage(bytes);
+      const stopping = { ...ctx, crashPoint: (step: string) => { if (step === at) throw new Error(`stopped at ${at}`); } };
+      await expect(runIngestJob(stopping, job.id, noProgress)).rejects.toThrow(`stopped at ${at}`);
+      expect(await runIngestJob(ctx, job.id, noProgress)).toMatchObject({ state: 'committed', sha256: sha(bytes), hashedBytes: 0 });
+      const stored = await fs.readFile(path.join(world.config.storagePath, ctx.blobStore.keyFor(sha(bytes))));
+      expect(sha(stored)).toBe(sha(bytes));
+    }
+  });
+
   it('trusts a recorded digest only for the staged file itself, never for a copy of it', () => {
     const job = { stagedSha256: 'a'.repeat(64), stagedPath: '/staging/w1.x.part' };
     expect(hasRecordedDigest(job, '/staging/w1.x.part')).toBe(true);
