@@ -143,9 +143,9 @@ function pumpPart(
     syncer?.wrote(resumeIfClear);
     if (!flowing || syncer?.holding(size)) source.pause();
   };
-  // No sync of ours may still be in flight when the stream closes the descriptor (the number could be reused).
+  // The syncs are over (their own descriptor closed) before the final fsync and close.
   const onEnd = () =>
-    void (syncer ? syncer.settled() : Promise.resolve()).then(() => {
+    void (syncer ? syncer.close() : Promise.resolve()).then(() => {
       if (!failure) out.end();
     });
   source.on('data', onData);
@@ -158,18 +158,24 @@ function pumpPart(
     out.off('drain', resumeIfClear);
     const err = failure ?? streamErr ?? undefined;
     if (err && !failure) fail(err);
-    done(err, { size, sha256: err ? '' : hash.digest('hex') });
+    // Reported only once no sync is in flight and the syncs' descriptor is closed: nothing of the part stays open.
+    void (syncer ? syncer.close() : Promise.resolve()).then(() => done(err, { size, sha256: err ? '' : hash.digest('hex') }));
   });
 }
 
 /**
  * The syncs of one staged file while it is written: one fdatasync at a time, started once SYNC_EVERY_BYTES more were
- * written (by the stream: bytesWritten counts completed writes) since the last one began.
+ * written (by the stream: bytesWritten counts completed writes) since the last one began. They run on a descriptor
+ * of their own, opened at the first and closed by close() once no sync is in flight: the stream closes its own
+ * whenever the part fails, and a sync on a number closed under it could land on the next file opened with that
+ * number and take that file's write-back error from it (reported once per open file), so its own fsync passed.
  */
 class RollingSync {
   private syncedTo = 0;
   private startedAt = 0;
   private inFlight: Promise<void> | undefined;
+  private fd: number | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly out: fs.WriteStream,
@@ -186,13 +192,11 @@ class RollingSync {
    * ends starts the next one if due, so a reader held back by holding() always has a sync in flight to wait for.
    */
   wrote(onSynced: () => void): void {
-    // The stream's descriptor: a number once open (WriteStream's typings leave it out).
-    const fd = (this.out as unknown as { fd: number | null }).fd;
     const written = this.out.bytesWritten;
-    if (this.inFlight || this.out.destroyed || typeof fd !== 'number' || written - this.startedAt < SYNC_EVERY_BYTES) return;
+    if (this.inFlight || this.closing || this.out.destroyed || written - this.startedAt < SYNC_EVERY_BYTES) return;
     this.startedAt = written;
     this.inFlight = new Promise<void>((resolve) => {
-      fs.fdatasync(fd, (err) => {
+      const synced = (err: Error | null) => {
         this.inFlight = undefined;
         // A part that failed meanwhile was destroyed: its sync's outcome no longer matters.
         if (err) this.fail(err);
@@ -200,12 +204,25 @@ class RollingSync {
         this.wrote(onSynced);
         resolve();
         onSynced();
+      };
+      if (this.fd !== undefined) return fs.fdatasync(this.fd, synced);
+      // The file exists: bytes were written to it.
+      fs.open(this.out.path, 'r', (err, fd) => {
+        if (err) return synced(err);
+        this.fd = fd;
+        fs.fdatasync(fd, synced);
       });
     });
   }
 
-  /** Resolves once no sync is in flight (one that ends may start the next). */
-  async settled(): Promise<void> {
-    while (this.inFlight) await this.inFlight;
+  /** Starts no sync any more, waits for the one in flight, and closes the syncs' descriptor (once, however often asked). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.inFlight) await this.inFlight;
+      const fd = this.fd;
+      this.fd = undefined;
+      if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    })();
+    return this.closing;
   }
 }

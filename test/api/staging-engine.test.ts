@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Request } from 'express';
+import type { StorageEngine } from 'multer';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_UNSYNCED_BYTES, stagingEngine, SYNC_EVERY_BYTES } from '../../src/api/staging-engine.js';
 import type { StagingReservation } from '../../src/shared/domain/capacity.js';
@@ -36,15 +37,19 @@ describe('stagingEngine', () => {
     return r;
   }
 
+  /** The multer file object of the last part staged. */
+  let lastFile: Express.Multer.File;
+
   /** Runs one part through the engine as multer would; feed writes the part's bytes (and may fail it). */
-  function stage(r: StagingReservation, feed: (part: PassThrough) => void): Promise<{ err: Error | null; info?: Stored; file: Stored }> {
+  function stage(r: StagingReservation, feed: (part: PassThrough, engine: StorageEngine) => void): Promise<{ err: Error | null; info?: Stored; file: Stored }> {
     const engine = stagingEngine(dir, () => r, 'w1');
     const part = new PassThrough();
     const file = { stream: part } as unknown as Express.Multer.File;
+    lastFile = file;
     const req = { log: createLogger({ logLevel: 'silent' }, 'test') } as unknown as Request;
     return new Promise((resolve) => {
       engine._handleFile(req, file, (err, info) => resolve({ err: err ?? null, info, file }));
-      feed(part);
+      feed(part, engine);
     });
   }
 
@@ -156,6 +161,70 @@ describe('stagingEngine', () => {
     } finally {
       clearInterval(release);
     }
+  });
+
+  it('reports the sha256 of no bytes for an empty part', async () => {
+    const { err, info } = await stage(reservation(), (part) => part.end());
+    expect(err).toBeNull();
+    expect(info).toMatchObject({ size: 0, sha256: createHash('sha256').digest('hex') });
+    expect((await fsp.stat(info!.path!)).size).toBe(0);
+  });
+
+  it('fails a part whose rolling sync fails (an I/O error), removes its file and reports no digest', async () => {
+    const realDatasync = fs.fdatasync;
+    vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      realDatasync(fd, () => cb(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })));
+    }) as typeof fs.fdatasync);
+    const chunk = Buffer.alloc(1024 * 1024, 9);
+    const { err, info, file } = await stage(reservation(), (part) => {
+      for (let sent = 0; sent < 3 * SYNC_EVERY_BYTES; sent += chunk.length) part.write(chunk);
+      part.end();
+    });
+    expect(err).toMatchObject({ code: 'EIO' });
+    expect(info).toBeUndefined();
+    expect(fs.existsSync(file.path!)).toBe(false);
+  });
+
+  // A rolling sync still in flight when the part ends badly must not see its descriptor closed under it: the number
+  // can be reused by the next staged file's open, and a stray fdatasync on that file would take its write-back error
+  // from it (errors are reported once per open file), so that file's own fsync could pass and its 202 vouch for bytes
+  // the disk never took. Paused at the exact step: the sync is held until the part has failed.
+  it.each([
+    ['the part breaks off', (_engine: StorageEngine, part: PassThrough) => part.destroy(new Error('Unexpected end of form'))],
+    ['multer removes it (the request aborted)', (engine: StorageEngine, _part: PassThrough, file: Express.Multer.File) => engine._removeFile({} as Request, file, () => {})],
+  ])('closes no descriptor a rolling sync is using while that sync is in flight, when %s', async (_case, breakOff) => {
+    const events: string[] = [];
+    const held: Array<() => void> = [];
+    const realDatasync = fs.fdatasync;
+    vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      events.push(`sync ${fd}`);
+      held.push(() => realDatasync(fd, (err) => (events.push(`synced ${fd}`), cb(err))));
+    }) as typeof fs.fdatasync);
+    const realClose = fs.close;
+    vi.spyOn(fs, 'close').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
+      events.push(`close ${fd}`);
+      realClose(fd, cb);
+    }) as typeof fs.close);
+    const chunk = Buffer.alloc(1024 * 1024, 5);
+    let part!: PassThrough;
+    let engine!: StorageEngine;
+    const done = stage(reservation(), (p, e) => {
+      part = p;
+      engine = e;
+      for (let sent = 0; sent < 2 * SYNC_EVERY_BYTES; sent += chunk.length) p.write(chunk);
+    });
+    await waitFor(() => held.length === 1);
+    breakOff(engine, part, lastFile);
+    // Whatever the engine closes meanwhile, then the sync comes back.
+    await waitFor(() => events.some((e) => e.startsWith('close')));
+    held.splice(0).forEach((go) => go());
+    const { err } = await done;
+    expect(err).toBeTruthy();
+    const syncedFd = events.find((e) => e.startsWith('sync '))!.slice(5);
+    await waitFor(() => events.includes(`close ${syncedFd}`));
+    expect(events.indexOf(`close ${syncedFd}`)).toBeGreaterThan(events.indexOf(`synced ${syncedFd}`));
+    expect(events.indexOf(`synced ${syncedFd}`)).toBeGreaterThan(-1);
+    expect(fs.existsSync(lastFile.path)).toBe(false);
   });
 });
 

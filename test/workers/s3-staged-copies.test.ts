@@ -1,7 +1,8 @@
 // With staging in the bucket a worker hashes and stores its own copy of each staged upload (SPEC §8): the copy is
 // gone from the worker's scratch directory however the run ends (a step that throws, a batch, a commit), and the
 // staged object stays until the job is final, so a run that stopped can always start again.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,9 @@ import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
 import { jobFailureOf } from '../../src/workers/job-errors.js';
 import { ScratchFullError } from '../../src/shared/storage/staging-store.js';
+import { createS3Client } from '../../src/shared/storage/s3-client.js';
+import { submitUpload } from '../../src/shared/domain/ingest-submit.js';
+import { queueJobIdOf } from '../../src/shared/domain/ingest-queue-jobs.js';
 import { stageFileJobs } from '../helpers/ingest-jobs.js';
 import { s3EnvOf, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { createWorld, type World } from '../helpers/world.js';
@@ -108,6 +112,40 @@ describe('scratch copies of staged objects', () => {
     expect(await stagedObjects()).toContain(row.stagedPath);
     expect((await runIngestJob(ctx, job!.id, noProgress)).state).toBe('committed');
     expect(jobFailureOf(new ScratchFullError(10, 5))).toMatchObject({ code: 'unavailable' });
+  });
+
+  // The API records the digest of the part it wrote to its scratch file (issue 12); the object crossed the network
+  // to the bucket and back since. The worker's copy is hashed, never taken on the API's word: whatever bytes it
+  // commits are stored under their own sha256.
+  it('hashes its copy even when the job has a recorded digest: bytes that changed in the bucket are stored under their own sha256', async () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const sent = randomBytes(7_000);
+    const local = path.join(world.config.stagingPath, `${randomUUID()}.part`);
+    await fs.mkdir(world.config.stagingPath, { recursive: true });
+    await fs.writeFile(local, sent);
+    const silent = createLogger({ logLevel: 'silent' }, 'test');
+    const { jobs } = await submitUpload(
+      { db: world.api.db, queues: world.api.queues, config: world.config, staging: world.api.staging, logger: silent },
+      { sub: 'alice', role: 'user' },
+      [{ stagedPath: local, fileName: 'x.bin', contentType: 'application/octet-stream', size: sent.length, sha256: sha(sent) }],
+      { tags: [], metadata: {} },
+    );
+    const job = jobs[0]!;
+    await world.api.queues.ingest.remove(queueJobIdOf(job));
+    expect(job.stagedSha256).toBe(sha(sent));
+    // The staged object is not what the API hashed any more (same size).
+    const other = randomBytes(sent.length);
+    const s3 = createS3Client(world.config.s3!);
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: world.config.s3!.bucket, Key: job.stagedPath!, Body: other }));
+    } finally {
+      s3.destroy();
+    }
+    const outcome = await runIngestJob(ctx, job.id, noProgress);
+    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(other), hashedBytes: other.length });
+    const stored = await ctx.blobStore.stat(sha(other));
+    expect(stored?.size).toBe(other.length);
+    expect(await ctx.blobStore.stat(sha(sent))).toBeNull();
   });
 
   it('refuses to commit on stored bytes nothing vouches for once the staged upload is gone', async () => {

@@ -50,7 +50,8 @@ describe('the staged digest the API recorded', () => {
     expect(job.stagedSha256).toBe(sha(bytes));
     const hashFile = vi.spyOn(ctx.hashPool, 'hashFile');
     const outcome = await runIngestJob(ctx, job.id, noProgress);
-    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes), size: bytes.length, hashedBytes: 0 });
+    // Nothing was hashed: no hash time either (hash_seconds_total / hashed_bytes_total is the pool's throughput).
+    expect(outcome).toMatchObject({ state: 'committed', sha256: sha(bytes), size: bytes.length, hashedBytes: 0, hashSeconds: 0 });
     expect(hashFile).not.toHaveBeenCalled();
     const stored = await fs.readFile(path.join(world.config.storagePath, ctx.blobStore.keyFor(sha(bytes))));
     expect(sha(stored)).toBe(sha(bytes));
@@ -73,7 +74,7 @@ describe('the staged digest the API recorded', () => {
     const without = await stage(b, { apiDigest: null });
     const hashFile = vi.spyOn(ctx.hashPool, 'hashFile');
     const results = await runIngestBatch(ctx, [withDigest.job.id, without.job.id]);
-    expect(results.get(withDigest.job.id)).toMatchObject({ ok: true, outcome: { state: 'committed', sha256: sha(a) } });
+    expect(results.get(withDigest.job.id)).toMatchObject({ ok: true, outcome: { state: 'committed', sha256: sha(a), hashedBytes: 0, hashSeconds: 0 } });
     expect(results.get(without.job.id)).toMatchObject({ ok: true, outcome: { state: 'committed', sha256: sha(b) } });
     expect(hashFile.mock.calls.map((c) => c[0])).toEqual([without.stagedPath]);
   });
@@ -93,6 +94,18 @@ describe('the staged digest the API recorded', () => {
     await fs.truncate(stagedPath, 40_000);
     await expect(runIngestJob(ctx, job.id, noProgress)).rejects.toMatchObject({ code: 'checksum_mismatch' });
     expect((await getFileJob(world.api.db, job.id)).sha256).toBeNull();
+  });
+
+  it('commits on the recorded digest in the run after one that stopped at any step, with the stored bytes matching it', async () => {
+    for (const at of ['after-hash', 'after-wal', 'after-blob', 'after-attr'] as const) {
+      const bytes = randomBytes(20_000);
+      const { job } = await stage(bytes);
+      const stopping = { ...ctx, crashPoint: (step: string) => { if (step === at) throw new Error(`stopped at ${at}`); } };
+      await expect(runIngestJob(stopping, job.id, noProgress)).rejects.toThrow(`stopped at ${at}`);
+      expect(await runIngestJob(ctx, job.id, noProgress)).toMatchObject({ state: 'committed', sha256: sha(bytes), hashedBytes: 0 });
+      const stored = await fs.readFile(path.join(world.config.storagePath, ctx.blobStore.keyFor(sha(bytes))));
+      expect(sha(stored)).toBe(sha(bytes));
+    }
   });
 
   it('trusts a recorded digest only for the staged file itself, never for a copy of it', () => {

@@ -121,7 +121,8 @@ async function hashItem(deps: IngestDeps, job: FileJob, copies: StagedCopy[]): P
   const started = performance.now();
   const digest = await hashStaged(deps, job, copy);
   if (isOutcome(digest)) return digest;
-  return { job, staged, digest, hashSeconds: (performance.now() - started) / 1_000, plan: commitPlanOf(deps, job, digest) };
+  const hashSeconds = digest.hashed ? (performance.now() - started) / 1_000 : 0;
+  return { job, staged, digest, hashSeconds, plan: commitPlanOf(deps, job, digest) };
 }
 
 /** Steps 3-6 for the files that hashed and verified. */

@@ -239,7 +239,8 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
   const hashStart = performance.now();
   const digest = await hashStaged(deps, job, copy);
   if ('ranNow' in digest) return digest;
-  const hashSeconds = (performance.now() - hashStart) / 1_000;
+  // Time in the hash pool only: a digest the API recorded took none (hash_seconds_total pairs with hashed_bytes_total).
+  const hashSeconds = digest.hashed ? (performance.now() - hashStart) / 1_000 : 0;
   await deps.crashPoint?.('after-hash');
   assertDeclaredDigest(job, digest);
   // An upload staged before a switch to ro/ar is not committed (SPEC §4).
