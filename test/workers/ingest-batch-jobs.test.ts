@@ -12,7 +12,8 @@ import { QUEUE_NAMES } from '../../src/shared/queues.js';
 import { attrRelativePath } from '../../src/shared/storage/attr-files.js';
 import type { WorkerContext } from '../../src/workers/context.js';
 import { ingestBatchProcessor } from '../../src/workers/ingest-batch-job.js';
-import { newIngestBatcher } from '../../src/workers/ingest.js';
+import { ingestProcessor, newIngestBatcher } from '../../src/workers/ingest.js';
+import { MAX_STALLED_COUNT } from '../../src/workers/job-errors.js';
 import { requeueStaleJobs } from '../../src/workers/requeue.js';
 import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
@@ -31,8 +32,8 @@ describe('ingest-batch jobs', () => {
 
   const db = () => world.api.db;
   /** A BullMQ 'ingest-batch' job as the processor sees it. */
-  const batchJob = (queueJobId: string, attemptsMade = 0) =>
-    ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
+  const batchJob = (queueJobId: string, attemptsMade = 0, stalledCounter = 0) =>
+    ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, stalledCounter, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
   const finished = async (state: string) =>
     (await ctx.metrics.jobsFinished.get()).values.filter((v) => v.labels.state === state).reduce((n, v) => n + v.value, 0);
   const states = async (ids: string[]) =>
@@ -151,5 +152,32 @@ describe('ingest-batch jobs', () => {
     expect(await queue.getJobState(queueJobId)).toBe('waiting');
     expect(await states(jobs.map((j) => j.id))).toEqual(['queued', 'queued']);
     await queue.remove(queueJobId);
+  });
+
+  it('on its last run after stalls a batch job gives each open file a BullMQ job of its own and runs none of them', async () => {
+    // A file that kills its worker stalls its batch job each time; BullMQ fails a job past MAX_STALLED_COUNT stalls,
+    // and that would fail every file the job still carries. The last run hands them out instead: the file that
+    // kills the worker then stalls out alone, its neighbours each in a job of their own.
+    const jobs = await stageFileJobs(world, [randomBytes(1_100), randomBytes(1_200), randomBytes(1_300)]);
+    const queueJobId = jobs[0]!.queueJobId!;
+    await runIngestBatch(ctx, [jobs[0]!.id]);
+    const queue = ctx.queues.ingest;
+    const process = ingestBatchProcessor(ctx, newIngestBatcher(ctx));
+    await expect(process(batchJob(queueJobId, 0, MAX_STALLED_COUNT))).resolves.toEqual({ committed: 0, duplicate: 0, failed: 0 });
+    const rows = await Promise.all(jobs.map((j) => db().fileJob.findUniqueOrThrow({ where: { id: j.id } })));
+    expect(rows.map((r) => [r.state, r.queueJobId])).toEqual([['committed', queueJobId], ['queued', null], ['queued', null]]);
+    for (const row of rows.slice(1)) {
+      expect(await queue.getJob(row.id)).toMatchObject({ name: 'ingest-file', data: { ingestJobId: row.id, size: Number(row.size) } });
+    }
+    // The batch job carries nothing now: a stall-out of it fails no file, a rerun of it runs none.
+    await expect(process(batchJob(queueJobId, 0, MAX_STALLED_COUNT + 1))).resolves.toEqual({ committed: 0, duplicate: 0, failed: 0 });
+    // Each file's own job commits it.
+    const processFile = ingestProcessor(ctx, newIngestBatcher(ctx));
+    for (const row of rows.slice(1)) {
+      const job = (await queue.getJob(row.id))!;
+      await expect(processFile(job as Job<{ ingestJobId: string; size?: number }>)).resolves.toMatchObject({ state: 'committed' });
+      await queue.remove(row.id);
+    }
+    expect(await states(jobs.map((j) => j.id))).toEqual(['committed', 'committed', 'committed']);
   });
 });
