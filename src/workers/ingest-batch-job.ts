@@ -4,13 +4,13 @@
 // failure that may pass (an outage, a crash point) retries the whole job, every step of which is idempotent.
 import { UnrecoverableError, type Job } from 'bullmq';
 import { failIngest } from '../shared/domain/ingest-commit.js';
-import { openJobsOfQueueJob } from '../shared/domain/ingest-queue-jobs.js';
+import { openJobsOfQueueJob, splitQueueJob } from '../shared/domain/ingest-queue-jobs.js';
 import type { Logger } from '../shared/logger.js';
 import type { JobPayload, JobResult } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
 import type { IngestBatcher } from './ingest-batcher.js';
 import { observeIngest, recordIngestOutcome } from './ingest.js';
-import { failedReason, isLastAttempt, jobErrorDecision, jobFailureOf, OUTAGE_FAILURE } from './job-errors.js';
+import { failedReason, isLastAttempt, jobErrorDecision, jobFailureOf, MAX_STALLED_COUNT, OUTAGE_FAILURE } from './job-errors.js';
 
 export function ingestBatchProcessor(ctx: WorkerContext, batcher: IngestBatcher) {
   return async (job: Job<JobPayload<'ingest-batch'>>): Promise<JobResult<'ingest-batch'>> => {
@@ -19,6 +19,13 @@ export function ingestBatchProcessor(ctx: WorkerContext, batcher: IngestBatcher)
     let again: unknown;
     const counts = { committed: 0, duplicate: 0, failed: 0 };
     try {
+      // Stalled as often as BullMQ allows (a file may kill its worker): the next stall would fail every file this
+      // job carries. Each file gets a job of its own instead, so one that kills its worker stalls out alone.
+      if ((job.stalledCounter ?? 0) >= MAX_STALLED_COUNT) {
+        const files = await splitQueueJob(ctx.db, ctx.queues, ctx.config, job.data.queueJobId);
+        log.warn({ files, stalled: job.stalledCounter }, 'ingest batch stalled too often; each of its open files runs in a job of its own');
+        return counts;
+      }
       // Only the rows still open: a rerun after a crash or a stall takes up what the last run left.
       const ids = await openJobsOfQueueJob(ctx.db, job.data.queueJobId);
       const settled = await Promise.allSettled(ids.map((id) => batcher.submit(id)));
