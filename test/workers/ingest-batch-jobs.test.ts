@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { QUEUE_NAMES } from '../../src/shared/queues.js';
@@ -180,4 +181,48 @@ describe('ingest-batch jobs', () => {
     }
     expect(await states(jobs.map((j) => j.id))).toEqual(['committed', 'committed', 'committed']);
   });
+
+  for (const step of ['after-hash', 'after-wal', 'after-attr'] as const) {
+    it(`a WAL recovery run of one of its files while the batch job (last attempt) is paused ${step} commits it once, counted once`, async () => {
+      // WAL recovery adds an 'ingest-file' job per stale entry beside the batch job that carries the row (another
+      // worker may run it at the same time): the claim lets both in, the commit lets one of them commit. The batch
+      // run may then meet the staged file gone (the other run removed it): not a failure of the file.
+      const jobs = await stageFileJobs(world, [randomBytes(1_500), randomBytes(1_600)]);
+      const [raced, other] = jobs;
+      let paused: () => void = () => {};
+      const reached = new Promise<void>((resolve) => (paused = resolve));
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let first = true;
+      ctx.crashPoint = async (at) => {
+        if (at !== step || !first) return;
+        first = false;
+        paused();
+        await gate;
+      };
+      const before = { committed: await finished('committed'), failed: await finished('failed') };
+      try {
+        const run = ingestBatchProcessor(ctx, newIngestBatcher(ctx))(batchJob(raced!.queueJobId!, 2));
+        await reached;
+        // The recovery carrier runs the first file alone, to its end, while the batch job waits.
+        await expect(runIngestJob(ctx, raced!.id, async () => {})).resolves.toMatchObject({ state: 'committed', ranNow: true });
+        release();
+        // The batch run commits the other file; the raced one it finds committed (not by this run, not failed).
+        await expect(run).resolves.toEqual({ committed: 1, duplicate: 0, failed: 0 });
+      } finally {
+        ctx.crashPoint = undefined;
+        release();
+      }
+      for (const job of [raced!, other!]) {
+        expect(await db().fileJob.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: 'committed', errorCode: null });
+        expect(await db().file.count({ where: { id: job.fileId } })).toBe(1);
+        expect((await db().blob.findUniqueOrThrow({ where: { sha256: sha(job.bytes) } })).refCount).toBe(1);
+        expect((await db().walEntry.findMany({ where: { jobId: job.id } })).map((w) => w.status)).toEqual(['committed']);
+        expect(await db().auditEvent.count({ where: { jobId: job.id, action: 'ingest' } })).toBe(1);
+      }
+      // The batch processor counts only the file it committed (the recovery run's processor counts the other).
+      expect((await finished('committed')) - before.committed).toBe(1);
+      expect((await finished('failed')) - before.failed).toBe(0);
+    });
+  }
 });
