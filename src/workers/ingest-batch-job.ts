@@ -34,10 +34,10 @@ export function ingestBatchProcessor(ctx: WorkerContext, batcher: IngestBatcher)
         if (result.status === 'fulfilled') {
           recordIngestOutcome(ctx, result.value, started, log, id);
           if (result.value.ranNow) counts[result.value.state as keyof typeof counts]++;
-        } else if (await settleFile(ctx, job, id, result.reason, started, log)) {
-          counts.failed++;
         } else {
-          again ??= result.reason;
+          const settled = await settleFile(ctx, job, id, result.reason, started, log);
+          if (settled === 'failed') counts.failed++;
+          else if (settled === 'again') again ??= result.reason;
         }
       }
     } catch (err) {
@@ -58,20 +58,22 @@ export function ingestBatchProcessor(ctx: WorkerContext, batcher: IngestBatcher)
 }
 
 /**
- * One file of the batch that failed: true once its failure is on its row (a permanent error, or the last
- * attempt's internal one); false when the job as a whole has to run again for it.
+ * One file of the batch that failed: `failed` once this run put its failure on its row (a permanent error, or the
+ * last attempt's internal one), `settled` when the row was final already (another run of it, a WAL recovery job
+ * say, committed it while this one ran: its error was only the staged file gone), `again` when the job as a
+ * whole has to run again for it.
  */
-async function settleFile(ctx: WorkerContext, job: Job, id: string, err: unknown, started: number, log: Logger): Promise<boolean> {
-  if (jobErrorDecision(err, isLastAttempt(job)) !== 'record') return false;
+async function settleFile(ctx: WorkerContext, job: Job, id: string, err: unknown, started: number, log: Logger): Promise<'failed' | 'settled' | 'again'> {
+  if (jobErrorDecision(err, isLastAttempt(job)) !== 'record') return 'again';
   const failure = jobFailureOf(err);
-  log[failure.code === 'internal' ? 'error' : 'warn']({ err, code: failure.code, jobId: id }, 'job failed');
   try {
-    await failIngest(ctx, id, failure.code, failure.message);
+    if (!(await failIngest(ctx, id, failure.code, failure.message))) return 'settled';
+    log[failure.code === 'internal' ? 'error' : 'warn']({ err, code: failure.code, jobId: id }, 'job failed');
     observeIngest(ctx, started, 'failed');
-    return true;
+    return 'failed';
   } catch (recordErr) {
     // The database is likely down: the job runs again, and this file fails again, then on its row.
-    log.error({ err: recordErr, jobId: id }, 'could not record the failure of a file of a batch; the batch runs again');
-    return false;
+    log.error({ err: recordErr, code: failure.code, jobId: id }, 'could not record the failure of a file of a batch; the batch runs again');
+    return 'again';
   }
 }
