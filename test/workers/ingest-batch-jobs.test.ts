@@ -225,4 +225,41 @@ describe('ingest-batch jobs', () => {
       expect((await finished('failed')) - before.failed).toBe(0);
     });
   }
+
+  it('a WAL recovery ingest-file job (last attempt) paused after-wal while the batch job commits its file counts no failure', async () => {
+    const jobs = await stageFileJobs(world, [randomBytes(1_700)]);
+    const raced = jobs[0]!;
+    let paused: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (paused = resolve));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    ctx.crashPoint = async (at) => {
+      if (at !== 'after-wal' || !first) return;
+      first = false;
+      paused();
+      await gate;
+    };
+    const before = { committed: await finished('committed'), failed: await finished('failed') };
+    const recoveryJob = {
+      id: `${raced.id}-recovery-1`, name: 'ingest-file', data: { ingestJobId: raced.id, size: raced.bytes.length }, attemptsMade: 2, opts: { attempts: 3 },
+    } as unknown as Job<{ ingestJobId: string; size?: number }>;
+    try {
+      const recovery = ingestProcessor(ctx, newIngestBatcher(ctx))(recoveryJob).then(
+        () => 'completed',
+        () => 'failed',
+      );
+      await reached;
+      await expect(ingestBatchProcessor(ctx, newIngestBatcher(ctx))(batchJob(raced.queueJobId!))).resolves.toEqual({ committed: 1, duplicate: 0, failed: 0 });
+      release();
+      // The recovery run met the staged file gone; however BullMQ ends its job, the file is committed, counted once.
+      await recovery;
+    } finally {
+      ctx.crashPoint = undefined;
+      release();
+    }
+    expect(await db().fileJob.findUniqueOrThrow({ where: { id: raced.id } })).toMatchObject({ state: 'committed', errorCode: null });
+    expect((await finished('committed')) - before.committed).toBe(1);
+    expect((await finished('failed')) - before.failed).toBe(0);
+  });
 });
