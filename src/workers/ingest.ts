@@ -50,8 +50,8 @@ export function ingestProcessor(ctx: WorkerContext, batcher = newIngestBatcher(c
       return { state: outcome.state, ...(outcome.fileId ? { fileId: outcome.fileId } : {}) };
     } catch (err) {
       return settleJobError(job, err, log, async (code, message) => {
-        await failIngest(ctx, id, code, message);
-        observeIngest(ctx, started, 'failed');
+        // Final already (another run of the job committed it, and this one met its staged file gone): not a failure.
+        if (await failIngest(ctx, id, code, message)) observeIngest(ctx, started, 'failed');
       });
     }
   };

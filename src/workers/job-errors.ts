@@ -21,6 +21,8 @@ export const OUTAGE_FAILURE: JobFailure = {
   code: 'unavailable',
   message: 'PostgreSQL, Redis or the blob store could not be reached while the job ran',
 };
+/** Stalls (its worker died or hung on it) a BullMQ job survives: the next one fails it (STALLED_REASON). */
+export const MAX_STALLED_COUNT = 2;
 /** BullMQ's own reason when a job stalled more than maxStalledCount times (its worker died or hung on it). */
 export const STALLED_REASON = 'job stalled more than allowable limit';
 export const STALLED_FAILURE: JobFailure = {

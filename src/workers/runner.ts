@@ -13,7 +13,7 @@ import { gcBlobProcessor } from './gc-blob.js';
 import { ingestProcessor, newIngestBatcher } from './ingest.js';
 import { ingestBatchProcessor } from './ingest-batch-job.js';
 import { openJobsOfQueueJob } from '../shared/domain/ingest-queue-jobs.js';
-import { parseFailedReason } from './job-errors.js';
+import { MAX_STALLED_COUNT, parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 import { lifecycleProcessor, scheduleLifecycle } from './lifecycle.js';
@@ -81,7 +81,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
           concurrency: ctx.config.workerConcurrency,
           // Hashing runs in threads, so the event loop renews locks in time; two stalls are tolerated
           // (a restart during a deploy) before BullMQ gives up on a job.
-          maxStalledCount: 2,
+          maxStalledCount: MAX_STALLED_COUNT,
           lockDuration: ctx.config.jobLockMs,
           stalledInterval: ctx.config.jobLockMs,
         },

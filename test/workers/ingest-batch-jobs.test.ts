@@ -6,13 +6,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngestBatch } from '../../src/shared/domain/ingest-batch.js';
+import { runIngestJob } from '../../src/shared/domain/ingest-commit.js';
 import { rebuildIndex } from '../../src/shared/domain/index-rebuild.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { QUEUE_NAMES } from '../../src/shared/queues.js';
 import { attrRelativePath } from '../../src/shared/storage/attr-files.js';
 import type { WorkerContext } from '../../src/workers/context.js';
 import { ingestBatchProcessor } from '../../src/workers/ingest-batch-job.js';
-import { newIngestBatcher } from '../../src/workers/ingest.js';
+import { ingestProcessor, newIngestBatcher } from '../../src/workers/ingest.js';
+import { MAX_STALLED_COUNT } from '../../src/workers/job-errors.js';
 import { requeueStaleJobs } from '../../src/workers/requeue.js';
 import { closeDrivenWorker, openDrivenWorker } from '../helpers/driven-worker.js';
 import { stageFileJob, stageFileJobs } from '../helpers/ingest-jobs.js';
@@ -31,8 +33,8 @@ describe('ingest-batch jobs', () => {
 
   const db = () => world.api.db;
   /** A BullMQ 'ingest-batch' job as the processor sees it. */
-  const batchJob = (queueJobId: string, attemptsMade = 0) =>
-    ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
+  const batchJob = (queueJobId: string, attemptsMade = 0, stalledCounter = 0) =>
+    ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, stalledCounter, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
   const finished = async (state: string) =>
     (await ctx.metrics.jobsFinished.get()).values.filter((v) => v.labels.state === state).reduce((n, v) => n + v.value, 0);
   const states = async (ids: string[]) =>
@@ -151,5 +153,113 @@ describe('ingest-batch jobs', () => {
     expect(await queue.getJobState(queueJobId)).toBe('waiting');
     expect(await states(jobs.map((j) => j.id))).toEqual(['queued', 'queued']);
     await queue.remove(queueJobId);
+  });
+
+  it('on its last run after stalls a batch job gives each open file a BullMQ job of its own and runs none of them', async () => {
+    // A file that kills its worker stalls its batch job each time; BullMQ fails a job past MAX_STALLED_COUNT stalls,
+    // and that would fail every file the job still carries. The last run hands them out instead: the file that
+    // kills the worker then stalls out alone, its neighbours each in a job of their own.
+    const jobs = await stageFileJobs(world, [randomBytes(1_100), randomBytes(1_200), randomBytes(1_300)]);
+    const queueJobId = jobs[0]!.queueJobId!;
+    await runIngestBatch(ctx, [jobs[0]!.id]);
+    const queue = ctx.queues.ingest;
+    const process = ingestBatchProcessor(ctx, newIngestBatcher(ctx));
+    await expect(process(batchJob(queueJobId, 0, MAX_STALLED_COUNT))).resolves.toEqual({ committed: 0, duplicate: 0, failed: 0 });
+    const rows = await Promise.all(jobs.map((j) => db().fileJob.findUniqueOrThrow({ where: { id: j.id } })));
+    expect(rows.map((r) => [r.state, r.queueJobId])).toEqual([['committed', queueJobId], ['queued', null], ['queued', null]]);
+    for (const row of rows.slice(1)) {
+      expect(await queue.getJob(row.id)).toMatchObject({ name: 'ingest-file', data: { ingestJobId: row.id, size: Number(row.size) } });
+    }
+    // The batch job carries nothing now: a stall-out of it fails no file, a rerun of it runs none.
+    await expect(process(batchJob(queueJobId, 0, MAX_STALLED_COUNT + 1))).resolves.toEqual({ committed: 0, duplicate: 0, failed: 0 });
+    // Each file's own job commits it.
+    const processFile = ingestProcessor(ctx, newIngestBatcher(ctx));
+    for (const row of rows.slice(1)) {
+      const job = (await queue.getJob(row.id))!;
+      await expect(processFile(job as Job<{ ingestJobId: string; size?: number }>)).resolves.toMatchObject({ state: 'committed' });
+      await queue.remove(row.id);
+    }
+    expect(await states(jobs.map((j) => j.id))).toEqual(['committed', 'committed', 'committed']);
+  });
+
+  for (const step of ['after-hash', 'after-wal', 'after-attr'] as const) {
+    it(`a WAL recovery run of one of its files while the batch job (last attempt) is paused ${step} commits it once, counted once`, async () => {
+      // WAL recovery adds an 'ingest-file' job per stale entry beside the batch job that carries the row (another
+      // worker may run it at the same time): the claim lets both in, the commit lets one of them commit. The batch
+      // run may then meet the staged file gone (the other run removed it): not a failure of the file.
+      const jobs = await stageFileJobs(world, [randomBytes(1_500), randomBytes(1_600)]);
+      const [raced, other] = jobs;
+      let paused: () => void = () => {};
+      const reached = new Promise<void>((resolve) => (paused = resolve));
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let first = true;
+      ctx.crashPoint = async (at) => {
+        if (at !== step || !first) return;
+        first = false;
+        paused();
+        await gate;
+      };
+      const before = { committed: await finished('committed'), failed: await finished('failed') };
+      try {
+        const run = ingestBatchProcessor(ctx, newIngestBatcher(ctx))(batchJob(raced!.queueJobId!, 2));
+        await reached;
+        // The recovery carrier runs the first file alone, to its end, while the batch job waits.
+        await expect(runIngestJob(ctx, raced!.id, async () => {})).resolves.toMatchObject({ state: 'committed', ranNow: true });
+        release();
+        // The batch run commits the other file; the raced one it finds committed (not by this run, not failed).
+        await expect(run).resolves.toEqual({ committed: 1, duplicate: 0, failed: 0 });
+      } finally {
+        ctx.crashPoint = undefined;
+        release();
+      }
+      for (const job of [raced!, other!]) {
+        expect(await db().fileJob.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: 'committed', errorCode: null });
+        expect(await db().file.count({ where: { id: job.fileId } })).toBe(1);
+        expect((await db().blob.findUniqueOrThrow({ where: { sha256: sha(job.bytes) } })).refCount).toBe(1);
+        expect((await db().walEntry.findMany({ where: { jobId: job.id } })).map((w) => w.status)).toEqual(['committed']);
+        expect(await db().auditEvent.count({ where: { jobId: job.id, action: 'ingest' } })).toBe(1);
+      }
+      // The batch processor counts only the file it committed (the recovery run's processor counts the other).
+      expect((await finished('committed')) - before.committed).toBe(1);
+      expect((await finished('failed')) - before.failed).toBe(0);
+    });
+  }
+
+  it('a WAL recovery ingest-file job (last attempt) paused after-wal while the batch job commits its file counts no failure', async () => {
+    const jobs = await stageFileJobs(world, [randomBytes(1_700)]);
+    const raced = jobs[0]!;
+    let paused: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (paused = resolve));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    ctx.crashPoint = async (at) => {
+      if (at !== 'after-wal' || !first) return;
+      first = false;
+      paused();
+      await gate;
+    };
+    const before = { committed: await finished('committed'), failed: await finished('failed') };
+    const recoveryJob = {
+      id: `${raced.id}-recovery-1`, name: 'ingest-file', data: { ingestJobId: raced.id, size: raced.bytes.length }, attemptsMade: 2, opts: { attempts: 3 },
+    } as unknown as Job<{ ingestJobId: string; size?: number }>;
+    try {
+      const recovery = ingestProcessor(ctx, newIngestBatcher(ctx))(recoveryJob).then(
+        () => 'completed',
+        () => 'failed',
+      );
+      await reached;
+      await expect(ingestBatchProcessor(ctx, newIngestBatcher(ctx))(batchJob(raced.queueJobId!))).resolves.toEqual({ committed: 1, duplicate: 0, failed: 0 });
+      release();
+      // The recovery run met the staged file gone; however BullMQ ends its job, the file is committed, counted once.
+      await recovery;
+    } finally {
+      ctx.crashPoint = undefined;
+      release();
+    }
+    expect(await db().fileJob.findUniqueOrThrow({ where: { id: raced.id } })).toMatchObject({ state: 'committed', errorCode: null });
+    expect((await finished('committed')) - before.committed).toBe(1);
+    expect((await finished('failed')) - before.failed).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { QUEUE_NAMES } from '../../src/shared/queues.js';
 import { createWorkerConnection } from '../../src/shared/redis.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
+import { MAX_STALLED_COUNT } from '../../src/workers/job-errors.js';
 import { requeueStaleJobs } from '../../src/workers/requeue.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/runner.js';
 import { bullIdOf } from '../helpers/ingest-jobs.js';
@@ -124,5 +125,36 @@ describe('job finality', () => {
     expect(String((job.error as { message: string }).message)).toMatch(/stopped its worker/);
     const row = await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } });
     expect(row.stagedPath).toBeNull();
+  });
+
+  it('a batch job that stalled as often as allowed hands its file a job of its own, which commits it', async () => {
+    const { world, ctx, token } = await setup();
+    const jobId = await upload(world, token);
+    const batchId = await bullIdOf(world, jobId);
+    // Two workers take the batch job in turn and die on it (the stall limit is the real one: it is not failed).
+    for (const token of ['dying-1', 'dying-2']) {
+      const dying = new Worker(QUEUE_NAMES.ingest, null, {
+        connection: createWorkerConnection(world.config),
+        prefix: world.config.queuePrefix,
+        lockDuration: 300,
+        stalledInterval: 300,
+        maxStalledCount: MAX_STALLED_COUNT,
+        autorun: false,
+      });
+      try {
+        expect((await dying.getNextJob(token))?.id).toBe(batchId);
+        void dying.startStalledCheckTimer();
+        await pollUntil('the job stalled back to waiting', 15_000, async () => (await world.api.queues.ingest.getJobState(batchId)) === 'waiting');
+      } finally {
+        await dying.close();
+        await dying.disconnect();
+      }
+    }
+    await startWorker(ctx);
+    const job = await world.waitForJob(jobId, token, 15_000);
+    expect(job.state).toBe('committed');
+    // The third run gave the file an 'ingest-file' job of its own rather than running it in the batch job.
+    expect((await world.api.db.fileJob.findUniqueOrThrow({ where: { id: jobId } })).queueJobId).toBeNull();
+    expect(await world.api.queues.ingest.getJob(jobId)).toMatchObject({ name: 'ingest-file' });
   });
 });

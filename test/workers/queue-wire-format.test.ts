@@ -46,4 +46,23 @@ describe('queued file jobs (wire format)', () => {
     // size (added in issue 12, optional: payloads of earlier versions lack it) lets a worker run large files alone.
     expect(queued?.data).toEqual({ ingestJobId: id, size });
   });
+
+  it('a mixed upload: its small files share one ingest-batch job, its large file has an ingest-file job of its own', async () => {
+    const large = 8 * 1024 * 1024;
+    const res = await request(world.app)
+      .post('/api/v1/files/upload')
+      .set('Authorization', `Bearer ${user}`)
+      .attach('file', randomBytes(700), 'a.bin')
+      .attach('file', Buffer.alloc(large, 3), 'big.bin')
+      .attach('file', randomBytes(800), 'b.bin');
+    expect(res.status).toBe(202);
+    const ids = (res.body.jobs as Array<{ id: string }>).map((j) => j.id);
+    const rows = await Promise.all(ids.map((id) => world.api.db.fileJob.findUniqueOrThrow({ where: { id } })));
+    expect(rows[1]!.queueJobId).toBeNull();
+    expect(rows[0]!.queueJobId).toBeTruthy();
+    expect(rows[2]!.queueJobId).toBe(rows[0]!.queueJobId);
+    expect((await world.api.queues.ingest.getJob(rows[0]!.queueJobId!))?.data).toEqual({ queueJobId: rows[0]!.queueJobId });
+    expect((await world.api.queues.ingest.getJob(ids[1]!))?.data).toEqual({ ingestJobId: ids[1], size: large });
+    for (const id of [ids[0]!, ids[2]!]) expect(await world.api.queues.ingest.getJob(id)).toBeUndefined();
+  });
 });

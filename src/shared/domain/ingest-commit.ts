@@ -274,9 +274,10 @@ async function ingestClaimed(deps: IngestDeps, job: FileJob, staged: string | nu
  * Ends an ingest job as failed: job row, WAL entry, attr.json and staged file. The attr.json is removed inside
  * the transaction that fails the job (only when no file row was committed for it): until that transaction ends
  * the job still claims its file id, so a new upload with the same client-chosen id cannot have written one yet.
- * A blob written by this job stays for recovery/GC, which own unreferenced blobs.
+ * A blob written by this job stays for recovery/GC, which own unreferenced blobs. False when the job was final
+ * already (another run of it committed it, say): nothing changed.
  */
-export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'staging' | 'logger'>, fileJobId: string, code: string, message: string): Promise<void> {
+export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'staging' | 'logger'>, fileJobId: string, code: string, message: string): Promise<boolean> {
   const { db } = deps;
   const failed = await failJobWithWal(db, fileJobId, WAL_OPERATION, code, message, async (tx, job, walWasPending) => {
     if (!walWasPending || (await fileRowExists(tx, job.fileId))) return;
@@ -286,10 +287,11 @@ export async function failIngest(deps: Pick<IngestDeps, 'db' | 'attrStore' | 'st
       deps.logger.error({ err, jobId: job.id }, 'could not remove the attr.json of a failed ingest');
     });
   });
-  if (!failed) return;
+  if (!failed) return false;
   const { job } = failed;
   if (job.stagedPath) {
     await deps.staging.remove([job.stagedPath]);
     await clearStagedPath(db, job.id);
   }
+  return true;
 }

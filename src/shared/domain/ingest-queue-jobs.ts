@@ -4,7 +4,7 @@
 // report progress, keep an 'ingest-file' job of their own under the row id, as do rows of older versions.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../records/database.js';
-import { selectOpenJobsOfQueueJob } from '../records/file-job-queue.js';
+import { detachOpenJobsOfQueueJob, selectOpenJobsOfQueueJob } from '../records/file-job-queue.js';
 import type { FileJob, NewIngestJob } from '../records/file-jobs.js';
 import { enqueue, fileJobPayload, type EnqueueConfig, type Queues } from '../queues.js';
 
@@ -55,4 +55,15 @@ export async function enqueueIngestJobs(
 /** The open ingest jobs an 'ingest-batch' job carries, in upload order; none when every one is final already. */
 export function openJobsOfQueueJob(db: Db, queueJobId: string): Promise<string[]> {
   return selectOpenJobsOfQueueJob(db, queueJobId);
+}
+
+/**
+ * Splits an 'ingest-batch' job: each of its open rows gets an 'ingest-file' job of its own, and the batch job
+ * carries none any more. Returns how many. A crash between the two steps leaves rows without a BullMQ job, which
+ * the requeue sweep adds under their ids.
+ */
+export async function splitQueueJob(db: Db, queues: Queues, config: EnqueueConfig, queueJobId: string): Promise<number> {
+  const rows = await detachOpenJobsOfQueueJob(db, queueJobId);
+  await enqueueIngestJobs(queues, config, rows);
+  return rows.length;
 }

@@ -13,6 +13,18 @@ export async function selectOpenJobsOfQueueJob(db: Db, queueJobId: string): Prom
   return rows.map((r) => r.id);
 }
 
+/**
+ * Detaches the open rows of an 'ingest-batch' job from it: from now on each is carried by a BullMQ job of its own
+ * (id = row id), which the requeue sweep adds when it finds none. Returns what enqueueing those jobs needs.
+ */
+export async function detachOpenJobsOfQueueJob(db: Db, queueJobId: string): Promise<Array<Pick<FileJob, 'id' | 'kind' | 'size' | 'queueJobId'>>> {
+  const { rows } = await poolOf(db).query<{ id: string; kind: string; size: string }>(
+    `UPDATE file_jobs SET queue_job_id = NULL WHERE queue_job_id = $1 AND state NOT IN (${FINAL_STATES_SQL}) RETURNING id, kind, size`,
+    [queueJobId],
+  );
+  return rows.map((r) => ({ id: r.id, kind: r.kind, size: BigInt(r.size), queueJobId: null }));
+}
+
 export type StaleJob = Pick<FileJob, 'id' | 'kind' | 'size' | 'createdAt' | 'updatedAt' | 'queueJobId'>;
 
 /** One page of jobs not final and untouched since staleBefore, in (updated_at, id) order after `after`. */
