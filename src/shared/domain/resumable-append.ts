@@ -77,7 +77,9 @@ function lostLease(req: AppendRequest): AppError {
 
 /**
  * Writes the body at `start`; checkpoints every CHECKPOINT_BYTES; returns the end offset and a stream error. hash,
- * when given, sees every byte written, in order.
+ * when given, sees every byte written, in order. A checkpoint (lease confirmed, bytes synced, offset recorded up to
+ * where it started) runs while the next bytes arrive, one at a time: receipt does not wait on the disk's flush.
+ * Every checkpoint has settled when this returns, so `durable` is what the row holds.
  */
 async function writeBody(
   deps: ResumableDeps,
@@ -91,6 +93,21 @@ async function writeBody(
   const reservation = await deps.capacity.openReservation();
   let position = start;
   let durable = start;
+  /** The checkpoint under way and the offset it records. */
+  let inflight: { at: number; done: Promise<void> } | undefined;
+  const checkpoint = async (at: number): Promise<void> => {
+    if (!(await lease.confirm())) throw lostLease(req);
+    await deps.hooks?.beforeCheckpointSync?.(req.id, at);
+    // Syncs every byte written before this call (the writes up to `at` have completed); later ones wait for the next.
+    await sink.sync();
+    if (!(await moveOffset(deps.db, req.id, lease.token, durable, at))) throw lostLease(req);
+    durable = at;
+  };
+  const settle = async (): Promise<void> => {
+    const running = inflight;
+    inflight = undefined;
+    if (running) await running.done;
+  };
   try {
     // Not for-await: leaving it early would destroy the request, and with it the socket the error answer needs.
     const chunks = req.body[Symbol.asyncIterator]();
@@ -106,15 +123,20 @@ async function writeBody(
       hash?.update(chunk);
       position += chunk.length;
       await deps.hooks?.afterChunk?.(req.id, position);
-      if (position - durable >= CHECKPOINT_BYTES) {
-        if (!(await lease.confirm())) throw lostLease(req);
-        await sink.sync();
-        if (!(await moveOffset(deps.db, req.id, lease.token, durable, position))) throw lostLease(req);
-        durable = position;
+      if (position - (inflight?.at ?? durable) >= CHECKPOINT_BYTES) {
+        // One at a time: the previous one must have recorded its offset (or failed) before the next starts.
+        await settle();
+        const done = checkpoint(position);
+        // Its failure is met at the next settle; until then it must not count as unhandled.
+        done.catch(() => undefined);
+        inflight = { at: position, done };
       }
     }
+    await settle();
     return { end: position, durable };
   } catch (error) {
+    // A checkpoint still under way settles first (its error, if any, comes second to this one).
+    await settle().catch(() => undefined);
     return { end: position, durable, error };
   } finally {
     // Resting bytes are not "arriving" any more; they count again once the upload is a job.

@@ -70,6 +70,9 @@ export class ResumableBytes implements ResumableByteStore {
 }
 
 class FileSink implements AppendSink {
+  /** A sync failed: the kernel may have dropped the dirty pages, and a later sync could succeed without them. */
+  private failed?: unknown;
+
   constructor(private readonly fh: FileHandle) {}
 
   async write(chunk: Buffer, position: number): Promise<void> {
@@ -81,8 +84,14 @@ class FileSink implements AppendSink {
     }
   }
 
-  sync(): Promise<void> {
-    return this.fh.datasync();
+  async sync(): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    try {
+      await this.fh.datasync();
+    } catch (err) {
+      this.failed = err;
+      throw err;
+    }
   }
 
   close(): Promise<void> {

@@ -27,6 +27,8 @@ import type { ResumableByteStore } from './resumable-bytes.js';
 export interface ResumableHooks {
   /** After a chunk was written (not yet durable) at the given end offset. */
   afterChunk?: (uploadId: string, offset: number) => Promise<void> | void;
+  /** In a checkpoint of a long append, before its bytes are synced up to offset (the append reads on meanwhile). */
+  beforeCheckpointSync?: (uploadId: string, offset: number) => Promise<void> | void;
   /** After the owner's lookup, before the upload's lease is taken (a test cancels the upload here). */
   beforeLease?: (uploadId: string) => Promise<void> | void;
   /** Before a complete upload is handed to the ingest pipeline (a test makes it fail here). */

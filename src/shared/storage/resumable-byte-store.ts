@@ -5,7 +5,11 @@
 export interface AppendSink {
   /** Writes chunk at position (the previous write's end; the first at the durable offset). */
   write(chunk: Buffer, position: number): Promise<void>;
-  /** Makes every byte written so far durable; the caller records the offset only after it resolves. */
+  /**
+   * Makes every byte written before the call durable; the caller records the offset only after it resolves. Writes
+   * may go on while it runs (they are the next sync's). Once a sync failed, every later one fails: the bytes it
+   * held may be gone, and no offset past them may be recorded.
+   */
   sync(): Promise<void>;
   close(): Promise<void>;
 }

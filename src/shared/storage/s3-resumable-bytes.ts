@@ -108,12 +108,14 @@ export class S3ResumableBytes implements ResumableByteStore {
 }
 
 /**
- * Holds what arrived since the last durable step in memory (at most CHECKPOINT_BYTES and one chunk: the append
- * syncs at every checkpoint) and puts it as the part starting at that step.
+ * Holds what arrived since the last durable step in memory and puts it as the part starting at that step: at most
+ * two steps of CHECKPOINT_BYTES and a chunk (one part being put while the next arrives).
  */
 class PartSink implements AppendSink {
   private chunks: Buffer[] = [];
   private bytes = 0;
+  /** A put failed: its bytes are no longer held, so no later part may be put after the gap. */
+  private failed?: unknown;
 
   constructor(
     private readonly client: S3Client,
@@ -128,13 +130,25 @@ class PartSink implements AppendSink {
     this.bytes += chunk.length;
   }
 
+  /**
+   * Puts what was written before this call as one part. The buffer is taken at once, so writes may go on while the
+   * put runs (they become the next part); after a failed put this sink is done (the append ends with the error and
+   * the next request resumes from the recorded offset).
+   */
   async sync(): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
     if (this.bytes === 0) return;
     const body = Buffer.concat(this.chunks, this.bytes);
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyAt(this.start), Body: body, ContentLength: body.length }));
+    const start = this.start;
     this.start += this.bytes;
     this.chunks = [];
     this.bytes = 0;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyAt(start), Body: body, ContentLength: body.length }));
+    } catch (err) {
+      this.failed = err;
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
