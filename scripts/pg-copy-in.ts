@@ -14,13 +14,19 @@ interface CopyConnection {
 const CHUNK_BYTES = 1 << 20;
 
 class CopyIn {
-  private error: Error | undefined;
+  private settled = false;
   rowCount = 0;
   constructor(
     readonly text: string,
     private readonly lines: Iterable<string>,
     private readonly done: (err: Error | undefined, rowCount: number) => void,
   ) {}
+
+  private settle(err: Error | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done(err, this.rowCount);
+  }
 
   submit(connection: CopyConnection): void {
     connection.query(this.text);
@@ -51,12 +57,14 @@ class CopyIn {
     this.rowCount = Number(/COPY (\d+)/.exec(message.text ?? '')?.[1] ?? 0);
   }
 
+  // pg drops its active query when the server reports an error (client.js _handleErrorMessage), so the
+  // ReadyForQuery that follows never reaches this one: the COPY ends here, and the client takes its next query after.
   handleError(err: Error): void {
-    this.error ??= err;
+    this.settle(err);
   }
 
   handleReadyForQuery(): void {
-    this.done(this.error, this.rowCount);
+    this.settle(undefined);
   }
 
   // Not sent for COPY FROM; present because the driver may call them on any active query.

@@ -75,12 +75,24 @@ export function* blobLines(space: RowSpace, from: number, to: number): Generator
   }
 }
 
+/**
+ * Text as a column of COPY's text format: a backslash, tab, newline or carriage return is written as its escape
+ * (COPY would read them as an escape, a column or a row end). PostgreSQL text cannot hold a NUL.
+ */
+export function copyText(value: string): string {
+  if (value.includes('\0')) throw new Error(`seed-rows: ${JSON.stringify(value)} holds a NUL, which PostgreSQL text cannot`);
+  return value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+}
+
 const pick = <T>(list: readonly T[], h: number): T => list[h % list.length]!;
 const initcap = (word: string) => word[0]!.toUpperCase() + word.slice(1);
 
 /** COPY lines of files from..to-1. */
 export function* fileLines(space: RowSpace, from: number, to: number): Generator<string> {
   const { salt } = space;
+  // The caller's text (owners, element id), escaped once; every other column is made of the lists above.
+  const owners = space.owners.map((owner) => ({ owner: copyText(owner), name: copyText(initcap(owner)) }));
+  const elementId = copyText(space.elementId);
   for (let i = from; i < to; i++) {
     const r = (k: number) => hash(i, k, salt);
     const [type, ext] = pick(TYPES, r(4));
@@ -90,7 +102,7 @@ export function* fileLines(space: RowSpace, from: number, to: number): Generator
     // 0 to 3 distinct tags.
     const first = r(11) % TAGS.length;
     const tags = [first, (first + 1 + (r(12) % 7)) % TAGS.length, (first + 8 + (r(13) % 7)) % TAGS.length].slice(0, r(10) % 4);
-    const owner = pick(space.owners, r(14));
+    const owner = pick(owners, r(14));
     // Spread over the last two years in row order, as an archive fills up (so the table is physically in upload
     // order, which the planner's correlation statistics see), with jitter, to the millisecond of the column.
     const at = Math.floor(space.now - 730 * DAY_MS * (1 - (i + (r(15) % 1000) / 1000) / space.count));
@@ -100,7 +112,7 @@ export function* fileLines(space: RowSpace, from: number, to: number): Generator
     const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
     const b = blobOf(i);
     const path = `files/${created.slice(0, 4)}/${created.slice(5, 7)}/${created.slice(8, 10)}/${created.slice(11, 13)}/${uuid}.attr.json`;
-    yield `${uuid}\t${fileName}\t${type}\t${sizeOf(space, b)}\t${shaOf(space, b)}\t${description}\t${version}\t{${tags.map((t) => TAGS[t]).join(',')}}\t{"source": "seed"}\t${owner}\t${initcap(owner)}\t${space.elementId}\t${created}\t${created}\t1\t${path}\n`;
+    yield `${uuid}\t${fileName}\t${type}\t${sizeOf(space, b)}\t${shaOf(space, b)}\t${description}\t${version}\t{${tags.map((t) => TAGS[t]).join(',')}}\t{"source": "seed"}\t${owner.owner}\t${owner.name}\t${elementId}\t${created}\t${created}\t1\t${path}\n`;
   }
 }
 
@@ -109,12 +121,14 @@ export function* fileLines(space: RowSpace, from: number, to: number): Generator
  * one blob), created after every seeded row: what a search finds newest in a full bench run, matching none of its
  * words, tags or types.
  */
-export function* unmatchedFileLines(space: RowSpace, sha: string, count: number, owner: string): Generator<string> {
+export function* unmatchedFileLines(space: RowSpace, sha: string, count: number, uploader: string): Generator<string> {
+  const owner = copyText(uploader);
+  const elementId = copyText(space.elementId);
   for (let j = 0; j < count; j++) {
     const at = space.now + 1 + j;
     const created = new Date(at).toISOString();
     const id = `${hex(at, 12)}7${hex(hash(j, 20, space.salt), 3)}8${hex(hash(j, 21, space.salt), 7)}${hex(hash(j, 22, space.salt), 8)}`;
     const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
-    yield `${uuid}\tsmall.bin\tapplication/octet-stream\t16384\t${sha}\t\\N\t\\N\t{}\t{}\t${owner}\t\\N\t${space.elementId}\t${created}\t${created}\t1\tfiles/unmatched/${uuid}.attr.json\n`;
+    yield `${uuid}\tsmall.bin\tapplication/octet-stream\t16384\t${sha}\t\\N\t\\N\t{}\t{}\t${owner}\t\\N\t${elementId}\t${created}\t${created}\t1\tfiles/unmatched/${uuid}.attr.json\n`;
   }
 }

@@ -47,4 +47,21 @@ describe('seed-files', () => {
     );
     expect(newest.rows[0].newer).toBe(true);
   });
+
+  // COPY's text format reads a backslash as an escape and a tab or newline as the end of a column or row: an owner
+  // holding one must be written escaped, or its rows load under another name or not at all.
+  it('copies owners and an uploader holding backslashes, tabs and newlines as they are', async () => {
+    const odd = [`seed-${run}-back\\slash`, `seed-${run}-tab\there`, `seed-${run}-new\nline\r`];
+    const uploads = `seed-${run}-up\\loads\t`;
+    owners.push(...odd, uploads);
+    const result = await seedFiles(pool, { count: 75, batchSize: 25, concurrency: 1, owners: odd, unmatchedNewest: 5, unmatchedOwner: uploads });
+    expect(result.inserted).toBe(80);
+    const { rows } = await pool.query<{ owner: string; name: string | null; n: number }>(
+      'SELECT owner, min(owner_name) AS name, count(*)::int AS n FROM files WHERE owner = ANY($1) GROUP BY owner',
+      [[...odd, uploads]],
+    );
+    expect(rows.map((r) => r.owner).sort()).toEqual([...odd, uploads].sort());
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(80);
+    expect(rows.find((r) => r.owner === odd[0])?.name).toBe(`Seed-${run}-back\\slash`);
+  });
 });

@@ -7,7 +7,7 @@ import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
 import { createDb, poolOf, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
-import { fileSearchSql, fileSearchWindowSql } from '../../src/shared/records/file-search-query.js';
+import { fileSearchSql, fileSearchWindowSql, type FileSearchQuery } from '../../src/shared/records/file-search-query.js';
 import { windowPays } from '../../src/shared/records/file-search-plan.js';
 import { forgetWindows, learnedWindow } from '../../src/shared/records/file-search-window.js';
 
@@ -126,6 +126,75 @@ describe('search windows', () => {
       expect(after.items).toHaveLength(10);
     } finally {
       await pool.query('UPDATE files SET deleted_at = NULL WHERE id = ANY($1::uuid[])', [gone]);
+    }
+  });
+
+  const idsOf = async (sql: { text: string; values: unknown[] }) =>
+    (await pool.query<{ id: string }>(sql.text, sql.values)).rows.map((r) => r.id);
+
+  it('reads a window exactly in both creation-time orders at any bound, a tie at its edge included', async () => {
+    // 80 files at four instants (20 each, ids breaking the ties), every other one carrying a tag of its own.
+    const tie = `tie-${run}`;
+    await pool.query(
+      `WITH picked AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM files WHERE owner = ANY($1) AND size % 10 = 1 LIMIT 80)
+       UPDATE files f SET created_at = timestamptz '2001-01-01T00:00:00Z' + (p.k % 4) * interval '1 second',
+                          tags = CASE WHEN p.k % 2 = 0 THEN f.tags || $2::text ELSE f.tags END
+         FROM picked p WHERE f.id = p.id`,
+      [owners, tie],
+    );
+    const instants = [0, 1, 2, 3].map((s) => new Date(Date.UTC(2001, 0, 1, 0, 0, s)));
+    let full = 0;
+    for (const sort of ['-createdAt', 'createdAt'] as FileSort[]) {
+      for (const limit of [2, 6, 9, 14, 24]) {
+        const query: FileSearchQuery = toFileSearchQuery({ sort, limit, tags: [tie] });
+        const walk = await idsOf(fileSearchSql(query));
+        expect(walk).toHaveLength(query.rows);
+        for (const bound of instants) {
+          const window = await idsOf(fileSearchWindowSql(query, bound));
+          if (window.length < query.rows) continue;
+          full++;
+          expect(window, `${sort} limit ${limit} bound ${bound.toISOString()}`).toEqual(walk);
+        }
+      }
+    }
+    // Pages that end inside a group of ties, read from spans that end there or further.
+    expect(full).toBeGreaterThanOrEqual(20);
+  });
+
+  it('serves files added and changed after the window was learned; a span short of a page is forgotten and learned again', async () => {
+    forgetWindows(poolOf(db));
+    const s = search('-createdAt', { limit: 10 });
+    const query = toFileSearchQuery(s);
+    await searchFiles(db, s);
+    const bound = learnedWindow(poolOf(db), query) as Date;
+    expect(bound).toBeInstanceOf(Date);
+    // The newest upload now matches (inside the span), and so does a file just older than the bound (outside it).
+    const { rows: changed } = await pool.query<{ id: string }>(
+      `UPDATE files SET tags = tags || $3::text WHERE id IN (
+         (SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC, id DESC LIMIT 1),
+         (SELECT id FROM files WHERE owner = ANY($2) AND created_at < $4 AND NOT tags @> ARRAY[$3::text] ORDER BY created_at DESC LIMIT 1))
+       RETURNING id, owner = $1 AS newest`,
+      [uploader, owners, tag, bound],
+    );
+    const newest = (changed as Array<{ id: string; newest: boolean }>).find((r) => r.newest)!.id;
+    let gone: string[] = [];
+    try {
+      const again = await searchFiles(db, s);
+      expect(again.items.map((f) => f.id)).toEqual((await walked(search('-createdAt', { limit: 9 }))).slice(0, 10));
+      expect(again.items[0]!.id).toBe(newest);
+      // Still a full page in the span: the window is kept.
+      expect(learnedWindow(poolOf(db), query)).toEqual(bound);
+      gone = again.items.slice(1, 4).map((f) => f.id);
+      await pool.query('UPDATE files SET deleted_at = now() WHERE id = ANY($1::uuid[])', [gone]);
+      const after = await searchFiles(db, s);
+      expect(after.items.map((f) => f.id)).toEqual((await walked(search('-createdAt', { limit: 9 }))).slice(0, 10));
+      // The span fell short: read, forgotten, walked, and learned again further down.
+      const relearned = learnedWindow(poolOf(db), query);
+      expect(relearned).toBeInstanceOf(Date);
+      expect((relearned as Date).getTime()).toBeLessThan(bound.getTime());
+    } finally {
+      await pool.query('UPDATE files SET deleted_at = NULL WHERE id = ANY($1::uuid[])', [gone]);
+      await pool.query('UPDATE files SET tags = array_remove(tags, $2) WHERE id = ANY($1::uuid[])', [changed.map((r) => r.id), tag]);
     }
   });
 });
