@@ -37,6 +37,21 @@ describe('ingest-batch jobs', () => {
     ({ id: queueJobId, name: 'ingest-batch', data: { queueJobId }, attemptsMade, stalledCounter, opts: { attempts: 3 } }) as unknown as Job<{ queueJobId: string }>;
   const finished = async (state: string) =>
     (await ctx.metrics.jobsFinished.get()).values.filter((v) => v.labels.state === state).reduce((n, v) => n + v.value, 0);
+  /** Pauses the first run that reaches crash point `step` until release(); reached resolves when it is there. */
+  const pauseOnceAt = (step: string) => {
+    let paused: () => void = () => {};
+    const reached = new Promise<void>((resolve) => (paused = resolve));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    ctx.crashPoint = async (at) => {
+      if (at !== step || !first) return;
+      first = false;
+      paused();
+      await gate;
+    };
+    return { reached, release: () => release() };
+  };
   const states = async (ids: string[]) =>
     (await db().fileJob.findMany({ where: { id: { in: ids } } })).map((r) => r.state).sort();
 
@@ -189,17 +204,7 @@ describe('ingest-batch jobs', () => {
       // run may then meet the staged file gone (the other run removed it): not a failure of the file.
       const jobs = await stageFileJobs(world, [randomBytes(1_500), randomBytes(1_600)]);
       const [raced, other] = jobs;
-      let paused: () => void = () => {};
-      const reached = new Promise<void>((resolve) => (paused = resolve));
-      let release: () => void = () => {};
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let first = true;
-      ctx.crashPoint = async (at) => {
-        if (at !== step || !first) return;
-        first = false;
-        paused();
-        await gate;
-      };
+      const { reached, release } = pauseOnceAt(step);
       const before = { committed: await finished('committed'), failed: await finished('failed') };
       try {
         const run = ingestBatchProcessor(ctx, newIngestBatcher(ctx))(batchJob(raced!.queueJobId!, 2));
@@ -229,17 +234,7 @@ describe('ingest-batch jobs', () => {
   it('a WAL recovery ingest-file job (last attempt) paused after-wal while the batch job commits its file counts no failure', async () => {
     const jobs = await stageFileJobs(world, [randomBytes(1_700)]);
     const raced = jobs[0]!;
-    let paused: () => void = () => {};
-    const reached = new Promise<void>((resolve) => (paused = resolve));
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let first = true;
-    ctx.crashPoint = async (at) => {
-      if (at !== 'after-wal' || !first) return;
-      first = false;
-      paused();
-      await gate;
-    };
+    const { reached, release } = pauseOnceAt('after-wal');
     const before = { committed: await finished('committed'), failed: await finished('failed') };
     const recoveryJob = {
       id: `${raced.id}-recovery-1`, name: 'ingest-file', data: { ingestJobId: raced.id, size: raced.bytes.length }, attemptsMade: 2, opts: { attempts: 3 },
