@@ -23,6 +23,12 @@ export const OUTAGE_FAILURE: JobFailure = {
 };
 /** Stalls (its worker died or hung on it) a BullMQ job survives: the next one fails it (STALLED_REASON). */
 export const MAX_STALLED_COUNT = 2;
+/** How a worker's runner fails a job whose name it has no processor for (runner.ts; older versions wrote the same). */
+export function noProcessorReason(name: string, queue: string): string {
+  return `no processor for job name '${name}' on queue '${queue}'`;
+}
+/** Whether a BullMQ failedReason is noProcessorReason's, of any job name and queue. */
+export const isNoProcessorReason = (reason: string | undefined): boolean => /^no processor for job name '/.test(reason ?? '');
 /** BullMQ's own reason when a job stalled more than maxStalledCount times (its worker died or hung on it). */
 export const STALLED_REASON = 'job stalled more than allowable limit';
 export const STALLED_FAILURE: JobFailure = {

@@ -10,7 +10,7 @@ import { closeOrphanedMaintenanceJobs } from '../shared/domain/index-maintenance
 import { enqueueIngestJobs, queueJobIdOf } from '../shared/domain/ingest-queue-jobs.js';
 import { enqueue, fileJobPayload, JOB_QUEUE, type JobName, type Queues } from '../shared/queues.js';
 import type { WorkerContext } from './context.js';
-import { INTERNAL_FAILURE, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
+import { INTERNAL_FAILURE, isNoProcessorReason, parseFailedReason, STALLED_FAILURE, STALLED_REASON, type JobFailure } from './job-errors.js';
 
 const STALE_AFTER_MS = 60_000;
 /** A job that failed for an outage runs again while it is younger than this; after that its failure is recorded. */
@@ -66,15 +66,12 @@ export async function requeueStaleJobs(ctx: WorkerContext, queues: Queues, stale
   return report;
 }
 
-/** BullMQ's failedReason of a job that a worker of an older version took and had no processor for (runner.ts). */
-const NO_PROCESSOR = /^no processor for job name /;
-
 /**
  * The failure a carrier's rows record. An 'ingest-batch' job failed by a worker that predates batch jobs (APIs
  * upgraded before workers) says nothing about its files: they run again, within the rerun window, like an outage.
  */
 function failureOfCarrier(carrier: Carrier, reason: string | undefined): JobFailure {
-  if (carrier.name === 'ingest-batch' && NO_PROCESSOR.test(reason ?? '')) {
+  if (carrier.name === 'ingest-batch' && isNoProcessorReason(reason)) {
     return { code: 'unavailable', message: 'a worker without ingest-batch jobs took the job; it runs again on a newer worker' };
   }
   return failureOfFailedJob(reason);

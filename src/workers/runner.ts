@@ -13,7 +13,7 @@ import { gcBlobProcessor } from './gc-blob.js';
 import { ingestProcessor, newIngestBatcher } from './ingest.js';
 import { ingestBatchProcessor } from './ingest-batch-job.js';
 import { openJobsOfQueueJob } from '../shared/domain/ingest-queue-jobs.js';
-import { MAX_STALLED_COUNT, parseFailedReason } from './job-errors.js';
+import { MAX_STALLED_COUNT, noProcessorReason, parseFailedReason } from './job-errors.js';
 import { failureOfFailedJob, recordJobFailure, requeueStaleJobs } from './requeue.js';
 import { scheduleScrub, scrubProcessor } from './scrub.js';
 import { lifecycleProcessor, scheduleLifecycle } from './lifecycle.js';
@@ -72,7 +72,7 @@ export async function startWorkers(ctx: WorkerContext): Promise<RunningWorkers> 
         async (job: Job) => {
           const processor = processors[job.name as JobName];
           // Old job names can sit in Redis after a deploy: fail them visibly instead of looping.
-          if (!processor) throw new UnrecoverableError(`no processor for job name '${job.name}' on queue '${queue}'`);
+          if (!processor) throw new UnrecoverableError(noProcessorReason(job.name, queue));
           return processor(job);
         },
         {
