@@ -196,3 +196,9 @@ export const cliScenario: Scenario = async (ctx) => {
     samples: { small: smallSamples, medium: mediumSamples, large: large.samples },
   };
 };
+
+/** `npm run bench -- cli-large`: only the large file of `cli` (256 MiB; 64 with --quick), to work on it alone. */
+export const cliLargeScenario: Scenario = async (ctx) => {
+  const large = await largeCase(ctx, (ctx.quick ? 64 : 256) * MiB);
+  return { rows: [large.row], samples: { large: large.samples } };
+};

@@ -1,7 +1,7 @@
 // The typed ArtStore client, as other services import it (package export "./client").
 export { createClient, type Client } from './client.js';
 export { ArtstoreError } from './errors.js';
-export { LocalFileChangedError } from './multipart.js';
+export { LocalFileChangedError } from './streamed-body.js';
 export { isResumableUnsupported, type ResumableUploadAnswer, type ResumableUploadOptions } from './resumable-upload.js';
 export type { DownloadOptions } from './file-methods.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';

@@ -1,10 +1,10 @@
 // A large local file through the element's resumable endpoint (IETF draft, interop version 6; SPEC §9): created
 // once, then appended from the durable offset after every dropped connection or 5xx, and continued from a known
-// upload URL after a restart of the caller. The bytes are read from disk as they are sent (a file-backed Blob).
-import { openAsBlob } from 'node:fs';
+// upload URL after a restart of the caller. The bytes are read from disk as they are sent (streamed-body.ts).
 import path from 'node:path';
 import { ArtstoreError } from './errors.js';
 import { backoffMs, DEFAULT_RETRY, sleep } from './retry.js';
+import { FileSliceBody } from './streamed-body.js';
 import { enc, type Transport } from './transport.js';
 import type { Job, UploadFields } from './types.js';
 
@@ -80,7 +80,6 @@ export function resumableUploadMethods(t: Transport) {
      * Rejects with 501 resumable_unsupported (isResumableUnsupported) when the element has no resumable uploads.
      */
     async uploadResumable(source: { path: string; size: number; name?: string }, fields: UploadFields = {}, opts: ResumableUploadOptions = {}): Promise<ResumableUploadAnswer> {
-      const blob = await openAsBlob(source.path);
       let route = opts.uploadUrl;
       let state = route ? await offsetOf(route, opts.signal) : null;
       if (!route || !state) {
@@ -105,8 +104,8 @@ export function resumableUploadMethods(t: Transport) {
         const from = state.offset;
         try {
           const res = await t.call('PATCH', route, {
-            headers: { ...INTEROP, 'upload-offset': String(from), 'upload-complete': '?1', 'content-type': 'application/partial-upload' },
-            body: () => blob.slice(from, source.size),
+            headers: { ...INTEROP, 'upload-offset': String(from), 'upload-complete': '?1' },
+            body: () => new FileSliceBody(source.path, from, source.size - from, 'application/partial-upload'),
             idempotent: false,
             signal: opts.signal,
           });

@@ -1,10 +1,11 @@
-// Requests whose body is a MultipartBody go over node:http(s) with a keep-alive agent, written chunk by chunk with
-// backpressure (a full socket waits for 'drain'), small chunks coalesced into fewer writes. The answer comes back
-// as a web Response, so the transport's retry and error handling treat it as any fetch answer.
+// Requests whose body is a StreamedBody (multipart uploads, resumable appends from a file) go over node:http(s)
+// with a keep-alive agent, written chunk by chunk with backpressure (a full socket waits for 'drain'), small chunks
+// coalesced into fewer writes. The answer comes back as a web Response, so the transport's retry and error handling
+// treat it as any fetch answer.
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import type { MultipartBody } from './multipart.js';
+import type { StreamedBody } from './streamed-body.js';
 
 /** Small chunks (part headers, small files) are gathered up to this many bytes per socket write. */
 const COALESCE_BYTES = 256 * 1024;
@@ -13,7 +14,7 @@ const IDLE_SOCKET_MS = 30_000;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export interface StreamedSender {
-  send(url: URL, method: string, headers: Record<string, string>, body: MultipartBody, signal?: AbortSignal): Promise<Response>;
+  send(url: URL, method: string, headers: Record<string, string>, body: StreamedBody, signal?: AbortSignal): Promise<Response>;
 }
 
 function toResponse(res: http.IncomingMessage): Response {
@@ -42,7 +43,7 @@ function drained(req: http.ClientRequest): Promise<void> {
 }
 
 /** Writes body into req; stops early (without ending) once an answer arrived, which makes the rest moot. */
-async function writeBody(req: http.ClientRequest, body: MultipartBody, answered: () => boolean): Promise<boolean> {
+async function writeBody(req: http.ClientRequest, body: StreamedBody, answered: () => boolean): Promise<boolean> {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   const flush = async () => {

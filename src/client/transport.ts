@@ -1,8 +1,8 @@
 // One HTTP call of the client: URL and auth header, retries with backoff for idempotent calls (429, 502-504,
 // connection errors), and problem+json turned into ArtstoreError.
 import { ArtstoreError, errorFromResponse } from './errors.js';
-import { MultipartBody } from './multipart.js';
 import { backoffMs, connectionErrorCode, DEFAULT_RETRY, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
+import { StreamedBody } from './streamed-body.js';
 import { createStreamedSender } from './streamed-request.js';
 
 export interface ClientOptions {
@@ -10,7 +10,7 @@ export interface ClientOptions {
   url: string;
   /** Bearer JWT; omit for public routes only. */
   token?: string;
-  /** For every call but uploads, whose multipart bodies go over node:http(s) (streamed-request.ts). */
+  /** For every call but uploads, whose bodies (StreamedBody) go over node:http(s) (streamed-request.ts). */
   fetch?: typeof fetch;
   /** Further attempts of an idempotent call after a 429, 502-504 or connection error (default 4). */
   retries?: number;
@@ -23,8 +23,8 @@ export interface ClientOptions {
 export interface CallSpec {
   query?: Record<string, string | string[] | undefined>;
   headers?: Record<string, string>;
-  /** Built again for each attempt (a consumed stream cannot be sent twice). A MultipartBody is streamed from disk. */
-  body?: () => Promise<RequestInit['body'] | MultipartBody> | RequestInit['body'] | MultipartBody;
+  /** Built again for each attempt (a consumed stream cannot be sent twice). A StreamedBody is streamed from disk. */
+  body?: () => Promise<RequestInit['body'] | StreamedBody> | RequestInit['body'] | StreamedBody;
   idempotent: boolean;
   signal?: AbortSignal;
   /** Statuses below 400 that are not errors for this call (e.g. 304). */
@@ -81,7 +81,7 @@ export function createTransport(options: ClientOptions): Transport {
       try {
         const body = await spec.body?.();
         res =
-          body instanceof MultipartBody
+          body instanceof StreamedBody
             ? await streamed.send(url, method, headers, body, spec.signal)
             : await doFetch(url, { method, headers, body, signal: spec.signal, redirect: 'manual' });
       } catch (err) {

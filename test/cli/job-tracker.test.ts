@@ -1,7 +1,7 @@
 // The job tracker asks about the oldest waiting jobs first, 100 ids a request, and further only while they progress.
 import { describe, expect, it } from 'vitest';
 import type { Client, Job } from '../../src/client/index.js';
-import { JobTracker } from '../../src/cli/job-tracker.js';
+import { JobTracker, nextIntervalMs } from '../../src/cli/job-tracker.js';
 
 const jobOf = (id: string, state: Job['state']): Job =>
   ({ id, kind: 'ingest', state, progress: 0, fileName: id, size: 1, attempts: 1, createdAt: '', updatedAt: '' }) as unknown as Job;
@@ -30,6 +30,42 @@ describe('JobTracker', () => {
     expect(calls.slice(0, 3).flat()).not.toContain('job-300');
     for (const id of ids) done.add(id);
     await expect(Promise.all(finished)).resolves.toHaveLength(500);
+    await tracker.close();
+  });
+});
+
+describe('JobTracker interval', () => {
+  const bounds = { min: 10, max: 250 };
+
+  it('doubles while ticks settle under a quarter of a window, up to the bound', () => {
+    expect(nextIntervalMs(10, 0, bounds)).toBe(20);
+    expect(nextIntervalMs(160, 24, bounds)).toBe(250);
+    expect(nextIntervalMs(250, 0, bounds)).toBe(250);
+  });
+
+  it('keeps its pace while ticks settle about half a window, and shortens when they settle whole windows', () => {
+    expect(nextIntervalMs(80, 50, bounds)).toBe(80);
+    expect(nextIntervalMs(80, 100, bounds)).toBe(40);
+    expect(nextIntervalMs(10, 100, bounds)).toBe(10);
+  });
+
+  it('asks about a single job within a few tens of milliseconds, not after a whole interval', async () => {
+    const asked: number[] = [];
+    const started = Date.now();
+    let state: Job['state'] = 'queued';
+    const client = {
+      jobs: async (ids: string[]) => {
+        asked.push(Date.now() - started);
+        return ids.map((id) => jobOf(id, state));
+      },
+    } as unknown as Client;
+    const tracker = new JobTracker(client, 10_000);
+    const final = tracker.wait(jobOf('one', 'queued'));
+    while (asked.length < 3) await new Promise((r) => setTimeout(r, 5));
+    state = 'committed';
+    await expect(final).resolves.toMatchObject({ state: 'committed' });
+    // 10, 20 and 40 ms apart: the first three asks come long before the 10 s bound of the interval.
+    expect(asked[2]).toBeLessThan(5_000);
     await tracker.close();
   });
 });

@@ -59,6 +59,21 @@ export function parseReprDigest(raw: string | undefined): string | undefined {
   return digest.toString('hex');
 }
 
+/**
+ * An append's Repr-Digest: the header is parsed now (a malformed one is a 400 before any byte is taken), a trailer
+ * once the body has ended (chunked requests carry it there when the client hashed while sending). Both given and
+ * different: 400. A creation's header is one of its fields already (newUploadRequest): only its trailer counts here.
+ */
+export function appendDigestOf(req: Request, withHeader = true): () => string | undefined {
+  const header = withHeader ? parseReprDigest(req.header('repr-digest')) : undefined;
+  return () => {
+    const raw = req.trailers['repr-digest'];
+    const trailer = parseReprDigest(Array.isArray(raw) ? raw.join(',') : raw);
+    if (header !== undefined && trailer !== undefined && header !== trailer) throw invalid('Repr-Digest', 'the header and the trailer name different digests');
+    return header ?? trailer;
+  };
+}
+
 /** A structured-field boolean (`?1` / `?0`), e.g. Upload-Complete. */
 export function parseSfBoolean(req: Request, header: string, required: boolean): boolean | undefined {
   const raw = req.header(header)?.trim();

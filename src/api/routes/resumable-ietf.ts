@@ -9,7 +9,7 @@ import type { ResumableUpload } from '../../shared/domain/resumable-uploads.js';
 import { actingPrincipalOf, principalOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errors } from '../http/openapi-errors.js';
-import { hasBody, newUploadRequest, parseByteCount, parseSfBoolean, setUploadLimit } from '../http/resumable-headers.js';
+import { appendDigestOf, hasBody, newUploadRequest, parseByteCount, parseSfBoolean, setUploadLimit } from '../http/resumable-headers.js';
 import { completeIfAllowed, resumableDeps, runAppend, setJobHeader, takeAppendSlot } from '../http/resumable-append.js';
 import { defineRoute, uuidParam, type RouteSpec } from '../http/route-spec.js';
 
@@ -64,7 +64,8 @@ function ietfCreateRoute(ctx: ApiContext): RouteSpec {
       res.setHeader('Location', `${BASE}/${upload.id}`);
       let after: ResumableUpload | undefined = upload;
       if (hasBody(req) || complete) {
-        after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, complete, busyCode: 'upload_busy' });
+        // A Repr-Digest header went into the upload's fields above; a trailer comes after the body.
+        after = await runAppend(ctx, req, res, { id: upload.id, offset: 0, complete, declaredDigest: appendDigestOf(req, false), busyCode: 'upload_busy' });
         if (!after) return;
       }
       setUploadHeaders(ctx, res, after);
@@ -115,7 +116,8 @@ function ietfPatchRoute(ctx: ApiContext): RouteSpec {
   return defineRoute({
     method: 'patch',
     path: `${BASE}/:id`,
-    summary: 'IETF append (application/partial-upload) at Upload-Offset; Upload-Complete: ?1 ends it and makes the ingest job',
+    summary:
+      'IETF append (application/partial-upload) at Upload-Offset; Upload-Complete: ?1 ends it and makes the ingest job; Repr-Digest (header or trailer) declares the whole upload’s sha-256',
     tag: 'uploads',
     permission: 'file:upload',
     mode: 'upload',
@@ -130,7 +132,8 @@ function ietfPatchRoute(ctx: ApiContext): RouteSpec {
       const offset = parseByteCount(req, 'Upload-Offset', true)!;
       const complete = parseSfBoolean(req, 'Upload-Complete', true)!;
       const length = parseByteCount(req, 'Upload-Length', false);
-      const upload = await runAppend(ctx, req, res, { id: params.id, offset, complete, length, busyCode: 'upload_busy' });
+      const declaredDigest = appendDigestOf(req);
+      const upload = await runAppend(ctx, req, res, { id: params.id, offset, complete, length, declaredDigest, busyCode: 'upload_busy' });
       if (!upload) return;
       setUploadHeaders(ctx, res, upload);
       if (upload.completedAt) res.status(200).json(statusOf(upload));

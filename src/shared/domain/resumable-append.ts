@@ -6,7 +6,7 @@ import type { AppendSink } from './resumable-bytes.js';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
-import { declareLength, deleteResumableUpload, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
+import { declareDigest, declareLength, deleteResumableUpload, findResumableUpload, markCompleted, moveOffset, type ResumableUpload } from '../records/resumable-uploads.js';
 import type { UploadLease } from './resumable-lock.js';
 import { findOwnUpload, leaseUpload, PROBLEM_TYPES, type ResumableDeps } from './resumable-uploads.js';
 
@@ -22,6 +22,11 @@ export interface AppendRequest {
   complete?: boolean;
   /** A length declared with this request (IETF Upload-Length on an append). */
   length?: number;
+  /**
+   * The whole upload's sha256 (hex) that came with this request (IETF Repr-Digest, as a header or a trailer),
+   * read once the body has ended; undefined when none came. Recorded as the upload's declared sha256.
+   */
+  declaredDigest?: () => string | undefined;
   busyCode: 'upload_locked' | 'upload_busy';
 }
 
@@ -190,6 +195,7 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
     }
     if (written.error !== undefined && (written.error instanceof AppError || !isClientGone(written.error))) throw written.error;
     upload = (await findResumableUpload(deps.db, req.id))!;
+    if (!written.error) upload = await recordDeclaredDigest(deps, upload, req.declaredDigest?.());
     const finalLength = upload.length ?? (req.complete ? upload.offset : null);
     // IETF Upload-Complete: ?1 on a body that ended short of the length: the draft's inconsistent length (what
     // arrived is recorded; the client resumes from the offset).
@@ -207,6 +213,22 @@ export async function appendToUpload(deps: ResumableDeps, principal: Principal, 
   } finally {
     await lease.release().catch((err: unknown) => deps.logger.warn({ err, uploadId: req.id }, 'releasing an upload lock failed; it expires by itself'));
   }
+}
+
+/**
+ * A digest declared with an append (a client that hashed while it sent has it only at the end, in a trailer)
+ * becomes the upload's declared sha256, checked against the bytes by the ingest job like one given at creation.
+ * One that contradicts the sha256 declared before is refused: the client is confused about what it sends.
+ */
+async function recordDeclaredDigest(deps: ResumableDeps, upload: ResumableUpload, sha256: string | undefined): Promise<ResumableUpload> {
+  if (sha256 === undefined) return upload;
+  const before = upload.fields.sha256?.[0];
+  if (before === sha256) return upload;
+  if (before !== undefined) {
+    throw new AppError('validation_failed', `Repr-Digest names sha256 ${sha256}, but the upload declared ${before}`, { parameter: 'Repr-Digest' });
+  }
+  await declareDigest(deps.db, upload.id, sha256);
+  return { ...upload, fields: { ...upload.fields, sha256: [sha256] } };
 }
 
 async function assertLengthAllowedLate(deps: ResumableDeps, length: number): Promise<void> {

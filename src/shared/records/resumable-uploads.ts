@@ -109,6 +109,11 @@ export async function declareLength(db: DbClient, id: string, length: number): P
   await db.resumableUpload.updateMany({ where: { id, length: null }, data: { length: BigInt(length) } });
 }
 
+/** Records the upload's declared sha256 (a Repr-Digest that came with an append) unless it declared one before. */
+export async function declareDigest(db: DbClient, id: string, sha256: string): Promise<void> {
+  await db.$executeRaw`UPDATE resumable_uploads SET fields = jsonb_set(fields::jsonb, '{sha256}', jsonb_build_array(${sha256}::text)) WHERE id = ${id}::uuid AND NOT (fields::jsonb ? 'sha256')`;
+}
+
 export async function markCompleted(db: DbClient, id: string, jobId: string): Promise<void> {
   await db.resumableUpload.update({ where: { id }, data: { completedAt: new Date(), jobId } });
 }
