@@ -1,6 +1,7 @@
 // The ingest pipeline: walk, skip what the report says is done, hash (small files read once and kept, larger
 // ones in a thread pool), ask `exists`, upload the rest (declared sha256 + Idempotency-Key, so a rerun never makes
-// a second file), follow the jobs. With --report, small files travel several per request; each batch is recorded
+// a second file), follow the jobs. Large files (--resumable-mib) are sent while they are hashed and decided once
+// their digest is known (ingest-large.ts). With --report, small files travel several per request; each batch is recorded
 // (`sending` lines) before it is sent, so a rerun after a crash resends the very same batch under the same key
 // (ingest-sender.ts). Hashing runs at most a few chunks ahead of sending.
 import fs from 'node:fs/promises';
@@ -9,6 +10,7 @@ import type { Client, UploadFields } from '../client/index.js';
 import { digestFile, KEEP_BYTES_MAX, openCliHashPool, type HashPool } from './hashing.js';
 import type { IngestOutput, IngestSummary } from './ingest-output.js';
 import { CHUNK_FILES, chunked, unfinishedBatches, type HashedFile } from './ingest-plan.js';
+import { sendWhileHashing, type SendDecision } from './ingest-large.js';
 import { failedLine, UploadSender } from './ingest-sender.js';
 import { JobTracker } from './job-tracker.js';
 import { Limiter } from './limiter.js';
@@ -127,19 +129,33 @@ function hashChunk(run: Run, chunk: LocalFile[]): Promise<Array<HashedFile | Rep
   );
 }
 
+const presentLineOf = (f: HashedFile, fileId: string | null = null): ReportLine => ({
+  path: f.path,
+  size: f.size,
+  mtimeMs: f.mtimeMs,
+  sha256: f.sha256,
+  jobId: null,
+  fileId,
+  state: 'present',
+});
+
+/** A later file with content already sent in this run: present once its leader is; sent itself if that failed. */
+function followLeader(run: Run, f: HashedFile, leader: Promise<ReportLine>): Promise<ReportLine> {
+  // Sent only if its leader fails, then read again from disk.
+  f.bytes = undefined;
+  return leader.then((first) => (first.state === 'failed' ? run.sender.upload(f) : presentLineOf(f, first.fileId)));
+}
+
 /** Each hashed file: present already, waiting for an earlier file of the same content, or sent. */
 function routeHashed(run: Run, ok: HashedFile[], present: Set<string>): void {
   const { leaders, pending, sender } = run;
   const done = (l: ReportLine) => finish(run, l);
   for (const f of ok) {
-    const presentLine: ReportLine = { path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, jobId: null, fileId: null, state: 'present' };
     const leader = leaders.get(f.sha256);
     if (leader) {
-      // Sent only if its leader fails, then read again from disk.
-      f.bytes = undefined;
-      pending.push(leader.then((first) => (first.state === 'failed' ? sender.upload(f) : { ...presentLine, fileId: first.fileId })).then(done));
+      pending.push(followLeader(run, f, leader).then(done));
     } else if (present.has(f.sha256)) {
-      const line = Promise.resolve(presentLine);
+      const line = Promise.resolve(presentLineOf(f));
       leaders.set(f.sha256, line);
       pending.push(line.then(done));
     } else {
@@ -150,6 +166,24 @@ function routeHashed(run: Run, ok: HashedFile[], present: Set<string>): void {
   }
 }
 
+/**
+ * A large file, sent while the pool hashes it (ingest-large.ts); once its digest is known it is decided as a hashed
+ * file is: an earlier file of this run with that content leads it, or the element has it already, or it is sent on.
+ */
+function sendLarge(run: Run, f: LocalFile): void {
+  const digest = run.hashing.run(() => digestFile(run.pool, f.path, f.size));
+  const decide = async (hashed: HashedFile): Promise<SendDecision> => {
+    const leader = run.leaders.get(hashed.sha256);
+    if (leader) return { line: followLeader(run, hashed, leader) };
+    // This file leads its content from now on (before the question below, so a twin hashed meanwhile follows it).
+    run.leaders.set(hashed.sha256, own);
+    const { present } = await run.opts.client.exists([hashed.sha256]);
+    return present.includes(hashed.sha256) ? { line: Promise.resolve(presentLineOf(hashed)) } : { send: true };
+  };
+  const own: Promise<ReportLine> = sendWhileHashing(run.sender, f, digest, decide);
+  run.pending.push(own.then((l) => finish(run, l)));
+}
+
 /** One chunk: hash it, ask `exists` for the digests not seen yet in this run, route each file. */
 async function ingestChunk(run: Run, chunk: LocalFile[]): Promise<void> {
   const { sender, pending } = run;
@@ -157,7 +191,10 @@ async function ingestChunk(run: Run, chunk: LocalFile[]): Promise<void> {
     for (const f of chunk) pending.push(finish(run, failedLine(f, null, sender.fatal)));
     return;
   }
-  const hashed = await hashChunk(run, chunk);
+  // Large files are sent while they are hashed, unless the element turned out to have no resumable uploads.
+  const large = sender.resumableUnsupported ? [] : chunk.filter((f) => f.size >= run.opts.resumableBytes);
+  for (const f of large) sendLarge(run, f);
+  const hashed = await hashChunk(run, large.length > 0 ? chunk.filter((f) => !large.includes(f)) : chunk);
   const ok = hashed.filter((h): h is HashedFile => !('state' in h));
   for (const h of hashed) if ('state' in h) pending.push(finish(run, h));
   const unknown = [...new Set(ok.map((f) => f.sha256).filter((s) => !run.leaders.has(s)))];

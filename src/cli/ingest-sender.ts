@@ -3,7 +3,8 @@
 // every further request would repeat. Files wait here until sent; the pipeline asks for room() before it hashes
 // more, so a big tree is never held in memory at once.
 import path from 'node:path';
-import { ArtstoreError, isResumableUnsupported, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
+import { ArtstoreError, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
+import { sendResumable } from './ingest-large.js';
 import type { IngestSummary } from './ingest-output.js';
 import { batchIdempotencyKey, idempotencyKey, type HashedFile } from './ingest-plan.js';
 import type { JobTracker } from './job-tracker.js';
@@ -71,7 +72,8 @@ function sourceOf(f: HashedFile): UploadSource {
 export class UploadSender {
   /** The first error that every further request would repeat (401, 403, unreachable, mode_forbids). */
   fatal: unknown;
-  private readonly uploads: Limiter;
+  /** Requests in flight (the large-file paths of ingest-large.ts take their place here too). */
+  readonly uploads: Limiter;
   // Small files wait here until a batch is full or the chunk ends; each waits for its own line.
   private open: Array<{ file: HashedFile; resolve: (line: ReportLine) => void }> = [];
   private openBytes = 0;
@@ -80,10 +82,10 @@ export class UploadSender {
   private roomWaiters: Array<{ max: number; resolve: () => void }> = [];
   // Lowered for the rest of the run when the element refuses a batch as too many files.
   private batchFiles: number;
-  // Set for the rest of the run once the element answers that it has no resumable uploads (S3 staging, or older).
-  private resumableUnsupported = false;
+  /** Set for the rest of the run once the element answers that it has no resumable uploads (an older element). */
+  resumableUnsupported = false;
 
-  constructor(private readonly deps: SenderDeps) {
+  constructor(readonly deps: SenderDeps) {
     this.uploads = new Limiter(deps.concurrency);
     this.batchFiles = deps.batchFiles;
   }
@@ -94,7 +96,8 @@ export class UploadSender {
     return new Promise((resolve) => this.roomWaiters.push({ max, resolve }));
   }
 
-  private sent(files: HashedFile[], ok: boolean): void {
+  /** Files handed over are sent (or failed): room for more; ok drops their bytes. */
+  sent(files: Array<LocalFile & { bytes?: Buffer }>, ok: boolean): void {
     this.queued -= files.length;
     // Their bytes are not needed any more (a resend after a failed leader reads the file again).
     if (ok) for (const f of files) f.bytes = undefined;
@@ -106,54 +109,16 @@ export class UploadSender {
     if (isFatal(err)) this.fatal ??= err;
   }
 
+  /** Counts a file handed over to be sent (room() waits on these). */
+  handedOver(): void {
+    this.queued++;
+  }
+
   /** One file in its own request, under its own key; a large one through the resumable endpoint. */
   async upload(f: HashedFile): Promise<ReportLine> {
     this.queued++;
-    if (f.hashedSize >= this.deps.resumableBytes) return this.sendResumable(f);
+    if (f.hashedSize >= this.deps.resumableBytes) return sendResumable(this, f);
     return (await this.send([f], idempotencyKey(f)))[0]!;
-  }
-
-  /**
-   * A large file as a resumable upload: its URL is recorded (a `sending` line) before the first byte goes, so a
-   * rerun continues it; a dropped connection is resumed from the element's durable offset within this run.
-   */
-  private async sendResumable(f: HashedFile): Promise<ReportLine> {
-    const { client, fields, summary, report } = this.deps;
-    if (this.resumableUnsupported) return (await this.send([f], idempotencyKey(f)))[0]!;
-    if (this.fatal) {
-      this.sent([f], false);
-      return failedLine(f, f.sha256, this.fatal);
-    }
-    let job: Job | undefined;
-    try {
-      job = await this.uploads.run(async () => {
-        if (this.fatal) throw this.fatal;
-        // Learnt while this file waited for its turn: not asked again (uploads already in flight may each ask once).
-        if (this.resumableUnsupported) throw new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: 'the element has no resumable uploads' });
-        const answer = await client
-          .uploadResumable({ path: f.path, size: f.hashedSize }, { ...fields, sha256: f.sha256 }, {
-            uploadUrl: this.deps.uploadUrls.get(f.path),
-            onUploadUrl: (uploadUrl) => report?.append({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256, state: 'sending', uploadUrl }),
-          })
-          .catch((err: unknown) => {
-            // Noted before the limiter lets the next file in, so that one does not ask again.
-            if (isResumableUnsupported(err)) this.resumableUnsupported = true;
-            throw err;
-          });
-        summary.uploadedBytes += answer.sentBytes;
-        return answer.job;
-      });
-    } catch (err) {
-      if (isResumableUnsupported(err)) {
-        // No byte was sent (the creation or the first HEAD was refused): the ordinary upload, counted there.
-        return (await this.send([f], idempotencyKey(f)))[0]!;
-      }
-      this.noteError(err);
-      this.sent([f], false);
-      return failedLine(f, f.sha256, err);
-    }
-    this.sent([f], true);
-    return this.follow(f, job);
   }
 
   /** A file's report line once it is sent and its job final: batched when small and a report is kept. */
@@ -210,7 +175,7 @@ export class UploadSender {
   }
 
   /** Sends files in one request (one digest each, in order) under key; one report line per file. */
-  private async send(files: HashedFile[], key: string): Promise<ReportLine[]> {
+  async send(files: HashedFile[], key: string): Promise<ReportLine[]> {
     const { client, fields, summary } = this.deps;
     if (this.fatal) {
       this.sent(files, false);
@@ -238,7 +203,8 @@ export class UploadSender {
     return Promise.all(files.map((f, i) => this.follow(f, jobs![i]!)));
   }
 
-  private async follow(f: HashedFile, job: Job): Promise<ReportLine> {
+  /** The file's line once its job is final. */
+  async follow(f: HashedFile, job: Job): Promise<ReportLine> {
     try {
       const final = await this.deps.tracker.wait(job);
       if (final.state === 'failed') {

@@ -33,7 +33,8 @@ export interface SendingLine {
   path: string;
   size: number;
   mtimeMs: number;
-  sha256: string;
+  /** null for a large file sent while it was hashed (its digest goes with the upload's last bytes). */
+  sha256: string | null;
   state: 'sending';
   /** A batch of small files, recorded before it is sent. */
   batch?: BatchRef;

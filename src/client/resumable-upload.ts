@@ -13,6 +13,12 @@ export interface ResumableUploadOptions {
   uploadUrl?: string;
   /** Called once a new upload exists, before its first byte is sent (the caller records the URL to resume). */
   onUploadUrl?: (url: string) => Promise<void> | void;
+  /**
+   * The file's sha256 (hex) when the caller hashes it while it is sent (fields carry none): each append goes chunked
+   * with it as its Repr-Digest trailer, so the element checks the bytes against it. An append cannot end before it
+   * resolves; its rejection aborts the append (and the call rejects with it).
+   */
+  digest?: Promise<string>;
   /** Appends tried again after a failure, each from the element's durable offset (default 8). */
   resumes?: number;
   signal?: AbortSignal;
@@ -28,8 +34,13 @@ export interface ResumableUploadAnswer {
 }
 
 const INTEROP = { 'upload-draft-interop-version': '6' };
+/** A cancel refused as busy is tried again this many times (about 5 s in all). */
+const CANCEL_BUSY_RETRIES = 8;
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** RFC 9530 Repr-Digest of a sha256 given in hex. */
+export const reprDigestOf = (sha256Hex: string) => `sha-256=:${Buffer.from(sha256Hex, 'hex').toString('base64')}:`;
 
 /** tus-style Upload-Metadata of the upload fields (SPEC §9 keys). */
 function metadataOf(name: string, fields: UploadFields): string {
@@ -76,6 +87,24 @@ export function resumableUploadMethods(t: Transport) {
 
   return {
     /**
+     * Cancels an unfinished upload and removes its bytes (IETF DELETE); one already gone is not an error. An append
+     * the caller just cut may hold the upload until the element sees it gone (409/423): tried again meanwhile.
+     */
+    async cancelResumable(route: string, signal?: AbortSignal): Promise<void> {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await t.call('DELETE', route, { headers: INTEROP, idempotent: true, signal });
+          return;
+        } catch (err) {
+          if (err instanceof ArtstoreError && err.status === 404) return;
+          const busy = err instanceof ArtstoreError && (err.status === 409 || err.status === 423);
+          if (!busy || attempt >= CANCEL_BUSY_RETRIES) throw err;
+        }
+        await sleep(backoffMs({ ...DEFAULT_RETRY, baseMs: 50, maxMs: 1_000 }, attempt + 1), signal);
+      }
+    },
+
+    /**
      * Uploads a local file through POST /api/v1/uploads, resuming after failures; resolves with its ingest job.
      * Rejects with 501 resumable_unsupported (isResumableUnsupported) when the element has no resumable uploads.
      */
@@ -98,6 +127,8 @@ export function resumableUploadMethods(t: Transport) {
         await opts.onUploadUrl?.(route);
         state = { offset: 0, jobId: null };
       }
+      const digest = opts.digest;
+      const trailers = digest && { names: ['Repr-Digest'], values: async () => ({ 'Repr-Digest': reprDigestOf(await digest) }) };
       let sentBytes = 0;
       for (let attempt = 0; ; attempt++) {
         if (state.jobId) return { job: await t.json<Job>('GET', `/api/v1/jobs/${enc(state.jobId)}`, { idempotent: true, signal: opts.signal }), uploadUrl: route, sentBytes, resumed: attempt };
@@ -105,7 +136,7 @@ export function resumableUploadMethods(t: Transport) {
         try {
           const res = await t.call('PATCH', route, {
             headers: { ...INTEROP, 'upload-offset': String(from), 'upload-complete': '?1' },
-            body: () => new FileSliceBody(source.path, from, source.size - from, 'application/partial-upload'),
+            body: () => new FileSliceBody(source.path, from, source.size - from, 'application/partial-upload', trailers),
             idempotent: false,
             signal: opts.signal,
           });
@@ -114,6 +145,8 @@ export function resumableUploadMethods(t: Transport) {
           if (!state.jobId) throw new ArtstoreError({ status: res.status, code: 'internal', detail: 'the completed upload named no job' });
           continue;
         } catch (err) {
+          // A digest that failed (the file could not be hashed, or the caller decided against the upload) ends it.
+          if (digest) await digest;
           if (!resumable(err) || attempt >= (opts.resumes ?? 8)) throw err;
         }
         await sleep(backoffMs(DEFAULT_RETRY, attempt + 1), opts.signal);

@@ -16,10 +16,18 @@ export class LocalFileChangedError extends Error {
   }
 }
 
+/** Trailer fields sent after the body (the request then goes chunked): their names up front, values at the end. */
+export interface BodyTrailers {
+  names: string[];
+  /** Awaited once the last chunk is written; a rejection aborts the request before it ends. */
+  values(): Promise<Record<string, string>>;
+}
+
 /** A body of known length and type, made while it is sent. */
 export abstract class StreamedBody {
   abstract readonly contentType: string;
   abstract readonly length: number;
+  readonly trailers?: BodyTrailers;
   abstract chunks(): AsyncGenerator<Uint8Array>;
 }
 
@@ -30,6 +38,7 @@ export class FileSliceBody extends StreamedBody {
     private readonly from: number,
     readonly length: number,
     readonly contentType: string,
+    override readonly trailers?: BodyTrailers,
   ) {
     super();
   }

@@ -60,6 +60,7 @@ async function writeBody(req: http.ClientRequest, body: StreamedBody, answered: 
     if (pendingBytes >= COALESCE_BYTES) await flush();
   }
   await flush();
+  if (body.trailers) req.addTrailers(await body.trailers.values());
   req.end();
   return true;
 }
@@ -79,7 +80,12 @@ export function createStreamedSender(): StreamedSender {
           method,
           agent,
           signal,
-          headers: { ...headers, 'content-type': body.contentType, 'content-length': String(body.length) },
+          // With trailers the body goes chunked (Node's default without a Content-Length), their names announced.
+          headers: {
+            ...headers,
+            'content-type': body.contentType,
+            ...(body.trailers ? { trailer: body.trailers.names.join(', ') } : { 'content-length': String(body.length) }),
+          },
         });
         req.on('response', (res) => {
           response = res;

@@ -33,6 +33,8 @@ export interface ResumableHooks {
   beforeLease?: (uploadId: string) => Promise<void> | void;
   /** Before a complete upload is handed to the ingest pipeline (a test makes it fail here). */
   beforeComplete?: (uploadId: string) => Promise<void> | void;
+  /** A cancellation, before it takes the upload's lease (a test sees a client's cancel while an append holds it). */
+  beforeCancel?: (uploadId: string) => Promise<void> | void;
 }
 
 export interface ResumableDeps extends SubmitDeps {
@@ -143,6 +145,7 @@ export async function leaseUpload(deps: ResumableDeps, id: string, busyCode: 'up
 /** Cancels (terminates) an upload: its bytes and its row go; a completed upload's job is not touched. */
 export async function cancelUpload(deps: ResumableDeps, principal: Principal, id: string, busyCode: 'upload_locked' | 'upload_busy'): Promise<void> {
   await findOwnUpload(deps, principal, id);
+  await deps.hooks?.beforeCancel?.(id);
   const lease = await leaseUpload(deps, id, busyCode);
   try {
     await deps.bytes.remove(id);
