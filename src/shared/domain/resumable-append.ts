@@ -3,6 +3,7 @@
 // the recorded offset never exceeds the stored bytes, and a resume drops what lies past it (never acknowledged).
 import { createHash, type Hash } from 'node:crypto';
 import type { AppendSink } from './resumable-bytes.js';
+import { AppendWrites } from './append-writes.js';
 import { AppError, isAppError } from '../errors.js';
 import { submitUpload } from './ingest-submit.js';
 import type { Principal } from './principal.js';
@@ -96,7 +97,9 @@ async function writeBody(
   hash?: Hash,
 ): Promise<{ end: number; durable: number; error?: unknown }> {
   const reservation = await deps.capacity.openReservation();
-  let position = start;
+  const afterWrite = deps.hooks?.afterChunk && ((end: number) => deps.hooks?.afterChunk?.(req.id, end));
+  const writes = new AppendWrites(sink, start, hash && ((bytes) => hash.update(bytes)), afterWrite);
+  let received = start;
   let durable = start;
   /** The checkpoint under way and the offset it records. */
   let inflight: { at: number; done: Promise<void> } | undefined;
@@ -119,30 +122,32 @@ async function writeBody(
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
       const chunk = next.value;
       if (lease.lost) throw lostLease(req);
-      if (position + chunk.length > limit.bytes) {
+      if (received + chunk.length > limit.bytes) {
         if (!limit.declared) throw new AppError('payload_too_large', `the upload goes past MAX_UPLOAD_BYTES (${limit.bytes})`);
         throw new AppError('upload_length_mismatch', `the body goes past the upload's length (${limit.bytes} bytes)`, { type: PROBLEM_TYPES.inconsistentLength });
       }
       reservation.take(chunk.length);
-      await sink.write(chunk, position);
-      hash?.update(chunk);
-      position += chunk.length;
-      await deps.hooks?.afterChunk?.(req.id, position);
-      if (position - (inflight?.at ?? durable) >= CHECKPOINT_BYTES) {
+      received += chunk.length;
+      // A request stream says how much is buffered behind this chunk; another iterable is written chunk by chunk.
+      await writes.push(chunk, ((req.body as { readableLength?: number }).readableLength ?? 0) > 0);
+      if (writes.written - (inflight?.at ?? durable) >= CHECKPOINT_BYTES) {
         // One at a time: the previous one must have recorded its offset (or failed) before the next starts.
         await settle();
-        const done = checkpoint(position);
+        const done = checkpoint(writes.written);
         // Its failure is met at the next settle; until then it must not count as unhandled.
         done.catch(() => undefined);
-        inflight = { at: position, done };
+        inflight = { at: writes.written, done };
       }
     }
+    await writes.drain();
     await settle();
-    return { end: position, durable };
+    return { end: writes.written, durable };
   } catch (error) {
-    // A checkpoint still under way settles first (its error, if any, comes second to this one).
+    // Bytes gathered but not written are dropped (the lease may be gone); the client resumes from the offset. A
+    // checkpoint still under way settles first (its error, if any, comes second to this one).
+    await writes.abandon();
     await settle().catch(() => undefined);
-    return { end: position, durable, error };
+    return { end: writes.written, durable, error };
   } finally {
     // Resting bytes are not "arriving" any more; they count again once the upload is a job.
     reservation.release();
