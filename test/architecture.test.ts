@@ -97,8 +97,8 @@ describe('one source for each fact', () => {
   const src = parsed.filter((p) => p.file.startsWith('src/'));
   const filesMatching = (re: RegExp) => src.filter((p) => re.test(p.text)).map((p) => p.file);
 
-  it('the final job states are listed once (src/contract/jobs.ts)', () => {
-    expect(filesMatching(/'committed',\s*'duplicate',\s*'failed'/)).toEqual(['src/contract/jobs.ts']);
+  it('the final job states are listed once (src/contract/wire-constants.ts)', () => {
+    expect(filesMatching(/'committed',\s*'duplicate',\s*'failed'/)).toEqual(['src/contract/wire-constants.ts']);
   });
 
   it('a unique violation (SQLSTATE 23505) is recognised in one place, in the records layer', () => {

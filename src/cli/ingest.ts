@@ -5,7 +5,8 @@ import { jsonLinesOutput, progressBarOutput } from './ingest-output.js';
 import { uploadLocalFiles } from './ingest-run.js';
 import { DEFAULT_BATCH_FILES, DEFAULT_BATCH_MIB, DEFAULT_RESUMABLE_MIB } from './ingest-sender.js';
 import { clientFrom, CONNECTION_FLAGS, describeError, EXIT_FAILED, EXIT_OK, intFlag, parseFlags, UsageError } from './usage.js';
-import { MAX_TTL_DAYS, RETENTION_MODES, type RetentionMode } from '../contract/retention.js';
+import type { RetentionMode } from '../contract/retention.js';
+import { MAX_TTL_DAYS, RETENTION_MODES } from '../contract/wire-constants.js';
 import type { UploadFields } from '../client/types.js';
 
 export const INGEST_USAGE = `usage: artstore ingest <path...> [--url URL] [--token TOKEN] [--concurrency 8] [--report FILE]

@@ -1,7 +1,7 @@
 // The client's calls on stored files: download, metadata, search and listing, metadata patch, delete, exists.
 import { chunks, enc, JSON_HEADERS, jsonBody, type Transport } from './transport.js';
 import type { ExistsAnswer, FileMetadata, FilePage, Job, MetadataPatchBody, RetentionBody, SearchQuery } from './types.js';
-import { BYPASS_GOVERNANCE_HEADER } from '../contract/retention.js';
+import { BYPASS_GOVERNANCE_HEADER } from '../contract/wire-constants.js';
 
 const MAX_EXISTS = 1000;
 

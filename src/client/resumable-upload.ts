@@ -73,6 +73,24 @@ function resumable(err: unknown): boolean {
   return err.status === 0 || err.status === 409 || err.status === 423 || err.status === 429 || err.status >= 500;
 }
 
+/**
+ * Cancels an unfinished upload and removes its bytes (IETF DELETE); one already gone is not an error. An append the
+ * caller just cut may hold the upload until the element sees it gone (409/423): tried again meanwhile.
+ */
+async function cancelUpload(t: Transport, route: string, signal?: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await t.call('DELETE', route, { headers: INTEROP, idempotent: true, signal });
+      return;
+    } catch (err) {
+      if (err instanceof ArtstoreError && err.status === 404) return;
+      const busy = err instanceof ArtstoreError && (err.status === 409 || err.status === 423);
+      if (!busy || attempt >= CANCEL_BUSY_RETRIES) throw err;
+    }
+    await sleep(backoffMs({ ...DEFAULT_RETRY, baseMs: 50, maxMs: 1_000 }, attempt + 1), signal);
+  }
+}
+
 export function resumableUploadMethods(t: Transport) {
   /** The upload's state, or null when it is gone (expired, cancelled, another principal's). */
   const offsetOf = async (route: string, signal?: AbortSignal): Promise<{ offset: number; jobId: string | null } | null> => {
@@ -86,23 +104,7 @@ export function resumableUploadMethods(t: Transport) {
   };
 
   return {
-    /**
-     * Cancels an unfinished upload and removes its bytes (IETF DELETE); one already gone is not an error. An append
-     * the caller just cut may hold the upload until the element sees it gone (409/423): tried again meanwhile.
-     */
-    async cancelResumable(route: string, signal?: AbortSignal): Promise<void> {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await t.call('DELETE', route, { headers: INTEROP, idempotent: true, signal });
-          return;
-        } catch (err) {
-          if (err instanceof ArtstoreError && err.status === 404) return;
-          const busy = err instanceof ArtstoreError && (err.status === 409 || err.status === 423);
-          if (!busy || attempt >= CANCEL_BUSY_RETRIES) throw err;
-        }
-        await sleep(backoffMs({ ...DEFAULT_RETRY, baseMs: 50, maxMs: 1_000 }, attempt + 1), signal);
-      }
-    },
+    cancelResumable: (route: string, signal?: AbortSignal) => cancelUpload(t, route, signal),
 
     /**
      * Uploads a local file through POST /api/v1/uploads, resuming after failures; resolves with its ingest job.

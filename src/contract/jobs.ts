@@ -2,13 +2,14 @@
 // server.
 import { z } from 'zod';
 import { fileMetadataSchema } from './files.js';
+import { FINAL_JOB_STATES } from './wire-constants.js';
+
+export { FINAL_JOB_STATES };
 
 /** `maintenance`: an index rebuild, consistency report or cleanup run over HTTP (SPEC §10), with its `result`. */
 export const JOB_KINDS = ['ingest', 'update', 'delete', 'maintenance'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** States a job never leaves. */
-export const FINAL_JOB_STATES = ['committed', 'duplicate', 'failed'] as const;
 /** States of a job still under way. */
 export const OPEN_JOB_STATES = ['queued', 'hashing', 'committing'] as const;
 export const JOB_STATES = [...OPEN_JOB_STATES, ...FINAL_JOB_STATES] as const;

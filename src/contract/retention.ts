@@ -1,15 +1,13 @@
 // Retention and legal hold (SPEC §10) on the wire: the fields every file record carries, the upload's retention
-// fields and the bodies of PUT /files/{id}/retention and /files/{id}/legal-hold. Imports only zod.
+// fields and the bodies of PUT /files/{id}/retention and /files/{id}/legal-hold. Imports only zod (and the plain values).
 import { z } from 'zod';
+import { BYPASS_GOVERNANCE_HEADER, MAX_TTL_DAYS, RETENTION_MODES } from './wire-constants.js';
+
+export { BYPASS_GOVERNANCE_HEADER, MAX_TTL_DAYS, RETENTION_MODES };
 
 export const RETENTION_POLICIES = ['permanent', 'temporary'] as const;
-export const RETENTION_MODES = ['governance', 'compliance'] as const;
 export type RetentionPolicy = (typeof RETENTION_POLICIES)[number];
 export type RetentionMode = (typeof RETENTION_MODES)[number];
-/** A temporary file lives at most this many days (about a century: a bound, not a policy). */
-export const MAX_TTL_DAYS = 36_500;
-/** The header an admin sends to shorten or remove a governance retention. */
-export const BYPASS_GOVERNANCE_HEADER = 'X-Bypass-Governance-Retention';
 
 /** The retention fields of FileMetadata (and so of attr.json and the client's types). */
 export const retentionFieldsShape = {
