@@ -3,9 +3,9 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { assertModeAllows, type ModeOperation } from '../../shared/domain/modes.js';
-import { can, type Permission } from '../../shared/domain/principal.js';
+import type { Permission } from '../../shared/domain/principal.js';
 import { AppError } from '../../shared/errors.js';
-import { authenticate, principalOf } from '../auth.js';
+import { requirePermission } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { quietSuccess } from './access-log.js';
 import { assertCleanInput } from './input-guards.js';
@@ -79,16 +79,7 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where
 
 function guard(ctx: ApiContext, spec: RouteSpec): RequestHandler[] {
   const chain: RequestHandler[] = [];
-  if (spec.permission !== 'public') {
-    const permission = spec.permission;
-    chain.push(authenticate(ctx.verifier), (_req, res, next) => {
-      const principal = principalOf(res);
-      if (!can(principal, permission)) {
-        throw new AppError('forbidden', `role '${principal.role}' may not ${permission.replace(':', ' ')}`);
-      }
-      next();
-    });
-  }
+  if (spec.permission !== 'public') chain.push(requirePermission(ctx.verifier, spec.permission));
   if (spec.mode) {
     const op = spec.mode;
     chain.push(async (_req, _res, next) => {
