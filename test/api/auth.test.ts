@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createWorld, type World } from '../helpers/world.js';
 
 const b64url = (v: string | Buffer) => Buffer.from(v).toString('base64url');
@@ -65,6 +65,26 @@ describe('authentication', () => {
     expect(res.body.detail).toMatch(/expired/);
     const noExp = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'RS256' }).setSubject('a').sign(key);
     await expect401(noExp);
+  });
+
+  it('refuses a token it remembers from earlier requests once it expired, and checks its role on every request', async () => {
+    const key = await importPKCS8(await fs.readFile(path.join(world.config.devKeysPath, 'private.pem'), 'utf8'), 'RS256');
+    const sign = (role: string) =>
+      new SignJWT({ role }).setProtectedHeader({ alg: 'RS256' }).setSubject('poller').setExpirationTime(Math.floor(Date.now() / 1000) + 5).sign(key);
+    const [reader, user] = [await sign('readonly'), await sign('user')];
+    expect((await jobsWith(reader)).status).toBe(200);
+    expect((await jobsWith(reader)).status).toBe(200);
+    // Remembered, yet its role still may not upload: the permission is checked on every request.
+    const upload = () => request(world.app).post('/api/v1/files/upload').set('Authorization', `Bearer ${reader}`).attach('file', Buffer.from('x'), 'x.txt');
+    expect((await upload()).status).toBe(403);
+    expect((await jobsWith(user)).status).toBe(200);
+    // 50 s later: past exp and the 30 s clock tolerance, within the verifier's 60 s memory. Only Date is faked.
+    vi.useFakeTimers({ now: Date.now() + 50_000, toFake: ['Date'] });
+    try {
+      for (const token of [reader, user]) expect((await expect401(token)).body.detail).toBe('token expired');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('answers 401 to a token signed by a foreign key', async () => {

@@ -1,11 +1,16 @@
-// The per-request edge: request id, one access-log line, request metrics. Kept lean because status polling is the
-// most frequent request: no child logger unless something logs on the request, nothing built for a line that is
-// not written, one shared listener per response.
+// The per-request edge, the first middleware of every request: nosniff, request id, the Host check, and when the
+// response ends one access-log line, the request metrics and the audit of a refusal. One middleware rather than
+// four, because status polling is the most frequent request and every Express layer it passes costs: no child
+// logger unless something logs on the request, nothing built for a line that is not written, one shared listener
+// per response.
 import { randomUUID } from 'node:crypto';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import { pino, type Level } from 'pino';
+import type { AuditRecorder } from '../../shared/domain/audit-recorder.js';
+import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RequestMetrics } from '../../shared/request-metrics.js';
+import { recordDenial } from './audit-denials.js';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -43,11 +48,14 @@ function levelOf(res: Response, finished: boolean, ms: number): Level {
 }
 
 /**
- * Mounts the edge on app: every request gets an id (also answered as X-Request-Id) and, through app.request, a
- * lazily made req.log; when its response ends (or the client leaves) the metrics are counted and the access line,
- * shaped as pino-http's (reqId, req, res, responseTime), is written if its level is enabled.
+ * Mounts the edge on app: every response gets X-Content-Type-Options: nosniff (downloads carry the uploader's
+ * Content-Type: no browser may second-guess it into HTML or script, and no route or error page can forget it),
+ * every request an id (also answered as X-Request-Id) and, through app.request, a lazily made req.log; an HTTP/1.1
+ * request without Host is refused. When its response ends (or the client leaves) the metrics are counted, a 401 or
+ * 403 is audited, and the access line, shaped as pino-http's (reqId, req, res, responseTime), is written if its
+ * level is enabled.
  */
-export function requestEdge(app: Express, logger: Logger, metrics: RequestMetrics): RequestHandler {
+export function requestEdge(app: Express, logger: Logger, metrics: RequestMetrics, audit: Pick<AuditRecorder, 'denied'>): RequestHandler {
   const access = logger.child({}, { serializers: { req: pino.stdSerializers.req, res: pino.stdSerializers.res } });
   Object.defineProperty(app.request, 'log', {
     configurable: true,
@@ -70,6 +78,7 @@ export function requestEdge(app: Express, logger: Logger, metrics: RequestMetric
       const route = (req.route as { path?: unknown } | undefined) ?? UNMATCHED;
       const path = route === UNMATCHED ? UNMATCHED.path : String(route.path);
       metrics.observe(route, route === UNMATCHED ? '' : req.baseUrl, path, req.method, res.statusCode, ms / 1_000);
+      recordDenial(audit, req, res);
     }
     const level = levelOf(res, finished, ms);
     // The url last: hashing a long query string (100 job ids) costs more than the rest of this check.
@@ -80,12 +89,17 @@ export function requestEdge(app: Express, logger: Logger, metrics: RequestMetric
   }
 
   return (req, res, next) => {
-    const incoming = req.headers['x-request-id'];
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    const { headers } = req;
+    const incoming = headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.id = id;
     res.setHeader('X-Request-Id', id);
     (res as Timed)[STARTED] = performance.now();
     res.once('close', onClose);
+    // Node answers a missing Host with an empty 400 unless the server is made with requireHostHeader: false; then
+    // this refuses it in the shape of every other error.
+    if (req.httpVersion === '1.1' && !headers.host) throw new AppError('validation_failed', 'HTTP/1.1 requires a Host header', { parameter: 'Host' });
     next();
   };
 }

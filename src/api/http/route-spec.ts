@@ -3,9 +3,9 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { assertModeAllows, type ModeOperation } from '../../shared/domain/modes.js';
-import { can, type Permission } from '../../shared/domain/principal.js';
+import type { Permission } from '../../shared/domain/principal.js';
 import { AppError } from '../../shared/errors.js';
-import { authenticate, principalOf } from '../auth.js';
+import { requirePermission } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { quietSuccess } from './access-log.js';
 import { assertCleanInput } from './input-guards.js';
@@ -79,16 +79,7 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where
 
 function guard(ctx: ApiContext, spec: RouteSpec): RequestHandler[] {
   const chain: RequestHandler[] = [];
-  if (spec.permission !== 'public') {
-    const permission = spec.permission;
-    chain.push(authenticate(ctx.verifier), (_req, res, next) => {
-      const principal = principalOf(res);
-      if (!can(principal, permission)) {
-        throw new AppError('forbidden', `role '${principal.role}' may not ${permission.replace(':', ' ')}`);
-      }
-      next();
-    });
-  }
+  if (spec.permission !== 'public') chain.push(requirePermission(ctx.verifier, spec.permission));
   if (spec.mode) {
     const op = spec.mode;
     chain.push(async (_req, _res, next) => {
@@ -99,25 +90,51 @@ function guard(ctx: ApiContext, spec: RouteSpec): RequestHandler[] {
   return chain;
 }
 
-/** Mounts every spec on a router: guard chain, optional pre-handlers, input parsing, handler. */
-export function mountRoutes(ctx: ApiContext, specs: RouteSpec[]): Router {
-  const router = Router();
+/**
+ * The group of a path: its first segment, or its first three under /api/ (`api/v1/jobs`), lower-cased as Express
+ * matches routes. For a route path it is undefined when one of those segments is not literal.
+ */
+function groupOf(path: string, route: boolean): string | undefined {
+  const segments = path.toLowerCase().split('/', 4);
+  const key = segments[1] === 'api' ? `api/${segments[2] ?? ''}/${segments[3] ?? ''}` : (segments[1] ?? '');
+  return route && /[:*{}()?+!\\]/.test(key) ? undefined : key;
+}
+
+/**
+ * Mounts every spec (guard chain, optional pre-handlers, input parsing, handler) and dispatches each request to
+ * only the routes of its path's group (groupOf), kept in the order given: a request is answered by the same route
+ * as by one router holding them all (a route of another group cannot match its path), without testing the path
+ * against every route in front of it (the status routes had some thirty). A route whose group is not literal is
+ * in every group.
+ */
+export function mountRoutes(ctx: ApiContext, specs: RouteSpec[]): RequestHandler {
+  const keys = new Set(specs.map((spec) => groupOf(spec.path, true)).filter((key) => key !== undefined));
+  const routers = new Map([...keys].map((key) => [key, Router()]));
+  const others = Router();
   for (const spec of specs) {
-    const handler: RequestHandler = async (req, res) => {
-      const input = {
-        params: spec.params ? parseInput(spec.params, req.params, 'path parameter') : {},
-        query: spec.query ? parseInput(spec.query, req.query ?? {}, 'query parameter') : {},
-        body:
-          spec.body && spec.bodyContentType !== 'multipart/form-data'
-            ? parseInput(spec.body, req.body, 'body field')
-            : undefined,
-      } as RouteInput<AnyObject, AnyObject, z.ZodType>;
-      if (spec.quietSuccess) quietSuccess(res);
-      await spec.handler(req, res, input);
-    };
-    router[spec.method](spec.path, ...guard(ctx, spec), ...(spec.before ?? []), handler);
+    const key = groupOf(spec.path, true);
+    for (const router of key === undefined ? [...routers.values(), others] : [routers.get(key)!]) mountRoute(ctx, router, spec);
   }
-  return router;
+  const dispatch: RequestHandler = (req, res, next) => (routers.get(groupOf(req.path, false)!) ?? others)(req, res, next);
+  // Shaped as a router's stack of mounted routers, so what walks Express's stack (the OpenAPI test) finds every route.
+  return Object.assign(dispatch, { stack: [...routers.values(), others].map((handle) => ({ handle })) });
+}
+
+/** Mounts one spec on router: guard chain, optional pre-handlers, input parsing, handler. */
+function mountRoute(ctx: ApiContext, router: Router, spec: RouteSpec): void {
+  const handler: RequestHandler = async (req, res) => {
+    const input = {
+      params: spec.params ? parseInput(spec.params, req.params, 'path parameter') : {},
+      query: spec.query ? parseInput(spec.query, req.query ?? {}, 'query parameter') : {},
+      body:
+        spec.body && spec.bodyContentType !== 'multipart/form-data'
+          ? parseInput(spec.body, req.body, 'body field')
+          : undefined,
+    } as RouteInput<AnyObject, AnyObject, z.ZodType>;
+    if (spec.quietSuccess) quietSuccess(res);
+    await spec.handler(req, res, input);
+  };
+  router[spec.method](spec.path, ...guard(ctx, spec), ...(spec.before ?? []), handler);
 }
 
 /** Common path parameter schemas. */

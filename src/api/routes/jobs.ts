@@ -30,7 +30,7 @@ const SAFETY_POLL_MS = 2_000;
 /** Longest a timer may be set for (setTimeout fires at once beyond it). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** When the request's bearer token expires (ms since the epoch); authenticate() has verified it already. */
+/** When the request's bearer token expires (ms since the epoch); requirePermission() has verified it already. */
 function tokenExpiresAt(req: Request): number {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
   const exp = token ? decodeJwt(token).exp : undefined;
