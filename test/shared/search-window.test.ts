@@ -1,5 +1,5 @@
-// A first page whose walk passed many newest files that do not match is read next time from its learned window (a
-// BitmapAnd of the GIN bitmap and the created_at span); pages stay exact across the window's edge.
+// A first page whose walk passed many newest files that do not match is read next time from its learned window (the
+// keys of its days, or a BitmapAnd of the GIN bitmap and the created_at span); pages stay exact across its edge.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

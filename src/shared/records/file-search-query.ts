@@ -50,6 +50,7 @@ const SORT_COLUMNS: Record<FileSortField, { column: Prisma.Sql; value: (key: str
 };
 
 const COLUMNS = Prisma.raw(fileColumns());
+const FILE_COLUMNS = Prisma.raw(fileColumns('f'));
 
 /** LIKE pattern that matches the text literally (the default escape character is the backslash). */
 function likeLiteral(text: string): string {
@@ -164,24 +165,27 @@ export function fileSearchSql(query: FileSearchQuery): Prisma.Sql {
  * complete. Exported for EXPLAIN.
  */
 export function fileSearchMatchesFirstSql(query: FileSearchQuery, cap: number): Prisma.Sql {
-  const key = Prisma.raw(`"${query.order.field}"`);
+  const { column } = SORT_COLUMNS[query.order.field];
   const direction = query.order.descending ? Prisma.sql`DESC` : Prisma.sql`ASC`;
   // With keys (file-search-keys.ts) the files are found by them alone, in one GIN scan; the text and tag conditions
   // are tested on each file found.
   const keys = searchKeysOf(query);
   const where = [...queryConditions(query, false, keys), ...(keys ? [keysCondition(keys)] : [])];
   // MATERIALIZED keeps the order and limit of the page out of the matches' plan, so the planner cannot turn it back
-  // into a walk of the sort's index.
+  // into a walk of the sort's index. The matches carry their id and sort value alone, and only the page's rows are
+  // read whole (by primary key): 2,785 matches of q=invoice&tag=finance sorted by size in 12-14 ms, against 30 with
+  // every column of each match kept and sorted.
   return Prisma.sql`WITH matches AS MATERIALIZED (
-      SELECT ${COLUMNS} FROM files WHERE ${Prisma.join(where, ' AND ')} LIMIT ${cap})
-    SELECT m.*, (SELECT count(*) FROM matches)::int AS "matchCount" FROM matches m
-    ORDER BY m.${key} ${direction}, m.id ${direction}
-    LIMIT ${query.rows}`;
+      SELECT id, ${column} AS k FROM files WHERE ${Prisma.join(where, ' AND ')} LIMIT ${cap}),
+    page AS (SELECT id, k FROM matches ORDER BY k ${direction}, id ${direction} LIMIT ${query.rows})
+    SELECT ${FILE_COLUMNS}, (SELECT count(*) FROM matches)::int AS "matchCount" FROM page p JOIN files f ON f.id = p.id
+    ORDER BY p.k ${direction}, p.id ${direction}`;
 }
 
 /**
  * The SQL of a first page in a creation-time order, read from the files created at or after `bound` (at or before,
- * oldest first) alone: the bitmaps of the GIN conditions and of that span of the created_at index, combined, so
+ * oldest first) alone: newest first with keys (file-search-keys.ts), the keys and the span's days' keys in one GIN
+ * scan; otherwise the bitmaps of the GIN conditions and of that span of the created_at index, combined. Either way
  * the span's files that do not match cost an index entry each and no heap read (file-search-window.ts). When the
  * span holds `rows` rows, they are the page: every file before the bound in the order is in it.
  */
