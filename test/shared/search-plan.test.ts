@@ -174,13 +174,14 @@ describe('search query plans', () => {
 
   it('serves each filter from an index (as the search plans it)', async () => {
     const cases: Array<[string, Partial<FileSearch>, string]> = [
-      ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
+      // Plain words and tags are keys of files_search_keys_idx; a word with digits is not.
+      ['q', { q: 'xylophone' }, 'files_search_keys_idx'],
       ['q, several words', { q: `xylophone ${run}` }, 'files_search_vector_idx'],
       ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
       ['contentType', { contentType: `model/x-plan-${run}` }, 'files_content_type_idx'],
       ['contentType type/*', { contentType: 'model/*' }, 'files_content_major_created_at_id_idx'],
       ['contentType, by size', { contentType: `model/x-plan-${run}`, sort: 'size' }, 'files_content_type_idx'],
-      ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
+      ['tag', { tags: [`rare-${run}`] }, 'files_search_keys_idx'],
       ['owner', { owner: owners[3] }, 'files_owner_created_at_id_idx'],
       ['owner with cursor', { owner: owners[1], cursor: encodeCursor('-createdAt', sample.createdAt.toISOString(), sample.id) }, 'files_owner_created_at_id_idx'],
       ['minSize and maxSize', { minSize: 1000, maxSize: 1010 }, 'files_size_id_idx'],
@@ -234,18 +235,20 @@ describe('search query plans', () => {
 
   it('reads a rare match through its GIN index first, then sorts it', async () => {
     const cases: Array<[string, Partial<FileSearch>, string]> = [
-      ['q', { q: 'xylophone' }, 'files_search_vector_idx'],
+      ['q', { q: 'xylophone' }, 'files_search_keys_idx'],
       ['phrase', { q: `"xylophone ${run}"` }, 'files_search_vector_idx'],
       ['fileName', { fileName: 'XYLOPHONE' }, 'files_file_name_idx'],
-      ['tag', { tags: [`rare-${run}`] }, 'files_tags_idx'],
+      ['tag', { tags: [`rare-${run}`] }, 'files_search_keys_idx'],
     ];
     for (const sort of ['-createdAt', 'size', 'fileName'] as FileSort[]) {
       for (const [name, filter, index] of cases) {
         const { plan: choice, nodes, text } = await chosen(page(sort, filter));
         expect(choice.kind, `${name} ${sort}: ${text}`).toBe('matches-first');
         expect(nodes.some((n) => n['Node Type'] === 'Bitmap Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
-        // No walk of an index in order (bitmaps only, combined at most), and no scan of the whole table.
-        expect(nodes.filter((n) => ['Seq Scan', 'Index Scan', 'Index Only Scan'].includes(n['Node Type'])), `${name} ${sort}: ${text}`).toEqual([]);
+        // No walk of an index in order (bitmaps only, combined at most; the page's rows are then read by primary
+        // key), and no scan of the whole table.
+        const walks = nodes.filter((n) => ['Seq Scan', 'Index Scan', 'Index Only Scan'].includes(n['Node Type']) && n['Index Name'] !== 'files_pkey');
+        expect(walks, `${name} ${sort}: ${text}`).toEqual([]);
       }
     }
   });
@@ -282,7 +285,10 @@ describe('search query plans', () => {
     // heap, read first unless one is a prefix (the last word of q, here negated so not one).
     expect(kind({ q: 'invoice', tags: ['finance'] }, 2_784, 105_000)).toBe('ordered');
     expect(kind({ q: 'invoice -draft', tags: ['finance'], sort: 'size' }, 2_784, 105_000)).toBe('matches-first');
-    expect(kind({ q: 'invoice', tags: ['finance'], sort: 'size' }, 2_784, 105_000, undefined, 56_000)).toBe('ordered');
+    // A prefix of plain letters is one key of files_search_keys_idx, priced as any posting; one with digits is
+    // gathered from every lexeme it starts (the bench's q=invoice&tag=finance&sort=size, and the same with "invoice2").
+    expect(kind({ q: 'invoice', tags: ['finance'], sort: 'size' }, 2_784, 105_000, undefined, 56_000)).toBe('matches-first');
+    expect(kind({ q: 'invoice2', tags: ['finance'], sort: 'size' }, 2_784, 105_000, undefined, 56_000)).toBe('ordered');
     expect(kind({ tags: ['finance', 'q1'] }, 2_494, 2_494)).toBe('matches-first');
     // At 10,000,000 rows: 2,000 matches are read first; 25,000 are walked (about 20,000 rows in heap order).
     expect(kind({ tags: ['finance', 'q1'] }, 2_000, 2_000, 10_000_000)).toBe('matches-first');

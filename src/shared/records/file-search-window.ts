@@ -1,8 +1,9 @@
 // Windows of a search's first page in creation-time order: where a walk of the created_at index had to pass many
 // files that do not match before it filled the page (in a full bench run, the other scenarios' newest uploads), the
-// same first page is read next time from the span of files up to where that page ended, as a BitmapAnd of the GIN
-// conditions' bitmaps and the span's created_at bitmap: each file of the span that does not match then costs an
-// index entry, not a heap read. The span is learned from the walk, so it is right the first time; a doubling
+// same first page is read next time from the span of files up to where that page ended: newest first with keys, as
+// one GIN scan of the keys and the span's days (file-search-keys.ts), else as a BitmapAnd of the GIN conditions'
+// bitmaps and the span's created_at bitmap. Each file of the span that does not match then costs an index entry, not
+// a heap read. The span is learned from the walk, so it is right the first time; a doubling
 // series of spans from the top re-reads the GIN postings for every span and lost to the walk (see the README).
 import type pg from 'pg';
 import type { FileRow } from './files.js';
