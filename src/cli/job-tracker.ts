@@ -1,9 +1,8 @@
 // Follows many ingest jobs to their final state with batch-status requests of 100 ids, oldest jobs first: the
 // element finishes jobs about in the order it accepted them, so each tick asks about the oldest 100 waiting, and
 // the next 100 only while the ones before showed progress. A tick's cost follows the jobs finished, not the
-// jobs waiting (20,000 queued jobs are not 200 requests every tick). The tick's interval adapts: it starts short
-// (one large file's job is final tens of milliseconds after its upload answered, not a quarter second later), doubles
-// while ticks settle little, and shortens while they settle whole windows.
+// jobs waiting (20,000 queued jobs are not 200 requests every tick). With few jobs waiting the first tick comes
+// early (one large file's job is final tens of milliseconds after its upload answered, not a quarter second later).
 import { FINAL_JOB_STATES, type Client, type Job } from '../client/index.js';
 import { sleep } from '../client/retry.js';
 
@@ -21,11 +20,15 @@ const MAX_WINDOWS_PER_TICK = 10;
 /** The first tick's delay; the interval stays between this and the tracker's intervalMs. */
 const FIRST_TICK_MS = 10;
 
-/** The next tick's delay: double when the first window settled under a quarter, halve when over three quarters. */
-export function nextIntervalMs(current: number, settled: number, bounds: { min: number; max: number }): number {
-  if (settled < WINDOW / 4) return Math.min(bounds.max, current * 2);
-  if (settled > (WINDOW * 3) / 4) return Math.max(bounds.min, current / 2);
-  return current;
+/**
+ * The next tick's delay. Few jobs waiting (one window: a large file, a small batch): double while ticks settle
+ * none, from FIRST_TICK_MS, so a job final soon after its upload is seen soon. Many waiting: the full interval, as
+ * each tick then settles many anyway, in as few requests (of 100 jobs each) as it can: ticking faster through a
+ * 20,000-file tree cost the CLI ~45% more CPU per file in the bench (more, smaller-yield status requests).
+ */
+export function nextIntervalMs(current: number, settled: number, waiting: number, bounds: { min: number; max: number }): number {
+  if (waiting > WINDOW) return bounds.max;
+  return settled === 0 ? Math.min(bounds.max, current * 2) : current;
 }
 
 export class JobTracker {
@@ -60,7 +63,7 @@ export class JobTracker {
         first ??= finished;
         if (finished === 0) break;
       }
-      delay = nextIntervalMs(delay, first ?? 0, bounds);
+      delay = nextIntervalMs(delay, first ?? 0, this.waiting.size, bounds);
     }
     this.running = undefined;
   }

@@ -37,16 +37,15 @@ describe('JobTracker', () => {
 describe('JobTracker interval', () => {
   const bounds = { min: 10, max: 250 };
 
-  it('doubles while ticks settle under a quarter of a window, up to the bound', () => {
-    expect(nextIntervalMs(10, 0, bounds)).toBe(20);
-    expect(nextIntervalMs(160, 24, bounds)).toBe(250);
-    expect(nextIntervalMs(250, 0, bounds)).toBe(250);
+  it('with few jobs waiting, starts short and doubles while ticks settle none, up to the bound', () => {
+    expect(nextIntervalMs(10, 0, 1, bounds)).toBe(20);
+    expect(nextIntervalMs(160, 0, 100, bounds)).toBe(250);
+    expect(nextIntervalMs(40, 3, 50, bounds)).toBe(40);
   });
 
-  it('keeps its pace while ticks settle about half a window, and shortens when they settle whole windows', () => {
-    expect(nextIntervalMs(80, 50, bounds)).toBe(80);
-    expect(nextIntervalMs(80, 100, bounds)).toBe(40);
-    expect(nextIntervalMs(10, 100, bounds)).toBe(10);
+  it('with more than one window of jobs waiting, ticks at the full interval (fewer, fuller status requests)', () => {
+    expect(nextIntervalMs(10, 100, 101, bounds)).toBe(250);
+    expect(nextIntervalMs(10, 0, 5_000, bounds)).toBe(250);
   });
 
   it('asks about a single job within a few tens of milliseconds, not after a whole interval', async () => {
