@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve } from '../helpers/serve.js';
 import { until } from '../helpers/wait.js';
 import { createCliWorld, jsonLines, makeTree, readReportLines, runCli, startCli, type CliWorld } from './cli-harness.js';
 
@@ -27,13 +28,21 @@ describe('artstore ingest after a crash', () => {
   it('is killed halfway, reruns, and every file is committed exactly once', async () => {
     const tree = await makeTree(path.join(dir, 'tree'), { count: 320, maxSize: 512 * 1024, duplicates: 2 });
     const report = path.join(dir, 'report.jsonl');
-    const args = ['ingest', path.join(dir, 'tree'), '--url', cw.url, '--token', token, '--report', report, '--concurrency', '1'];
+    const args = ['ingest', path.join(dir, 'tree'), '--token', token, '--report', report, '--concurrency', '1'];
 
-    const first = startCli(args);
+    // The first run talks to the element through a front that lets its first upload request through and holds every
+    // later one unanswered: the first batch finishes, the next stays recorded (`sending`) and unanswered at the kill.
+    let uploads = 0;
+    const front = await serve((req, res) => {
+      if (req.method === 'POST' && req.url?.startsWith('/api/v1/files/upload') && ++uploads > 1) return;
+      cw.world.app(req, res);
+    });
+    const first = startCli([...args, '--url', front.url]);
     // `sending` lines record a batch before it is sent; wait for files that actually finished.
     const finished = async () => (await readReportLines(report)).filter((l) => l.state !== 'sending');
-    await until('the first run to report 10 finished files', async () => (await finished()).length >= 10, 60_000);
+    await until('the first run to report 10 finished files and send its second batch', async () => (await finished()).length >= 10 && uploads > 1, 60_000);
     first.child.kill('SIGKILL');
+    await front.close();
     const killed = await first.done;
     expect(killed.code).toBe('SIGKILL');
     // The last line per path says where each file stood when the run was killed.
@@ -44,7 +53,7 @@ describe('artstore ingest after a crash', () => {
     expect(sendingBefore).toBeGreaterThan(0);
     expect(finishedBefore.length).toBeLessThan(tree.length);
 
-    const second = await runCli(args);
+    const second = await runCli([...args, '--url', cw.url]);
     expect(second.stderr).toBe('');
     expect(second.code).toBe(0);
     const lines = jsonLines(second.stdout);
