@@ -1,6 +1,6 @@
 // The layering rules of the code base (STYLE, issue 11), checked on the source itself: the wire contract imports
 // nothing of the server, the client and CLI import only the contract, only the records layer talks SQL, routes and
-// processors call only the domain, and files and functions stay small.
+// processors call only the domain, no module imports itself through others at run time, and files and functions stay small.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,34 @@ interface Parsed {
   imports: Array<{ target: string; typeOnly: boolean }>;
 }
 
+/** `import type {...}`, or `import { type A, type B }`: erased from the emitted JavaScript. */
+function isTypeOnlyImport(clause: ts.ImportClause | undefined): boolean {
+  if (!clause) return false;
+  if (clause.isTypeOnly) return true;
+  const named = clause.namedBindings;
+  return !clause.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+}
+
+/** The import cycles among files, following only imports that remain at run time (each as "a -> b -> a"). */
+function importCycles(files: Parsed[]): string[] {
+  const edges = new Map(files.map((p) => [p.file, p.imports.filter((i) => !i.typeOnly && !isPackage(i.target)).map((i) => i.target)]));
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...stack.slice(stack.indexOf(next)), next].join(' -> '));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const p of files) if (!state.has(p.file)) visit(p.file);
+  return cycles;
+}
+
 function parse(file: string): Parsed {
   const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
   const ast = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
@@ -33,7 +61,7 @@ function parse(file: string): Parsed {
   };
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
-      add(node.moduleSpecifier.text, node.importClause?.isTypeOnly ?? false);
+      add(node.moduleSpecifier.text, isTypeOnlyImport(node.importClause));
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       add(node.moduleSpecifier.text, node.isTypeOnly);
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
@@ -85,6 +113,10 @@ describe('layering', () => {
     const roots = new Set(['src/api/context.ts', 'src/workers/context.ts']);
     const callers = [...under('src/api/'), ...under('src/workers/')].filter((p) => !roots.has(p.file));
     expect(violations(callers, (t, typeOnly) => !t.startsWith('src/shared/records/') || (typeOnly && t === 'src/shared/records/database.ts'))).toEqual([]);
+  });
+
+  it('no import cycle at run time (ES modules in a cycle run against half-initialised bindings)', () => {
+    expect(importCycles(parsed)).toEqual([]);
   });
 
   it('the API never imports a worker and a worker never imports the API', () => {

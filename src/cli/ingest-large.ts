@@ -4,17 +4,16 @@
 // once, instead of a whole hash before the first byte): the digest goes as the append's Repr-Digest trailer, and once
 // it is known the run decides, as for any file, whether the content is sent at all; if not, the append is cut and
 // the upload cancelled.
-import { ArtstoreError, isResumableUnsupported, LocalFileChangedError, type Job } from '../client/index.js';
+import { isResumableUnsupported, LocalFileChangedError, resumableUnsupportedError, type Job } from '../client/index.js';
 import type { FileDigest } from './hashing.js';
 import { idempotencyKey, type HashedFile } from './ingest-plan.js';
-import { failedLine, type UploadSender } from './ingest-sender.js';
+import { failedLine } from './failed-line.js';
+import type { UploadSender } from './ingest-sender.js';
 import type { ReportLine } from './report.js';
 import type { LocalFile } from './walk.js';
 
 /** What a file hashed while it was sent becomes: sent on, or another line (present, or its leader's). */
 export type SendDecision = { send: true } | { line: Promise<ReportLine> };
-
-const unsupported = () => new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: 'the element has no resumable uploads' });
 
 /** The run decided against sending this file: the append is cut (its line comes from the decision). */
 class NotSent extends Error {
@@ -36,7 +35,7 @@ export async function sendResumable(sender: UploadSender, f: HashedFile): Promis
     job = await sender.uploads.run(async () => {
       if (sender.fatal) throw sender.fatal;
       // Learnt while this file waited for its turn: not asked again (uploads already in flight may each ask once).
-      if (sender.resumableUnsupported) throw unsupported();
+      if (sender.resumableUnsupported) throw resumableUnsupportedError();
       const answer = await client
         .uploadResumable({ path: f.path, size: f.hashedSize }, { ...fields, sha256: f.sha256 }, {
           uploadUrl: sender.deps.uploadUrls.get(f.path),
@@ -91,7 +90,7 @@ export async function sendWhileHashing(
   try {
     job = await sender.uploads.run(async () => {
       if (sender.fatal) throw sender.fatal;
-      if (sender.resumableUnsupported) throw unsupported();
+      if (sender.resumableUnsupported) throw resumableUnsupportedError();
       const answer = await client
         .uploadResumable({ path: f.path, size: f.size }, fields, {
           uploadUrl: sender.deps.uploadUrls.get(f.path),

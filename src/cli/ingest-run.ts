@@ -11,7 +11,8 @@ import { digestFile, KEEP_BYTES_MAX, openCliHashPool, type HashPool } from './ha
 import type { IngestOutput, IngestSummary } from './ingest-output.js';
 import { CHUNK_FILES, chunked, unfinishedBatches, type HashedFile } from './ingest-plan.js';
 import { sendWhileHashing, type SendDecision } from './ingest-large.js';
-import { failedLine, UploadSender } from './ingest-sender.js';
+import { failedLine } from './failed-line.js';
+import { UploadSender } from './ingest-sender.js';
 import { JobTracker } from './job-tracker.js';
 import { Limiter } from './limiter.js';
 import { isDone, readReport, ReportWriter, resumableUploadUrl, type AnyReportLine, type ReportLine } from './report.js';

@@ -4,6 +4,7 @@
 // more, so a big tree is never held in memory at once.
 import path from 'node:path';
 import { ArtstoreError, type Client, type Job, type UploadFields, type UploadSource } from '../client/index.js';
+import { failedLine } from './failed-line.js';
 import { sendResumable } from './ingest-large.js';
 import type { IngestSummary } from './ingest-output.js';
 import { batchIdempotencyKey, idempotencyKey, type HashedFile } from './ingest-plan.js';
@@ -26,22 +27,6 @@ export const DEFAULT_BATCH_MIB = 16;
 /** Errors after which every further request would fail the same way: stop sending. */
 function isFatal(err: unknown): boolean {
   return err instanceof ArtstoreError && (err.status === 401 || err.status === 403 || err.status === 0 || err.code === 'mode_forbids');
-}
-
-export function failedLine(f: LocalFile, sha256: string | null, err: unknown, jobId: string | null = null): ReportLine {
-  return {
-    path: f.path,
-    size: f.size,
-    mtimeMs: f.mtimeMs,
-    sha256,
-    jobId,
-    fileId: null,
-    state: 'failed',
-    error:
-      err instanceof ArtstoreError
-        ? { code: err.code, message: err.detail }
-        : { code: (err as NodeJS.ErrnoException)?.code ?? 'error', message: err instanceof Error ? err.message : String(err) },
-  };
 }
 
 export interface SenderDeps {

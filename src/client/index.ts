@@ -2,7 +2,7 @@
 export { createClient, type Client } from './client.js';
 export { ArtstoreError } from './errors.js';
 export { LocalFileChangedError } from './streamed-body.js';
-export { isResumableUnsupported, type ResumableUploadAnswer, type ResumableUploadOptions } from './resumable-upload.js';
+export { isResumableUnsupported, resumableUnsupportedError, type ResumableUploadAnswer, type ResumableUploadOptions } from './resumable-upload.js';
 export type { DownloadOptions } from './file-methods.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export type { ClientOptions } from './transport.js';

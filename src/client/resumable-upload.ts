@@ -62,9 +62,14 @@ export function isResumableUnsupported(err: unknown): boolean {
   return err instanceof ArtstoreError && err.status === 501 && err.code === 'resumable_unsupported';
 }
 
+/** The 501 resumable_unsupported error the client throws, and a caller that learns it otherwise may throw too. */
+export function resumableUnsupportedError(detail = 'the element has no resumable uploads', cause?: unknown, problem?: ArtstoreError['problem']): ArtstoreError {
+  return new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail, problem, cause });
+}
+
 function unsupported(err: unknown): unknown {
   if (!(err instanceof ArtstoreError) || err.status !== 501) return err;
-  return new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: err.detail, problem: err.problem, cause: err });
+  return resumableUnsupportedError(err.detail, err, err.problem);
 }
 
 /** A failure after which the append is worth trying again from the durable offset. */
@@ -122,7 +127,7 @@ export function resumableUploadMethods(t: Transport) {
           })
           .catch((err: unknown) => {
             // No such route: an element from before resumable uploads.
-            if (err instanceof ArtstoreError && err.status === 404) throw new ArtstoreError({ status: 501, code: 'resumable_unsupported', detail: `the element has no resumable uploads (${err.detail})`, cause: err });
+            if (err instanceof ArtstoreError && err.status === 404) throw resumableUnsupportedError(`the element has no resumable uploads (${err.detail})`, err);
             throw unsupported(err);
           });
         route = new URL(res.headers.get('location')!, t.base).pathname;
