@@ -27,7 +27,7 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .regex(/^(rediss?:\/\/|unix:\/\/\/)/, 'must be a redis:// or rediss:// URL, or unix:///path/to/redis.sock')
     .default('redis://127.0.0.1:6379'),
   STORAGE_PATH: z.string().min(1).default('./.data/storage'),
   STAGING_PATH: z.string().min(1).default('./.data/staging'),

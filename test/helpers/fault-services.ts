@@ -168,6 +168,7 @@ export class PrivateRedis {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    private readonly unixSocket: boolean,
   ) {
     const cleanup = () => {
       this.child?.kill('SIGKILL');
@@ -181,9 +182,19 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
+  /** Its Unix socket (started with unixSocket), as REDIS_URL names one. */
+  get socketUrl(): string {
+    return `unix://${this.socketPath}`;
+  }
+
+  private get socketPath(): string {
+    return path.join(this.dir, 'redis.sock');
+  }
+
+  /** unixSocket: it also listens on a Unix socket in its dir (socketUrl). */
+  static async start(options: { unixSocket?: boolean } = {}): Promise<PrivateRedis> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artstore-faults-redis-'));
-    const server = new PrivateRedis(dir, await freePort());
+    const server = new PrivateRedis(dir, await freePort(), options.unixSocket ?? false);
     try {
       await server.launch();
       return server;
@@ -198,6 +209,7 @@ export class PrivateRedis {
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--appendonly', 'yes', '--appendfsync', 'always', '--save', '',
       '--maxmemory-policy', 'noeviction', '--logfile', path.join(this.dir, 'redis.log'),
+      ...(this.unixSocket ? ['--unixsocket', this.socketPath, '--unixsocketperm', '700'] : []),
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
