@@ -115,15 +115,25 @@ describe('stagingEngine', () => {
 
   it('syncs a large part while it arrives, and fsyncs it once more before reporting it stored', async () => {
     const datasyncs: number[] = [];
+    let synced = 0;
     const realDatasync = fs.fdatasync;
     vi.spyOn(fs, 'fdatasync').mockImplementation(((fd: number, cb: (err: Error | null) => void) => {
       datasyncs.push(fd);
-      realDatasync(fd, cb);
+      realDatasync(fd, (err) => {
+        synced += 1;
+        cb(err);
+      });
     }) as typeof fs.fdatasync);
     const fsync = vi.spyOn(fs, 'fsync');
     const chunk = Buffer.alloc(1024 * 1024, 7);
     const { err, info } = await stage(reservation(), async (part) => {
-      for (let i = 0; i < 3 * 16; i++) if (!part.write(chunk)) await new Promise((r) => part.once('drain', r));
+      for (let i = 0; i < 3 * 16; i++) {
+        // The client waits for each rolling sync, so a slow disk (the first sync outlasting the rest of the part)
+        // cannot leave the second unstarted: the first is due from 16 MiB, the second from 32.
+        if (i === 24) await waitFor(() => synced >= 1, 30_000);
+        if (i === 40) await waitFor(() => synced >= 2, 30_000);
+        if (!part.write(chunk)) await new Promise((r) => part.once('drain', r));
+      }
       part.end();
     });
     expect(err).toBeNull();
@@ -228,11 +238,11 @@ describe('stagingEngine', () => {
   });
 });
 
-/** Polls cond until it holds (5 s at most). */
-async function waitFor(cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
+/** Polls cond until it holds (5 s at most, or ms). */
+async function waitFor(cond: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in 5 s');
+    if (Date.now() > deadline) throw new Error(`condition not reached in ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
