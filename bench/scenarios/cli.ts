@@ -146,9 +146,10 @@ async function largeCase(ctx: ScenarioContext, size: number) {
   await writeRandomFile(source, size);
   const mbps = (seconds: number) => size / 1e6 / seconds;
   const samples = { ours: [] as IngestRun[], physicalMs: [] as number[] };
-  // A warm-up, as every other measurement has: it runs right after the 1 MiB tree was ingested and deleted, while
-  // the disk still discards the tree's freed blocks (the filesystem is mounted with discard) and PostgreSQL still
-  // settles its rows, which the first measured run paid alone (0.63x in one full run, 0.86x in a run of its own).
+  // A warm-up, as every other measurement has. Without it the first measured run came right after the 1 MiB tree
+  // was ingested and deleted (the disk then takes the tree's freed blocks back, this filesystem is mounted with
+  // discard, and PostgreSQL settles its rows): 0.63x in one full run, 0.86x in a run of its own. With it, one run's
+  // warm-up went at 143 MB/s and its first measured run at 169.
   await freshenHeader(source);
   const warm = await runIngest(ctx, source, 1, 'bench-cli-large-warmup', 120);
   ctx.log(`cli: large warm-up ${mbps(warm.seconds).toFixed(0)} MB/s (not counted)`);
