@@ -36,6 +36,10 @@ describe('search keys', () => {
       ['INVOICES-final.PDF', 'Invoice 12e3x draft'],
       ['scan.tif', 'invoice.pdf sent to mail@restorer.example'],
       ['invoice draft', null],
+      // Phrases: "annual report" adjacent (in upper case, across a hyphen), and the two words apart or reversed.
+      ['Annual-Report_2025.pdf', 'the annual report for the board'],
+      ['report.txt', 'ANNUAL REPORT draft'],
+      ['annual.pdf', 'report on the annual budget'],
     ];
     for (const [i, [name, description]] of texts.entries()) {
       await pool.query(
@@ -62,6 +66,8 @@ describe('search keys', () => {
       { q: 'invoice' }, { q: 'INVOICE' }, { q: 'invoi' }, { q: 'restor' }, { q: 'restoration map' }, { q: 'invoice -draft' },
       { q: 'museum' }, { q: 'org' }, { q: 'example' }, { q: 'pdf' }, { q: 'invoices final' }, { tags: [oddTag] },
       { tags: ['finance'] }, { q: 'invoice', tags: ['finance'] }, { q: 'restor', tags: [oddTag] },
+      { q: '"annual report"' }, { q: '"ANNUAL report" -draft' }, { q: 'board "annual report"' }, { q: '"report"' },
+      { q: '"the annual report for"' }, { q: '"annual report"', tags: [oddTag] }, { q: '"report annual"' },
     ];
     let found = 0;
     for (const filter of cases) {
@@ -80,18 +86,32 @@ describe('search keys', () => {
       expect(await ids(fileSearchWindowSql(query, bound)), JSON.stringify(filter)).toEqual(recent);
     }
     expect(found).toBeGreaterThan(1_000);
+    // The phrase's files: the two added with the words adjacent, not the one with them apart.
+    const phrase = await ids(fileSearchSql(toFileSearchQuery(search('-createdAt', { q: '"annual report"' }))));
+    expect(phrase.length).toBeGreaterThanOrEqual(2);
   });
 
   it('asks for no keys where a word could be split or joined by "or"', () => {
-    for (const q of ['12e3x', 'invoice or draft', 'annual-report', '"annual report"', 'café', 'in']) {
+    for (const q of ['12e3x', 'invoice or draft', 'annual-report', '"annual-report"', '-"annual report"', '"annual report', '"annual or report"', 'annual"report"', 'café', 'in']) {
       expect(searchKeysOf({ q })?.q, q).not.toBe(true);
     }
   });
 
+  // A phrase's adjacent words are one key each pair ('~p<a>_<b>', migration 20261207100000): the files holding both
+  // words apart are not candidates. A word alone in quotes is its key; the last plain word is still a prefix.
+  it('asks for the word pairs of a phrase', () => {
+    expect(searchKeysOf({ q: '"Annual Report"' })?.keys).toEqual(['~pannual_report']);
+    expect(searchKeysOf({ q: '"the annual report" inv -draft' })?.keys).toEqual(['~pthe_annual', '~pannual_report', 'inv']);
+    expect(searchKeysOf({ q: '"report"' })?.keys).toEqual(['report']);
+  });
+
   // The bench's q=invoice&tag=finance&sort=size: one GIN scan of the word's and the tag's keys, not a bitmap of the
   // search document's index (where 'invoice':* expands to every file name starting with it) and one of the tags'.
-  it('reads a word and a tag through one scan of the keys index', async () => {
-    const sql = fileSearchMatchesFirstSql(toFileSearchQuery({ sort: 'size', limit: 50, q: 'invoice', tags: ['finance'] }), 10_000);
+  it.each([
+    ['a word and a tag', { q: 'invoice', tags: ['finance'] }],
+    ['a phrase', { q: '"annual report"' }],
+  ])('reads %s through one scan of the keys index', async (_, filter) => {
+    const sql = fileSearchMatchesFirstSql(toFileSearchQuery({ sort: 'size', limit: 50, ...filter }), 10_000);
     const client = await pool.connect();
     let rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
     try {
