@@ -41,11 +41,12 @@ describe('search keys', () => {
       ['report.txt', 'ANNUAL REPORT draft'],
       ['annual.pdf', 'report on the annual budget'],
     ];
+    // Picked before any is changed: a changed file's new creation time could make it picked again.
+    const { rows: picked } = await pool.query<{ id: string }>('SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC LIMIT $2', [owners[0], texts.length]);
     for (const [i, [name, description]] of texts.entries()) {
       await pool.query(
-        `UPDATE files SET file_name = $2, description = $3, tags = tags || $4::text, created_at = now() - ($5 || ' hours')::interval
-          WHERE id = (SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC LIMIT 1 OFFSET $6)`,
-        [owners[0], name, description, oddTag, 6 + i * 20, i],
+        `UPDATE files SET file_name = $2, description = $3, tags = tags || $4::text, created_at = now() - ($5 || ' hours')::interval WHERE id = $1`,
+        [picked[i]!.id, name, description, oddTag, 6 + i * 20],
       );
     }
     await pool.query('ANALYZE files');
