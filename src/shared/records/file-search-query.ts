@@ -198,8 +198,12 @@ export function fileSearchWindowSql(query: FileSearchQuery, bound: Date, now = n
   const days = keys && query.order.descending ? windowDays(bound, now) : undefined;
   // With keys, newest first, over a few days: the keys and the days' keys in one GIN scan, the span's edge and the
   // search's own conditions tested on the files found. Otherwise the GIN bitmaps and the created_at span, combined.
+  // The days end tomorrow by this clock; a file created later (another host's clock ahead, an index rebuilt from
+  // attr files written elsewhere) holds none of their keys, so the files after them are read from the created_at
+  // index as well (none, as a rule: one index probe).
+  const after = days ? Prisma.sql`created_at >= ${new Date(days.end).toISOString()}::timestamptz` : undefined;
   const where = days
-    ? [...queryConditions(query, false, keys), keysCondition(keys!, days), Prisma.sql`(${edge}) IS TRUE`]
+    ? [...queryConditions(query, false, keys), Prisma.sql`(${keysCondition(keys!, days.keys)} OR ${after!})`, Prisma.sql`(${edge}) IS TRUE`]
     : [...queryConditions(query), edge];
   // MATERIALIZED keeps the page's order and limit out of the span's plan, as in fileSearchMatchesFirstSql.
   return Prisma.sql`WITH span AS MATERIALIZED (
@@ -208,13 +212,17 @@ export function fileSearchWindowSql(query: FileSearchQuery, bound: Date, now = n
     LIMIT ${query.rows}`;
 }
 
-// A window newest first asks for the keys of the days from its bound's to tomorrow's (files are created with the
-// database's clock: none is newer), when that is at most this many days; a longer one uses the created_at span.
+// A window newest first asks for the keys of the days from its bound's to tomorrow's, when that is at most this many
+// days; a longer one uses the created_at span.
 const MAX_WINDOW_DAYS = 31;
+const DAY_MS = 86_400_000;
 
-function windowDays(bound: Date, now: Date): string[] | undefined {
-  const days = dayKeys(bound, new Date(now.getTime() + 86_400_000));
-  return days.length > 0 && days.length <= MAX_WINDOW_DAYS ? days : undefined;
+/** The day keys of a window from `bound` to tomorrow, and the instant their last day ends (ms). */
+function windowDays(bound: Date, now: Date): { keys: string[]; end: number } | undefined {
+  const tomorrow = new Date(now.getTime() + DAY_MS);
+  const keys = dayKeys(bound, tomorrow);
+  const end = (Math.floor(tomorrow.getTime() / DAY_MS) + 1) * DAY_MS;
+  return keys.length > 0 && keys.length <= MAX_WINDOW_DAYS ? { keys, end } : undefined;
 }
 
 /** How many files (up to cap) a walk in creation-time order passes before `bound`: index entries only. */
