@@ -203,8 +203,9 @@ export async function selectFileSearchRows(db: Db, query: FileSearchQuery): Prom
   const pool = poolOf(db);
   const { plan, estimate, table } = await planWith(pool, query);
   const windowed = windowEligible(query) && estimate !== undefined && table !== undefined;
+  const pays = (walked: number) => windowPays(query, estimate!, table!, walked);
   if (windowed && plan.kind === 'ordered') {
-    const rows = await rowsFromWindow(pool, query);
+    const rows = await rowsFromWindow(pool, query, pays);
     if (rows) return rows;
   }
   if (plan.kind === 'matches-first') {
@@ -216,6 +217,6 @@ export async function selectFileSearchRows(db: Db, query: FileSearchQuery): Prom
   }
   const sql = fileSearchSql(query);
   const { rows } = await pool.query<FileRow>(sql.text, sql.values as unknown[]);
-  if (windowed) await considerWindow(pool, query, rows, (walked) => windowPays(query, estimate, table, walked));
+  if (windowed) await considerWindow(pool, query, rows, pays);
   return rows;
 }
