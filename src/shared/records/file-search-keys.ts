@@ -47,6 +47,9 @@ function wordKeys(q: string): string[] | undefined {
   return keys.length > 0 ? keys : undefined;
 }
 
+/** Whether a key is a pair of adjacent words (a phrase's). */
+export const isPairKey = (key: string): boolean => key.startsWith('~p');
+
 export interface SearchKeys {
   /** The keys, each required. */
   keys: string[];

@@ -12,7 +12,7 @@ import {
   type FileSortField,
 } from './file-search-query.js';
 import { considerWindow, rowsFromWindow, windowEligible } from './file-search-window.js';
-import { searchKeysOf } from './file-search-keys.js';
+import { isPairKey, searchKeysOf } from './file-search-keys.js';
 import { histogramOf, sortSpanOf, type SortSpan } from './file-search-span.js';
 
 export type FileSearchPlan =
@@ -123,16 +123,21 @@ export function chooseFileSearchPlan(query: FileSearchQuery, estimate: MatchEsti
   const phrase = query.q !== undefined && /"[^"]*\s[^"]*"/.test(query.q);
   const walkMatches = Math.max(1, phrase ? estimate.matches / PHRASE_OVERESTIMATE : estimate.matches);
   const walkUs = ((query.rows * Math.max(table.rows, 1)) / walkMatches) * walkRowUs;
-  const ginUs = postingsUs(query, estimate, estimate.indexEntries);
-  const matchesFirstUs = ginUs + MATCH_ROW_US * estimate.matches;
+  // A phrase asking for its word pairs (file-search-keys.ts) finds the files holding its words adjacent alone: about
+  // as many postings and rows as it has matches, where the estimate counts every file holding its words.
+  const paired = searchKeysOf(query)?.keys.some(isPairKey) ?? false;
+  const read = paired ? walkMatches : estimate.matches;
+  const ginUs = paired ? KEYED_ENTRY_US * walkMatches : postingsUs(query, estimate, estimate.indexEntries);
+  const matchesFirstUs = ginUs + MATCH_ROW_US * read;
   const span = spans ? sortSpanOf(query, walkMatches, table.sizeBounds) : undefined;
   const spanEntryUs = SPAN_ENTRY_US * order + SPAN_ENTRY_SCATTERED_US * (1 - order);
-  const spanUs = span ? ginUs + spanEntryUs * span.share * table.rows + MATCH_ROW_US * span.share * estimate.matches : Number.POSITIVE_INFINITY;
+  const spanUs = span ? ginUs + spanEntryUs * span.share * table.rows + MATCH_ROW_US * span.share * read : Number.POSITIVE_INFINITY;
   if (Math.min(matchesFirstUs, spanUs) >= walkUs) return { kind: 'ordered', sql: fileSearchSql(query) };
   if (span && spanUs < matchesFirstUs) {
     const cap = Math.max(2000, Math.ceil(4 * span.share * estimate.matches));
     return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap, span), cap, span };
   }
+  // The cap from the estimate: a phrase's matches are at most the files holding its words.
   const cap = Math.max(2000, Math.ceil(4 * estimate.matches));
   return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap), cap };
 }
