@@ -266,6 +266,13 @@ describe('search query plans', () => {
     for (const [sort, index] of Object.entries(indexes) as Array<[FileSort, string]>) {
       for (const [name, filter] of cases) {
         const { plan: choice, nodes, text } = await chosen(page(sort, filter));
+        // In a size order a span of sizes may cost less than the walk (file-search-span.ts; which wins here depends
+        // on the rows other test files left): a few pages of the matches, found through the size index's bitmap,
+        // never every match.
+        if (sort === 'size' && choice.kind === 'matches-first' && choice.span) {
+          expect(nodes.some((n) => n['Node Type'] === 'Bitmap Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
+          continue;
+        }
         expect(choice.kind, `${name} ${sort}: ${text}`).toBe('ordered');
         expect(nodes.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
       }

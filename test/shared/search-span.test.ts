@@ -87,7 +87,7 @@ describe('search spans of a size order', () => {
   it('reads few matches whole, more within a span of sizes, and walks the size index for many', async () => {
     const search: FileSearch = { sort: 'size', limit: 5, tags: [tag] };
     const seen: string[] = [];
-    for (const count of [20, 400, 6_000]) {
+    for (const count of [20, 400, 12_000]) {
       await tagFiles(count);
       seen.push(shape(await planOf(search)));
     }
