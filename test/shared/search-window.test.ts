@@ -9,7 +9,7 @@ import type { FileSort } from '../../src/contract/file-search.js';
 import { searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchSql, fileSearchWindowSql, type FileSearchQuery } from '../../src/shared/records/file-search-query.js';
 import { windowPays } from '../../src/shared/records/file-search-plan.js';
-import { ageWindows, forgetWindows, learnedWindow, rowsFromGuessedWindow, rowsFromWindow } from '../../src/shared/records/file-search-window.js';
+import { ageWindows, forgetWindows, learnedWindow, rowsFromWindow } from '../../src/shared/records/file-search-window.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -219,20 +219,6 @@ describe('search windows', () => {
     expect((await rowsFromWindow(poolOf(db), query, () => false))?.length).toBe(query.rows);
     expect(learnedWindow(poolOf(db), query)).toBeNull();
     expect(await rowsFromWindow(poolOf(db), query, pays)).toBeUndefined();
-  });
-
-  // Read first through keys newest first, the last days that should hold a few pages of matches at their rate: the
-  // common tag is on about 5.5 seeded files a day.
-  it('reads a first page from the days its match rate says hold it, or nothing when they do not', async () => {
-    const query = toFileSearchQuery(search('-createdAt', { limit: 10 }));
-    const walk = await walked(search('-createdAt', { limit: 10 }));
-    const rows = await rowsFromGuessedWindow(poolOf(db), query, 5.5);
-    expect(rows?.map((r) => r.id)).toEqual(walk);
-    // One day asked for (a rate far too high): less than a page in it, so no page; too many days: not tried.
-    expect(await rowsFromGuessedWindow(poolOf(db), query, 1_000)).toBeUndefined();
-    expect(await rowsFromGuessedWindow(poolOf(db), query, 0.5)).toBeUndefined();
-    // Oldest first: not tried.
-    expect(await rowsFromGuessedWindow(poolOf(db), toFileSearchQuery(search('createdAt', { limit: 10 })), 5.5)).toBeUndefined();
   });
 
   it('serves files added and changed after the window was learned; a span short of a page is forgotten and learned again', async () => {

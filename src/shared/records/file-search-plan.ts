@@ -11,14 +11,14 @@ import {
   type FileSearchQuery,
   type FileSortField,
 } from './file-search-query.js';
-import { considerWindow, rowsFromGuessedWindow, rowsFromWindow, windowEligible } from './file-search-window.js';
+import { considerWindow, rowsFromWindow, windowEligible } from './file-search-window.js';
 import { isPairKey, searchKeysOf } from './file-search-keys.js';
 import { histogramOf, sortSpanOf, type SortSpan } from './file-search-span.js';
 
 export type FileSearchPlan =
   | { kind: 'ordered'; sql: Prisma.Sql }
   /** With a span, fewer than a page of rows is no page either (file-search-span.ts). */
-  | { kind: 'matches-first'; sql: Prisma.Sql; cap: number; span?: SortSpan; matches: number };
+  | { kind: 'matches-first'; sql: Prisma.Sql; cap: number; span?: SortSpan };
 
 /** What the planner expects of a query's conditions: the rows matched, and the entries its GIN indexes yield. */
 export interface MatchEstimate {
@@ -56,8 +56,6 @@ export interface TableShape {
   correlation: Record<FileSortField, number>;
   /** pg_stats.histogram_bounds of size: 101 sizes, a hundredth of the files between each two. */
   sizeBounds?: number[];
-  /** Days from the first created_at of its histogram to now: the span the files were created over. */
-  days?: number;
 }
 
 // Microseconds, measured at 1,000,000 rows (bench seed; pages in shared buffers or the OS cache, a loaded 2-core box):
@@ -137,11 +135,11 @@ export function chooseFileSearchPlan(query: FileSearchQuery, estimate: MatchEsti
   if (Math.min(matchesFirstUs, spanUs) >= walkUs) return { kind: 'ordered', sql: fileSearchSql(query) };
   if (span && spanUs < matchesFirstUs) {
     const cap = Math.max(2000, Math.ceil(4 * span.share * estimate.matches));
-    return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap, span), cap, span, matches: walkMatches };
+    return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap, span), cap, span };
   }
   // The cap from the estimate: a phrase's matches are at most the files holding its words.
   const cap = Math.max(2000, Math.ceil(4 * estimate.matches));
-  return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap), cap, matches: walkMatches };
+  return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap), cap };
 }
 
 // The table's shape changes slowly against a search's cost: read from the catalogue at most once a minute per pool.
@@ -163,9 +161,6 @@ async function filesTable(pool: pg.Pool): Promise<TableShape> {
     const field = row.attname ? SORT_FIELDS[row.attname] : undefined;
     if (field) shape.correlation[field] = row.correlation ?? 0;
     if (field === 'size') shape.sizeBounds = histogramOf(row.bounds);
-    // '{"2024-12-06 17:34:27.123+00",...}': the first bound, in ISO form.
-    const first = field === 'createdAt' ? /^\{"([^"]+)"/.exec(row.bounds ?? '')?.[1]?.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00') : undefined;
-    if (first && Number.isFinite(Date.parse(first))) shape.days = Math.max(1, (Date.now() - Date.parse(first)) / 86_400_000);
   }
   tables.set(pool, { shape, at: Date.now() });
   return shape;
@@ -264,9 +259,6 @@ export async function selectFileSearchRows(db: Db, query: FileSearchQuery): Prom
     if (rows) return rows;
   }
   if (plan.kind === 'matches-first') {
-    // Newest first through keys, the matches of the last days may be a page; fewer to read than every match.
-    const recent = windowed && table?.days ? await rowsFromGuessedWindow(pool, query, plan.matches / table.days) : undefined;
-    if (recent) return recent;
     const rows = await matchesFirstRows(pool, query, plan);
     if (typeof rows !== 'string') return rows;
     // A span short of a page (the matches fewer, or elsewhere, than the estimate and the histogram had them): the

@@ -8,7 +8,6 @@
 import type pg from 'pg';
 import type { FileRow } from './files.js';
 import { fileSearchWindowSql, hasIndexedMatch, walkedRowsSql, type FileSearchQuery } from './file-search-query.js';
-import { searchKeysOf } from './file-search-keys.js';
 
 /** Whether a query's first page may be read from a window: creation-time order, GIN conditions, no narrower index. */
 export function windowEligible(query: FileSearchQuery): boolean {
@@ -95,28 +94,6 @@ export async function rowsFromWindow(pool: pg.Pool, query: FileSearchQuery, wind
 export async function considerWindow(pool: pg.Pool, query: FileSearchQuery, page: FileRow[], windowPays: (walked: number) => boolean): Promise<void> {
   if (page.length === 0 || page.length < query.rows || learned(pool, query)) return;
   await price(pool, query, page, windowPays);
-}
-
-// A window guessed from the match rate is sized for this many pages, over at most this many days (the keys of a
-// window's days run from its bound's to tomorrow's: 31 at most, file-search-query.ts).
-const GUESSED_PAGES = 2;
-const GUESSED_DAYS = 29;
-const DAY_MS = 86_400_000;
-
-/**
- * The first page newest first of a search read through its keys (file-search-keys.ts), from the days that should
- * hold a few pages of its matches at `perDay` matches a day: the keys and those days' keys in one GIN scan, where
- * reading every match first reads them all (the phrase "annual report" at 10,000,000 files: ~3,000 files holding the
- * pair, ~4 a day). Undefined when that would take more days than a window asks for, or the days hold less than a
- * page (the caller then reads as planned).
- */
-export async function rowsFromGuessedWindow(pool: pg.Pool, query: FileSearchQuery, perDay: number, now = Date.now()): Promise<FileRow[] | undefined> {
-  if (!windowEligible(query) || !query.order.descending || !searchKeysOf(query) || !(perDay > 0)) return undefined;
-  const days = Math.ceil((GUESSED_PAGES * query.rows) / perDay);
-  if (days > GUESSED_DAYS) return undefined;
-  const sql = fileSearchWindowSql(query, new Date(now - days * DAY_MS), new Date(now));
-  const { rows } = await pool.query<FileRow>(sql.text, sql.values as unknown[]);
-  return rows.length >= query.rows ? rows : undefined;
 }
 
 /** The window learned for a query: its bound, null when none pays, undefined when nothing is known (tests). */
