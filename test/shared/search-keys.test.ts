@@ -36,12 +36,17 @@ describe('search keys', () => {
       ['INVOICES-final.PDF', 'Invoice 12e3x draft'],
       ['scan.tif', 'invoice.pdf sent to mail@restorer.example'],
       ['invoice draft', null],
+      // Phrases: "annual report" adjacent (in upper case, across a hyphen), and the two words apart or reversed.
+      ['Annual-Report_2025.pdf', 'the annual report for the board'],
+      ['report.txt', 'ANNUAL REPORT draft'],
+      ['annual.pdf', 'report on the annual budget'],
     ];
+    // Picked before any is changed: a changed file's new creation time could make it picked again.
+    const { rows: picked } = await pool.query<{ id: string }>('SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC LIMIT $2', [owners[0], texts.length]);
     for (const [i, [name, description]] of texts.entries()) {
       await pool.query(
-        `UPDATE files SET file_name = $2, description = $3, tags = tags || $4::text, created_at = now() - ($5 || ' hours')::interval
-          WHERE id = (SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC LIMIT 1 OFFSET $6)`,
-        [owners[0], name, description, oddTag, 6 + i * 20, i],
+        `UPDATE files SET file_name = $2, description = $3, tags = tags || $4::text, created_at = now() - ($5 || ' hours')::interval WHERE id = $1`,
+        [picked[i]!.id, name, description, oddTag, 6 + i * 20],
       );
     }
     await pool.query('ANALYZE files');
@@ -62,6 +67,8 @@ describe('search keys', () => {
       { q: 'invoice' }, { q: 'INVOICE' }, { q: 'invoi' }, { q: 'restor' }, { q: 'restoration map' }, { q: 'invoice -draft' },
       { q: 'museum' }, { q: 'org' }, { q: 'example' }, { q: 'pdf' }, { q: 'invoices final' }, { tags: [oddTag] },
       { tags: ['finance'] }, { q: 'invoice', tags: ['finance'] }, { q: 'restor', tags: [oddTag] },
+      { q: '"annual report"' }, { q: '"ANNUAL report" -draft' }, { q: 'board "annual report"' }, { q: '"report"' },
+      { q: '"the annual report for"' }, { q: '"annual report"', tags: [oddTag] }, { q: '"report annual"' },
     ];
     let found = 0;
     for (const filter of cases) {
@@ -80,18 +87,32 @@ describe('search keys', () => {
       expect(await ids(fileSearchWindowSql(query, bound)), JSON.stringify(filter)).toEqual(recent);
     }
     expect(found).toBeGreaterThan(1_000);
+    // The phrase's files: the two added with the words adjacent, not the one with them apart.
+    const phrase = await ids(fileSearchSql(toFileSearchQuery(search('-createdAt', { q: '"annual report"' }))));
+    expect(phrase.length).toBeGreaterThanOrEqual(2);
   });
 
   it('asks for no keys where a word could be split or joined by "or"', () => {
-    for (const q of ['12e3x', 'invoice or draft', 'annual-report', '"annual report"', 'café', 'in']) {
+    for (const q of ['12e3x', 'invoice or draft', 'annual-report', '"annual-report"', '-"annual report"', '"annual report', '"annual or report"', 'annual"report"', 'café', 'in']) {
       expect(searchKeysOf({ q })?.q, q).not.toBe(true);
     }
   });
 
+  // A phrase's adjacent words are one key each pair ('~p<a>_<b>', migration 20261207100000): the files holding both
+  // words apart are not candidates. A word alone in quotes is its key; the last plain word is still a prefix.
+  it('asks for the word pairs of a phrase', () => {
+    expect(searchKeysOf({ q: '"Annual Report"' })?.keys).toEqual(['~pannual_report']);
+    expect(searchKeysOf({ q: '"the annual report" inv -draft' })?.keys).toEqual(['~pthe_annual', '~pannual_report', 'inv']);
+    expect(searchKeysOf({ q: '"report"' })?.keys).toEqual(['report']);
+  });
+
   // The bench's q=invoice&tag=finance&sort=size: one GIN scan of the word's and the tag's keys, not a bitmap of the
   // search document's index (where 'invoice':* expands to every file name starting with it) and one of the tags'.
-  it('reads a word and a tag through one scan of the keys index', async () => {
-    const sql = fileSearchMatchesFirstSql(toFileSearchQuery({ sort: 'size', limit: 50, q: 'invoice', tags: ['finance'] }), 10_000);
+  it.each([
+    ['a word and a tag', { q: 'invoice', tags: ['finance'] }],
+    ['a phrase', { q: '"annual report"' }],
+  ])('reads %s through one scan of the keys index', async (_, filter) => {
+    const sql = fileSearchMatchesFirstSql(toFileSearchQuery({ sort: 'size', limit: 50, ...filter }), 10_000);
     const client = await pool.connect();
     let rows: Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
     try {

@@ -266,6 +266,13 @@ describe('search query plans', () => {
     for (const [sort, index] of Object.entries(indexes) as Array<[FileSort, string]>) {
       for (const [name, filter] of cases) {
         const { plan: choice, nodes, text } = await chosen(page(sort, filter));
+        // In a size order a span of sizes may cost less than the walk (file-search-span.ts; which wins here depends
+        // on the rows other test files left): a few pages of the matches, found through the size index's bitmap,
+        // never every match.
+        if (sort === 'size' && choice.kind === 'matches-first' && choice.span) {
+          expect(nodes.some((n) => n['Node Type'] === 'Bitmap Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
+          continue;
+        }
         expect(choice.kind, `${name} ${sort}: ${text}`).toBe('ordered');
         expect(nodes.some((n) => n['Node Type'] === 'Index Scan' && n['Index Name'] === index), `${name} ${sort}: ${text}`).toBe(true);
       }
@@ -281,9 +288,10 @@ describe('search query plans', () => {
     expect(kind({ q: '"annual report"' }, 3_353, 3_353)).toBe('matches-first');
     // q=invoice: about 900 rows walked.
     expect(kind({ q: 'invoice' }, 56_000, 56_000)).toBe('ordered');
-    // Two common terms, rare together: walked in upload order; for a size order, which scatters the walk over the
-    // heap, read first unless one is a prefix (the last word of q, here negated so not one).
-    expect(kind({ q: 'invoice', tags: ['finance'] }, 2_784, 105_000)).toBe('ordered');
+    // Two common terms, rare together: as keys, one intersection of their postings (4 ms) and the matches read
+    // (14 ms), against a walk of 18,000 rows in upload order (19 ms). For a size order, which scatters the walk over
+    // the heap, read first unless one is a prefix (the last word of q, here negated so not one).
+    expect(kind({ q: 'invoice', tags: ['finance'] }, 2_784, 105_000)).toBe('matches-first');
     expect(kind({ q: 'invoice -draft', tags: ['finance'], sort: 'size' }, 2_784, 105_000)).toBe('matches-first');
     // A prefix of plain letters is one key of files_search_keys_idx, priced as any posting; one with digits is
     // gathered from every lexeme it starts (the bench's q=invoice&tag=finance&sort=size, and the same with "invoice2").
@@ -294,6 +302,10 @@ describe('search query plans', () => {
     expect(kind({ tags: ['finance', 'q1'] }, 2_000, 2_000, 10_000_000)).toBe('matches-first');
     expect(kind({ tags: ['finance', 'q1'] }, 24_940, 24_940, 10_000_000)).toBe('ordered');
     expect(kind({ tags: ['finance'] }, 494_000, 494_000, 10_000_000)).toBe('ordered');
+    // The phrase at 10,000,000 rows: 33,500 files hold both words, 3,000 adjacent. Its pair key finds those alone
+    // (read first); a phrase of words with digits has no pair key, and its words' postings cost more than the walk.
+    expect(kind({ q: '"annual report"' }, 33_530, 1_120_000, 10_000_000)).toBe('matches-first');
+    expect(kind({ q: '"annual report2"' }, 33_530, 1_120_000, 10_000_000)).toBe('ordered');
     // Nothing for a GIN index: the planner's statement.
     expect(kind({ owner: 'x' }, 1, 1)).toBe('ordered');
   });

@@ -9,7 +9,7 @@ import type { FileSort } from '../../src/contract/file-search.js';
 import { searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchSql, fileSearchWindowSql, type FileSearchQuery } from '../../src/shared/records/file-search-query.js';
 import { windowPays } from '../../src/shared/records/file-search-plan.js';
-import { forgetWindows, learnedWindow } from '../../src/shared/records/file-search-window.js';
+import { ageWindows, forgetWindows, learnedWindow, rowsFromWindow } from '../../src/shared/records/file-search-window.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -81,10 +81,13 @@ describe('search windows', () => {
     expect(again.nextCursor).toBe(first.nextCursor);
     expect(first.items.map((f) => f.id)).toEqual((await walked(search())).slice(0, 50));
     // The window's plan, newest first: the tag's key and the span's days in one scan of files_search_keys_idx, no
-    // bitmap of the tag's own index or of the created_at span. (A table this small the planner may rather scan
-    // whole; with that ruled out, the SQL's shape is what is tested.)
+    // bitmap of the tag's own index or of the created_at span; the created_at index only for the files after the
+    // days. (A table this small the planner may rather scan whole; with that ruled out, the SQL's shape is what is
+    // tested.)
     const keyed = await windowPlan(fileSearchWindowSql(query, bound as Date));
-    expect(keyed.nodes.filter((n) => n['Node Type'] === 'Bitmap Index Scan').map((n) => n['Index Name']), keyed.text).toEqual(['files_search_keys_idx']);
+    const bitmaps = keyed.nodes.filter((n) => n['Node Type'] === 'Bitmap Index Scan').map((n) => n['Index Name']);
+    expect(bitmaps, keyed.text).toEqual(['files_search_keys_idx', 'files_created_at_id_idx']);
+    expect(keyed.nodes.some((n) => n['Node Type'] === 'BitmapOr'), keyed.text).toBe(true);
     // Oldest first (the days would run from the table's first): the tag's own GIN bitmap (here this bound's span is
     // the whole table, so the created_at span's bitmap is left out).
     const ascending = await windowPlan(fileSearchWindowSql(toFileSearchQuery(search('createdAt')), bound as Date));
@@ -171,6 +174,51 @@ describe('search windows', () => {
     }
     // Pages that end inside a group of ties, read from spans that end there or further.
     expect(full).toBeGreaterThanOrEqual(20);
+  });
+
+  // A file dated after tomorrow by this clock (another host's clock ahead, an index rebuilt from attr files) holds no
+  // day key the window asks for; it is still the newest match.
+  it('reads a file created after the window\'s last day into the window newest first', async () => {
+    const future = `future-${run}`;
+    const { rows: picked } = await pool.query<{ id: string; created_at: Date }>(
+      `UPDATE files SET tags = tags || $2::text WHERE id IN (SELECT id FROM files WHERE owner = $1 ORDER BY created_at DESC LIMIT 6)
+       RETURNING id, created_at`,
+      [owners[2], future],
+    );
+    const ahead = picked[0]!;
+    await pool.query(`UPDATE files SET created_at = now() + interval '3 days' WHERE id = $1`, [ahead.id]);
+    try {
+      const query = toFileSearchQuery({ sort: '-createdAt', limit: 4, tags: [future] });
+      const bound = new Date(Math.min(...picked.map((r) => r.created_at.getTime())));
+      const window = await idsOf(fileSearchWindowSql(query, bound));
+      expect(window[0]).toBe(ahead.id);
+      expect(window).toEqual(await idsOf(fileSearchSql(query)));
+    } finally {
+      await pool.query('UPDATE files SET created_at = $2, tags = array_remove(tags, $3) WHERE id = $1', [ahead.id, ahead.created_at, future]);
+      await pool.query('UPDATE files SET tags = array_remove(tags, $2) WHERE id = ANY($1::uuid[])', [picked.map((r) => r.id), future]);
+    }
+  });
+
+  // Priced again from the page it reads, not from a walk: after a minute the window still serves the page and is kept
+  // (the count of the files before its last row shows it still pays).
+  it('serves a first page from a window learned over a minute ago and prices it again from that page', async () => {
+    forgetWindows(poolOf(db));
+    const s = search('-createdAt', { limit: 10 });
+    const query = toFileSearchQuery(s);
+    const first = await searchFiles(db, s);
+    const bound = learnedWindow(poolOf(db), query);
+    expect(bound).toBeInstanceOf(Date);
+    ageWindows(poolOf(db), 61_000);
+    expect(learnedWindow(poolOf(db), query)).toBeUndefined();
+    const pays = (walked: number) => walked > UNMATCHED;
+    const rows = await rowsFromWindow(poolOf(db), query, pays);
+    expect(rows?.slice(0, 10).map((r) => r.id)).toEqual(first.items.map((f) => f.id));
+    expect(learnedWindow(poolOf(db), query)).toEqual(bound);
+    // Priced again as not paying: forgotten as a window, and the next first page walks.
+    ageWindows(poolOf(db), 61_000);
+    expect((await rowsFromWindow(poolOf(db), query, () => false))?.length).toBe(query.rows);
+    expect(learnedWindow(poolOf(db), query)).toBeNull();
+    expect(await rowsFromWindow(poolOf(db), query, pays)).toBeUndefined();
   });
 
   it('serves files added and changed after the window was learned; a span short of a page is forgotten and learned again', async () => {

@@ -1,9 +1,10 @@
-// The keys of files_search_keys_idx (migration 20261206160000) a search asks for: keys every file it matches must
-// hold, so the GIN index narrows the files to a superset of the matches in one intersection of posting lists, and
+// The keys of files_search_keys_idx (migrations 20261206160000, 20261207100000) a search asks for: keys every file
+// it matches must hold, so the GIN index narrows the files to a superset of the matches in one intersection of posting lists, and
 // the search's own conditions then decide each of them. Words of plain letters and their prefixes are one key each
 // there (a prefix through the search document's own index expands to every lexeme starting with it: 14,700 for
 // 'invoice':* at 1,000,000 files), tags are keys, and so is the day each file was created (a window of the newest
-// files is then the keys of its days, not a bitmap of the created_at index).
+// files is then the keys of its days, not a bitmap of the created_at index), and so is each pair of adjacent words (a
+// phrase is then its pairs' postings, not every file holding its words).
 import { Prisma } from './database.js';
 import type { FileFilters } from './file-search-query.js';
 
@@ -15,19 +16,39 @@ const MAX_PREFIX = 24;
 const MAX_TAG = 200;
 const DAY_MS = 86_400_000;
 
+// A word of a phrase is a pair key's half when it is 1 to 24 plain letters, as the index makes them.
+const MAX_PAIR_WORD = 24;
+
 /**
- * The keys every file matching q holds, or undefined when q is not a plain list of words. Only words of ASCII
- * letters, each possibly negated ("-draft"), with no "or": websearch_to_tsquery makes that an AND of one lexeme per
- * positive word (the word in lower case; the last one a prefix), and a file holding such a lexeme, or one starting
- * with it, holds a run of letters and digits starting with it, so its key. Digits are left out because the parser
- * may split such a word in two ("12e3x" is '12e3' <-> 'x'), letters-only words it keeps whole.
+ * The keys every file matching q holds, or undefined when q is not a plain list of words and phrases. Only words of
+ * ASCII letters, each possibly negated ("-draft"), phrases of such words in double quotes ("annual report"), with no
+ * "or": websearch_to_tsquery makes that an AND of one lexeme per positive word (the word in lower case; the last one
+ * a prefix) and of 'a' <-> 'b' <-> ... per phrase. A file holding such a lexeme, or one starting with it, holds a run
+ * of letters and digits starting with it, so its key; a file matching a phrase holds each two adjacent words at
+ * adjacent positions, so their pair key '~p<a>_<b>'. Digits are left out because the parser may split such a word in
+ * two ("12e3x" is '12e3' <-> 'x'), letters-only words it keeps whole.
  */
 function wordKeys(q: string): string[] | undefined {
-  const words = q.trim().split(/\s+/);
-  if (words.some((w) => !/^-?[A-Za-z]+$/.test(w) || w.toLowerCase() === 'or')) return undefined;
-  const keys = words.filter((w) => !w.startsWith('-') && w.length >= MIN_PREFIX).map((w) => w.toLowerCase().slice(0, MAX_PREFIX));
+  // Anything else (a stray quote, punctuation, a negated phrase, "or") is left to the search's own conditions.
+  if (!/^\s*(?:(?:-?[A-Za-z]+|"[A-Za-z\s]*")(?:\s+|$))+$/.test(q)) return undefined;
+  const keys: string[] = [];
+  for (const token of q.trim().match(/"[^"]*"|\S+/g) ?? []) {
+    const words = token.replace(/"/g, ' ').trim().toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+    if (words.includes('or') || words.includes('-or')) return undefined;
+    if (token.startsWith('-')) continue;
+    // A phrase's words are whole lexemes, so one word alone is a key as long as the index keeps its prefixes; two or
+    // more are their pairs.
+    if (words.length === 1 && words[0]!.length >= MIN_PREFIX) keys.push(words[0]!.slice(0, MAX_PREFIX));
+    for (let i = 1; i < words.length; i++) {
+      const [a, b] = [words[i - 1]!, words[i]!];
+      if (a.length <= MAX_PAIR_WORD && b.length <= MAX_PAIR_WORD) keys.push(`~p${a}_${b}`);
+    }
+  }
   return keys.length > 0 ? keys : undefined;
 }
+
+/** Whether a key is a pair of adjacent words (a phrase's). */
+export const isPairKey = (key: string): boolean => key.startsWith('~p');
 
 export interface SearchKeys {
   /** The keys, each required. */

@@ -12,9 +12,13 @@ import {
   type FileSortField,
 } from './file-search-query.js';
 import { considerWindow, rowsFromWindow, windowEligible } from './file-search-window.js';
-import { searchKeysOf } from './file-search-keys.js';
+import { isPairKey, searchKeysOf } from './file-search-keys.js';
+import { histogramOf, sortSpanOf, type SortSpan } from './file-search-span.js';
 
-export type FileSearchPlan = { kind: 'ordered'; sql: Prisma.Sql } | { kind: 'matches-first'; sql: Prisma.Sql; cap: number };
+export type FileSearchPlan =
+  | { kind: 'ordered'; sql: Prisma.Sql }
+  /** With a span, fewer than a page of rows is no page either (file-search-span.ts). */
+  | { kind: 'matches-first'; sql: Prisma.Sql; cap: number; span?: SortSpan };
 
 /** What the planner expects of a query's conditions: the rows matched, and the entries its GIN indexes yield. */
 export interface MatchEstimate {
@@ -50,6 +54,8 @@ export interface TableShape {
   rows: number;
   /** pg_stats.correlation, -1 to 1: near 1 or -1 a walk of that column's index reads the heap in order. */
   correlation: Record<FileSortField, number>;
+  /** pg_stats.histogram_bounds of size: 101 sizes, a hundredth of the files between each two. */
+  sizeBounds?: number[];
 }
 
 // Microseconds, measured at 1,000,000 rows (bench seed; pages in shared buffers or the OS cache, a loaded 2-core box):
@@ -68,6 +74,14 @@ const MATCH_ROW_US = 5;
 // such rows, 295 with the words adjacent. A walk finds the adjacent ones only.
 const PHRASE_OVERESTIMATE = 8;
 
+// A posting of a key passed in one GIN intersection (56,000 + 62,000 in 3.1-4.2 ms; 'invoice' & '~tfinance', 106,000,
+// in 3.8-5 ms).
+const KEYED_ENTRY_US = 0.04;
+// A size index entry collected into a bitmap, across the heap: 135,000 of them in 15 ms.
+const SPAN_ENTRY_SCATTERED_US = 0.11;
+// A created_at index entry collected into a bitmap: 100,000 of them in 3 ms (the span of a window).
+const SPAN_ENTRY_US = 0.03;
+
 /**
  * The postings among `entries` that a prefix gathers: none when the query's words are keys of files_search_keys_idx
  * (file-search-keys.ts), where a prefix is one key.
@@ -77,27 +91,53 @@ function prefixEntries(query: FileSearchQuery, estimate: MatchEstimate, entries:
 }
 
 /**
+ * Collecting the GIN postings into a bitmap: keys in one intersection, or each term's bitmap (a prefix's dearer; q
+ * without keys beside keyed tags is its own bitmap, and priced as before).
+ */
+function postingsUs(query: FileSearchQuery, estimate: MatchEstimate, entries: number): number {
+  const prefix = prefixEntries(query, estimate, entries);
+  const keys = searchKeysOf(query);
+  const entryUs = keys && (keys.q || query.q === undefined) ? KEYED_ENTRY_US : GIN_ENTRY_US;
+  return entryUs * (entries - prefix) + GIN_PREFIX_ENTRY_US * prefix;
+}
+
+/**
  * How to run a query (PostgreSQL's planner alone gets the text searches wrong both ways; its cost model counts a
  * bitmap's heap page as 4 of the walk's and walked 173,000 rows for a page of the 295-match phrase):
  * - a walk of the sort's index visits about rows x table / matches rows, reading each from the heap to test it;
- * - matches first collects each GIN term's postings into bitmaps, combines them, reads every match from the heap
- *   and sorts them.
- * The cheaper by the costs above wins: at 1,000,000 rows and a page of 50 a single term goes first below about
+ * - matches first collects each GIN term's postings into bitmaps (or the keys' in one), combines them, reads every
+ *   match from the heap and sorts them;
+ * - in a size order, matches first within a span of the size index (file-search-span.ts): the same postings and the
+ *   span's entries combined, and only the span's matches read.
+ * The cheapest by the costs above wins: at 1,000,000 rows and a page of 50 a single term goes first below about
  * 3,000 matches, and two common terms that are rare together (q=invoice&tag=finance: 105,000 postings for 2,800
- * matches) are walked, unless the sort scatters the walk over the heap (size, file name) and neither is a prefix.
+ * matches) are read first; at 10,000,000 rows their 28,000 matches cost more to read than the walk, and a span of
+ * sizes holding a few pages of them less than either.
  * The estimate is the planner's (the tsvector and array statistics are good within 2-3x), and an underestimate is
  * caught by the cap: a query that reads `cap` matches is not finished that way but walked.
  */
-export function chooseFileSearchPlan(query: FileSearchQuery, estimate: MatchEstimate, table: TableShape): FileSearchPlan {
+export function chooseFileSearchPlan(query: FileSearchQuery, estimate: MatchEstimate, table: TableShape, spans = true): FileSearchPlan {
   if (!hasIndexedMatch(query)) return { kind: 'ordered', sql: fileSearchSql(query) };
   const order = Math.min(1, Math.abs(table.correlation[query.order.field] ?? 0));
   const walkRowUs = WALK_ROW_IN_ORDER_US * order + WALK_ROW_SCATTERED_US * (1 - order);
   const phrase = query.q !== undefined && /"[^"]*\s[^"]*"/.test(query.q);
   const walkMatches = Math.max(1, phrase ? estimate.matches / PHRASE_OVERESTIMATE : estimate.matches);
   const walkUs = ((query.rows * Math.max(table.rows, 1)) / walkMatches) * walkRowUs;
-  const prefix = prefixEntries(query, estimate, estimate.indexEntries);
-  const matchesFirstUs = GIN_ENTRY_US * (estimate.indexEntries - prefix) + GIN_PREFIX_ENTRY_US * prefix + MATCH_ROW_US * estimate.matches;
-  if (matchesFirstUs >= walkUs) return { kind: 'ordered', sql: fileSearchSql(query) };
+  // A phrase asking for its word pairs (file-search-keys.ts) finds the files holding its words adjacent alone: about
+  // as many postings and rows as it has matches, where the estimate counts every file holding its words.
+  const paired = searchKeysOf(query)?.keys.some(isPairKey) ?? false;
+  const read = paired ? walkMatches : estimate.matches;
+  const ginUs = paired ? KEYED_ENTRY_US * walkMatches : postingsUs(query, estimate, estimate.indexEntries);
+  const matchesFirstUs = ginUs + MATCH_ROW_US * read;
+  const span = spans ? sortSpanOf(query, walkMatches, table.sizeBounds) : undefined;
+  const spanEntryUs = SPAN_ENTRY_US * order + SPAN_ENTRY_SCATTERED_US * (1 - order);
+  const spanUs = span ? ginUs + spanEntryUs * span.share * table.rows + MATCH_ROW_US * span.share * read : Number.POSITIVE_INFINITY;
+  if (Math.min(matchesFirstUs, spanUs) >= walkUs) return { kind: 'ordered', sql: fileSearchSql(query) };
+  if (span && spanUs < matchesFirstUs) {
+    const cap = Math.max(2000, Math.ceil(4 * span.share * estimate.matches));
+    return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap, span), cap, span };
+  }
+  // The cap from the estimate: a phrase's matches are at most the files holding its words.
   const cap = Math.max(2000, Math.ceil(4 * estimate.matches));
   return { kind: 'matches-first', sql: fileSearchMatchesFirstSql(query, cap), cap };
 }
@@ -111,8 +151,8 @@ async function filesTable(pool: pg.Pool): Promise<TableShape> {
   const cached = tables.get(pool);
   if (cached && Date.now() - cached.at < TABLE_TTL_MS) return cached.shape;
   // reltuples: the last VACUUM or ANALYZE's count (-1 before the first one); no statistics yet: correlation 0.
-  const { rows } = await pool.query<{ n: number; attname: string | null; correlation: number | null }>(
-    `SELECT greatest(c.reltuples, 0)::float8 AS n, s.attname, s.correlation FROM pg_class c
+  const { rows } = await pool.query<{ n: number; attname: string | null; correlation: number | null; bounds: string | null }>(
+    `SELECT greatest(c.reltuples, 0)::float8 AS n, s.attname, s.correlation, s.histogram_bounds::text AS bounds FROM pg_class c
        LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'files' AND s.attname IN ('created_at', 'size', 'file_name')
       WHERE c.oid = 'files'::regclass`,
   );
@@ -120,6 +160,7 @@ async function filesTable(pool: pg.Pool): Promise<TableShape> {
   for (const row of rows) {
     const field = row.attname ? SORT_FIELDS[row.attname] : undefined;
     if (field) shape.correlation[field] = row.correlation ?? 0;
+    if (field === 'size') shape.sizeBounds = histogramOf(row.bounds);
   }
   tables.set(pool, { shape, at: Date.now() });
   return shape;
@@ -157,11 +198,6 @@ async function matchEstimate(pool: pg.Pool, query: FileSearchQuery): Promise<Mat
   return estimate;
 }
 
-// A created_at index entry collected into a bitmap: 100,000 of them in 3 ms (the span of a window).
-const SPAN_ENTRY_US = 0.03;
-// A posting of a key or a day passed in one GIN intersection (56,000 + 62,000 in 3.1-4.2 ms).
-const KEYED_ENTRY_US = 0.04;
-
 /**
  * Whether a first page is cheaper read from a window (file-search-window.ts) than walked, for a walk that passed
  * `walked` files in creation-time order: the window collects the GIN postings and the span's index entries into
@@ -197,25 +233,42 @@ export async function planFileSearch(pool: pg.Pool, query: FileSearchQuery): Pro
   return (await planWith(pool, query)).plan;
 }
 
+/** A read of the matches first: its rows, or why they need not be the page (capped; a span short of one). */
+async function matchesFirstRows(pool: pg.Pool, query: FileSearchQuery, plan: FileSearchPlan & { kind: 'matches-first' }): Promise<FileRow[] | 'capped' | 'short'> {
+  const { rows } = await pool.query<FileRow & { matchCount?: number }>(plan.sql.text, plan.sql.values as unknown[]);
+  // Fewer matches than the cap: these are all of them (of the span), so their top rows are the page; within a span,
+  // only when it held a page.
+  if ((rows[0]?.matchCount ?? 0) >= plan.cap) {
+    // The estimate was low: until it is made again, these filters walk straight away.
+    rememberEstimate(pool, filtersKey(query), { matches: Number.MAX_SAFE_INTEGER, indexEntries: Number.MAX_SAFE_INTEGER });
+    return 'capped';
+  }
+  if (plan.span && rows.length < query.rows) return 'short';
+  return rows.map(({ matchCount: _, ...row }) => row);
+}
+
 /** The rows of a search query, in its order. */
 export async function selectFileSearchRows(db: Db, query: FileSearchQuery): Promise<FileRow[]> {
   // On the pool, not $queryRaw: Prisma's per-row decoding cost about 3 ms of a 5 ms search returning 51 rows.
   const pool = poolOf(db);
   const { plan, estimate, table } = await planWith(pool, query);
   const windowed = windowEligible(query) && estimate !== undefined && table !== undefined;
+  const pays = (walked: number) => windowPays(query, estimate!, table!, walked);
   if (windowed && plan.kind === 'ordered') {
-    const rows = await rowsFromWindow(pool, query);
+    const rows = await rowsFromWindow(pool, query, pays);
     if (rows) return rows;
   }
   if (plan.kind === 'matches-first') {
-    const { rows } = await pool.query<FileRow & { matchCount?: number }>(plan.sql.text, plan.sql.values as unknown[]);
-    // Fewer matches than the cap: these are all of them, so their top rows are the page.
-    if ((rows[0]?.matchCount ?? 0) < plan.cap) return rows.map(({ matchCount: _, ...row }) => row);
-    // The estimate was low: until it is made again, these filters walk straight away.
-    rememberEstimate(pool, filtersKey(query), { matches: Number.MAX_SAFE_INTEGER, indexEntries: Number.MAX_SAFE_INTEGER });
+    const rows = await matchesFirstRows(pool, query, plan);
+    if (typeof rows !== 'string') return rows;
+    // A span short of a page (the matches fewer, or elsewhere, than the estimate and the histogram had them): the
+    // plan without spans.
+    const unspanned = rows === 'short' && estimate && table ? chooseFileSearchPlan(query, estimate, table, false) : undefined;
+    const again = unspanned?.kind === 'matches-first' ? await matchesFirstRows(pool, query, unspanned) : undefined;
+    if (again !== undefined && typeof again !== 'string') return again;
   }
   const sql = fileSearchSql(query);
   const { rows } = await pool.query<FileRow>(sql.text, sql.values as unknown[]);
-  if (windowed) await considerWindow(pool, query, rows, (walked) => windowPays(query, estimate, table, walked));
+  if (windowed) await considerWindow(pool, query, rows, pays);
   return rows;
 }
