@@ -48,7 +48,8 @@ describe('STORAGE_MAX_BYTES and bytes not yet committed', () => {
   it('counts the bytes of an upload still arriving against another upload', async () => {
     const first = openUpload(port, token, 'arriving.bin');
     first.write(randomBytes(MiB));
-    await until('the first upload to stage 1 MiB', async () => (await stagedBytes()) >= MiB);
+    // 30 s: it took more than the default 10 once, with a 10,000,000-row index build sharing the two cores.
+    await until('the first upload to stage 1 MiB', async () => (await stagedBytes()) >= MiB, 30_000);
 
     const second = await upload(randomBytes(MiB));
     expect(second.status, second.text).toBe(507);
