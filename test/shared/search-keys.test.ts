@@ -9,13 +9,8 @@ import type { FileSort } from '../../src/contract/file-search.js';
 import { toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchMatchesFirstSql, fileSearchSql, fileSearchWindowSql } from '../../src/shared/records/file-search-query.js';
 import { searchKeysOf } from '../../src/shared/records/file-search-keys.js';
+import { nodesOf, type PlanNode } from '../helpers/search-db.js';
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 const DAY_MS = 86_400_000;
 
 describe('search keys', () => {

@@ -1,26 +1,15 @@
 // The planner serves every search filter and every sort from an index (EXPLAIN of the exact SQL search runs).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
-import { createDb, Prisma, type Db } from '../../src/shared/records/database.js';
+import { Prisma, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { encodeCursor, searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchMatchesFirstSql, fileSearchSql } from '../../src/shared/records/file-search-query.js';
 import { chooseFileSearchPlan, planFileSearch, type FileSearchPlan } from '../../src/shared/records/file-search-plan.js';
 import type { FileRow } from '../../src/shared/records/files.js';
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Index Cond'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodesOf(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(nodesOf)];
-}
+import { nodesOf, type PlanNode, openSearchDb } from '../helpers/search-db.js';
 
 const INDEX_SCANS = new Set(['Index Scan', 'Index Only Scan', 'Bitmap Index Scan']);
 const ROWS = 50_000;
@@ -37,9 +26,7 @@ describe('search query plans', () => {
   let sample: { id: string; createdAt: Date; size: bigint; fileName: string; sha256: string };
 
   beforeAll(async () => {
-    const { databaseUrl } = inject('testEnv');
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    db = createDb({ databaseUrl, databasePoolSize: 2 });
+    ({ pool, db } = openSearchDb());
     await seedFiles(pool, { count: ROWS, batchSize: 10_000, concurrency: 2, owners });
     // A few rows that only a selective filter finds, so the planner prefers the filter's index over the sort's.
     await pool.query(

@@ -4,17 +4,12 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
-import { createDb, type Db } from '../../src/shared/records/database.js';
+import type { Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { chooseFileSearchPlan, planFileSearch, type FileSearchPlan } from '../../src/shared/records/file-search-plan.js';
+import { nodesOf, type PlanNode, openSearchDb } from '../helpers/search-db.js';
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 const ROWS = 20_000;
 
 /** What a plan is: matches first (within a span or not) or ordered. */
@@ -29,9 +24,7 @@ describe('search spans of a size order', () => {
   let db: Db;
 
   beforeAll(async () => {
-    const { databaseUrl } = inject('testEnv');
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    db = createDb({ databaseUrl, databasePoolSize: 2 });
+    ({ pool, db } = openSearchDb());
     await seedFiles(pool, { count: ROWS, batchSize: 10_000, concurrency: 2, owners });
     // 300 of the smallest files carry a tag of their own: their matches are not spread over the sizes.
     await pool.query(

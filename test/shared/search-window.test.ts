@@ -2,21 +2,16 @@
 // keys of its days, or a BitmapAnd of the GIN bitmap and the created_at span); pages stay exact across its edge.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeSeededFiles, seedFiles } from '../../scripts/seed-files.js';
-import { createDb, poolOf, type Db } from '../../src/shared/records/database.js';
+import { poolOf, type Db } from '../../src/shared/records/database.js';
 import type { FileSort } from '../../src/contract/file-search.js';
 import { searchFiles, toFileSearchQuery, type FileSearch } from '../../src/shared/domain/file-search.js';
 import { fileSearchSql, fileSearchWindowSql, type FileSearchQuery } from '../../src/shared/records/file-search-query.js';
 import { windowPays } from '../../src/shared/records/file-search-plan.js';
 import { ageWindows, forgetWindows, learnedWindow, rowsFromWindow } from '../../src/shared/records/file-search-window.js';
+import { nodesOf, type PlanNode, openSearchDb } from '../helpers/search-db.js';
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 
 const SEEDED = 40_000;
 const UNMATCHED = 8_000;
@@ -30,9 +25,7 @@ describe('search windows', () => {
   let db: Db;
 
   beforeAll(async () => {
-    const { databaseUrl } = inject('testEnv');
-    pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    db = createDb({ databaseUrl, databasePoolSize: 2 });
+    ({ pool, db } = openSearchDb());
     // The newest UNMATCHED files carry none of the seeded files' words or tags, as a full bench run's uploads.
     await seedFiles(pool, { count: SEEDED, batchSize: 10_000, concurrency: 2, owners, unmatchedNewest: UNMATCHED, unmatchedOwner: uploader });
     // A tag on one seeded file in ten: common, so its first page is walked, not read through the GIN index first.
