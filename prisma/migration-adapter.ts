@@ -1,5 +1,6 @@
 // Driver adapter for Prisma's JS schema engine, with the three adapter-pg workarounds migrations need offline.
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 
@@ -35,16 +36,11 @@ class CatalogTextClient extends pg.Client {
 }
 
 function clientConfig(url: string, database?: string): pg.ClientConfig {
-  const u = new URL(url);
   // Workaround 2: given a connectionString, adapter-pg's shadow connection keeps the URL's database, so the
-  // "shadow" would be the main database (P3006). Discrete fields let the shadow database differ.
-  return {
-    host: decodeURIComponent(u.hostname) || '127.0.0.1',
-    port: u.port ? Number(u.port) : 5432,
-    user: decodeURIComponent(u.username) || 'postgres',
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    database: database ?? (decodeURIComponent(u.pathname.slice(1)) || 'postgres'),
-  };
+  // "shadow" would be the main database (P3006). Discrete fields (as pg reads the URL: a Unix socket's ?host=, ssl
+  // parameters) let the shadow database differ.
+  const fields = parseIntoClientConfig(url);
+  return { ...fields, database: database ?? (fields.database || 'postgres') };
 }
 
 function poolConfig(url: string, database?: string): pg.PoolConfig {

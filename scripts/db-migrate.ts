@@ -4,15 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfigOrExit } from '../src/shared/config.js';
+import { databaseNameOf, withDatabaseName } from '../src/shared/records/database-url.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes('/dist/') ? '../..' : '..');
 
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
+  const name = databaseNameOf(databaseUrl);
   if (!/^[A-Za-z0-9_-]{1,63}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)} is not allowed`);
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
+  const client = new pg.Client({ connectionString: withDatabaseName(databaseUrl, 'postgres'), connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -52,7 +51,7 @@ export function migrateDeploy(databaseUrl: string, options: { quiet?: boolean } 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const config = loadConfigOrExit();
   try {
-    if (await ensureDatabase(config.databaseUrl)) process.stdout.write(`db:migrate: created database ${new URL(config.databaseUrl).pathname.slice(1)}\n`);
+    if (await ensureDatabase(config.databaseUrl)) process.stdout.write(`db:migrate: created database ${databaseNameOf(config.databaseUrl)}\n`);
     await migrateDeploy(config.databaseUrl);
   } catch (err) {
     const e = err as { code?: string; message?: string };

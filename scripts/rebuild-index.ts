@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '../src/shared/config.js';
 import { createDb } from '../src/shared/records/database.js';
+import { databaseNameOf, databaseServerOf } from '../src/shared/records/database-url.js';
 import { probeFilesTable } from '../src/shared/records/files.js';
 import { rebuildIndex, type RebuildProgress } from '../src/shared/domain/index-rebuild.js';
 import { openStorage } from '../src/shared/storage/storage-backends.js';
@@ -60,8 +61,7 @@ function describeFailure(err: unknown): string {
   const message = /Message: `(.*)`$/.exec(last)?.[1] ?? last;
   const kind = e.meta?.driverAdapterError?.cause?.kind;
   if (kind === 'DatabaseNotReachable' || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(message)) {
-    const where = new URL(config.databaseUrl);
-    return `database unreachable at ${where.host}${where.pathname} (${message}); is PostgreSQL running?`;
+    return `database unreachable at ${databaseServerOf(config.databaseUrl)}/${databaseNameOf(config.databaseUrl)} (${message}); is PostgreSQL running?`;
   }
   if (kind === 'DatabaseDoesNotExist' || kind === 'TableDoesNotExist') return `${message} (create and migrate it first: npm run db:migrate)`;
   return message;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfigOrExit } from '../src/shared/config.js';
+import { databaseNameOf } from '../src/shared/records/database-url.js';
 import { withIndexesBuiltAfter } from './bulk-indexes.js';
 import { copyIn } from './pg-copy-in.js';
 import { BLOB_COLUMNS, blobLines, FILE_COLUMNS, fileLines, OWNERS, unmatchedFileLines, type RowSpace } from './seed-rows.js';
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   const concurrency = positive('concurrency', values.concurrency);
   const config = loadConfigOrExit();
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: concurrency });
-  const database = new URL(config.databaseUrl).pathname.slice(1);
+  const database = databaseNameOf(config.databaseUrl);
   process.stdout.write(`seed-files: inserting ${count} files into ${database} (batches of ${batchSize}, ${concurrency} at once)\n`);
   const started = Date.now();
   let lastReport = 0;

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { ensureDatabase, migrateDeploy } from '../../scripts/db-migrate.js';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
 import { loadConfig } from '../../src/shared/config.js';
+import { databaseNameOf, withDatabaseName } from '../../src/shared/records/database-url.js';
 import { freePort, httpOk, startService, stopService, type Service } from './child-process.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -71,9 +72,7 @@ async function makeWorld(): Promise<{ id: string; databaseUrl: string; redisUrl:
   // Where PostgreSQL and Redis are: the service's own config (DATABASE_URL, REDIS_URL, .env), as npm start sees it.
   const config = loadConfig();
   const id = randomBytes(4).toString('hex');
-  const url = new URL(config.databaseUrl);
-  url.pathname = `/artstore_bench_${id}`;
-  const databaseUrl = url.toString();
+  const databaseUrl = withDatabaseName(config.databaseUrl, `artstore_bench_${id}`);
   const queuePrefix = `artstore-bench-${id}`;
   owned.redisUrl = config.redisUrl;
   owned.queuePrefix = queuePrefix;
@@ -93,7 +92,7 @@ async function makeWorld(): Promise<{ id: string; databaseUrl: string; redisUrl:
   };
   await Promise.all(Object.values(dirs).map((d) => fs.mkdir(d, { recursive: true })));
 
-  log(`database ${url.pathname.slice(1)}, queue prefix ${queuePrefix}, temp ${root}`);
+  log(`database ${databaseNameOf(databaseUrl)}, queue prefix ${queuePrefix}, temp ${root}`);
   owned.databaseUrl = databaseUrl;
   owned.databaseCreated = await ensureDatabase(databaseUrl);
   await migrateDeploy(databaseUrl, { quiet: true });
@@ -248,10 +247,8 @@ export async function closeBenchEnv(): Promise<void> {
   if (owned.databaseUrl) {
     const databaseUrl = owned.databaseUrl;
     owned.databaseUrl = undefined;
-    const admin = new URL(databaseUrl);
-    const name = admin.pathname.slice(1);
-    admin.pathname = '/postgres';
-    const client = new pg.Client({ connectionString: admin.toString() });
+    const name = databaseNameOf(databaseUrl);
+    const client = new pg.Client({ connectionString: withDatabaseName(databaseUrl, 'postgres') });
     try {
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

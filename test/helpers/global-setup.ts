@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { withDatabaseName } from '../../src/shared/records/database-url.js';
 import type { TestProject } from 'vitest/node';
 import { ensureDatabase, migrateDeploy } from '../../scripts/db-migrate.js';
 import { cloneDatabase } from './databases.js';
@@ -28,22 +29,16 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const base = loadConfig();
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const url = new URL(base.databaseUrl);
-  url.pathname = `/artstore_test_${runId}`;
-  const databaseUrl = url.toString();
-  const template = new URL(base.databaseUrl);
-  template.pathname = `/artstore_test_${runId}_template`;
+  const databaseUrl = withDatabaseName(base.databaseUrl, `artstore_test_${runId}`);
   const env: TestEnv = {
     databaseUrl,
-    templateDatabase: template.pathname.slice(1),
+    templateDatabase: `artstore_test_${runId}_template`,
     redisUrl: base.redisUrl,
     queuePrefix: `artstore-test-${runId}`,
     root: await fs.mkdtemp(path.join(os.tmpdir(), `artstore-test-${runId}-`)),
   };
   const teardown = async () => {
-    const admin = new URL(databaseUrl);
-    admin.pathname = '/postgres';
-    const client = new pg.Client({ connectionString: admin.toString() });
+    const client = new pg.Client({ connectionString: withDatabaseName(databaseUrl, 'postgres') });
     await client.connect();
     // The run's database and any isolated ones a world made (artstore_test_<run>_<world>).
     const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`artstore_test_${runId}%`]);
@@ -60,8 +55,9 @@ export default async function setup(project: TestProject) {
     await fs.rm(env.root, { recursive: true, force: true });
   };
   try {
-    await ensureDatabase(template.toString());
-    await migrateDeploy(template.toString(), { quiet: true });
+    const template = withDatabaseName(base.databaseUrl, env.templateDatabase);
+    await ensureDatabase(template);
+    await migrateDeploy(template, { quiet: true });
     await cloneDatabase(env.templateDatabase, databaseUrl);
   } catch (err) {
     await teardown();

@@ -84,6 +84,10 @@ export class TcpProxy {
 
 /** host and port of a postgresql:// or redis:// URL. */
 export function targetOf(url: string): { host: string; port: number } {
+  // A Unix socket (postgresql://user@/db?host=/dir, unix:///path) has no port to put a proxy in front of.
+  if (/^unix:|[?&]host=\//.test(url) || /^postgres(ql)?:\/\/([^@/?#]*@)?[/?#]/.test(url)) {
+    throw new Error(`the outage tests proxy TCP: run them with TCP URLs of PostgreSQL and Redis, not ${url}`);
+  }
   const u = new URL(url);
   return { host: u.hostname, port: Number(u.port || (u.protocol.startsWith('redis') ? 6379 : 5432)) };
 }

@@ -10,6 +10,7 @@ import { createApp } from '../../src/api/app.js';
 import { openApiContext, type ApiContext } from '../../src/api/context.js';
 import { ensureDevKeyPair } from '../../src/shared/auth/dev-keys.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
+import { databaseNameOf, withDatabaseName } from '../../src/shared/records/database-url.js';
 import type { Role } from '../../src/shared/domain/principal.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { openWorkerContext, type WorkerContext } from '../../src/workers/context.js';
@@ -45,9 +46,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const root = path.join(testEnv.root, id);
   let databaseUrl = testEnv.databaseUrl;
   if (options.isolatedDatabase) {
-    const url = new URL(testEnv.databaseUrl);
-    url.pathname = `${url.pathname}_${id}`;
-    databaseUrl = url.toString();
+    databaseUrl = withDatabaseName(testEnv.databaseUrl, `${databaseNameOf(testEnv.databaseUrl)}_${id}`);
     await cloneDatabase(testEnv.templateDatabase, databaseUrl);
   }
   const config = loadConfig({
