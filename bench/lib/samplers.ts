@@ -116,3 +116,32 @@ export async function sampleLag(metricsUrl: string, everyMs = 500): Promise<LagS
     },
   };
 }
+
+/** CPU readings of a set of processes that may change (PostgreSQL backends come and go); gone ones read as absent. */
+export function readCpuOf(pids: number[]): Map<number, CpuTime> {
+  const readings = new Map<number, CpuTime>();
+  for (const pid of pids) {
+    try {
+      readings.set(pid, readCpu(pid));
+    } catch {
+      // Exited between the listing and the reading.
+    }
+  }
+  return readings;
+}
+
+/**
+ * CPU ms per unit of the processes between two readings: each one's since the first reading (a process that started
+ * in between counts whole; one that exited in between is missing, so this is a lower bound).
+ */
+export function cpuOfPer(from: Map<number, CpuTime>, to: Map<number, CpuTime>, units: number): CpuTime & { totalMs: number } {
+  const sum = (m: Map<number, CpuTime>, pids: Iterable<number>) => {
+    const total = { userMs: 0, sysMs: 0 };
+    for (const pid of pids) {
+      total.userMs += m.get(pid)?.userMs ?? 0;
+      total.sysMs += m.get(pid)?.sysMs ?? 0;
+    }
+    return total;
+  };
+  return cpuPer(sum(from, to.keys()), sum(to, to.keys()), units);
+}

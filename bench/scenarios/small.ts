@@ -1,12 +1,15 @@
 // Scenario small (+ lag): many 16 KiB files from 32 clients, upload to `committed`, vs an accept-only server;
 // meanwhile the event-loop delay of api and worker and BullMQ's stalled jobs.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cannon, multipartFrame, type CannonResult } from '../lib/http-client.js';
 import { row } from '../lib/report.js';
-import { cpuPer, readCpu, sampleLag, type LagSummary } from '../lib/samplers.js';
+import { cpuOfPer, cpuPer, readCpu, readCpuOf, sampleLag, type CpuTime, type LagSummary } from '../lib/samplers.js';
 import { alternate, waitForFinal, type Scenario, type ScenarioContext, type ScenarioOutcome } from '../lib/scenario.js';
+import { BENCH_APPLICATION_NAME, type BenchEnv } from '../lib/bench-env.js';
 import { max, median } from '../lib/stats.js';
 
 const FILE_BYTES = 16 * 1024;
@@ -26,6 +29,42 @@ interface OursRep {
   /** CPU ms (all threads) per accepted upload while the uploads ran, and per committed file until the last was final. */
   apiCpu: ReturnType<typeof cpuPer>;
   workerCpu: ReturnType<typeof cpuPer>;
+  /** The rest of the machine's work per committed file, from the first upload until the last was final. */
+  budget: CpuBudget;
+}
+
+type Cpu = ReturnType<typeof cpuPer>;
+
+/** CPU ms per committed file of everything else the run makes the two cores do, beside the api and the worker. */
+interface CpuBudget {
+  /** The api over the whole run (apiCpu above is per accepted upload while uploads ran). */
+  api: Cpu;
+  /** PostgreSQL's backends of the bench database (not the bench's own polling connections). */
+  postgres: Cpu;
+  /** redis-server, when it runs on this machine (null otherwise). */
+  redis: Cpu | null;
+  /** This process: autocannon (the load generator) and the bench's own polling. */
+  loadGenerator: Cpu;
+}
+
+/** Processes whose CPU the budget reads: the bench database's backends (listed again at each reading) and Redis. */
+async function budgetPids(env: BenchEnv, redisPid: number | null): Promise<number[]> {
+  const { rows } = await env.db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> $1 AND backend_type = $2',
+    [BENCH_APPLICATION_NAME, 'client backend'],
+  );
+  return [...rows.map((r) => r.pid), ...(redisPid ? [redisPid] : [])];
+}
+
+/** redis-server's pid when it runs on this machine (INFO's process_id is then a redis process here). */
+async function localRedisPid(connection: Redis): Promise<number | null> {
+  const pid = Number(/^process_id:(\d+)/m.exec(await connection.info('server'))?.[1]);
+  if (!pid) return null;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').includes('redis') ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 /** autocannon run of count multipart uploads, each with fresh random bytes (no dedup hits), bounded by maxSeconds. */
@@ -51,17 +90,27 @@ interface Bounds {
 const NO_LAG: LagSummary = { maxMs: 0, p99Ms: 0, scrapes: 0, failedScrapes: 0 };
 
 /** One repetition against the element: n uploads as principal sub, timed until every accepted job is final. */
-async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: number, measure: boolean): Promise<OursRep> {
+async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: number, measure: boolean, redisPid: number | null): Promise<OursRep> {
   const { env } = ctx;
   const token = await env.token(sub);
   const lagApi = measure ? await sampleLag(`${env.apiUrl}/metrics`) : null;
   const lagWorker = measure ? await sampleLag(env.workerMetricsUrl) : null;
+  const others0 = readCpuOf(await budgetPids(env, redisPid));
   const started = performance.now();
-  const [api0, worker0] = [readCpu(env.api.pid), readCpu(env.worker.pid)];
+  const [api0, worker0, self0] = [readCpu(env.api.pid), readCpu(env.worker.pid), readCpu(process.pid)];
   const accept = await uploads(`${env.apiUrl}/api/v1/files/upload`, n, bounds.uploadCapSeconds, { Authorization: `Bearer ${token}` });
   const api1 = readCpu(env.api.pid);
   const final = await waitForFinal(env, sub, accept.ok, Date.now() + bounds.drainCapSeconds * 1000);
-  const worker1 = readCpu(env.worker.pid);
+  const [apiEnd, worker1, self1] = [readCpu(env.api.pid), readCpu(env.worker.pid), readCpu(process.pid)];
+  const others1 = readCpuOf(await budgetPids(env, redisPid));
+  const only = (m: Map<number, CpuTime>, keep: (pid: number) => boolean) => new Map([...m].filter(([pid]) => keep(pid)));
+  const isRedis = (pid: number) => pid === redisPid;
+  const budget: CpuBudget = {
+    api: cpuPer(api0, apiEnd, final.done),
+    postgres: cpuOfPer(only(others0, (p) => !isRedis(p)), only(others1, (p) => !isRedis(p)), final.done),
+    redis: redisPid ? cpuOfPer(only(others0, isRedis), only(others1, isRedis), final.done) : null,
+    loadGenerator: cpuPer(self0, self1, final.done),
+  };
   const seconds = (final.at - started) / 1000;
   const lagSummaries = { api: lagApi ? await lagApi.stop() : null, worker: lagWorker ? await lagWorker.stop() : null };
   let settled = final;
@@ -83,6 +132,7 @@ async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: num
     lagWorker: lagSummaries.worker ?? NO_LAG,
     apiCpu: cpuPer(api0, api1, accept.ok),
     workerCpu: cpuPer(worker0, worker1, final.done),
+    budget,
   };
 }
 
@@ -116,6 +166,14 @@ function smallRows(ctx: ScenarioContext, bounds: Bounds, samples: SmallSamples, 
   const cpuNote =
     `CPU per upload: api ${cpu(samples.ours.map((r) => r.apiCpu))}, accept-only ${cpu(samples.acceptOnlyCpu)}; ` +
     `worker ${cpu(samples.ours.map((r) => r.workerCpu))} per committed file`;
+  const total = (r: OursRep) =>
+    r.budget.api.totalMs + r.workerCpu.totalMs + r.budget.postgres.totalMs + (r.budget.redis?.totalMs ?? 0) + r.budget.loadGenerator.totalMs;
+  const part = (pick: (r: OursRep) => Cpu | null) => median(samples.ours.map((r) => pick(r)?.totalMs ?? 0)).toFixed(2);
+  const budgetNote =
+    `CPU per committed file, first upload to last final: api ${part((r) => r.budget.api)}, worker ${part((r) => r.workerCpu)}, ` +
+    `PostgreSQL ${part((r) => r.budget.postgres)}, Redis ${samples.ours.some((r) => r.budget.redis) ? part((r) => r.budget.redis) : 'not local'}, ` +
+    `load generator ${part((r) => r.budget.loadGenerator)}; total ${median(samples.ours.map(total)).toFixed(2)} ms, ` +
+    `so ${os.availableParallelism()} cores allow at most ${median(samples.ours.map((r) => (os.availableParallelism() * 1000) / total(r))).toFixed(0)} files/s`;
   const lagNote = (k: 'lagApi' | 'lagWorker') => {
     const misses = samples.ours.reduce((n, r) => n + r[k].failedScrapes, 0);
     return `max over repetitions; highest per-scrape p99 ${max(samples.ours.map((r) => r[k].p99Ms)).toFixed(1)} ms${misses ? `; ${misses} scrapes failed or timed out` : ''}`;
@@ -125,7 +183,7 @@ function smallRows(ctx: ScenarioContext, bounds: Bounds, samples: SmallSamples, 
       scenario: 'small', measure: '16 KiB files/s, upload to committed', unit: 'files/s', ours: rate,
       baseline: base, baselineName: 'accept-only',
       target: { text: '>= 1,500 files/s and >= 0.6x accept-only', met: (o, r) => o >= 1500 && r !== null && r >= 0.6 && failed === 0 },
-      note: smallNote,
+      note: [smallNote, budgetNote].join('; '),
     }),
     row({
       scenario: 'small', measure: '16 KiB uploads accepted (202) per s', unit: 'files/s', ours: median(samples.ours.map((r) => r.accept.rps)),
@@ -175,7 +233,8 @@ export const smallScenario: Scenario = async (ctx) => {
 
   try {
     ctx.log(`small: warm-up (${warmup} files each)`);
-    await runOurs(ctx, bounds, 'bench-small-warmup', warmup, false);
+    const redisPid = await localRedisPid(connection);
+    await runOurs(ctx, bounds, 'bench-small-warmup', warmup, false, redisPid);
     await baseline(warmup);
     acceptOnlyCpu.length = 0;
     const stalledBefore = stalled;
@@ -184,12 +243,13 @@ export const smallScenario: Scenario = async (ctx) => {
     await alternate(
       ctx.reps,
       async (i) => {
-        const r = await runOurs(ctx, bounds, `bench-small-${i}`, count, true);
+        const r = await runOurs(ctx, bounds, `bench-small-${i}`, count, true, redisPid);
         samples.ours.push(r);
         ctx.log(
           `small: rep ${i + 1} ours ${r.committed}/${count} committed in ${r.seconds.toFixed(1)} s = ${r.filesPerSecond.toFixed(0)} files/s ` +
             `(accepted ${r.accept.rps.toFixed(0)}/s); lag max api ${r.lagApi.maxMs.toFixed(0)} ms, worker ${r.lagWorker.maxMs.toFixed(0)} ms; ` +
-            `CPU ms api ${r.apiCpu.totalMs.toFixed(2)}/upload, worker ${r.workerCpu.totalMs.toFixed(2)}/file`,
+            `CPU ms api ${r.apiCpu.totalMs.toFixed(2)}/upload, worker ${r.workerCpu.totalMs.toFixed(2)}/file; per committed file ` +
+            `PostgreSQL ${r.budget.postgres.totalMs.toFixed(2)}, Redis ${r.budget.redis?.totalMs.toFixed(2) ?? '-'}, load generator ${r.budget.loadGenerator.totalMs.toFixed(2)}`,
         );
       },
       async (i) => {
