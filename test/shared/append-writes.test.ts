@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppendWrites, WRITE_BYTES } from '../../src/shared/domain/append-writes.js';
-import { ResumableBytes } from '../../src/shared/domain/resumable-bytes.js';
+import { ResumableBytes, unwritten } from '../../src/shared/domain/resumable-bytes.js';
 
 describe('AppendWrites', () => {
   let dir: string;
@@ -59,5 +59,16 @@ describe('AppendWrites', () => {
     expect(writes.written).toBe(WRITE_BYTES);
     await sink.close();
     expect((await fs.readFile(file)).equals(first)).toBe(true);
+  });
+
+  it('after a short write goes on with exactly the bytes not written, across chunk boundaries', () => {
+    const chunks = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('hi')];
+    const rest = (n: number) => Buffer.concat(unwritten(chunks, n)).toString();
+    expect(rest(0)).toBe('abcdefghi');
+    expect(rest(2)).toBe('cdefghi');
+    expect(rest(3)).toBe('defghi');
+    expect(rest(5)).toBe('fghi');
+    expect(rest(9)).toBe('');
+    expect(unwritten(chunks, 3)).toHaveLength(2);
   });
 });

@@ -1,4 +1,4 @@
-// An append's bytes on their way to the sink: the request's chunks (about 64 KiB each) gathered into writes of up to
+// An append's bytes on their way to the sink: the request's chunks (about 64 KiB each) gathered into pwritev calls of up to
 // WRITE_BYTES while more are already buffered, one write under way while the next gathers; a chunk with nothing
 // behind it is written at once (a slow client's bytes do not wait in memory for a megabyte). An awaited pwrite per chunk kept receipt and disk in
 // lock step (a thread-pool round trip per 64 KiB); measured on this disk, 256 MiB with an fdatasync every 8 MiB took
@@ -70,14 +70,16 @@ export class AppendWrites {
   private async startWrite(): Promise<void> {
     await this.settleWrite();
     if (this.gatheredBytes === 0) return;
-    const bytes = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatheredBytes);
+    // The chunks as they came (one pwritev), not joined: no megabyte copy and allocation per write.
+    const chunks = this.gathered;
+    const length = this.gatheredBytes;
     const at = this.next;
-    this.next += bytes.length;
+    this.next += length;
     this.gathered = [];
     this.gatheredBytes = 0;
-    const write = this.sink.write(bytes, at).then(() => {
-      this.written = at + bytes.length;
-      this.onWritten?.(bytes);
+    const write = this.sink.write(chunks, at).then(() => {
+      this.written = at + length;
+      for (const chunk of chunks) this.onWritten?.(chunk);
     });
     // Met by the next startWrite or drain; until then it must not count as unhandled.
     write.catch(() => undefined);

@@ -75,12 +75,15 @@ class FileSink implements AppendSink {
 
   constructor(private readonly fh: FileHandle) {}
 
-  async write(chunk: Buffer, position: number): Promise<void> {
-    // pwrite may write less than asked (a full disk): finish the chunk or fail, never leave a hole under the offset.
-    for (let done = 0; done < chunk.length; ) {
-      const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, position + done);
+  async write(chunks: Buffer[], position: number): Promise<void> {
+    // pwritev may write less than asked (a full disk): finish the chunks or fail, never leave a hole under the offset.
+    let rest = chunks.filter((c) => c.length > 0);
+    let at = position;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.fh.writev(rest, at);
       if (bytesWritten === 0) throw new AppError('insufficient_storage', 'the staging disk took no more bytes');
-      done += bytesWritten;
+      at += bytesWritten;
+      rest = unwritten(rest, bytesWritten);
     }
   }
 
@@ -97,4 +100,14 @@ class FileSink implements AppendSink {
   close(): Promise<void> {
     return this.fh.close();
   }
+}
+
+/** What is left of chunks after the first `written` bytes of them. */
+export function unwritten(chunks: Buffer[], written: number): Buffer[] {
+  let skip = written;
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
 }

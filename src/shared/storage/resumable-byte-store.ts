@@ -3,8 +3,12 @@
 
 /** One append's writer (the caller holds the upload's lease). */
 export interface AppendSink {
-  /** Writes chunk at position (the previous write's end; the first at the durable offset). */
-  write(chunk: Buffer, position: number): Promise<void>;
+  /**
+   * Writes the chunks, in order, at position (the previous write's end; the first at the durable offset). A list,
+   * not one joined buffer: joining a megabyte per write gave the API's garbage collector a full collection every
+   * few dozen megabytes once its heap had grown (bench/tools/cli-large-trace.ts).
+   */
+  write(chunks: Buffer[], position: number): Promise<void>;
   /**
    * Makes every byte written before the call durable; the caller records the offset only after it resolves. Writes
    * may go on while it runs (they are the next sync's). Once a sync failed, every later one fails: the bytes it

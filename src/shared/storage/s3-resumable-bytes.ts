@@ -124,10 +124,12 @@ class PartSink implements AppendSink {
     private start: number,
   ) {}
 
-  async write(chunk: Buffer, position: number): Promise<void> {
+  async write(chunks: Buffer[], position: number): Promise<void> {
     if (position !== this.start + this.bytes) throw new Error(`append at ${position}, expected ${this.start + this.bytes}`);
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
+    for (const chunk of chunks) {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+    }
   }
 
   /**
