@@ -28,13 +28,13 @@ async function cpuOfAll(): Promise<Map<number, { name: string; ms: number }>> {
   return all;
 }
 
-/** User and system CPU ms of each thread of pid, by thread name. */
+/** User and system CPU ms of pid's main thread and of its other threads (libuv's pool, V8's helpers) together. */
 async function threadCpu(pid: number): Promise<Map<string, { user: number; sys: number }>> {
   const out = new Map<string, { user: number; sys: number }>();
   for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
     const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => null);
     if (!stat) continue;
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const name = tid === String(pid) ? 'main' : 'other threads';
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const t = out.get(name) ?? { user: 0, sys: 0 };
     out.set(name, { user: t.user + Number(f[11]) * 10, sys: t.sys + Number(f[12]) * 10 });
@@ -102,6 +102,10 @@ try {
     await new Promise((resolve) => child.on('close', resolve));
     console.log(`tree: ${before} files of 1 MiB ingested in ${Date.now() - started} ms; ${await apiMemory(env.apiUrl)}`);
   }
+  // What the api does on its own (background work left from before would be charged to the runs).
+  const idleFrom = await threadCpu(env.api.pid);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  console.log(`api idle for 3 s (ms): ${threadDelta(idleFrom, await threadCpu(env.api.pid)) || 'nothing'}`);
   for (let run = 0; run < Number(values.runs); run++) {
     await freshenHeader(file);
     const sub = `trace-${run}`;
