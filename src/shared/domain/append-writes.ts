@@ -1,5 +1,5 @@
-// An append's bytes on their way to the sink: the request's chunks (about 64 KiB each) gathered into pwritev calls of up to
-// WRITE_BYTES while more are already buffered, one write under way while the next gathers; a chunk with nothing
+// An append's bytes on their way to the sink: the request's chunks (about 64 KiB each) gathered into one pwritev of
+// up to WRITE_BYTES while more are already buffered, one write under way while the next gathers; a chunk with nothing
 // behind it is written at once (a slow client's bytes do not wait in memory for a megabyte). An awaited pwrite per chunk kept receipt and disk in
 // lock step (a thread-pool round trip per 64 KiB); measured on this disk, 256 MiB with an fdatasync every 8 MiB took
 // 350-1,430 ms in 64 KiB awaited writes and 211-373 ms in 1 MiB writes with one in flight.
