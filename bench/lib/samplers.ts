@@ -12,10 +12,19 @@ export interface CpuTime {
 const TICK_MS = 10;
 
 export function readCpu(pid: number): CpuTime {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** The CPU time in the text of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file. */
+export function cpuOfStat(stat: string): CpuTime {
   // Fields after the command name (which may hold spaces): state is field 3, utime 14 and stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { userMs: Number(fields[11]) * TICK_MS, sysMs: Number(fields[12]) * TICK_MS };
+}
+
+/** The command name in the text of a /proc/<pid>/stat file. */
+export function commandOfStat(stat: string): string {
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
 }
 
 /** CPU ms per unit between two readings. */

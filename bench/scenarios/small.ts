@@ -7,7 +7,7 @@ import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { cannon, multipartFrame, type CannonResult } from '../lib/http-client.js';
 import { row } from '../lib/report.js';
-import { cpuOfPer, cpuPer, readCpu, readCpuOf, sampleLag, type CpuTime, type LagSummary } from '../lib/samplers.js';
+import { cpuOfPer, cpuPer, readCpu, readCpuOf, sampleLag, type LagSummary } from '../lib/samplers.js';
 import { alternate, waitForFinal, type Scenario, type ScenarioContext, type ScenarioOutcome } from '../lib/scenario.js';
 import { BENCH_APPLICATION_NAME, type BenchEnv } from '../lib/bench-env.js';
 import { max, median } from '../lib/stats.js';
@@ -47,13 +47,13 @@ interface CpuBudget {
   loadGenerator: Cpu;
 }
 
-/** Processes whose CPU the budget reads: the bench database's backends (listed again at each reading) and Redis. */
-async function budgetPids(env: BenchEnv, redisPid: number | null): Promise<number[]> {
+/** The bench database's PostgreSQL backends (listed again at each reading: the pools may open more). */
+async function postgresBackends(env: BenchEnv): Promise<number[]> {
   const { rows } = await env.db.query<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> $1 AND backend_type = $2',
     [BENCH_APPLICATION_NAME, 'client backend'],
   );
-  return [...rows.map((r) => r.pid), ...(redisPid ? [redisPid] : [])];
+  return rows.map((r) => r.pid);
 }
 
 /** redis-server's pid when it runs on this machine (INFO's process_id is then a redis process here). */
@@ -95,20 +95,19 @@ async function runOurs(ctx: ScenarioContext, bounds: Bounds, sub: string, n: num
   const token = await env.token(sub);
   const lagApi = measure ? await sampleLag(`${env.apiUrl}/metrics`) : null;
   const lagWorker = measure ? await sampleLag(env.workerMetricsUrl) : null;
-  const others0 = readCpuOf(await budgetPids(env, redisPid));
+  const postgres0 = readCpuOf(await postgresBackends(env));
+  const redis0 = redisPid ? readCpu(redisPid) : null;
   const started = performance.now();
   const [api0, worker0, self0] = [readCpu(env.api.pid), readCpu(env.worker.pid), readCpu(process.pid)];
   const accept = await uploads(`${env.apiUrl}/api/v1/files/upload`, n, bounds.uploadCapSeconds, { Authorization: `Bearer ${token}` });
   const api1 = readCpu(env.api.pid);
   const final = await waitForFinal(env, sub, accept.ok, Date.now() + bounds.drainCapSeconds * 1000);
   const [apiEnd, worker1, self1] = [readCpu(env.api.pid), readCpu(env.worker.pid), readCpu(process.pid)];
-  const others1 = readCpuOf(await budgetPids(env, redisPid));
-  const only = (m: Map<number, CpuTime>, keep: (pid: number) => boolean) => new Map([...m].filter(([pid]) => keep(pid)));
-  const isRedis = (pid: number) => pid === redisPid;
+  const postgres1 = readCpuOf(await postgresBackends(env));
   const budget: CpuBudget = {
     api: cpuPer(api0, apiEnd, final.done),
-    postgres: cpuOfPer(only(others0, (p) => !isRedis(p)), only(others1, (p) => !isRedis(p)), final.done),
-    redis: redisPid ? cpuOfPer(only(others0, isRedis), only(others1, isRedis), final.done) : null,
+    postgres: cpuOfPer(postgres0, postgres1, final.done),
+    redis: redisPid && redis0 ? cpuPer(redis0, readCpu(redisPid), final.done) : null,
     loadGenerator: cpuPer(self0, self1, final.done),
   };
   const seconds = (final.at - started) / 1000;

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { benchNodeArgs } from '../lib/child-process.js';
 import { baseEnv, closeBenchEnv, openBenchEnv, REPO_ROOT } from '../lib/bench-env.js';
 import { freshenHeader, writeRandomFile } from '../lib/scenario.js';
+import { commandOfStat, cpuOfStat, cpuPer, type CpuTime } from '../lib/samplers.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, runs: { type: 'string', default: '4' }, before: { type: 'string', default: '0' } } });
 const CLI = path.join(REPO_ROOT, 'dist/src/cli/main.js');
@@ -21,33 +22,34 @@ async function cpuOfAll(): Promise<Map<number, { name: string; ms: number }>> {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
     if (!stat) continue;
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    all.set(Number(entry), { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    const cpu = cpuOfStat(stat);
+    all.set(Number(entry), { name: commandOfStat(stat), ms: cpu.userMs + cpu.sysMs });
   }
   return all;
 }
 
-/** User and system CPU ms of pid's main thread and of its other threads (libuv's pool, V8's helpers) together. */
-async function threadCpu(pid: number): Promise<Map<string, { user: number; sys: number }>> {
-  const out = new Map<string, { user: number; sys: number }>();
+type ThreadCpu = Map<'main' | 'other threads', CpuTime>;
+
+/** CPU of pid's main thread and of its other threads (libuv's pool, V8's helpers) together. */
+async function threadCpu(pid: number): Promise<ThreadCpu> {
+  const out: ThreadCpu = new Map();
   for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
     const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => null);
     if (!stat) continue;
     const name = tid === String(pid) ? 'main' : 'other threads';
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const t = out.get(name) ?? { user: 0, sys: 0 };
-    out.set(name, { user: t.user + Number(f[11]) * 10, sys: t.sys + Number(f[12]) * 10 });
+    const cpu = cpuOfStat(stat);
+    const t = out.get(name) ?? { userMs: 0, sysMs: 0 };
+    out.set(name, { userMs: t.userMs + cpu.userMs, sysMs: t.sysMs + cpu.sysMs });
   }
   return out;
 }
 
-function threadDelta(from: Map<string, { user: number; sys: number }>, to: Map<string, { user: number; sys: number }>): string {
+function threadDelta(from: ThreadCpu, to: ThreadCpu): string {
   return [...to]
-    .map(([name, t]) => ({ name, user: t.user - (from.get(name)?.user ?? 0), sys: t.sys - (from.get(name)?.sys ?? 0) }))
-    .filter((t) => t.user + t.sys > 0)
-    .sort((a, b) => b.user + b.sys - (a.user + a.sys))
-    .map((t) => `${t.name} ${t.user}u+${t.sys}s`)
+    .map(([name, t]) => ({ name, ...cpuPer(from.get(name) ?? { userMs: 0, sysMs: 0 }, t, 1) }))
+    .filter((t) => t.totalMs > 0)
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .map((t) => `${t.name} ${t.userMs}u+${t.sysMs}s`)
     .join(', ');
 }
 
@@ -68,10 +70,25 @@ async function apiMemory(apiUrl: string): Promise<string> {
   return `api heap ${metric('artstore_nodejs_heap_size_used_bytes').toFixed(0)} MB, external ${metric('artstore_nodejs_external_memory_bytes').toFixed(0)} MB`;
 }
 
-/** Sectors written to every disk (/proc/diskstats): how much the run made the disks write, whoever wrote it. */
+/** Sectors written to every whole disk (/sys/block, not partitions or loop devices): whoever wrote them. */
 async function sectorsWritten(): Promise<number> {
-  const lines = (await fs.readFile('/proc/diskstats', 'utf8')).trim().split('\n').map((l) => l.trim().split(/\s+/));
-  return lines.filter((f) => /^(sd|vd|nvme\d+n)\w*?$/.test(f[2]!) && !/\d$/.test(f[2]!.replace(/^nvme\d+n\d+/, ''))).reduce((n, f) => n + Number(f[9]), 0);
+  let sectors = 0;
+  for (const disk of await fs.readdir('/sys/block')) {
+    if (/^(loop|ram|zram)/.test(disk)) continue;
+    const stat = await fs.readFile(`/sys/block/${disk}/stat`, 'utf8').catch(() => '');
+    // Fields: reads, merged, sectors read, ms, writes, merged, sectors written, ...
+    sectors += Number(stat.trim().split(/\s+/)[6] ?? 0);
+  }
+  return sectors;
+}
+
+/** `artstore ingest target` as principal sub; resolves when the CLI exits. */
+async function ingest(target: string, sub: string, nodeArgs: string[] = []): Promise<void> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'ingest', target], {
+    env: { ...baseEnv(), ARTSTORE_URL: env.apiUrl, ARTSTORE_TOKEN: await env.token(sub) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await new Promise((resolve) => child.on('close', resolve));
 }
 
 const env = await openBenchEnv();
@@ -95,11 +112,7 @@ try {
       await writeRandomFile(path.join(dir, `${i}.bin`), 1024 * 1024);
     }
     const started = Date.now();
-    const child = spawn(process.execPath, [CLI, 'ingest', tree], {
-      env: { ...baseEnv(), ARTSTORE_URL: env.apiUrl, ARTSTORE_TOKEN: await env.token('trace-tree') },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    await new Promise((resolve) => child.on('close', resolve));
+    await ingest(tree, 'trace-tree');
     console.log(`tree: ${before} files of 1 MiB ingested in ${Date.now() - started} ms; ${await apiMemory(env.apiUrl)}`);
   }
   // What the api does on its own (background work left from before would be charged to the runs).
@@ -113,11 +126,7 @@ try {
     const cpuBefore = await cpuOfAll();
     const apiThreadsBefore = await threadCpu(env.api.pid);
     const spawnedAt = Date.now();
-    const child = spawn(process.execPath, [...benchNodeArgs(), CLI, 'ingest', path.dirname(file)], {
-      env: { ...baseEnv(), ARTSTORE_URL: env.apiUrl, ARTSTORE_TOKEN: await env.token(sub) },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    await new Promise((resolve) => child.on('close', resolve));
+    await ingest(path.dirname(file), sub, benchNodeArgs());
     const exitedAt = Date.now();
     const writtenMb = ((await sectorsWritten()) - writtenBefore) * 512 / 1e6;
     const busiest = topCpu(cpuBefore, await cpuOfAll(), 6);

@@ -41,26 +41,24 @@ async function main(): Promise<void> {
   const n = Number(values.files);
   const root = fs.mkdtempSync(path.join(process.env.BENCH_FS_DIR ?? os.tmpdir(), 'commit-fs-'));
   process.stdout.write(`files under ${root} (remove them when done)\n`);
-  {
-    for (let rep = 0; rep <= Number(values.reps); rep++) {
-      const store = path.join(root, `store-${rep}`);
-      const staged = await stageFiles(path.join(root, `staging-${rep}`), n);
-      const blobs = new LocalBlobStore(store, { writerId: 'bench' });
-      const attrs = new AttrFileStore(store, { writerId: 'bench' });
-      const at = new Date();
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      let next = 0;
-      const lane = async () => {
-        while (next < staged.length) await commitOne(blobs, attrs, staged[next++]!, at);
-      };
-      await Promise.all(Array.from({ length: Number(values.lanes) }, lane));
-      const cpu = process.cpuUsage(cpu0);
-      const seconds = (performance.now() - t0) / 1000;
-      const label = rep === 0 ? 'warm-up' : `rep ${rep}`;
-      process.stdout.write(`${label}: ${(n / seconds).toFixed(0)} files/s, CPU ${((cpu.user + cpu.system) / n / 1000).toFixed(3)} ms/file ` +
-        `(${(cpu.user / n / 1000).toFixed(3)} user + ${(cpu.system / n / 1000).toFixed(3)} sys)\n`);
-    }
+  for (let rep = 0; rep <= Number(values.reps); rep++) {
+    const store = path.join(root, `store-${rep}`);
+    const staged = await stageFiles(path.join(root, `staging-${rep}`), n);
+    const blobs = new LocalBlobStore(store, { writerId: 'bench' });
+    const attrs = new AttrFileStore(store, { writerId: 'bench' });
+    const at = new Date();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let next = 0;
+    const lane = async () => {
+      while (next < staged.length) await commitOne(blobs, attrs, staged[next++]!, at);
+    };
+    await Promise.all(Array.from({ length: Number(values.lanes) }, lane));
+    const cpu = process.cpuUsage(cpu0);
+    const seconds = (performance.now() - t0) / 1000;
+    const label = rep === 0 ? 'warm-up' : `rep ${rep}`;
+    process.stdout.write(`${label}: ${(n / seconds).toFixed(0)} files/s, CPU ${((cpu.user + cpu.system) / n / 1000).toFixed(3)} ms/file ` +
+      `(${(cpu.user / n / 1000).toFixed(3)} user + ${(cpu.system / n / 1000).toFixed(3)} sys)\n`);
   }
 }
 
